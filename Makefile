@@ -1,0 +1,216 @@
+# gensup: one non-recursive Makefile.
+#
+#   make                      build everything (-Wall -Wextra -Werror)
+#   make check                build and run every test
+#   make run                  start the demo (see README.md)
+#   make bench                run the benchmarks
+#   make SANITIZE=address,undefined check
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# The first build installs missing Debian packages (tools/install-deps).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LIBEXECDIR ?= $(PREFIX)/libexec
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+B ?= build
+else
+B ?= build-san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CC ?= cc
+PKGS := libsystemd libprotobuf-c libconfig jansson
+# pkg-config runs once, after the dependencies are installed (lazy, cached).
+DEP_CFLAGS = $(eval DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(DEP_CFLAGS)
+DEP_LIBS = $(eval DEP_LIBS := $(shell pkg-config --libs $(PKGS)))$(DEP_LIBS)
+LIB_DEP_LIBS = $(eval LIB_DEP_LIBS := $(shell pkg-config --libs libsystemd libprotobuf-c))$(LIB_DEP_LIBS)
+CHECK_CFLAGS = $(eval CHECK_CFLAGS := $(shell pkg-config --cflags check))$(CHECK_CFLAGS)
+CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check))$(CHECK_LIBS)
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+OPT ?= -O2 -g
+ALL_CFLAGS = -std=gnu17 $(OPT) $(WARN) -fPIC -D_GNU_SOURCE $(SAN_FLAGS) \
+	-Iinclude -Iipc -Iworker -Isupervisor -I$(B)/proto -I$(B)/examples $(DEP_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
+
+DEPS_STAMP := $(B)/.deps-installed
+
+all: programs
+
+# ---- dependencies ----
+$(DEPS_STAMP): tools/install-deps
+	@mkdir -p $(@D)
+	@tools/install-deps
+	@touch $@
+
+deps: $(DEPS_STAMP)
+
+# ---- generated protobuf code (build folder only) ----
+$(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	protoc-c --proto_path=proto --c_out=$(B)/proto $<
+
+$(B)/examples/%.pb-c.c $(B)/examples/%.pb-c.h: examples/%.proto | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	protoc-c --proto_path=examples --c_out=$(B)/examples $<
+
+EXAMPLE_PROTO := $(wildcard examples/*.proto)
+GEN_HEADERS := $(B)/proto/gensup.pb-c.h $(patsubst examples/%.proto,$(B)/examples/%.pb-c.h,$(EXAMPLE_PROTO))
+
+# ---- compile ----
+$(B)/obj/%.o: %.c $(GEN_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/obj/%.o: $(B)/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+# ---- libgensup ----
+LIB_SRC := $(wildcard ipc/*.c) $(wildcard worker/*.c)
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(B)/obj/$(B)/proto/gensup.pb-c.o
+LIB_A := $(B)/lib/libgensup.a
+LIB_SO := $(B)/lib/libgensup.so.$(VERSION)
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ) worker/libgensup.sym
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libgensup.so.$(SOVERSION) -Wl,--version-script=worker/libgensup.sym \
+		$(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_DEP_LIBS)
+	ln -sf libgensup.so.$(VERSION) $(B)/lib/libgensup.so.$(SOVERSION)
+	ln -sf libgensup.so.$(VERSION) $(B)/lib/libgensup.so
+
+# Our own programs link the static library (no rpath games in tests).
+link = $(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(DEP_LIBS)
+
+# ---- supervisor: gensupd and gensupctl ----
+SUP_SRC := $(filter-out supervisor/gensupd.c supervisor/gensupctl.c,$(wildcard supervisor/*.c))
+SUP_OBJ := $(call obj,$(SUP_SRC))
+SUP_BIN := $(if $(wildcard supervisor/gensupd.c),$(B)/bin/gensupd) $(if $(wildcard supervisor/gensupctl.c),$(B)/bin/gensupctl)
+
+$(B)/bin/gensupd: $(B)/obj/supervisor/gensupd.o $(SUP_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+$(B)/bin/gensupctl: $(B)/obj/supervisor/gensupctl.o $(SUP_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+# ---- examples: one program per examples/*.c ----
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLE_BIN := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
+KITTY_OBJ := $(patsubst examples/%.proto,$(B)/obj/$(B)/examples/%.pb-c.o,$(EXAMPLE_PROTO))
+
+$(B)/examples/%: $(B)/obj/examples/%.o $(KITTY_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+# ---- tests ----
+# Unit suites: tests/check_<module>.c, each exporting <module>_suite().
+# Integration suites: tests/integration/check_<name>.c, run against the
+# real programs in $(B). One runner (tests/runner.c) per group.
+UNIT_SRC := $(wildcard tests/check_*.c)
+IT_SRC := $(wildcard tests/integration/check_*.c)
+IT_HELPER_SRC := $(filter-out $(IT_SRC),$(wildcard tests/integration/*.c))
+
+$(B)/tests/unit-suites.h: $(UNIT_SRC) Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' $(patsubst tests/check_%.c,SUITE(%),$(UNIT_SRC)) > $@
+
+$(B)/tests/integration-suites.h: $(IT_SRC) Makefile
+	@mkdir -p $(@D)
+	@printf '%s\n' $(patsubst tests/integration/check_%.c,SUITE(%),$(IT_SRC)) > $@
+
+TEST_CFLAGS = $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(B)/tests -DGS_BUILD_DIR='"$(abspath $(B))"' -DGS_SOURCE_DIR='"$(CURDIR)"'
+
+$(B)/obj/tests/%.o: tests/%.c $(GEN_HEADERS) | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/obj/tests/unit-runner.o: tests/runner.c $(B)/tests/unit-suites.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DSUITES_H='"unit-suites.h"' -c -o $@ $<
+
+$(B)/obj/tests/integration-runner.o: tests/runner.c $(B)/tests/integration-suites.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -DSUITES_H='"integration-suites.h"' -c -o $@ $<
+
+$(B)/tests/check-unit: $(B)/obj/tests/unit-runner.o $(call obj,$(UNIT_SRC)) $(SUP_OBJ) $(KITTY_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DEP_LIBS)
+
+$(B)/tests/check-integration: $(B)/obj/tests/integration-runner.o $(call obj,$(IT_SRC) $(IT_HELPER_SRC)) $(KITTY_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DEP_LIBS)
+
+TEST_BIN := $(B)/tests/check-unit $(if $(IT_SRC),$(B)/tests/check-integration)
+
+# ---- benchmarks: one program per bench/*.c ----
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+$(B)/bench/%: $(B)/obj/bench/%.o $(KITTY_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+# ---- top-level targets ----
+programs: $(LIB_A) $(LIB_SO) $(SUP_BIN) $(EXAMPLE_BIN) $(BENCH_BIN)
+
+check: programs $(TEST_BIN)
+	$(B)/tests/check-unit
+	$(if $(IT_SRC),$(B)/tests/check-integration)
+	@if [ -n "$(wildcard man/*.[1-8])" ]; then mandoc -Tlint -Wwarning $(wildcard man/*.[1-8]); fi
+
+run: programs
+	tools/run-demo $(B)
+
+bench: programs
+	bench/run $(B)
+
+# ---- install ----
+MAN_PAGES := $(wildcard man/*.[1-8])
+install: programs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/gensup
+	$(if $(SUP_BIN),install -m 0755 $(SUP_BIN) $(DESTDIR)$(BINDIR)/)
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libgensup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgensup.so.$(SOVERSION)
+	ln -sf libgensup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgensup.so
+	install -m 0644 include/gensup.h $(DESTDIR)$(INCLUDEDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
+	install -m 0755 $(EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
+	set -e; for p in $(MAN_PAGES); do \
+		s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; done
+	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
+		> $(DESTDIR)$(UNITDIR)/gensupd.service)
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps programs check run bench install clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,407 @@
+/* gensup.h: the gen_server behaviour for C processes, and its clients.
+ *
+ * A gensup server is its own OS process. It is written as a set of
+ * callbacks (gs_server_ops), as an Erlang gen_server is a callback module,
+ * and run by gs_server_main(). Clients reach it over a Unix socket with
+ * gs_call() (request and reply, with a timeout) and gs_cast() (one way).
+ *
+ * Conventions: every fallible function returns an int, >= 0 on success and
+ * a negative errno value on failure. Output parameters are named ret_* and
+ * are set only on success. Destructors accept NULL and return NULL.
+ *
+ * gensup(3) is the overview; each group below has its own man page. */
+#ifndef GENSUP_H
+#define GENSUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+#include <systemd/sd-event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Buffers: gs_buf(3) */
+
+/* A growable byte buffer. A reply is written into one; received replies
+ * are read out of one. Zero-initialise it ({0} or GS_BUF_INIT) before use
+ * and release it with gs_buf_done(). */
+typedef struct gs_buf {
+        uint8_t *data;
+        size_t len;
+        size_t cap;
+} gs_buf;
+
+#define GS_BUF_INIT { NULL, 0, 0 }
+
+/* Frees the contents; the buffer is empty and reusable afterwards. */
+void gs_buf_done(gs_buf *b);
+/* Sets the length to 0, keeping the memory. */
+void gs_buf_clear(gs_buf *b);
+/* Appends len bytes. Returns 0 or -ENOMEM. */
+int gs_buf_append(gs_buf *b, const void *data, size_t len);
+/* Replaces the contents with len bytes. Returns 0 or -ENOMEM. */
+int gs_buf_set(gs_buf *b, const void *data, size_t len);
+/* Appends printf-formatted text (no terminating NUL is counted in len, but
+ * one is always kept after the data). Returns 0 or -ENOMEM. */
+int gs_buf_printf(gs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replaces the contents with the packed form of a protobuf-c message.
+ * Returns 0 or -ENOMEM. */
+int gs_buf_pack(gs_buf *b, const ProtobufCMessage *msg);
+
+/* ------------------------------------------------------------------ */
+/* Exit reasons: gs_reason(3)
+ *
+ * Exit reasons are text, spelled the same everywhere (logs, gensupctl,
+ * JSON): "normal", "shutdown", "{shutdown,Text}", "{error,Text}",
+ * "{exit_status,N}", "{signal,SIGSEGV}", "{signal,SIGSEGV,core_dumped}",
+ * "killed", "{init_failed,Text}", "start_timeout".
+ *
+ * A server gives its stop reason as one of the first four. Any other text T
+ * is taken as "{error,T}". */
+
+/* Writes the canonical spelling of reason into ret (a buffer the caller
+ * frees with gs_buf_done): "normal", "shutdown", "{shutdown,...}" and
+ * "{error,...}" are kept; anything else becomes "{error,reason}"; NULL or
+ * "" becomes "normal". Returns 0 or -ENOMEM. */
+int gs_reason_normalize(const char *reason, gs_buf *ret);
+/* True for "normal", "shutdown" and "{shutdown,...}": the reasons OTP
+ * treats as an expected end (no error report, a transient child is not
+ * restarted). */
+bool gs_reason_is_clean(const char *reason);
+
+/* ------------------------------------------------------------------ */
+/* Servers: gs_server(3) */
+
+typedef struct gs_server gs_server;
+
+/* A message as the server receives it. The bytes are valid only during the
+ * callback that receives them. */
+typedef struct gs_msg {
+        const uint8_t *data;
+        size_t len;
+} gs_msg;
+
+/* Identifies the caller of a CALL, for a reply given later with gs_reply().
+ * Copy it by value; it stays valid until it is answered or its client
+ * disconnects (gs_reply() then returns -ENOTCONN). */
+typedef struct gs_from {
+        uint64_t conn;   /* connection serial number, never reused */
+        uint64_t ref;    /* the caller's request id */
+} gs_from;
+
+typedef enum gs_ret_kind {
+        GS_RET_OK,        /* init: {ok,State}; cast/info/continue: {noreply,State} */
+        GS_RET_REPLY,     /* handle_call: {reply,Reply,State}; the reply is in *reply */
+        GS_RET_NOREPLY,   /* handle_call: {noreply,State}; answer later with gs_reply() */
+        GS_RET_STOP,      /* {stop,Reason,State}; from handle_call with reply_too set:
+                           * {stop,Reason,Reply,State} (terminate runs first) */
+        GS_RET_IGNORE,    /* init only: ignore */
+        _GS_RET_KIND_MAX,
+} gs_ret_kind;
+
+typedef enum gs_action {
+        GS_ACTION_NONE,
+        GS_ACTION_TIMEOUT,     /* handle_info(GS_INFO_TIMEOUT) after timeout_ms unless a message comes first */
+        GS_ACTION_HIBERNATE,   /* give memory back (malloc_trim) and wait */
+        GS_ACTION_CONTINUE,    /* call handle_continue(cont) before reading any new message */
+        _GS_ACTION_MAX,
+} gs_action;
+
+/* What every callback returns. Build it with the gs_ret_* helpers below,
+ * and add an action with gs_with_*(). */
+typedef struct gs_ret {
+        gs_ret_kind kind;
+        gs_action action;
+        uint64_t timeout_ms;    /* GS_ACTION_TIMEOUT */
+        void *cont;             /* GS_ACTION_CONTINUE: handed to handle_continue */
+        const char *reason;     /* GS_RET_STOP: copied by the library when the callback returns */
+        bool reply_too;         /* GS_RET_STOP from handle_call: send *reply after terminate */
+} gs_ret;
+
+static inline gs_ret gs_ret_ok(void) { return (gs_ret) { .kind = GS_RET_OK }; }
+static inline gs_ret gs_ret_noreply(void) { return (gs_ret) { .kind = GS_RET_NOREPLY }; }
+static inline gs_ret gs_ret_reply(void) { return (gs_ret) { .kind = GS_RET_REPLY }; }
+static inline gs_ret gs_ret_ignore(void) { return (gs_ret) { .kind = GS_RET_IGNORE }; }
+static inline gs_ret gs_ret_stop(const char *reason) {
+        return (gs_ret) { .kind = GS_RET_STOP, .reason = reason };
+}
+static inline gs_ret gs_ret_stop_reply(const char *reason) {
+        return (gs_ret) { .kind = GS_RET_STOP, .reason = reason, .reply_too = true };
+}
+static inline gs_ret gs_with_timeout(gs_ret r, uint64_t ms) {
+        r.action = GS_ACTION_TIMEOUT;
+        r.timeout_ms = ms;
+        return r;
+}
+static inline gs_ret gs_with_hibernate(gs_ret r) {
+        r.action = GS_ACTION_HIBERNATE;
+        return r;
+}
+static inline gs_ret gs_with_continue(gs_ret r, void *cont) {
+        r.action = GS_ACTION_CONTINUE;
+        r.cont = cont;
+        return r;
+}
+
+typedef enum gs_info_kind {
+        GS_INFO_TIMEOUT,   /* the timeout of a GS_ACTION_TIMEOUT ran out */
+        GS_INFO_TIMER,     /* a timer set with gs_send_after() fired; token is its token */
+        GS_INFO_FD,        /* an fd added with gs_add_fd() is ready; fd, revents, token */
+        GS_INFO_MSG,       /* an INFO frame from a client; msg */
+        _GS_INFO_KIND_MAX,
+} gs_info_kind;
+
+typedef struct gs_info {
+        gs_info_kind kind;
+        uint64_t token;
+        int fd;
+        uint32_t revents;   /* EPOLLIN, EPOLLOUT, ... */
+        gs_msg msg;
+} gs_info;
+
+/* The callbacks, as a gen_server callback module. Only init and
+ * handle_call are required; a missing optional callback behaves as in OTP:
+ * no handle_cast or handle_info drops the message (and counts it in the
+ * trace), no handle_continue makes a continue action stop the server with
+ * {error,undef_handle_continue}, no terminate does nothing, no
+ * format_status shows "<state>".
+ *
+ * The state is the void * that init stores in *ret_state; the callbacks
+ * change it in place. */
+typedef struct gs_server_ops {
+        /* argc/argv are the program's arguments after the library's own
+         * options (see gs_server_main). Return ok (optionally with an
+         * action), stop(reason) or ignore. */
+        gs_ret (*init)(gs_server *s, int argc, char **argv, void **ret_state);
+        /* Write the reply into *reply (empty on entry) and return reply;
+         * or return noreply and answer later with gs_reply(s, from, ...). */
+        gs_ret (*handle_call)(gs_server *s, void *state, const gs_from *from, const gs_msg *req, gs_buf *reply);
+        gs_ret (*handle_cast)(gs_server *s, void *state, const gs_msg *req);
+        gs_ret (*handle_info)(gs_server *s, void *state, const gs_info *info);
+        gs_ret (*handle_continue)(gs_server *s, void *state, void *cont);
+        /* Runs after a stop result, and on a shutdown from the supervisor
+         * when the server traps exits. reason is the exit reason. */
+        void (*terminate)(gs_server *s, void *state, const char *reason);
+        /* Describe the state as text for gensupctl get-state and crash
+         * reports. Return 0, or a negative errno (the status then reads
+         * "format_status crashed"). */
+        int (*format_status)(gs_server *s, void *state, gs_buf *out);
+} gs_server_ops;
+
+typedef struct gs_server_options {
+        const char *name;            /* the server's name; default: GENSUP_NAME, else argv[0]'s basename */
+        const char *socket_path;     /* standalone: listen here; default <runtime_dir>/<name>.sock */
+        bool trap_exit;              /* run terminate on a shutdown from the supervisor (default true) */
+        uint64_t hibernate_after_ms; /* hibernate after this long idle; 0 = never (default) */
+        size_t max_frame;            /* largest frame accepted; 0 = 16 MiB */
+        bool trace;                  /* log each message in and out to stderr from the start */
+} gs_server_options;
+
+/* Runs a server: the whole life of the process. Parses the library's own
+ * options from argv and hands the rest to init:
+ *   --socket PATH        listen on PATH (standalone mode)
+ *   --name NAME          the server's name
+ *   --trace              trace messages from the start
+ *   --hibernate-after MS hibernate after MS idle
+ *   --no-trap-exit       on a shutdown, exit without running terminate
+ *   --                   end of library options
+ * Under gensupd (GENSUP_CONTROL_FD set) it talks to the supervisor on the
+ * control fd and listens on the socket passed with LISTEN_FDS; otherwise it
+ * listens on its own socket. Returns the process exit status: 0 for
+ * normal, shutdown and {shutdown,_}, 1 otherwise; main() returns it. */
+int gs_server_main(const gs_server_ops *ops, int argc, char **argv);
+/* The same with explicit options; argv options still override them. */
+int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv);
+
+/* Answers a call that handle_call left with noreply. Returns 0, -ENOTCONN
+ * if the client went away, -ENOENT if from was already answered. */
+int gs_reply(gs_server *s, const gs_from *from, const void *data, size_t len);
+/* The same with a protobuf-c message as the reply. */
+int gs_reply_msg(gs_server *s, const gs_from *from, const ProtobufCMessage *msg);
+
+/* Delivers handle_info(GS_INFO_TIMER, token) after ms milliseconds.
+ * Returns a timer id (> 0) or a negative errno. */
+int64_t gs_send_after(gs_server *s, uint64_t ms, uint64_t token);
+/* Cancels a timer. Returns 0, or -ENOENT if it already fired. */
+int gs_cancel_timer(gs_server *s, int64_t timer_id);
+/* Watches fd (not owned) for events (EPOLLIN, EPOLLOUT, ...) and delivers
+ * handle_info(GS_INFO_FD) while it is ready. Returns 0, -EEXIST. */
+int gs_add_fd(gs_server *s, int fd, uint32_t events, uint64_t token);
+/* Changes the events watched on fd. Returns 0 or -ENOENT. */
+int gs_modify_fd(gs_server *s, int fd, uint32_t events);
+/* Stops watching fd. Returns 0 or -ENOENT. */
+int gs_remove_fd(gs_server *s, int fd);
+/* The server's sd-event loop, for anything else a server wants to watch.
+ * Do not exit or unref it. */
+sd_event *gs_server_event(gs_server *s);
+/* The server's name. */
+const char *gs_server_name(const gs_server *s);
+
+/* ------------------------------------------------------------------ */
+/* Clients: gs_client(3), gs_call(3) */
+
+typedef struct gs_client gs_client;
+
+#define GS_DEFAULT_TIMEOUT 5000   /* milliseconds, as gen_server:call */
+#define GS_INFINITY (-1)          /* timeout_ms: wait forever */
+
+/* Connects to a server by name (its socket <runtime_dir>/<name>.sock) or
+ * by path (anything containing a '/'). The runtime directory is
+ * $GENSUP_RUNTIME_DIR, else /run/gensup for root, else
+ * $XDG_RUNTIME_DIR/gensup. One connection serves any number of calls, one
+ * thread at a time. Returns 0, -ENOENT (no such server: nothing listens
+ * there), or another negative errno. */
+int gs_client_connect(const char *name_or_path, gs_client **ret);
+/* Closes the connection. Abandons outstanding requests. */
+gs_client *gs_client_free(gs_client *c);
+/* The exit reason the server sent before it went away, or NULL. Valid
+ * after a function returned -ECONNRESET. */
+const char *gs_client_exit_reason(const gs_client *c);
+/* The connection's fd, for poll(2) (readable when a response may be in). */
+int gs_client_fd(const gs_client *c);
+/* With cork on, casts collect in the client's buffer and go out together
+ * when 64 KiB have collected, on gs_client_flush(), on uncork, or with
+ * the next call or request. Turning cork off flushes. */
+int gs_client_cork(gs_client *c, bool on);
+/* Writes everything buffered, waiting for room if the server is slow.
+ * Returns 0, -ECONNRESET. */
+int gs_client_flush(gs_client *c);
+
+/* Calls the server and waits up to timeout_ms (GS_INFINITY: forever) for
+ * its reply, which replaces the contents of *reply. Returns 0, or:
+ *   -ETIMEDOUT   no reply in time (a late reply is dropped, never taken
+ *                for another call's);
+ *   -ECONNRESET  the server exited during the call (gs_client_exit_reason()
+ *                tells why when it said so);
+ *   -EDEADLK     the server is this very process (calling_self);
+ *   -EREMOTEIO   the server answered with an error (text in *reply);
+ *   -EMSGSIZE    the request is larger than the frame limit. */
+int gs_call(gs_client *c, const void *req, size_t len, int timeout_ms, gs_buf *reply);
+/* Sends a message to handle_cast and returns without waiting for the
+ * server. Returns 0 once the frame is in the kernel's socket buffer (or in
+ * the cork buffer); when the server is slow and the socket buffer is full,
+ * it waits for room, so a fast producer is slowed to the server's pace
+ * rather than queueing without bound. -ECONNRESET if the server is gone. */
+int gs_cast(gs_client *c, const void *msg, size_t len);
+/* Sends a message to handle_info. As gs_cast. */
+int gs_send_info(gs_client *c, const void *msg, size_t len);
+
+/* Typed helpers: requests and replies as the user's own protobuf-c
+ * messages. gs_call_msg unpacks the reply with reply_desc into *ret_reply,
+ * which the caller frees with protobuf_c_message_free_unpacked(*ret_reply,
+ * NULL). An unpack failure is -EBADMSG. */
+int gs_call_msg(gs_client *c, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *reply_desc,
+                int timeout_ms, ProtobufCMessage **ret_reply);
+int gs_cast_msg(gs_client *c, const ProtobufCMessage *msg);
+/* Unpacks a received message; free as above. NULL on malformed bytes. */
+ProtobufCMessage *gs_msg_unpack(const gs_msg *m, const ProtobufCMessageDescriptor *desc);
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous requests: gs_send_request(3)
+ *
+ * As gen_server:send_request and friends (OTP 23-25). */
+
+typedef uint64_t gs_reqid;
+
+/* Sends a call and returns at once with its id. */
+int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id);
+/* Waits up to timeout_ms for the reply to id. Returns 0 with the reply in
+ * *reply, -ETIMEDOUT (the request stays valid: wait again), -ECONNRESET,
+ * -EREMOTEIO, or -ENOENT (no such outstanding request). */
+int gs_wait_response(gs_client *c, gs_reqid id, int timeout_ms, gs_buf *reply);
+/* As gs_wait_response, but a timeout abandons the request: its reply, if
+ * it comes, is dropped. */
+int gs_receive_response(gs_client *c, gs_reqid id, int timeout_ms, gs_buf *reply);
+/* Looks without waiting: reads what has arrived and returns 0 with the
+ * reply if it is in, -EAGAIN (no_reply) if not, or an error as above. */
+int gs_check_response(gs_client *c, gs_reqid id, gs_buf *reply);
+
+/* A collection of outstanding requests, each with a label (OTP 25's
+ * reqids_*). Requests may be on different clients; responses come in
+ * completion order. */
+typedef struct gs_reqids gs_reqids;
+
+int gs_reqids_new(gs_reqids **ret);
+/* Abandons every request still in the collection. */
+gs_reqids *gs_reqids_free(gs_reqids *r);
+/* Adds a request already sent on c. -EEXIST if id is already in. */
+int gs_reqids_add(gs_reqids *r, gs_client *c, gs_reqid id, void *label);
+/* gs_send_request and gs_reqids_add in one. */
+int gs_send_request_to(gs_reqids *r, gs_client *c, const void *req, size_t len, void *label);
+size_t gs_reqids_size(const gs_reqids *r);
+/* Waits up to timeout_ms for any response in the collection. Returns 0 (a
+ * reply, in *reply) or a negative errno describing that request's failure
+ * (-ECONNRESET, -EREMOTEIO), with *ret_label set in both cases; -ECHILD
+ * when the collection is empty (no_request); -ETIMEDOUT when nothing came
+ * (every request stays in). With delete the answered request leaves the
+ * collection; without, it stays (and will not answer again). */
+int gs_reqids_wait(gs_reqids *r, int timeout_ms, bool delete, gs_buf *reply, void **ret_label);
+/* As gs_reqids_wait, but a timeout abandons every request in the
+ * collection and empties it. */
+int gs_reqids_receive(gs_reqids *r, int timeout_ms, bool delete, gs_buf *reply, void **ret_label);
+/* Without waiting: -EAGAIN (no_reply) if nothing has come. */
+int gs_reqids_check(gs_reqids *r, bool delete, gs_buf *reply, void **ret_label);
+
+/* ------------------------------------------------------------------ */
+/* Several servers, and stopping: gs_multi_call(3) */
+
+typedef struct gs_multi_result {
+        const char *name;   /* the server, as given */
+        int status;         /* 0 with reply set; -ETIMEDOUT: did not answer in time;
+                             * -ENOENT: no such server; -ECONNRESET: it exited */
+        gs_buf reply;
+} gs_multi_result;
+
+/* Calls every named server in parallel with the same request and waits at
+ * most timeout_ms in all. results must hold n entries; free each reply
+ * with gs_buf_done. Returns the number that answered. */
+int gs_multi_call(const char *const *names, size_t n, const void *req, size_t len, int timeout_ms,
+                  gs_multi_result *results);
+/* Stops a server as gen_server:stop/3: it runs terminate(reason) and
+ * exits. Waits up to timeout_ms for it to be gone. Returns 0, -ENOENT (no
+ * such server), -ETIMEDOUT. reason as gs_ret_stop (NULL: normal). */
+int gs_stop(const char *name_or_path, const char *reason, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* System requests: gs_sys(3), as OTP's sys module */
+
+typedef struct gs_statistics {
+        uint64_t calls, casts, infos, replies;
+        uint64_t uptime_ms;
+        uint64_t cpu_us;
+        uint64_t rss_bytes;
+        uint64_t connections;
+        bool suspended;
+        bool trace;
+} gs_statistics;
+
+/* The server's format_status text, into *out. Works while suspended. */
+int gs_sys_get_state(gs_client *c, int timeout_ms, gs_buf *out);
+int gs_sys_statistics(gs_client *c, int timeout_ms, gs_statistics *ret);
+/* A suspended server answers only system requests; calls wait. */
+int gs_sys_suspend(gs_client *c, int timeout_ms);
+int gs_sys_resume(gs_client *c, int timeout_ms);
+/* Trace every message in and out on the server's stderr. */
+int gs_sys_trace(gs_client *c, bool on, int timeout_ms);
+/* Give memory back now (malloc_trim). */
+int gs_sys_hibernate(gs_client *c, int timeout_ms);
+/* Hibernate after ms idle; 0 turns it off. */
+int gs_sys_hibernate_after(gs_client *c, uint64_t ms, int timeout_ms);
+
+/* ------------------------------------------------------------------ */
+/* Where things are: gs_runtime_dir(3) */
+
+/* The runtime directory, as described at gs_client_connect. The caller
+ * frees *ret. Returns 0, -ENOENT (no way to tell), -ENOMEM. */
+int gs_runtime_dir(char **ret);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

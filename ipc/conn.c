@@ -1,0 +1,339 @@
+/* conn.c: a framed connection on a non-blocking SOCK_STREAM Unix socket.
+ *
+ * Reads fill an input buffer with as many bytes as the socket has; frames
+ * are then taken out of it one by one, so many frames cost one read.
+ * Writes append to an output buffer that the owner flushes once per loop
+ * iteration, so many frames cost one write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc.h"
+
+#define READ_CHUNK (64u * 1024u)
+#define VARINT_MAX 10u
+
+typedef struct pending_fd {
+        size_t offset;   /* absolute output offset of the byte it travels with */
+        int fd;
+} pending_fd;
+
+struct ipc_conn {
+        int fd;
+        size_t max_frame;
+
+        uint8_t *in;
+        size_t in_start, in_end, in_cap;
+
+        uint8_t *out;
+        size_t out_start, out_end, out_cap;
+        size_t out_base;   /* absolute offset of out[0], for pending fds */
+
+        int in_fds[IPC_MAX_PENDING_FDS];
+        size_t n_in_fds;
+
+        pending_fd *out_fds;
+        size_t n_out_fds, cap_out_fds;
+};
+
+int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
+        ipc_conn *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                close(fd);
+                return -ENOMEM;
+        }
+        int flags = fcntl(fd, F_GETFL);
+        if (flags >= 0 && !(flags & O_NONBLOCK))
+                (void) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        c->fd = fd;
+        c->max_frame = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+        *ret = c;
+        return 0;
+}
+
+ipc_conn *ipc_conn_free(ipc_conn *c) {
+        if (!c)
+                return NULL;
+        if (c->fd >= 0)
+                close(c->fd);
+        for (size_t i = 0; i < c->n_in_fds; i++)
+                close(c->in_fds[i]);
+        for (size_t i = 0; i < c->n_out_fds; i++)
+                close(c->out_fds[i].fd);
+        free(c->out_fds);
+        free(c->in);
+        free(c->out);
+        free(c);
+        return NULL;
+}
+
+int ipc_conn_fd(const ipc_conn *c) {
+        return c->fd;
+}
+
+void ipc_conn_set_max_frame(ipc_conn *c, size_t max_frame) {
+        c->max_frame = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+}
+
+/* Makes room for at least want more bytes at in_end. */
+static int in_reserve(ipc_conn *c, size_t want) {
+        if (c->in_start == c->in_end)
+                c->in_start = c->in_end = 0;
+        if (c->in_cap - c->in_end >= want)
+                return 0;
+        if (c->in_start > 0) {
+                memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+                c->in_end -= c->in_start;
+                c->in_start = 0;
+                if (c->in_cap - c->in_end >= want)
+                        return 0;
+        }
+        size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+        while (cap - c->in_end < want)
+                cap *= 2;
+        uint8_t *p = realloc(c->in, cap);
+        if (!p)
+                return -ENOMEM;
+        c->in = p;
+        c->in_cap = cap;
+        return 0;
+}
+
+static void keep_fds(ipc_conn *c, struct msghdr *mh) {
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+                if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                int *fds = (int *) CMSG_DATA(cm);
+                for (size_t i = 0; i < n; i++) {
+                        /* A peer cannot make us hold fds without bound. */
+                        if (c->n_in_fds < IPC_MAX_PENDING_FDS)
+                                c->in_fds[c->n_in_fds++] = fds[i];
+                        else
+                                close(fds[i]);
+                }
+        }
+}
+
+int ipc_conn_read(ipc_conn *c) {
+        int r = in_reserve(c, READ_CHUNK);
+        if (r < 0)
+                return r;
+
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS_PER_READ)];
+        } control;
+        struct iovec iov = { .iov_base = c->in + c->in_end, .iov_len = c->in_cap - c->in_end };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = control.buf,
+                .msg_controllen = sizeof(control.buf),
+        };
+
+        ssize_t n;
+        do
+                n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return -EAGAIN;
+                if (errno == EPIPE)
+                        return -ECONNRESET;
+                return -errno;
+        }
+        if (mh.msg_controllen > 0)
+                keep_fds(c, &mh);
+        if (n == 0)
+                return -ECONNRESET;
+        c->in_end += (size_t) n;
+        return (int) (n > INT32_MAX ? INT32_MAX : n);
+}
+
+int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
+        size_t avail = c->in_end - c->in_start;
+        size_t header;
+        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_frame, &header);
+
+        if (wire < 0)
+                return (int) wire;
+        if (wire == 0) {
+                /* A frame larger than the buffer: grow it now so that the next
+                 * read can complete it (scan has checked the limit). */
+                uint64_t body;
+                if (ipc_varint_decode(c->in + c->in_start, avail, &body) > 0) {
+                        int r = in_reserve(c, (size_t) body + VARINT_MAX - avail);
+                        if (r < 0)
+                                return r;
+                }
+                return 0;
+        }
+
+        ipc_frame *f = ipc_frame_unpack(c->in + c->in_start + header, (size_t) wire - header);
+        if (!f)
+                return -EBADMSG;
+        c->in_start += (size_t) wire;
+        *ret = f;
+        return 1;
+}
+
+size_t ipc_conn_buffered(const ipc_conn *c) {
+        return c->in_end - c->in_start;
+}
+
+int ipc_conn_take_fd(ipc_conn *c) {
+        if (c->n_in_fds == 0)
+                return -ENOENT;
+        int fd = c->in_fds[0];
+        memmove(c->in_fds, c->in_fds + 1, (c->n_in_fds - 1) * sizeof(int));
+        c->n_in_fds--;
+        return fd;
+}
+
+static int out_reserve(ipc_conn *c, size_t want) {
+        if (c->out_start == c->out_end) {
+                c->out_base += c->out_start;
+                c->out_start = c->out_end = 0;
+        }
+        if (c->out_cap - c->out_end >= want)
+                return 0;
+        if (c->out_start > 0) {
+                memmove(c->out, c->out + c->out_start, c->out_end - c->out_start);
+                c->out_end -= c->out_start;
+                c->out_base += c->out_start;
+                c->out_start = 0;
+                if (c->out_cap - c->out_end >= want)
+                        return 0;
+        }
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        while (cap - c->out_end < want)
+                cap *= 2;
+        uint8_t *p = realloc(c->out, cap);
+        if (!p)
+                return -ENOMEM;
+        c->out = p;
+        c->out_cap = cap;
+        return 0;
+}
+
+int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
+        size_t body = gensup__frame__get_packed_size(f);
+
+        if (body > c->max_frame)
+                return -EMSGSIZE;
+        int r = out_reserve(c, body + VARINT_MAX);
+        if (r < 0)
+                return r;
+
+        if (fd >= 0) {
+                if (c->n_out_fds == c->cap_out_fds) {
+                        size_t cap = c->cap_out_fds ? c->cap_out_fds * 2 : 4;
+                        pending_fd *p = realloc(c->out_fds, cap * sizeof(*p));
+                        if (!p)
+                                return -ENOMEM;
+                        c->out_fds = p;
+                        c->cap_out_fds = cap;
+                }
+                int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (dup < 0)
+                        return -errno;
+                c->out_fds[c->n_out_fds++] = (pending_fd) { .offset = c->out_base + c->out_end, .fd = dup };
+        }
+
+        size_t n = ipc_varint_encode(body, c->out + c->out_end);
+        gensup__frame__pack(f, c->out + c->out_end + n);
+        c->out_end += n + body;
+        return 0;
+}
+
+int ipc_conn_queue(ipc_conn *c, const ipc_frame *f) {
+        return ipc_conn_queue_fd(c, f, -1);
+}
+
+/* Sends out[out_start..limit), with fd attached if fd >= 0. */
+static ssize_t send_some(ipc_conn *c, size_t limit, int fd) {
+        struct iovec iov = { .iov_base = c->out + c->out_start, .iov_len = limit - c->out_start };
+        union {
+                struct cmsghdr align;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control;
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+        if (fd >= 0) {
+                memset(&control, 0, sizeof(control));
+                mh.msg_control = control.buf;
+                mh.msg_controllen = sizeof(control.buf);
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        }
+        ssize_t n;
+        do
+                n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        return n;
+}
+
+int ipc_conn_flush(ipc_conn *c) {
+        while (c->out_start < c->out_end) {
+                size_t limit = c->out_end;
+                int fd = -1;
+
+                /* An fd travels with the first byte of its frame, so a write
+                 * stops just before the next fd's byte and starts a new
+                 * sendmsg there. */
+                if (c->n_out_fds > 0) {
+                        size_t at = c->out_fds[0].offset - c->out_base;
+                        if (at == c->out_start) {
+                                fd = c->out_fds[0].fd;
+                                if (c->n_out_fds > 1)
+                                        limit = c->out_fds[1].offset - c->out_base;
+                        } else
+                                limit = at;
+                }
+
+                ssize_t n = send_some(c, limit, fd);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return -EAGAIN;
+                        if (errno == EPIPE)
+                                return -ECONNRESET;
+                        return -errno;
+                }
+                if (fd >= 0 && n > 0) {
+                        close(fd);
+                        memmove(c->out_fds, c->out_fds + 1, (c->n_out_fds - 1) * sizeof(pending_fd));
+                        c->n_out_fds--;
+                }
+                c->out_start += (size_t) n;
+        }
+        return 0;
+}
+
+size_t ipc_conn_pending(const ipc_conn *c) {
+        return c->out_end - c->out_start;
+}
+
+int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms) {
+        struct pollfd p = { .fd = c->fd };
+
+        if (for_read)
+                p.events |= POLLIN;
+        if (ipc_conn_pending(c) > 0)
+                p.events |= POLLOUT;
+        int r;
+        do
+                r = poll(&p, 1, timeout_ms < 0 ? -1 : timeout_ms);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+                return -errno;
+        return r == 0 ? 0 : p.revents;
+}

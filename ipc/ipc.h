@@ -1,0 +1,118 @@
+/* ipc.h: the wire. Varint-length-delimited gensup.Frame messages on
+ * SOCK_STREAM Unix sockets, with non-blocking buffered reads and writes,
+ * a frame size limit, fd passing and peer credentials.
+ *
+ * Used by libgensup (servers and clients), gensupd and gensupctl. It never
+ * logs and never aborts on a peer's input: a malformed frame is -EBADMSG,
+ * an oversize one -EMSGSIZE, and the caller closes that connection. */
+#ifndef GENSUP_IPC_H
+#define GENSUP_IPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "gensup.pb-c.h"
+
+#define IPC_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
+#define IPC_MAX_FDS_PER_READ 16   /* fds accepted with one recvmsg */
+#define IPC_MAX_PENDING_FDS 64    /* received fds held for the reader at most */
+
+typedef Gensup__Frame ipc_frame;
+
+/* ---- pure framing (frame.c) ---- */
+
+/* Decodes a base-128 varint of at most 10 bytes from buf. Returns the
+ * number of bytes it used (> 0), 0 if buf ends before the varint does, or
+ * -EBADMSG if it runs over 10 bytes or overflows 64 bits. */
+int ipc_varint_decode(const uint8_t *buf, size_t len, uint64_t *ret_value);
+/* Encodes v into buf (at least 10 bytes). Returns the bytes written. */
+size_t ipc_varint_encode(uint64_t v, uint8_t *buf);
+/* The bytes a frame takes on the wire, length prefix included. */
+size_t ipc_frame_wire_size(const ipc_frame *f);
+/* Writes a frame in its wire form into buf, which holds at least
+ * ipc_frame_wire_size(f) bytes. Returns the bytes written. */
+size_t ipc_frame_encode(const ipc_frame *f, uint8_t *buf);
+/* Given the bytes at the start of an input buffer: returns the wire length
+ * of the first complete frame (> 0), 0 if more bytes are needed, -EBADMSG
+ * for a bad length prefix, -EMSGSIZE if the frame's length exceeds
+ * max_frame. *ret_header is the prefix length. */
+int64_t ipc_frame_scan(const uint8_t *buf, size_t len, size_t max_frame, size_t *ret_header);
+/* Unpacks len bytes of an encoded Frame (no prefix). Returns the frame, to
+ * be freed with ipc_frame_free, or NULL if the bytes are not a Frame. */
+ipc_frame *ipc_frame_unpack(const uint8_t *data, size_t len);
+ipc_frame *ipc_frame_free(ipc_frame *f);
+/* Initialises a frame on the stack: kind and ref, everything else empty. */
+void ipc_frame_init(ipc_frame *f, Gensup__Kind kind, uint64_t ref);
+
+/* ---- connections (conn.c) ---- */
+
+typedef struct ipc_conn ipc_conn;
+
+/* Wraps a connected SOCK_STREAM Unix socket; the connection owns fd from
+ * then on (also on failure) and makes it non-blocking. max_frame 0 means
+ * IPC_DEFAULT_MAX_FRAME. Returns 0, -ENOMEM. */
+int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret);
+/* Closes the fd, frees buffers and any received fds not taken. */
+ipc_conn *ipc_conn_free(ipc_conn *c);
+int ipc_conn_fd(const ipc_conn *c);
+void ipc_conn_set_max_frame(ipc_conn *c, size_t max_frame);
+
+/* Reads what the socket has (one recvmsg of up to the free buffer space,
+ * at least 64 KiB). Returns the bytes read (> 0), -EAGAIN if there was
+ * nothing, -ECONNRESET on end of file or a reset, or another -errno. fds
+ * that arrive with the bytes are kept for ipc_conn_take_fd. */
+int ipc_conn_read(ipc_conn *c);
+/* Takes the next complete frame from the input buffer. Returns 1 with
+ * *ret set (free it with ipc_frame_free), 0 if no complete frame is
+ * buffered, -EBADMSG (garbage) or -EMSGSIZE (over the limit): close the
+ * connection then. */
+int ipc_conn_next(ipc_conn *c, ipc_frame **ret);
+/* Bytes read but not yet taken as frames (a peer that closes with this
+ * non-zero closed mid-frame). */
+size_t ipc_conn_buffered(const ipc_conn *c);
+/* Takes a received fd (the oldest first). Returns the fd, which the caller
+ * now owns, or -ENOENT if none is held. */
+int ipc_conn_take_fd(ipc_conn *c);
+
+/* Appends a frame to the output buffer; nothing is written yet. A frame
+ * larger than the limit is -EMSGSIZE and is not queued. If fd >= 0 it is
+ * sent with the frame's first byte (the caller keeps its own fd; a dup is
+ * queued). Returns 0, -EMSGSIZE, -ENOMEM. */
+int ipc_conn_queue(ipc_conn *c, const ipc_frame *f);
+int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd);
+/* Writes as much of the output buffer as the socket takes. Returns 0 when
+ * everything is written, -EAGAIN when some remains (wait for EPOLLOUT),
+ * -ECONNRESET (peer gone, EPIPE) or another -errno. */
+int ipc_conn_flush(ipc_conn *c);
+/* Bytes queued but not yet written. */
+size_t ipc_conn_pending(const ipc_conn *c);
+
+/* Waits (poll) up to timeout_ms (< 0: forever) for the fd to become
+ * readable (POLLIN) and/or writable when the output buffer is not empty.
+ * Returns the revents, 0 on timeout, or -errno. */
+int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
+
+/* ---- sockets (sock.c) ---- */
+
+/* The runtime directory: $GENSUP_RUNTIME_DIR, else /run/gensup for root,
+ * else $XDG_RUNTIME_DIR/gensup. Caller frees. 0, -ENOENT, -ENOMEM. */
+int ipc_runtime_dir(char **ret);
+/* <dir>/<name>.sock, or name itself when it contains a '/'. */
+int ipc_socket_path(const char *dir, const char *name, char **ret);
+/* Creates dir (mode 0755) and its missing parents. */
+int ipc_mkdir_p(const char *dir, mode_t mode);
+/* Binds and listens on a Unix socket at path (removing a stale socket
+ * first), CLOEXEC and non-blocking. Returns the fd or -errno;
+ * -ENAMETOOLONG if path does not fit sockaddr_un. */
+int ipc_listen(const char *path, int backlog);
+/* Connects to a Unix socket at path (blocking connect), CLOEXEC. Returns
+ * the fd or -errno: -ENOENT or -ECONNREFUSED when nothing listens. */
+int ipc_connect(const char *path);
+/* The peer's credentials (SO_PEERCRED). */
+int ipc_peer_cred(int fd, struct ucred *ret);
+/* A connected CLOEXEC SOCK_STREAM socketpair. */
+int ipc_socketpair(int ret_fds[2]);
+
+#endif
