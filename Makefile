@@ -133,11 +133,11 @@ IT_HELPER_SRC := $(filter-out $(IT_SRC),$(wildcard tests/integration/*.c))
 
 $(B)/tests/unit-suites.h: $(UNIT_SRC) Makefile
 	@mkdir -p $(@D)
-	@printf '%s\n' $(patsubst tests/check_%.c,SUITE(%),$(UNIT_SRC)) > $@
+	@printf '%s\n' $(patsubst tests/check_%.c,'SUITE(%)',$(UNIT_SRC)) > $@
 
 $(B)/tests/integration-suites.h: $(IT_SRC) Makefile
 	@mkdir -p $(@D)
-	@printf '%s\n' $(patsubst tests/integration/check_%.c,SUITE(%),$(IT_SRC)) > $@
+	@printf '%s\n' $(patsubst tests/integration/check_%.c,'SUITE(%)',$(IT_SRC)) > $@
 
 TEST_CFLAGS = $(ALL_CFLAGS) $(CHECK_CFLAGS) -Itests -I$(B)/tests -DGS_BUILD_DIR='"$(abspath $(B))"' -DGS_SOURCE_DIR='"$(CURDIR)"'
 

@@ -101,11 +101,13 @@ int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
 int ipc_runtime_dir(char **ret);
 /* <dir>/<name>.sock, or name itself when it contains a '/'. */
 int ipc_socket_path(const char *dir, const char *name, char **ret);
-/* Creates dir (mode 0755) and its missing parents. */
+/* Creates dir (with mode) and its missing parents; -ENOTDIR if it is
+ * there but not a directory. */
 int ipc_mkdir_p(const char *dir, mode_t mode);
 /* Binds and listens on a Unix socket at path (removing a stale socket
  * first), CLOEXEC and non-blocking. Returns the fd or -errno;
- * -ENAMETOOLONG if path does not fit sockaddr_un. */
+ * -EADDRINUSE if a live process still listens there, -ENAMETOOLONG if
+ * path does not fit sockaddr_un. */
 int ipc_listen(const char *path, int backlog);
 /* Connects to a Unix socket at path (blocking connect), CLOEXEC. Returns
  * the fd or -errno: -ENOENT or -ECONNREFUSED when nothing listens. */

@@ -62,8 +62,14 @@ int ipc_mkdir_p(const char *dir, mode_t mode) {
                 *s = '/';
         }
         int r = 0;
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                r = -errno;
+        if (mkdir(p, mode) < 0) {
+                struct stat st;
+                /* EEXIST also means a file that is not a directory. */
+                if (errno != EEXIST || stat(p, &st) < 0)
+                        r = -errno;
+                else if (!S_ISDIR(st.st_mode))
+                        r = -ENOTDIR;
+        }
         free(p);
         return r;
 }
@@ -88,10 +94,18 @@ int ipc_listen(const char *path, int backlog) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return -errno;
-        /* A socket file left by a dead process would make bind fail. */
+        /* A socket file left by a dead process would make bind fail; one
+         * that still answers belongs to a live process, and stays. */
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+                int probe = ipc_connect(path);
+                if (probe >= 0) {
+                        close(probe);
+                        close(fd);
+                        return -EADDRINUSE;
+                }
                 (void) unlink(path);
+        }
         if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, backlog) < 0) {
                 r = -errno;
                 close(fd);
