@@ -1,0 +1,734 @@
+/* control.c: gensupd's control socket, where gensupctl asks and steers.
+ *
+ * Each request is one CTL frame; each answer one CTL_REPLY frame carrying
+ * a JSON document (gensupctl(1) describes them). Peers are checked with
+ * SO_PEERCRED: root and gensupd's own uid may do everything, members of
+ * control_group may read, everyone else is refused (and logged). A peer
+ * can make gensupd hold only bounded memory: frames are small, pending
+ * output is capped (a stuck `events --follow` reader is dropped), and
+ * connections are limited in number. */
+#include <errno.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "status.h"
+
+#define MAX_CONNECTIONS 64
+#define MAX_CTL_FRAME (1u * 1024u * 1024u)
+#define MAX_PENDING_OUTPUT (4u * 1024u * 1024u)
+#define EVENTS_KEPT 256
+
+typedef struct ctl_conn ctl_conn;
+typedef struct pending pending;
+
+/* An answer that comes later (a child's sys reply, a tree request). It
+ * outlives its connection if need be: conn is then NULL. */
+struct pending {
+        ctl_conn *conn;
+        uint64_t ref;
+        char *name;
+        pending *prev, *next;
+};
+
+struct ctl_conn {
+        sup_control *ctl;
+        ipc_conn *conn;
+        sd_event_source *source;
+        struct ucred cred;
+        bool may_write;
+        bool follow;
+        pending *pendings;
+        ctl_conn *prev, *next;
+};
+
+struct sup_control {
+        sup_daemon *d;
+        int listen_fd;
+        bool owns_path;
+        char *path;
+        sd_event_source *listen_source;
+        ctl_conn *conns;
+        size_t n_conns;
+        gid_t group;
+        bool has_group;
+        char *events[EVENTS_KEPT];   /* JSON lines, a ring */
+        size_t events_next, events_n;
+};
+
+static void conn_free(ctl_conn *c);
+
+/* ---- sending ---- */
+
+static void conn_flush(ctl_conn *c) {
+        int r = ipc_conn_flush(c->conn);
+        if (r == -EAGAIN) {
+                if (ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
+                        sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read",
+                                (int) c->cred.pid);
+                        conn_free(c);
+                        return;
+                }
+                (void) sd_event_source_set_io_events(c->source, EPOLLIN | EPOLLOUT);
+        } else if (r < 0)
+                conn_free(c);
+}
+
+static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
+                  size_t len) {
+        Gensup__Frame f;
+        Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
+        char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+        ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, ref);
+        cr.code = code < 0 ? -code : code;
+        cr.error = (char *) (error ? error : "");
+        cr.json = text ? text : (char *) "{}";
+        cr.payload.data = (uint8_t *) payload;
+        cr.payload.len = len;
+        f.ctl_reply = &cr;
+        int r = ipc_conn_queue(c->conn, &f);
+        free(text);
+        json_decref(json);
+        if (r == -EMSGSIZE) {
+                /* Too big for the client's frame limit: say so instead. */
+                cr.code = EMSGSIZE;
+                cr.error = (char *) "answer too large";
+                cr.json = (char *) "{}";
+                cr.payload.len = 0;
+                (void) ipc_conn_queue(c->conn, &f);
+        }
+        conn_flush(c);
+}
+
+static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
+        const char *otp = sup_error_to_string(r);
+        char buf[512];
+        if (!text)
+                text = otp ? otp : strerror(r < 0 ? -r : r);
+        snprintf(buf, sizeof(buf), "%s", text);
+        reply(c, ref, r, buf, NULL, NULL, 0);
+}
+
+/* ---- pending answers ---- */
+
+static pending *pending_new(ctl_conn *c, uint64_t ref, const char *name) {
+        pending *p = calloc(1, sizeof(*p));
+        if (!p)
+                return NULL;
+        p->conn = c;
+        p->ref = ref;
+        p->name = name ? strdup(name) : NULL;
+        p->next = c->pendings;
+        if (c->pendings)
+                c->pendings->prev = p;
+        c->pendings = p;
+        return p;
+}
+
+/* Detaches p from its connection; returns the connection (or NULL). */
+static ctl_conn *pending_take(pending *p) {
+        ctl_conn *c = p->conn;
+        if (c) {
+                if (p->prev)
+                        p->prev->next = p->next;
+                else
+                        c->pendings = p->next;
+                if (p->next)
+                        p->next->prev = p->prev;
+        }
+        return c;
+}
+
+static void pending_free(pending *p) {
+        free(p->name);
+        free(p);
+}
+
+/* ---- requests ---- */
+
+typedef struct request {
+        ctl_conn *conn;
+        uint64_t ref;
+        const char *command;
+        char **args;
+        size_t n_args;
+        const Gensup__CtlRequest *raw;
+} request;
+
+static json_t *need_node(request *q, const char *name, sup_node **ret) {
+        sup_node *n = q->conn->ctl->d->root ? sup_tree_find_node(q->conn->ctl->d->root, name) : NULL;
+        if (!n) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "no such supervisor: %s", name);
+                reply_error(q->conn, q->ref, -ENOENT, msg);
+                return NULL;
+        }
+        *ret = n;
+        return json_true();
+}
+
+static sup_entry *need_entry(request *q, const char *name) {
+        sup_entry *e = q->conn->ctl->d->root ? sup_tree_find(q->conn->ctl->d->root, name) : NULL;
+        if (!e) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "no such child: %s", name);
+                reply_error(q->conn, q->ref, -ENOENT, msg);
+        }
+        return e;
+}
+
+static void cmd_status(request *q) {
+        sup_daemon *d = q->conn->ctl->d;
+        json_t *j;
+
+        if (q->n_args == 1) {
+                sup_node *n = d->root ? sup_tree_find_node(d->root, q->args[0]) : NULL;
+                if (n && !sup_node_entry(n))
+                        j = sup_status_node(n);
+                else {
+                        sup_entry *e = need_entry(q, q->args[0]);
+                        if (!e)
+                                return;
+                        j = sup_status_entry(e);
+                }
+        } else
+                j = sup_status_daemon(d);
+        reply(q->conn, q->ref, 0, NULL, j, NULL, 0);
+}
+
+static void cmd_which_children(request *q) {
+        sup_node *n;
+        json_t *ok = need_node(q, q->args[0], &n);
+        if (!ok)
+                return;
+        json_decref(ok);
+        reply(q->conn, q->ref, 0, NULL, sup_status_which_children(n), NULL, 0);
+}
+
+static void cmd_count_children(request *q) {
+        sup_node *n;
+        json_t *ok = need_node(q, q->args[0], &n);
+        if (!ok)
+                return;
+        json_decref(ok);
+        sup_counts k;
+        sup_core_count_children(sup_node_core(n), &k);
+        reply(q->conn, q->ref, 0, NULL,
+              json_pack("{s:I,s:I,s:I,s:I}", "specs", (json_int_t) k.specs, "active", (json_int_t) k.active,
+                        "supervisors", (json_int_t) k.supervisors, "workers", (json_int_t) k.workers),
+              NULL, 0);
+}
+
+static void cmd_get_childspec(request *q) {
+        sup_node *n;
+        json_t *ok = need_node(q, q->args[0], &n);
+        if (!ok)
+                return;
+        json_decref(ok);
+        sup_entry *e = sup_tree_find(q->conn->ctl->d->root, q->args[1]);
+        if (!e || sup_entry_owner(e) != n) {
+                reply_error(q->conn, q->ref, -ENOENT, NULL);
+                return;
+        }
+        reply(q->conn, q->ref, 0, NULL, sup_status_spec(sup_entry_spec(e)), NULL, 0);
+}
+
+static void cmd_history(request *q) {
+        sup_entry *e = need_entry(q, q->args[0]);
+        if (e)
+                reply(q->conn, q->ref, 0, NULL, sup_status_history(e), NULL, 0);
+}
+
+static void cmd_events(request *q) {
+        sup_control *ctl = q->conn->ctl;
+        json_t *list = json_array();
+        size_t start = (ctl->events_next + EVENTS_KEPT - ctl->events_n) % EVENTS_KEPT;
+
+        for (size_t i = 0; i < ctl->events_n; i++) {
+                json_t *ev = json_loads(ctl->events[(start + i) % EVENTS_KEPT], 0, NULL);
+                if (ev)
+                        json_array_append_new(list, ev);
+        }
+        if (q->n_args == 1 && strcmp(q->args[0], "--follow") == 0)
+                q->conn->follow = true;
+        reply(q->conn, q->ref, 0, NULL, json_pack("{s:o}", "events", list), NULL, 0);
+}
+
+static void cmd_stop(request *q) {
+        sup_daemon *d = q->conn->ctl->d;
+        reply(q->conn, q->ref, 0, NULL, NULL, NULL, 0);
+        if (!d->stopping && d->root) {
+                d->stopping = true;
+                sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->conn->cred.pid,
+                        (int) q->conn->cred.uid);
+                (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+                sup_tree_stop(d->root);
+        }
+}
+
+/* A child's answer to a forwarded sys request. */
+static void on_sys_done(void *userdata, Gensup__Frame *f) {
+        pending *p = userdata;
+        ctl_conn *c = pending_take(p);
+
+        if (c) {
+                if (!f)
+                        reply_error(c, p->ref, -ECONNRESET, "the child went away");
+                else if (f->kind == GENSUP__KIND__ERROR)
+                        reply_error(c, p->ref, -(f->code ? f->code : EIO), f->reason);
+                else
+                        reply(c, p->ref, 0, NULL, sup_status_sys_reply(p->name, f->sys_reply), NULL, 0);
+        }
+        ipc_frame_free(f);
+        pending_free(p);
+}
+
+static void cmd_sys(request *q) {
+        Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
+        const char *cmd = q->command;
+
+        if (strcmp(cmd, "get-state") == 0)
+                sys.op = GENSUP__SYS_REQUEST__OP__GET_STATE;
+        else if (strcmp(cmd, "statistics") == 0)
+                sys.op = GENSUP__SYS_REQUEST__OP__STATISTICS;
+        else if (strcmp(cmd, "suspend") == 0)
+                sys.op = GENSUP__SYS_REQUEST__OP__SUSPEND;
+        else if (strcmp(cmd, "resume") == 0)
+                sys.op = GENSUP__SYS_REQUEST__OP__RESUME;
+        else {
+                sys.op = GENSUP__SYS_REQUEST__OP__TRACE;
+                if (q->n_args != 2 || (strcmp(q->args[1], "on") != 0 && strcmp(q->args[1], "off") != 0)) {
+                        reply_error(q->conn, q->ref, -EINVAL, "trace NAME on|off");
+                        return;
+                }
+                sys.flag = strcmp(q->args[1], "on") == 0;
+        }
+        sup_entry *e = need_entry(q, q->args[0]);
+        if (!e)
+                return;
+        sup_proc *proc = sup_entry_proc(e);
+        if (!proc) {
+                reply_error(q->conn, q->ref, -EOPNOTSUPP, "not a worker");
+                return;
+        }
+        pending *p = pending_new(q->conn, q->ref, sup_entry_name(e));
+        if (!p) {
+                reply_error(q->conn, q->ref, -ENOMEM, NULL);
+                return;
+        }
+        int r = sup_proc_sys(proc, &sys, on_sys_done, p);
+        if (r < 0) {
+                pending_take(p);
+                pending_free(p);
+                reply_error(q->conn, q->ref, r,
+                            r == -ENOTCONN ? "not running, or not a gensup server (no control connection)" : NULL);
+        }
+}
+
+/* A tree request is done. */
+static void on_tree_done(void *userdata, int r, const char *name, pid_t pid, const char *reason) {
+        pending *p = userdata;
+        ctl_conn *c = pending_take(p);
+
+        if (c) {
+                if (r < 0)
+                        reply_error(c, p->ref, r, reason);
+                else {
+                        json_t *j = json_object();
+                        if (name)
+                                json_object_set_new(j, "name", json_string(name));
+                        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
+                        if (reason)
+                                json_object_set_new(j, "info", json_string(reason));
+                        reply(c, p->ref, 0, NULL, j, NULL, 0);
+                }
+        }
+        pending_free(p);
+}
+
+static void cmd_tree(request *q) {
+        sup_daemon *d = q->conn->ctl->d;
+        sup_node *n;
+        json_t *ok = need_node(q, q->args[0], &n);
+        if (!ok)
+                return;
+        json_decref(ok);
+
+        sup_ctl_kind kind;
+        sup_spec *spec = NULL;
+        char *const *args = NULL;
+        const char *name = q->n_args > 1 ? q->args[1] : NULL;
+
+        if (strcmp(q->command, "start-child") == 0) {
+                if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
+                        kind = SUP_CTL_START_INSTANCE;
+                        args = q->args + 1;
+                        name = NULL;
+                } else {
+                        if (q->n_args != 2) {
+                                reply_error(q->conn, q->ref, -EINVAL, "start-child SUP SPEC (a child spec's settings)");
+                                return;
+                        }
+                        kind = SUP_CTL_START_CHILD;
+                        const char **taken = NULL;
+                        sup_errors errors = { 0 };
+                        char *dir = strdup(d->config->path);
+                        char *slash = dir ? strrchr(dir, '/') : NULL;
+                        if (slash)
+                                *slash = '\0';
+                        int r = sup_spec_names(d->config->root, &taken);
+                        if (r >= 0)
+                                r = sup_spec_parse(q->args[1], "start-child", dir, sup_node_spec(n), taken, &spec,
+                                                   &errors);
+                        free(taken);
+                        free(dir);
+                        if (r >= 0 && sup_tree_find(d->root, spec->name)) {
+                                /* Already in the tree (a start_child'ed one, say). */
+                                sup_entry *e = sup_tree_find(d->root, spec->name);
+                                r = sup_entry_pid(e) > 0 ? -EEXIST : -EALREADY;
+                                spec = sup_spec_free(spec);
+                        }
+                        if (r < 0) {
+                                char msg[1024] = "";
+                                for (size_t i = 0; i < errors.n; i++)
+                                        snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s", i ? "; " : "",
+                                                 errors.lines[i]);
+                                sup_errors_done(&errors);
+                                reply_error(q->conn, q->ref, r, msg[0] ? msg : NULL);
+                                return;
+                        }
+                        sup_errors_done(&errors);
+                }
+        } else if (strcmp(q->command, "terminate-child") == 0)
+                kind = SUP_CTL_TERMINATE_CHILD;
+        else if (strcmp(q->command, "restart-child") == 0)
+                kind = SUP_CTL_RESTART_CHILD;
+        else
+                kind = SUP_CTL_DELETE_CHILD;
+
+        if (kind != SUP_CTL_START_CHILD && kind != SUP_CTL_START_INSTANCE && q->n_args != 2) {
+                reply_error(q->conn, q->ref, -EINVAL, "SUP NAME expected");
+                return;
+        }
+        pending *p = pending_new(q->conn, q->ref, name);
+        if (!p) {
+                sup_spec_free(spec);
+                reply_error(q->conn, q->ref, -ENOMEM, NULL);
+                return;
+        }
+        int r = sup_tree_ctl(n, kind, name, spec, args, on_tree_done, p);
+        if (r < 0) {
+                pending_take(p);
+                pending_free(p);
+                reply_error(q->conn, q->ref, r, NULL);
+        }
+}
+
+typedef struct command {
+        const char *name;
+        size_t min_args, max_args;
+        bool writes;
+        void (*run)(request *q);
+} command;
+
+static const command commands[] = {
+        { "status", 0, 1, false, cmd_status },
+        { "which-children", 1, 1, false, cmd_which_children },
+        { "count-children", 1, 1, false, cmd_count_children },
+        { "get-childspec", 2, 2, false, cmd_get_childspec },
+        { "history", 1, 1, false, cmd_history },
+        { "events", 0, 1, false, cmd_events },
+        { "get-state", 1, 1, false, cmd_sys },
+        { "statistics", 1, 1, false, cmd_sys },
+        { "suspend", 1, 1, true, cmd_sys },
+        { "resume", 1, 1, true, cmd_sys },
+        { "trace", 2, 2, true, cmd_sys },
+        { "start-child", 1, 64, true, cmd_tree },
+        { "terminate-child", 2, 2, true, cmd_tree },
+        { "restart-child", 2, 2, true, cmd_tree },
+        { "delete-child", 2, 2, true, cmd_tree },
+        { "stop", 0, 0, true, cmd_stop },
+};
+
+static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
+        if (f->kind != GENSUP__KIND__CTL || !f->ctl || !f->ctl->command) {
+                reply_error(c, f->ref, -EPROTO, "expected a CTL frame");
+                return;
+        }
+        const Gensup__CtlRequest *in = f->ctl;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                const command *cmd = &commands[i];
+                if (strcmp(cmd->name, in->command) != 0)
+                        continue;
+                if (in->n_args < cmd->min_args || in->n_args > cmd->max_args) {
+                        reply_error(c, f->ref, -EINVAL, "wrong number of arguments");
+                        return;
+                }
+                if (cmd->writes && !c->may_write) {
+                        sup_log(LOG_WARNING, "control: refused %s from pid %d (uid %d): not permitted", cmd->name,
+                                (int) c->cred.pid, (int) c->cred.uid);
+                        reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
+                        return;
+                }
+                request q = {
+                        .conn = c, .ref = f->ref, .command = cmd->name,
+                        .args = in->args, .n_args = in->n_args, .raw = in,
+                };
+                cmd->run(&q);
+                return;
+        }
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown command: %.64s", in->command);
+        reply_error(c, f->ref, -EINVAL, msg);
+}
+
+/* ---- connections ---- */
+
+static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ctl_conn *c = userdata;
+
+        if (revents & EPOLLOUT) {
+                int r = ipc_conn_flush(c->conn);
+                if (r == 0)
+                        (void) sd_event_source_set_io_events(s, EPOLLIN);
+                else if (r != -EAGAIN) {
+                        conn_free(c);
+                        return 0;
+                }
+        }
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+
+        int r = ipc_conn_read(c->conn);
+        if (r == -EAGAIN)
+                return 0;
+        for (;;) {
+                Gensup__Frame *f = NULL;
+                int k = ipc_conn_next(c->conn, &f);
+                if (k < 0) {
+                        sup_log(LOG_WARNING, "control: %s from pid %d, closing that connection",
+                                k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
+                        conn_free(c);
+                        return 0;
+                }
+                if (k == 0)
+                        break;
+                /* One request at a time per client keeps a flood from one
+                 * client from growing gensupd: its later frames wait in the
+                 * socket until this is answered... unless answered at once. */
+                handle_frame(c, f);
+                ipc_frame_free(f);
+                /* handle_frame may have dropped the connection. */
+                bool alive = false;
+                for (ctl_conn *x = userdata ? ((ctl_conn *) userdata)->ctl->conns : NULL; x; x = x->next)
+                        alive |= x == c;
+                if (!alive)
+                        return 0;
+        }
+        if (r < 0)
+                conn_free(c);
+        return 0;
+}
+
+static bool peer_in_group(int fd, const struct ucred *cred, gid_t group) {
+        if (cred->gid == group)
+                return true;
+        gid_t groups[256];
+        socklen_t len = sizeof(groups);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+                return false;
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+                if (groups[i] == group)
+                        return true;
+        return false;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        sup_control *ctl = userdata;
+
+        for (;;) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0)
+                        return 0;
+                struct ucred cred;
+                if (ipc_peer_cred(cfd, &cred) < 0) {
+                        close(cfd);
+                        continue;
+                }
+                bool full = cred.uid == 0 || cred.uid == geteuid();
+                bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
+                if ((!full && !read_only) || ctl->n_conns >= MAX_CONNECTIONS) {
+                        /* Say why before closing: one frame, best effort. */
+                        ipc_conn *tmp = NULL;
+                        if (ipc_conn_new(cfd, 0, &tmp) == 0) {
+                                Gensup__Frame f;
+                                Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
+                                ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, 0);
+                                cr.code = full || read_only ? EBUSY : EPERM;
+                                cr.error = (char *) (full || read_only ? "too many control connections"
+                                                                       : "permission denied: not root, not gensupd's user, not in control_group");
+                                f.ctl_reply = &cr;
+                                (void) ipc_conn_queue(tmp, &f);
+                                (void) ipc_conn_flush(tmp);
+                                ipc_conn_free(tmp);
+                        }
+                        if (!full && !read_only)
+                                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted", (int) cred.pid,
+                                        (int) cred.uid);
+                        continue;
+                }
+                ctl_conn *c = calloc(1, sizeof(*c));
+                if (!c || ipc_conn_new(cfd, MAX_CTL_FRAME, &c->conn) < 0) {
+                        if (c)
+                                free(c);
+                        else
+                                close(cfd);
+                        continue;
+                }
+                c->ctl = ctl;
+                c->cred = cred;
+                c->may_write = full;
+                if (sd_event_add_io(ctl->d->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
+                        ipc_conn_free(c->conn);
+                        free(c);
+                        continue;
+                }
+                c->next = ctl->conns;
+                if (ctl->conns)
+                        ctl->conns->prev = c;
+                ctl->conns = c;
+                ctl->n_conns++;
+        }
+}
+
+static void conn_free(ctl_conn *c) {
+        sup_control *ctl = c->ctl;
+
+        /* Answers still to come have nowhere to go. */
+        for (pending *p = c->pendings; p; p = p->next)
+                p->conn = NULL;
+        sd_event_source_disable_unref(c->source);
+        ipc_conn_free(c->conn);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                ctl->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        ctl->n_conns--;
+        free(c);
+}
+
+/* ---- events ---- */
+
+void sup_control_event(sup_control *ctl, json_t *event) {
+        char *line = json_dumps(event, JSON_COMPACT);
+        json_decref(event);
+        if (!line)
+                return;
+        free(ctl->events[ctl->events_next]);
+        ctl->events[ctl->events_next] = line;
+        ctl->events_next = (ctl->events_next + 1) % EVENTS_KEPT;
+        if (ctl->events_n < EVENTS_KEPT)
+                ctl->events_n++;
+
+        Gensup__Frame f;
+        Gensup__Event ev = GENSUP__EVENT__INIT;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ipc_frame_init(&f, GENSUP__KIND__EVENT, 0);
+        ev.time_us = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        ev.json = line;
+        f.event = &ev;
+        for (ctl_conn *c = ctl->conns, *next; c; c = next) {
+                next = c->next;
+                if (!c->follow)
+                        continue;
+                if (ipc_conn_queue(c->conn, &f) == 0)
+                        conn_flush(c);
+        }
+}
+
+/* ---- setup ---- */
+
+int sup_control_open(sup_daemon *d, sup_control **ret) {
+        sup_control *ctl = calloc(1, sizeof(*ctl));
+        int r;
+
+        if (!ctl)
+                return -ENOMEM;
+        ctl->d = d;
+        ctl->listen_fd = -1;
+        if (d->config->control_group) {
+                struct group *gr = getgrnam(d->config->control_group);
+                if (gr) {
+                        ctl->group = gr->gr_gid;
+                        ctl->has_group = true;
+                } else {
+                        char *end;
+                        unsigned long g = strtoul(d->config->control_group, &end, 10);
+                        if (*end == '\0') {
+                                ctl->group = (gid_t) g;
+                                ctl->has_group = true;
+                        }
+                }
+        }
+
+        /* Socket activation: systemd may hand us the control socket. */
+        int n = sd_listen_fds(1);
+        if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
+                ctl->listen_fd = SD_LISTEN_FDS_START;
+        else {
+                if (asprintf(&ctl->path, "%s/control.sock", d->runtime_dir) < 0) {
+                        free(ctl);
+                        return -ENOMEM;
+                }
+                r = ipc_listen(ctl->path, 128);
+                if (r < 0) {
+                        sup_log_errno(LOG_ERR, r, "control socket %s: %m", ctl->path);
+                        sup_control_free(ctl);
+                        return r;
+                }
+                ctl->listen_fd = r;
+                ctl->owns_path = true;
+                /* Anyone may connect, to be told clearly whether they may ask. */
+                (void) chmod(ctl->path, 0666);
+        }
+        r = sd_event_add_io(d->event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        if (r < 0) {
+                sup_control_free(ctl);
+                return r;
+        }
+        *ret = ctl;
+        return 0;
+}
+
+sup_control *sup_control_free(sup_control *ctl) {
+        if (!ctl)
+                return NULL;
+        while (ctl->conns)
+                conn_free(ctl->conns);
+        sd_event_source_disable_unref(ctl->listen_source);
+        if (ctl->listen_fd >= 0)
+                close(ctl->listen_fd);
+        if (ctl->owns_path)
+                (void) unlink(ctl->path);
+        free(ctl->path);
+        for (size_t i = 0; i < EVENTS_KEPT; i++)
+                free(ctl->events[i]);
+        free(ctl);
+        return NULL;
+}

@@ -1,0 +1,39 @@
+/* daemon.h: gensupd's state as a whole: the loop, the config, the tree,
+ * and the control socket that gensupctl talks to. */
+#ifndef GENSUP_DAEMON_H
+#define GENSUP_DAEMON_H
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "notify.h"
+#include "tree.h"
+
+#define GENSUP_VERSION "0.1.0"
+
+#include "control.h"
+
+typedef struct sup_daemon {
+        sd_event *event;
+        sup_config *config;
+        char *runtime_dir;
+        sup_notify *notify;
+        sup_tree_env tree_env;
+        sup_node *root;
+        sup_control *control;
+        bool stopping;
+        int exit_status;
+        uint64_t started_usec;   /* CLOCK_MONOTONIC */
+} sup_daemon;
+
+/* The control socket (control.c): <runtime_dir>/control.sock, or the one
+ * systemd passed (sd_listen_fds). */
+int sup_daemon_control_open(sup_daemon *d);
+/* A tree event, for gensupctl events --follow. */
+void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason);
+/* Frees everything (after the loop ended). */
+void sup_daemon_done(sup_daemon *d);
+
+#endif

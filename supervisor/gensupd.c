@@ -1,0 +1,234 @@
+/* gensupd: the supervisor daemon. Reads the config, starts the tree in
+ * order, restarts by OTP's rules, stops the tree on SIGTERM or SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "ipc.h"
+#include "log.h"
+#include "notify.h"
+#include "output.h"
+#include "tree.h"
+
+static void help(void) {
+        printf("Usage: gensupd -c FILE [OPTIONS]\n"
+               "       gensupd --check -c FILE\n"
+               "\n"
+               "The gensup supervisor daemon: starts the tree of servers FILE describes,\n"
+               "restarts them by OTP's rules and reports every exit with its reason.\n"
+               "Runs in the foreground; SIGTERM or SIGINT stops the tree in order.\n"
+               "\n"
+               "  -c, --config FILE   the configuration (gensup.conf(5))\n"
+               "      --check         validate FILE and exit: 0 if good, 1 with one\n"
+               "                      FILE:LINE: line per error otherwise\n"
+               "      --log-stderr    log to stderr even where journald runs\n"
+               "  -h, --help          show this help\n"
+               "      --version       show the version\n"
+               "\n"
+               "Exit status: 0 after an orderly stop; 1 when the top supervisor gave up\n"
+               "(restart intensity reached, a child failed to start at boot) or on error;\n"
+               "2 for a usage error. See gensupd(8).\n");
+}
+
+static void print_errors(const sup_errors *errors) {
+        for (size_t i = 0; i < errors->n; i++)
+                fprintf(stderr, "%s\n", errors->lines[i]);
+}
+
+static void on_notify(void *userdata, pid_t pid, bool ready, const char *status) {
+        sup_daemon *d = userdata;
+        if (!ready || !d->root)
+                return;
+        sup_entry *e = sup_tree_find_pid(d->root, pid);
+        if (e && sup_entry_proc(e))
+                sup_proc_notify_ready(sup_entry_proc(e));
+}
+
+static void on_root_finished(void *userdata, const char *reason, bool failed) {
+        sup_daemon *d = userdata;
+        if (failed) {
+                sup_log(LOG_ERR, "supervisor %s gave up: %s", d->config->root->name, reason);
+                d->exit_status = EXIT_FAILURE;
+        } else
+                sup_log(LOG_INFO, "supervisor %s stopped: %s", d->config->root->name, reason);
+        (void) sd_notify(0, "STATUS=stopped");
+        sd_event_exit(d->event, d->exit_status);
+}
+
+static void on_tree_event(void *userdata, const char *kind, const sup_entry *e, const char *reason) {
+        sup_daemon *d = userdata;
+        if (strcmp(kind, "tree_ready") == 0) {
+                sup_log(LOG_INFO, "supervisor %s: all children started", d->config->root->name);
+                (void) sd_notifyf(0, "READY=1\nSTATUS=running, config %s", d->config->path);
+        }
+        sup_daemon_event(d, kind, e, reason);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        sup_daemon *d = userdata;
+
+        switch (si->ssi_signo) {
+        case SIGTERM:
+        case SIGINT:
+                if (!d->stopping) {
+                        d->stopping = true;
+                        sup_log(LOG_INFO, "%s: stopping the tree", strsignal((int) si->ssi_signo));
+                        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+                        sup_tree_stop(d->root);
+                }
+                break;
+        case SIGHUP:
+                sup_log(LOG_WARNING, "SIGHUP: reloading the config is not available yet; nothing changed");
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static int run(sup_daemon *d) {
+        sigset_t mask;
+        int r;
+
+        /* sd-event wants these blocked before it watches them (and children). */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        d->started_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "event loop: %m");
+        (void) sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
+        (void) sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
+        (void) sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+        /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
+        (void) sd_event_set_watchdog(d->event, true);
+
+        if (d->config->runtime_dir)
+                d->runtime_dir = strdup(d->config->runtime_dir);
+        else if ((r = ipc_runtime_dir(&d->runtime_dir)) < 0)
+                return sup_log_errno(LOG_ERR, r, "no runtime directory (set GENSUP_RUNTIME_DIR): %m");
+        if (!d->runtime_dir)
+                return -ENOMEM;
+        r = ipc_mkdir_p(d->runtime_dir, 0755);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "creating %s: %m", d->runtime_dir);
+
+        char *notify_path = NULL;
+        if (asprintf(&notify_path, "%s/notify.sock", d->runtime_dir) < 0)
+                return -ENOMEM;
+        r = sup_notify_open(d->event, notify_path, on_notify, d, &d->notify);
+        free(notify_path);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "notify socket: %m");
+
+        r = sup_daemon_control_open(d);
+        if (r < 0)
+                return r;
+
+        d->tree_env = (sup_tree_env) {
+                .proc = {
+                        .event = d->event,
+                        .runtime_dir = d->runtime_dir,
+                        .notify_socket = sup_notify_path(d->notify),
+                        .journal = sup_log_to_journal(),
+                },
+                .root_finished = on_root_finished,
+                .event = on_tree_event,
+                .userdata = d,
+        };
+        srand48((long) time(NULL) ^ (long) getpid());
+        (void) sd_notify(0, "STATUS=starting");
+        r = sup_tree_start(&d->tree_env, d->config->root, &d->root);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "starting the tree: %m");
+
+        r = sd_event_loop(d->event);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "event loop: %m");
+        return r;
+}
+
+int main(int argc, char **argv) {
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check", no_argument, NULL, 'C' },
+                { "log-stderr", no_argument, NULL, 'L' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        const char *config_path = NULL;
+        bool check = false, log_stderr = false;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'C':
+                        check = true;
+                        break;
+                case 'L':
+                        log_stderr = true;
+                        break;
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case 'V':
+                        printf("gensupd %s\n", GENSUP_VERSION);
+                        return EXIT_SUCCESS;
+                default:
+                        fprintf(stderr, "Try 'gensupd --help'.\n");
+                        return 2;
+                }
+        }
+        if (!config_path || optind != argc) {
+                fprintf(stderr, "gensupd: %s\nTry 'gensupd --help'.\n",
+                        config_path ? "unexpected arguments" : "no config file given (-c FILE)");
+                return 2;
+        }
+
+        sup_errors errors = { 0 };
+        sup_daemon d = { .exit_status = EXIT_SUCCESS };
+        int r = sup_config_load(config_path, &d.config, &errors);
+        print_errors(&errors);
+        if (r < 0 && errors.n == 0)
+                fprintf(stderr, "gensupd: %s: %s\n", config_path, strerror(-r));
+        sup_errors_done(&errors);
+        if (r < 0)
+                return EXIT_FAILURE;
+        if (check) {
+                printf("%s: ok\n", config_path);
+                d.config = sup_config_free(d.config);
+                return EXIT_SUCCESS;
+        }
+
+        sup_log_open(log_stderr);
+        r = run(&d);
+        if (r < 0)
+                d.exit_status = EXIT_FAILURE;
+
+        sup_daemon_done(&d);
+        return d.exit_status;
+}

@@ -1,0 +1,558 @@
+/* proc.c: one worker process's life, as one exhaustive state machine.
+ *
+ *   state     event                      action / next state
+ *   DOWN      start                      spawn; exec ready -> RUNNING (READY soon)
+ *                                        else STARTING with the start timer
+ *   STARTING  READY frame / READY=1      RUNNING, handler READY
+ *   STARTING  INIT_FAILED / IGNORE       remember; wait for the process to go
+ *   STARTING  start timer                SIGKILL the group; reason start_timeout
+ *   STARTING  stop                       SIGKILL the group
+ *   STARTING  process gone               DOWN, handler START_FAILED or IGNORED
+ *   RUNNING   EXIT_REPORT                remember its reason
+ *   RUNNING   stop                       EXIT frame or SIGTERM; STOPPING with
+ *                                        the shutdown timer (or SIGKILL now)
+ *   RUNNING   process gone               DOWN, handler EXITED
+ *   STOPPING  shutdown timer             SIGKILL the group
+ *   STOPPING  process gone               DOWN, handler EXITED (requested)
+ *
+ * There is one timer per child at a time (start or shutdown), as
+ * s6-supervise keeps one deadline. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "exit_reason.h"
+#include "ipc.h"
+#include "log.h"
+#include "output.h"
+#include "spawn.h"
+
+#define LISTEN_BACKLOG 4096
+#define MAX_SYS_PENDING 64
+
+typedef struct sys_pending {
+        uint64_t ref;
+        sup_proc_sys_done done;
+        void *userdata;
+} sys_pending;
+
+struct sup_proc {
+        const sup_proc_env *env;
+        const sup_spec *spec;
+        char **extra_args;
+        sup_proc_handler handler;
+        void *userdata;
+
+        sup_proc_state state;
+        pid_t pid;
+        sd_event_source *pid_source;   /* owns the pidfd */
+        ipc_conn *control;
+        sd_event_source *control_source;
+        sd_event_source *timer;        /* start timeout or shutdown deadline */
+        sd_event_source *defer;        /* delivers READY for ready = "exec" */
+        int listen_fd;                 /* held across restarts */
+
+        bool speaks_gensup;            /* sent a frame on the control socket */
+        bool ready;
+        bool sent_term, sent_kill;
+        bool start_timed_out;
+        bool ignored;
+        char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
+        uint64_t started_usec;
+
+        uint64_t next_ref;
+        sys_pending sys[MAX_SYS_PENDING];
+        size_t n_sys;
+};
+
+const char *sup_proc_state_name(sup_proc_state s) {
+        switch (s) {
+        case SUP_PROC_DOWN:
+                return "stopped";
+        case SUP_PROC_STARTING:
+                return "starting";
+        case SUP_PROC_RUNNING:
+                return "running";
+        case SUP_PROC_STOPPING:
+                return "stopping";
+        case _SUP_PROC_STATE_MAX:
+                break;
+        }
+        return "unknown";
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static char **copy_argv(char *const *argv) {
+        size_t n = 0;
+        while (argv && argv[n])
+                n++;
+        char **copy = calloc(n + 1, sizeof(char *));
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (!(copy[i] = strdup(argv[i]))) {
+                        for (size_t j = 0; j < i; j++)
+                                free(copy[j]);
+                        free(copy);
+                        return NULL;
+                }
+        return copy;
+}
+
+static void free_argv(char **argv) {
+        for (size_t i = 0; argv && argv[i]; i++)
+                free(argv[i]);
+        free(argv);
+}
+
+int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *extra_args, sup_proc_handler handler,
+                  void *userdata, sup_proc **ret) {
+        sup_proc *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->env = env;
+        c->spec = spec;
+        c->handler = handler;
+        c->userdata = userdata;
+        c->listen_fd = -1;
+        c->next_ref = 1;
+        if (extra_args && !(c->extra_args = copy_argv(extra_args))) {
+                free(c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
+static void fail_pending_sys(sup_proc *c) {
+        while (c->n_sys > 0) {
+                sys_pending p = c->sys[--c->n_sys];
+                p.done(p.userdata, NULL);
+        }
+}
+
+static void close_control(sup_proc *c) {
+        c->control_source = sd_event_source_disable_unref(c->control_source);
+        c->control = ipc_conn_free(c->control);
+        fail_pending_sys(c);
+}
+
+static void kill_group(sup_proc *c);
+
+sup_proc *sup_proc_free(sup_proc *c) {
+        if (!c)
+                return NULL;
+        if (c->state != SUP_PROC_DOWN)
+                kill_group(c);
+        c->pid_source = sd_event_source_disable_unref(c->pid_source);
+        close_control(c);
+        sd_event_source_disable_unref(c->timer);
+        sd_event_source_disable_unref(c->defer);
+        if (c->listen_fd >= 0)
+                close(c->listen_fd);
+        free_argv(c->extra_args);
+        free(c->reported);
+        free(c);
+        return NULL;
+}
+
+static void kill_group(sup_proc *c) {
+        if (c->pid <= 0)
+                return;
+        c->sent_kill = true;
+        /* The group first: forks of the child go too. */
+        (void) kill(-c->pid, SIGKILL);
+        (void) kill(c->pid, SIGKILL);
+}
+
+static void set_reported(sup_proc *c, const char *reason) {
+        free(c->reported);
+        c->reported = reason && *reason ? strdup(reason) : NULL;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int arm_timer(sup_proc *c, uint64_t ms) {
+        c->timer = sd_event_source_disable_unref(c->timer);
+        return sd_event_add_time_relative(c->env->event, &c->timer, CLOCK_MONOTONIC, ms * 1000u, 1000, on_timer, c);
+}
+
+static void became_ready(sup_proc *c) {
+        if (c->state != SUP_PROC_STARTING)
+                return;
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->state = SUP_PROC_RUNNING;
+        c->ready = true;
+        c->started_usec = now_usec();
+        c->handler(c, SUP_PROC_OUTCOME_READY, NULL, false, c->userdata);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_proc *c = userdata;
+
+        c->timer = sd_event_source_disable_unref(c->timer);
+        switch (c->state) {
+        case SUP_PROC_STARTING:
+                c->start_timed_out = true;
+                kill_group(c);
+                break;
+        case SUP_PROC_STOPPING:
+                kill_group(c);
+                break;
+        case SUP_PROC_DOWN:
+        case SUP_PROC_RUNNING:
+        case _SUP_PROC_STATE_MAX:
+                break;
+        }
+        return 0;
+}
+
+static int on_defer_ready(sd_event_source *s, void *userdata) {
+        sup_proc *c = userdata;
+        c->defer = sd_event_source_disable_unref(c->defer);
+        became_ready(c);
+        return 0;
+}
+
+static void finish_sys(sup_proc *c, Gensup__Frame *f) {
+        for (size_t i = 0; i < c->n_sys; i++) {
+                if (c->sys[i].ref != f->ref)
+                        continue;
+                sys_pending p = c->sys[i];
+                memmove(c->sys + i, c->sys + i + 1, (c->n_sys - i - 1) * sizeof(sys_pending));
+                c->n_sys--;
+                p.done(p.userdata, f);
+                return;
+        }
+        ipc_frame_free(f);
+}
+
+/* A frame from the child on its control socket. Nothing it sends can hurt
+ * gensupd: a frame that makes no sense now is ignored. */
+static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
+        c->speaks_gensup = true;
+        switch (f->kind) {
+        case GENSUP__KIND__READY:
+                became_ready(c);
+                break;
+        case GENSUP__KIND__INIT_FAILED: {
+                char *r = NULL;
+                if (asprintf(&r, "{init_failed,%s}", f->reason && *f->reason ? f->reason : "undefined") >= 0) {
+                        free(c->reported);
+                        c->reported = r;
+                }
+                break;
+        }
+        case GENSUP__KIND__IGNORE:
+                c->ignored = true;
+                break;
+        case GENSUP__KIND__EXIT_REPORT:
+                set_reported(c, f->reason);
+                break;
+        case GENSUP__KIND__SYS_REPLY:
+        case GENSUP__KIND__ERROR:
+                finish_sys(c, f);
+                return;
+        default:
+                break;
+        }
+        ipc_frame_free(f);
+}
+
+static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        sup_proc *c = userdata;
+
+        if (revents & EPOLLOUT) {
+                int r = ipc_conn_flush(c->control);
+                if (r == 0)
+                        (void) sd_event_source_set_io_events(s, EPOLLIN);
+                else if (r != -EAGAIN) {
+                        close_control(c);
+                        return 0;
+                }
+        }
+        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                return 0;
+        int r = ipc_conn_read(c->control);
+        if (r == -EAGAIN)
+                return 0;
+        for (;;) {
+                Gensup__Frame *f = NULL;
+                int k = ipc_conn_next(c->control, &f);
+                if (k <= 0) {
+                        if (k < 0) {
+                                sup_log(LOG_WARNING, "%s: bad frame on its control socket, closing it", c->spec->name);
+                                close_control(c);
+                                return 0;
+                        }
+                        break;
+                }
+                handle_control_frame(c, f);
+                if (!c->control)
+                        return 0;
+        }
+        /* End of file: the child closed its end (or is gone). Its pidfd tells
+         * the rest. */
+        if (r < 0)
+                close_control(c);
+        return 0;
+}
+
+static int on_process_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        sup_proc *c = userdata;
+        gs_buf reason = GS_BUF_INIT;
+
+        /* The zombie still holds the group id: kill what the child left
+         * behind before anyone can reuse it. */
+        (void) kill(-c->pid, SIGKILL);
+
+        /* Frames sent just before exit may still be unread. */
+        if (c->control)
+                on_control(c->control_source, ipc_conn_fd(c->control), EPOLLIN, c);
+
+        sup_exit_facts facts = {
+                .reported = c->reported,
+                .code = si->si_code,
+                .status = si->si_status,
+                .sent_term = c->sent_term,
+                .sent_kill = c->sent_kill,
+        };
+        if (c->start_timed_out)
+                (void) gs_buf_printf(&reason, "start_timeout");
+        else
+                (void) sup_exit_reason(&facts, &reason);
+
+        sup_proc_state was = c->state;
+        bool ignored = c->ignored;
+        c->pid_source = sd_event_source_disable_unref(c->pid_source);
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->defer = sd_event_source_disable_unref(c->defer);
+        close_control(c);
+        c->state = SUP_PROC_DOWN;
+        c->pid = 0;
+        c->ready = false;
+
+        const char *text = reason.data ? (const char *) reason.data : "normal";
+        switch (was) {
+        case SUP_PROC_STARTING:
+                if (ignored && !c->sent_kill)
+                        c->handler(c, SUP_PROC_OUTCOME_IGNORED, NULL, false, c->userdata);
+                else
+                        c->handler(c, SUP_PROC_OUTCOME_START_FAILED, text, c->sent_term || c->sent_kill, c->userdata);
+                break;
+        case SUP_PROC_RUNNING:
+                c->handler(c, SUP_PROC_OUTCOME_EXITED, text, false, c->userdata);
+                break;
+        case SUP_PROC_STOPPING:
+                c->handler(c, SUP_PROC_OUTCOME_EXITED, text, true, c->userdata);
+                break;
+        case SUP_PROC_DOWN:
+        case _SUP_PROC_STATE_MAX:
+                break;
+        }
+        gs_buf_done(&reason);
+        return 0;
+}
+
+static int open_listen_socket(sup_proc *c) {
+        if (c->listen_fd >= 0 || !c->spec->listen)
+                return 0;
+        char *path = NULL;
+        int r = ipc_socket_path(c->env->runtime_dir, c->spec->name, &path);
+        if (r < 0)
+                return r;
+        r = ipc_listen(path, LISTEN_BACKLOG);
+        free(path);
+        if (r < 0)
+                return r;
+        c->listen_fd = r;
+        return 0;
+}
+
+int sup_proc_start(sup_proc *c) {
+        if (c->state != SUP_PROC_DOWN)
+                return -EBUSY;
+        int r = open_listen_socket(c);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "%s: listening socket: %m", c->spec->name);
+
+        int out = sup_output_open(c->env->event, c->spec->name, c->env->journal);
+        if (out < 0)
+                return sup_log_errno(LOG_ERR, out, "%s: output: %m", c->spec->name);
+
+        sup_spawn_params params = {
+                .spec = c->spec,
+                .extra_args = c->extra_args,
+                .listen_fd = c->listen_fd,
+                .runtime_dir = c->env->runtime_dir,
+                .notify_socket = c->env->notify_socket,
+                .output_fd = out,
+        };
+        sup_process p;
+        const char *step = NULL;
+        r = sup_spawn(&params, &p, &step);
+        close(out);
+        if (r < 0) {
+                sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
+                return r;
+        }
+
+        c->pid = p.pid;
+        c->sent_term = c->sent_kill = c->start_timed_out = c->ignored = c->speaks_gensup = c->ready = false;
+        set_reported(c, NULL);
+        c->state = SUP_PROC_STARTING;
+
+        r = sd_event_add_child_pidfd(c->env->event, &c->pid_source, p.pidfd, WEXITED, on_process_exit, c);
+        if (r < 0) {
+                close(p.pidfd);
+                close(p.control_fd);
+                goto fail;
+        }
+        (void) sd_event_source_set_child_pidfd_own(c->pid_source, true);
+        /* Exits are handled before anything else in an iteration, so that a
+         * dead child's state is settled before requests about it. */
+        (void) sd_event_source_set_priority(c->pid_source, SD_EVENT_PRIORITY_IMPORTANT);
+
+        r = ipc_conn_new(p.control_fd, 0, &c->control);
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_io(c->env->event, &c->control_source, p.control_fd, EPOLLIN, on_control, c);
+        if (r < 0)
+                goto fail;
+
+        if (c->spec->ready == SUP_READY_EXEC)
+                r = sd_event_add_defer(c->env->event, &c->defer, on_defer_ready, c);
+        else
+                r = arm_timer(c, c->spec->start_timeout_ms);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        /* The process exists: kill it; its exit arrives as START_FAILED. */
+        kill_group(c);
+        if (!c->pid_source) {
+                (void) waitpid(c->pid, NULL, 0);
+                c->pid = 0;
+                c->state = SUP_PROC_DOWN;
+                close_control(c);
+                return r;
+        }
+        return 0;
+}
+
+int sup_proc_stop(sup_proc *c) {
+        switch (c->state) {
+        case SUP_PROC_DOWN:
+        case SUP_PROC_STOPPING:
+                return 0;
+        case SUP_PROC_STARTING:
+                c->state = SUP_PROC_STOPPING;
+                kill_group(c);
+                return 0;
+        case SUP_PROC_RUNNING:
+                break;
+        case _SUP_PROC_STATE_MAX:
+                return -EINVAL;
+        }
+
+        c->state = SUP_PROC_STOPPING;
+        if (c->spec->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL) {
+                kill_group(c);
+                return 0;
+        }
+        c->sent_term = true;
+        bool framed = false;
+        if (c->control && c->speaks_gensup) {
+                Gensup__Frame f;
+                ipc_frame_init(&f, GENSUP__KIND__EXIT, 0);
+                f.reason = (char *) "shutdown";
+                if (ipc_conn_queue(c->control, &f) == 0) {
+                        int r = ipc_conn_flush(c->control);
+                        if (r == -EAGAIN)
+                                (void) sd_event_source_set_io_events(c->control_source, EPOLLIN | EPOLLOUT);
+                        framed = r == 0 || r == -EAGAIN;
+                }
+        }
+        if (!framed) {
+                (void) kill(c->pid, SIGTERM);
+                (void) kill(c->pid, SIGCONT);
+        }
+        if (c->spec->shutdown_ms >= 0)
+                return arm_timer(c, (uint64_t) c->spec->shutdown_ms);
+        return 0;
+}
+
+void sup_proc_kill(sup_proc *c) {
+        if (c->state != SUP_PROC_DOWN) {
+                c->state = SUP_PROC_STOPPING;
+                kill_group(c);
+        }
+}
+
+void sup_proc_notify_ready(sup_proc *c) {
+        became_ready(c);
+}
+
+int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done done, void *userdata) {
+        if (!c->control || !c->speaks_gensup || c->state == SUP_PROC_DOWN)
+                return -ENOTCONN;
+        if (c->n_sys == MAX_SYS_PENDING)
+                return -EBUSY;
+        Gensup__Frame f;
+        ipc_frame_init(&f, GENSUP__KIND__SYS, c->next_ref++);
+        f.sys = (Gensup__SysRequest *) req;
+        int r = ipc_conn_queue(c->control, &f);
+        if (r < 0)
+                return r;
+        r = ipc_conn_flush(c->control);
+        if (r == -EAGAIN)
+                (void) sd_event_source_set_io_events(c->control_source, EPOLLIN | EPOLLOUT);
+        else if (r < 0)
+                return r;
+        c->sys[c->n_sys++] = (sys_pending) { .ref = f.ref, .done = done, .userdata = userdata };
+        return 0;
+}
+
+sup_proc_state sup_proc_get_state(const sup_proc *c) {
+        return c->state;
+}
+
+pid_t sup_proc_pid(const sup_proc *c) {
+        return c->pid;
+}
+
+const sup_spec *sup_proc_spec(const sup_proc *c) {
+        return c->spec;
+}
+
+void sup_proc_set_spec(sup_proc *c, const sup_spec *spec) {
+        c->spec = spec;
+}
+
+uint64_t sup_proc_started_usec(const sup_proc *c) {
+        return c->started_usec;
+}
+
+const char *sup_proc_name(const sup_proc *c) {
+        return c->spec->name;
+}
+
+char *const *sup_proc_extra_args(const sup_proc *c) {
+        return c->extra_args;
+}
+
+bool sup_proc_is_ready(const sup_proc *c) {
+        return c->ready;
+}

@@ -1,0 +1,88 @@
+/* proc.h: one supervised worker process through its life: started,
+ * ready, running, stopping, gone. The tree (tree.c) decides what to do;
+ * this module does it to one process and says what happened. */
+#ifndef GENSUP_PROC_H
+#define GENSUP_PROC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "gensup.h"
+#include "ipc.h"
+#include "spec.h"
+
+typedef enum sup_proc_state {
+        SUP_PROC_DOWN,       /* no process */
+        SUP_PROC_STARTING,   /* spawned, waiting to be ready */
+        SUP_PROC_RUNNING,    /* ready */
+        SUP_PROC_STOPPING,   /* asked to stop, waiting for it to go */
+        _SUP_PROC_STATE_MAX,
+} sup_proc_state;
+
+const char *sup_proc_state_name(sup_proc_state s);
+
+typedef struct sup_proc sup_proc;
+
+/* How a start or a life ended, as the tree hears of it. */
+typedef enum sup_proc_outcome {
+        SUP_PROC_OUTCOME_READY,        /* start succeeded */
+        SUP_PROC_OUTCOME_START_FAILED, /* exec failed, init failed, died or timed out before ready */
+        SUP_PROC_OUTCOME_IGNORED,      /* init returned ignore */
+        SUP_PROC_OUTCOME_EXITED,       /* a running child is gone (on its own or after sup_proc_stop) */
+        _SUP_PROC_OUTCOME_MAX,
+} sup_proc_outcome;
+
+/* reason: the exit reason as DESIGN.md spells it (NULL for READY).
+ * requested: the exit followed sup_proc_stop. */
+typedef void (*sup_proc_handler)(sup_proc *c, sup_proc_outcome outcome, const char *reason, bool requested,
+                                  void *userdata);
+
+/* Everything the child needs from the daemon around it. */
+typedef struct sup_proc_env {
+        sd_event *event;
+        const char *runtime_dir;
+        const char *notify_socket;   /* NULL: none */
+        bool journal;                /* children's output to the journal */
+} sup_proc_env;
+
+/* extra_args (may be NULL) are appended to the spec's exec; copied. */
+int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *extra_args, sup_proc_handler handler,
+                  void *userdata, sup_proc **ret);
+/* Frees the child and closes its held socket. A process still there is
+ * killed with its group, and not waited for (gensupd is exiting). */
+sup_proc *sup_proc_free(sup_proc *c);
+
+/* DOWN -> STARTING. The handler hears READY, START_FAILED or IGNORED,
+ * always later from the loop, never from inside this call. */
+int sup_proc_start(sup_proc *c);
+/* Stops the process as its spec's shutdown says: EXIT{shutdown} on the
+ * control socket (SIGTERM for programs without libgensup), SIGKILL to
+ * its process group at the deadline; brutal_kill at once; infinity
+ * waits. STARTING children are killed at once. The handler hears EXITED
+ * (requested = true) or START_FAILED. No-op when DOWN or STOPPING. */
+int sup_proc_stop(sup_proc *c);
+/* Kills the process group now (gensupd exiting in a hurry). */
+void sup_proc_kill(sup_proc *c);
+
+/* A READY=1 from NOTIFY_SOCKET by this child's pid. */
+void sup_proc_notify_ready(sup_proc *c);
+
+/* Forwards a system request to the child's control socket. The reply
+ * (SYS_REPLY or ERROR frame) is handed to done, which owns the frame;
+ * -ENOTCONN when the child has no live control socket. */
+typedef void (*sup_proc_sys_done)(void *userdata, Gensup__Frame *reply);
+int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done done, void *userdata);
+
+sup_proc_state sup_proc_get_state(const sup_proc *c);
+pid_t sup_proc_pid(const sup_proc *c);
+const sup_spec *sup_proc_spec(const sup_proc *c);
+void sup_proc_set_spec(sup_proc *c, const sup_spec *spec);
+uint64_t sup_proc_started_usec(const sup_proc *c);   /* CLOCK_MONOTONIC, when it became ready */
+const char *sup_proc_name(const sup_proc *c);
+char *const *sup_proc_extra_args(const sup_proc *c);
+bool sup_proc_is_ready(const sup_proc *c);
+
+#endif

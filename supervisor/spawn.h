@@ -1,0 +1,34 @@
+/* spawn.h: starting one child process as its spec says. */
+#ifndef GENSUP_SPAWN_H
+#define GENSUP_SPAWN_H
+
+#include <sys/types.h>
+
+#include "spec.h"
+
+typedef struct sup_spawn_params {
+        const sup_spec *spec;
+        char *const *extra_args;        /* appended to spec->exec (simple_one_for_one); may be NULL */
+        int listen_fd;                  /* passed as fd 3 with LISTEN_FDS=1; -1 for none */
+        const char *runtime_dir;        /* exported as GENSUP_RUNTIME_DIR */
+        const char *notify_socket;      /* exported as NOTIFY_SOCKET; NULL for none */
+        int output_fd;                  /* the child's stdout and stderr; -1: gensupd's stderr */
+} sup_spawn_params;
+
+typedef struct sup_process {
+        pid_t pid;
+        int pidfd;        /* CLOEXEC; owned by the caller */
+        int control_fd;   /* gensupd's end of the control socketpair; owned by the caller */
+} sup_process;
+
+/* Forks and execs a child: a control socketpair (the child's end as
+ * GENSUP_CONTROL_FD), a pidfd, its own process group, PR_SET_PDEATHSIG
+ * SIGKILL, environment, working directory, user and group, rlimits, stdin
+ * from /dev/null, stdout and stderr to output_fd, then exec. Returns 0
+ * once exec succeeded, or a negative errno: the exec's own failure
+ * (-ENOENT, -EACCES, ...) is reported back through a CLOEXEC pipe, and the
+ * child is reaped. *ret_step names the step that failed ("exec",
+ * "setuid", ...). */
+int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
+
+#endif

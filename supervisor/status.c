@@ -1,0 +1,220 @@
+/* status.c: the tree as JSON for gensupctl. */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "status.h"
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static uint64_t real_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static json_t *shutdown_json(const sup_spec *s) {
+        if (s->shutdown_ms == SUP_SHUTDOWN_INFINITY)
+                return json_string("infinity");
+        if (s->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL)
+                return json_string("brutal_kill");
+        return json_integer(s->shutdown_ms);
+}
+
+static json_t *strv_json(char *const *v) {
+        json_t *a = json_array();
+        for (size_t i = 0; v && v[i]; i++)
+                json_array_append_new(a, json_string(v[i]));
+        return a;
+}
+
+static json_t *or_null(const char *s) {
+        return s ? json_string(s) : json_null();
+}
+
+static json_t *node_children(const sup_node *n) {
+        json_t *list = json_array();
+        for (sup_child *c = sup_core_first(sup_node_core(n)); c; c = c->next)
+                if (c->data)
+                        json_array_append_new(list, sup_status_entry(c->data));
+        return list;
+}
+
+static void add_supervisor_fields(json_t *j, const sup_spec *s) {
+        json_object_set_new(j, "strategy", json_string(sup_strategy_to_string(s->strategy)));
+        json_object_set_new(j, "intensity", json_integer(s->intensity));
+        json_object_set_new(j, "period", json_integer((json_int_t) s->period_s));
+        json_object_set_new(j, "auto_shutdown", json_string(sup_auto_shutdown_to_string(s->auto_shutdown)));
+}
+
+json_t *sup_status_entry(const sup_entry *e) {
+        const sup_spec *s = sup_entry_spec(e);
+        const sup_child *core = sup_entry_core(e);
+        pid_t pid = sup_entry_pid(e);
+        json_t *j = json_object();
+
+        json_object_set_new(j, "name", json_string(sup_entry_name(e)));
+        json_object_set_new(j, "type", json_string(sup_child_type_to_string(s->type)));
+        json_object_set_new(j, "state", json_string(sup_entry_state(e)));
+        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
+        json_object_set_new(j, "restart", json_string(sup_restart_to_string(s->restart)));
+        json_object_set_new(j, "restarts", json_integer(core ? (json_int_t) core->restarts : 0));
+        json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, mono_usec())));
+        json_object_set_new(j, "reason", or_null(sup_entry_last_reason(e)));
+        if (s->type == SUP_SUPERVISOR) {
+                add_supervisor_fields(j, s);
+                sup_node *sub = sup_entry_node(e);
+                json_object_set_new(j, "children", sub ? node_children(sub) : json_array());
+        } else {
+                sup_proc *p = sup_entry_proc(e);
+                json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
+                if (sup_entry_args(e))
+                        json_object_set_new(j, "args", strv_json(sup_entry_args(e)));
+        }
+        return j;
+}
+
+json_t *sup_status_node(const sup_node *n) {
+        sup_entry *e = sup_node_entry(n);
+        if (e)
+                return sup_status_entry(e);
+
+        /* The root: a supervisor with no parent, running while gensupd is. */
+        const sup_spec *s = sup_node_spec(n);
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(s->name));
+        json_object_set_new(j, "type", json_string("supervisor"));
+        json_object_set_new(j, "state", json_string(sup_core_finished(sup_node_core(n)) ? "stopped" : "running"));
+        json_object_set_new(j, "pid", json_integer(getpid()));
+        json_object_set_new(j, "restart", json_string("permanent"));
+        json_object_set_new(j, "restarts", json_integer(0));
+        json_object_set_new(j, "reason", json_null());
+        add_supervisor_fields(j, s);
+        json_object_set_new(j, "restarts_in_period", json_integer((json_int_t) sup_core_history_len(sup_node_core(n))));
+        json_object_set_new(j, "children", node_children(n));
+        return j;
+}
+
+json_t *sup_status_daemon(const sup_daemon *d) {
+        json_t *daemon = json_pack("{s:i,s:I,s:s,s:s,s:s}", "pid", (int) getpid(), "uptime_ms",
+                                   (json_int_t) ((mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
+                                   "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
+        json_object_set_new(daemon, "version", json_string(GENSUP_VERSION));
+        return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
+}
+
+json_t *sup_status_which_children(const sup_node *n) {
+        sup_core *core = sup_node_core(n);
+        size_t count = sup_core_n_children(core);
+        sup_child **buf = calloc(count ? count : 1, sizeof(*buf));
+        json_t *list = json_array();
+
+        if (buf) {
+                count = sup_core_which_children(core, buf, count);
+                for (size_t i = 0; i < count; i++) {
+                        const sup_entry *e = buf[i]->data;
+                        if (!e)
+                                continue;
+                        pid_t pid = sup_entry_pid(e);
+                        json_t *c = json_object();
+                        json_object_set_new(c, "name", json_string(sup_entry_name(e)));
+                        json_object_set_new(c, "pid", pid > 0 ? json_integer(pid) : json_null());
+                        json_object_set_new(c, "type", json_string(sup_child_type_to_string(sup_entry_spec(e)->type)));
+                        json_object_set_new(c, "state", json_string(sup_entry_state(e)));
+                        json_array_append_new(list, c);
+                }
+                free(buf);
+        }
+        return json_pack("{s:o}", "children", list);
+}
+
+json_t *sup_status_spec(const sup_spec *s) {
+        json_t *j = json_object();
+        json_object_set_new(j, "name", json_string(s->name));
+        json_object_set_new(j, "type", json_string(sup_child_type_to_string(s->type)));
+        json_object_set_new(j, "restart", json_string(sup_restart_to_string(s->restart)));
+        json_object_set_new(j, "shutdown", shutdown_json(s));
+        json_object_set_new(j, "significant", json_boolean(s->significant));
+        if (s->type == SUP_SUPERVISOR) {
+                add_supervisor_fields(j, s);
+                json_t *children = json_array();
+                for (size_t i = 0; i < s->n_children; i++)
+                        json_array_append_new(children, json_string(s->children[i]->name));
+                json_object_set_new(j, "children", children);
+                return j;
+        }
+        json_object_set_new(j, "exec", strv_json(s->exec));
+        json_object_set_new(j, "listen", json_boolean(s->listen));
+        json_object_set_new(j, "ready", json_string(sup_ready_to_string(s->ready)));
+        json_object_set_new(j, "start_timeout", json_integer((json_int_t) s->start_timeout_ms));
+        json_object_set_new(j, "environment", strv_json(s->environment));
+        json_object_set_new(j, "working_directory", or_null(s->working_directory));
+        json_object_set_new(j, "user", or_null(s->user));
+        json_object_set_new(j, "group", or_null(s->group));
+        json_t *rl = json_object();
+        for (size_t i = 0; i < s->n_rlimits; i++)
+                json_object_set_new(rl, sup_rlimit_to_string(s->rlimits[i].resource),
+                                    json_pack("[I,I]", (json_int_t) s->rlimits[i].limit.rlim_cur,
+                                              (json_int_t) s->rlimits[i].limit.rlim_max));
+        json_object_set_new(j, "rlimits", rl);
+        json_object_set_new(j, "backoff",
+                            json_pack("{s:I,s:I,s:f,s:f,s:I}", "initial", (json_int_t) s->backoff.initial_ms, "max",
+                                      (json_int_t) s->backoff.max_ms, "factor", s->backoff.factor, "jitter",
+                                      s->backoff.jitter, "reset_after", (json_int_t) s->backoff.reset_after_ms));
+        return j;
+}
+
+json_t *sup_status_history(const sup_entry *e) {
+        sup_exit_record records[SUP_HISTORY_MAX];
+        size_t n;
+        json_t *list = json_array();
+
+        sup_entry_history_copy(e, records, &n);
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:s}", "time_us",
+                                                      (json_int_t) records[i].realtime_usec, "pid",
+                                                      records[i].pid > 0 ? json_integer(records[i].pid) : json_null(),
+                                                      "context", records[i].context, "reason", records[i].reason));
+        return json_pack("{s:s,s:o}", "name", sup_entry_name(e), "exits", list);
+}
+
+json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
+        json_t *j = json_pack("{s:s}", "name", name ? name : "");
+        if (!r)
+                return j;
+        if (r->state && *r->state)
+                json_object_set_new(j, "state", json_string(r->state));
+        const Gensup__Statistics *s = r->statistics;
+        if (s) {
+                json_object_set_new(j, "calls", json_integer((json_int_t) s->calls));
+                json_object_set_new(j, "casts", json_integer((json_int_t) s->casts));
+                json_object_set_new(j, "infos", json_integer((json_int_t) s->infos));
+                json_object_set_new(j, "replies", json_integer((json_int_t) s->replies));
+                json_object_set_new(j, "uptime_ms", json_integer((json_int_t) s->uptime_ms));
+                json_object_set_new(j, "cpu_us", json_integer((json_int_t) s->cpu_us));
+                json_object_set_new(j, "rss_bytes", json_integer((json_int_t) s->rss_bytes));
+                json_object_set_new(j, "connections", json_integer((json_int_t) s->connections));
+                json_object_set_new(j, "suspended", json_boolean(s->suspended));
+                json_object_set_new(j, "trace", json_boolean(s->trace));
+        }
+        return j;
+}
+
+json_t *sup_status_event(const char *kind, const sup_entry *e, const char *reason) {
+        json_t *j = json_pack("{s:I,s:s}", "time_us", (json_int_t) real_usec(), "event", kind);
+        if (e) {
+                pid_t pid = sup_entry_pid(e) ?: sup_entry_last_pid(e);
+                json_object_set_new(j, "supervisor", json_string(sup_node_name(sup_entry_owner(e))));
+                json_object_set_new(j, "child", json_string(sup_entry_name(e)));
+                json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
+        }
+        if (reason)
+                json_object_set_new(j, "reason", json_string(reason));
+        return j;
+}

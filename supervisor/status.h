@@ -1,0 +1,31 @@
+/* status.h: the tree as JSON, named as OTP names things (DESIGN.md,
+ * "Interfaces others rely on"), for gensupctl. */
+#ifndef GENSUP_STATUS_H
+#define GENSUP_STATUS_H
+
+#include <jansson.h>
+
+#include "gensup.pb-c.h"
+#include "tree.h"
+
+struct sup_daemon;
+
+/* {"gensupd": {pid, uptime_ms, config, runtime_dir, state}, "tree": node} */
+json_t *sup_status_daemon(const struct sup_daemon *d);
+/* A supervisor as a child object with its children (start order). */
+json_t *sup_status_node(const sup_node *n);
+/* A child object: name, type, state, pid, restart, restarts, uptime_ms,
+ * ready, reason; supervisors add strategy, intensity, period, children. */
+json_t *sup_status_entry(const sup_entry *e);
+/* {"children": [{name, pid, type, state}]}, newest first. */
+json_t *sup_status_which_children(const sup_node *n);
+/* A child spec, every key filled in. */
+json_t *sup_status_spec(const sup_spec *s);
+/* {"name", "exits": [{time_us, pid, context, reason}]}, oldest first. */
+json_t *sup_status_history(const sup_entry *e);
+/* get-state: {"name", "state"}; statistics: {"name", calls, ...}. */
+json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r);
+/* One event: {time_us, event, supervisor, child, pid, reason}. */
+json_t *sup_status_event(const char *kind, const sup_entry *e, const char *reason);
+
+#endif
