@@ -1,0 +1,66 @@
+/* check_exit_reason.c: exit reasons from reports and wait statuses. */
+#include <check.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "exit_reason.h"
+
+Suite *exit_reason_suite(void);
+
+static const char *name(sup_exit_facts f) {
+        static gs_buf out = GS_BUF_INIT;
+        ck_assert_int_eq(sup_exit_reason(&f, &out), 0);
+        return (const char *) out.data;
+}
+
+START_TEST(test_plain_programs) {
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_EXITED, .status = 0 }), "normal");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_EXITED, .status = 3 }), "{exit_status,3}");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGSEGV }), "{signal,SIGSEGV}");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_DUMPED, .status = SIGABRT }),
+                         "{signal,SIGABRT,core_dumped}");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGKILL }), "{signal,SIGKILL}");
+}
+END_TEST
+
+START_TEST(test_stopped_by_us) {
+        /* Our SIGTERM, or exit 0 after it: the stop we asked for. */
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGTERM, .sent_term = true }),
+                         "shutdown");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_EXITED, .status = 0, .sent_term = true }), "shutdown");
+        /* Someone else's SIGTERM is just a signal. */
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGTERM }), "{signal,SIGTERM}");
+        /* Our SIGKILL at the deadline wins over what the child said. */
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "shutdown", .code = CLD_KILLED, .status = SIGKILL,
+                                                 .sent_term = true, .sent_kill = true }),
+                         "killed");
+}
+END_TEST
+
+START_TEST(test_reported) {
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "{shutdown,drained}", .code = CLD_EXITED }),
+                         "{shutdown,drained}");
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "disk full", .code = CLD_EXITED, .status = 1 }),
+                         "{error,disk full}");
+        /* The report is the server's own last word, as OTP's exit reason. */
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "normal", .code = CLD_EXITED }), "normal");
+}
+END_TEST
+
+START_TEST(test_signal_names) {
+        char buf[16];
+        ck_assert_str_eq(sup_signal_name(SIGSEGV, buf), "SIGSEGV");
+        ck_assert_str_eq(sup_signal_name(SIGRTMIN + 40, buf), "SIG74");
+}
+END_TEST
+
+Suite *exit_reason_suite(void) {
+        Suite *s = suite_create("exit_reason");
+        TCase *tc = tcase_create("reasons");
+        tcase_add_test(tc, test_plain_programs);
+        tcase_add_test(tc, test_stopped_by_us);
+        tcase_add_test(tc, test_reported);
+        tcase_add_test(tc, test_signal_names);
+        suite_add_tcase(s, tc);
+        return s;
+}
