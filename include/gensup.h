@@ -46,8 +46,9 @@ void gs_buf_clear(gs_buf *b);
 int gs_buf_append(gs_buf *b, const void *data, size_t len);
 /* Replaces the contents with len bytes. Returns 0 or -ENOMEM. */
 int gs_buf_set(gs_buf *b, const void *data, size_t len);
-/* Appends printf-formatted text (no terminating NUL is counted in len, but
- * one is always kept after the data). Returns 0 or -ENOMEM. */
+/* Appends printf-formatted text. Returns 0, -EINVAL or -ENOMEM.
+ * Every gs_buf function keeps a NUL after the data (not counted in len),
+ * so text in a gs_buf is a C string. */
 int gs_buf_printf(gs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Replaces the contents with the packed form of a protobuf-c message.
  * Returns 0 or -ENOMEM. */
@@ -193,10 +194,13 @@ typedef struct gs_server_ops {
         int (*format_status)(gs_server *s, void *state, gs_buf *out);
 } gs_server_ops;
 
+/* Zero-initialised, every field has its default. */
 typedef struct gs_server_options {
         const char *name;            /* the server's name; default: GENSUP_NAME, else argv[0]'s basename */
         const char *socket_path;     /* standalone: listen here; default <runtime_dir>/<name>.sock */
-        bool trap_exit;              /* run terminate on a shutdown from the supervisor (default true) */
+        bool no_trap_exit;           /* on a shutdown from the supervisor, exit at once without
+                                      * terminate (default false: terminate runs, as for a
+                                      * gen_server that traps exits) */
         uint64_t hibernate_after_ms; /* hibernate after this long idle; 0 = never (default) */
         size_t max_frame;            /* largest frame accepted; 0 = 16 MiB */
         bool trace;                  /* log each message in and out to stderr from the start */
@@ -264,9 +268,10 @@ gs_client *gs_client_free(gs_client *c);
 const char *gs_client_exit_reason(const gs_client *c);
 /* The connection's fd, for poll(2) (readable when a response may be in). */
 int gs_client_fd(const gs_client *c);
-/* With cork on, casts collect in the client's buffer and go out together
- * when 64 KiB have collected, on gs_client_flush(), on uncork, or with
- * the next call or request. Turning cork off flushes. */
+/* With cork on, casts and asynchronous requests collect in the client's
+ * buffer and go out together when 64 KiB have collected, on
+ * gs_client_flush(), on uncork, with the next call, or when waiting for
+ * any response. Turning cork off flushes. */
 int gs_client_cork(gs_client *c, bool on);
 /* Writes everything buffered, waiting for room if the server is slow.
  * Returns 0, -ECONNRESET. */
@@ -308,7 +313,8 @@ ProtobufCMessage *gs_msg_unpack(const gs_msg *m, const ProtobufCMessageDescripto
 
 typedef uint64_t gs_reqid;
 
-/* Sends a call and returns at once with its id. */
+/* Sends a call and returns at once with its id. Like a cast, it waits for
+ * room when the socket buffer is full, and collects while corked. */
 int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id);
 /* Waits up to timeout_ms for the reply to id. Returns 0 with the reply in
  * *reply, -ETIMEDOUT (the request stays valid: wait again), -ECONNRESET,

@@ -1,0 +1,1143 @@
+/* check_server.c: the gen_server behaviour, end to end: real test_server
+ * processes, real sockets, frames sent with ipc/ (and the client API where
+ * it reads better). */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gensup.h"
+#include "it.h"
+
+#define T_MS IT_WAIT_MS
+
+typedef struct srv {
+        pid_t pid;
+        char *sock;
+        char *tlog;     /* --terminate-log */
+        char *log;      /* --log */
+        char *err;      /* its stderr */
+} srv;
+
+/* Starts test_server on <tmpdir>/<name>.sock with extra arguments (NULL
+ * terminated), its logs in the temporary directory. */
+static srv start_v(const char *name, const char *const *extra) {
+        srv s = { 0 };
+        char *argv[32];
+        size_t n = 0;
+
+        it_tmpdir();
+        s.sock = it_strf("%s/%s.sock", it_tmpdir(), name);
+        s.tlog = it_strf("%s/%s.tlog", it_tmpdir(), name);
+        s.log = it_strf("%s/%s.log", it_tmpdir(), name);
+        s.err = it_strf("%s/%s.err", it_tmpdir(), name);
+        argv[n++] = it_example("test_server");
+        argv[n++] = (char *) "--socket";
+        argv[n++] = s.sock;
+        argv[n++] = (char *) "--name";
+        argv[n++] = (char *) name;
+        argv[n++] = it_strf("--terminate-log=%s", s.tlog);
+        argv[n++] = it_strf("--log=%s", s.log);
+        for (size_t i = 0; extra && extra[i] && n < 31; i++)
+                argv[n++] = (char *) extra[i];
+        argv[n] = NULL;
+        s.pid = it_spawn(argv, NULL, NULL, 0, s.err);
+        ck_assert_int_gt(s.pid, 0);
+        return s;
+}
+
+static srv start_srv(const char *name, const char *const *extra) {
+        srv s = start_v(name, extra);
+        ck_assert_int_eq(it_wait_socket(s.sock, T_MS), 0);
+        return s;
+}
+
+#define ARGS(...) ((const char *const[]) { __VA_ARGS__, NULL })
+
+static ipc_conn *conn(const srv *s) {
+        ipc_conn *c = it_connect(s->sock);
+        ck_assert_ptr_nonnull(c);
+        return c;
+}
+
+static void expect_reply(ipc_conn *c, const char *req, const char *want) {
+        char *got = it_call_text(c, req);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_str_eq(got, want);
+        free(got);
+}
+
+/* The next frame must be EXIT_REPORT{reason}, then EOF. */
+static void expect_exit_report(ipc_conn *c, const char *reason) {
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__EXIT_REPORT);
+        ck_assert_str_eq(f->reason, reason);
+        ipc_frame_free(f);
+        ck_assert_int_eq(it_recv(c, T_MS, &f), -ECONNRESET);
+}
+
+static void expect_eof(ipc_conn *c) {
+        ipc_frame *f = NULL;
+        int r = it_recv(c, T_MS, &f);
+        if (r == 0)
+                ck_abort_msg("expected EOF, got a frame of kind %d", f->kind);
+        ck_assert_int_eq(r, -ECONNRESET);
+}
+
+static int wait_status(pid_t pid) {
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(pid, T_MS, &status), 0);
+        return status;
+}
+
+static void expect_exit(pid_t pid, int code) {
+        int status = wait_status(pid);
+        ck_assert_int_eq(WIFEXITED(status), 1);
+        ck_assert_int_eq(WEXITSTATUS(status), code);
+}
+
+static Gensup__SysReply *sys(ipc_conn *c, Gensup__SysRequest__Op op, bool flag, uint64_t value, ipc_frame **ret) {
+        static uint64_t ref = 500;
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_send_sys(c, ++ref, op, flag, value, NULL), 0);
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__SYS_REPLY);
+        ck_assert_uint_eq(f->ref, ref);
+        ck_assert_ptr_nonnull(f->sys_reply);
+        *ret = f;
+        return f->sys_reply;
+}
+
+static Gensup__Statistics stats(ipc_conn *c) {
+        ipc_frame *f;
+        Gensup__SysReply *r = sys(c, GENSUP__SYS_REQUEST__OP__STATISTICS, false, 0, &f);
+        ck_assert_ptr_nonnull(r->statistics);
+        Gensup__Statistics st = *r->statistics;
+        ipc_frame_free(f);
+        return st;
+}
+
+static void sleep_ms(long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* Waits until the server has handled n calls. */
+static void wait_calls(ipc_conn *c, uint64_t n) {
+        for (int i = 0; i < 2000 && stats(c).calls < n; i++)
+                sleep_ms(5);
+        ck_assert_uint_eq(stats(c).calls, n);
+}
+
+/* ---- basics ---- */
+
+START_TEST(test_call_cast_info) {
+        srv s = start_srv("basic", ARGS("--name", "basic1", "plain", "--", "--trace"));
+        ipc_conn *c = conn(&s);
+
+        expect_reply(c, "echo:hello", "hello");
+        expect_reply(c, "name", "basic1");
+        /* Library options are taken out; "--" ends them and is dropped. */
+        char *argv = it_call_text(c, "argv");
+        ck_assert_ptr_nonnull(argv);
+        ck_assert_ptr_nonnull(strstr(argv, "plain --trace"));
+        ck_assert_ptr_null(strstr(argv, "--name"));
+        ck_assert_ptr_null(strstr(argv, "--socket"));
+        free(argv);
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        ck_assert_int_eq(it_send_info(c, "hi there"), 0);
+        expect_reply(c, "casts", "2");
+        expect_reply(c, "infos", "1");
+        expect_reply(c, "last_info", "hi there");
+        expect_reply(c, "count", "7");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_big_reply) {
+        srv s = start_srv("big", NULL);
+        ipc_conn *c = conn(&s);
+        char *got = it_call_text(c, "big:3000000");
+        ck_assert_ptr_nonnull(got);
+        ck_assert_uint_eq(strlen(got), 3000000);
+        free(got);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_unknown_kind) {
+        srv s = start_srv("unknown", NULL);
+        ipc_conn *c = conn(&s);
+        ipc_frame f, *r = NULL;
+
+        ipc_frame_init(&f, GENSUP__KIND__REPLY, 77);
+        ck_assert_int_eq(it_send(c, &f), 0);
+        ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__ERROR);
+        ck_assert_uint_eq(r->ref, 77);
+        ck_assert_int_eq(r->code, EPROTO);
+        ipc_frame_free(r);
+        /* Without a ref there is nobody to answer: ignored. */
+        ipc_frame_init(&f, GENSUP__KIND__READY, 0);
+        ck_assert_int_eq(it_send(c, &f), 0);
+        ipc_frame_init(&f, (Gensup__Kind) 99, 5);
+        ck_assert_int_eq(it_send(c, &f), 0);
+        ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__ERROR);
+        ck_assert_uint_eq(r->ref, 5);
+        ipc_frame_free(r);
+        expect_reply(c, "echo:still", "still");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- stopping ---- */
+
+START_TEST(test_stop_with_reply) {
+        srv s = start_srv("stopreply", ARGS("--slow-terminate=200"));
+        ipc_conn *other = conn(&s);
+        ipc_conn *c = conn(&s);
+        ipc_frame *f = NULL;
+
+        expect_reply(other, "echo:x", "x");
+        ck_assert_int_eq(it_call(c, "stopreply:normal", T_MS, &f), 0);
+        /* terminate has run, to its end, before the reply was sent. */
+        char *log = it_read_file(s.tlog);
+        ck_assert_ptr_nonnull(log);
+        ck_assert_str_eq(log, "terminate normal\nterminate done\n");
+        free(log);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "bye");
+        free(p);
+        ipc_frame_free(f);
+        expect_exit_report(c, "normal");
+        expect_exit_report(other, "normal");
+        expect_exit(s.pid, 0);
+        /* A standalone server removes its socket. */
+        ck_assert_int_eq(access(s.sock, F_OK), -1);
+        ipc_conn_free(c);
+        ipc_conn_free(other);
+}
+END_TEST
+
+START_TEST(test_stop_without_reply) {
+        srv s = start_srv("stop", NULL);
+        ipc_conn *other = conn(&s);
+        ipc_conn *c = conn(&s);
+
+        expect_reply(other, "echo:x", "x");
+        ck_assert_int_eq(it_send_call(c, 1, "stop:boom"), 0);
+        expect_exit_report(c, "{error,boom}");
+        expect_exit_report(other, "{error,boom}");
+        expect_exit(s.pid, 1);
+        char *log = it_read_file(s.tlog);
+        ck_assert_str_eq(log, "terminate {error,boom}\nterminate done\n");
+        free(log);
+        ipc_conn_free(c);
+        ipc_conn_free(other);
+}
+END_TEST
+
+START_TEST(test_stop_clean_reasons) {
+        const char *reasons[] = { "shutdown", "{shutdown,maintenance}", "normal" };
+        for (size_t i = 0; i < 3; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "clean%zu", i);
+                srv s = start_srv(name, NULL);
+                ipc_conn *c = conn(&s);
+                char *cmd = it_strf("stop:%s", reasons[i]);
+                ck_assert_int_eq(it_send_call(c, 1, cmd), 0);
+                expect_exit_report(c, reasons[i]);
+                expect_exit(s.pid, 0);
+                ipc_conn_free(c);
+        }
+}
+END_TEST
+
+START_TEST(test_stop_from_cast_and_info) {
+        srv s = start_srv("stopcast", NULL);
+        ipc_conn *c = conn(&s);
+        ck_assert_int_eq(it_send_cast(c, "stop:{shutdown,cast}"), 0);
+        expect_exit_report(c, "{shutdown,cast}");
+        expect_exit(s.pid, 0);
+        ipc_conn_free(c);
+
+        s = start_srv("stopinfo", NULL);
+        c = conn(&s);
+        ck_assert_int_eq(it_send_info(c, "stop:died"), 0);
+        expect_exit_report(c, "{error,died}");
+        expect_exit(s.pid, 1);
+        char *log = it_read_file(s.tlog);
+        ck_assert_ptr_nonnull(strstr(log, "terminate {error,died}"));
+        free(log);
+        ipc_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_sys_stop) {
+        /* gen_server:stop runs terminate even without trap_exit. */
+        srv s = start_srv("sysstop", ARGS("--no-trap-exit"));
+        ipc_conn *c = conn(&s);
+        ck_assert_int_eq(it_send_sys(c, 9, GENSUP__SYS_REQUEST__OP__STOP, false, 0, "{shutdown,bye}"), 0);
+        expect_exit_report(c, "{shutdown,bye}");
+        expect_exit(s.pid, 0);
+        char *log = it_read_file(s.tlog);
+        ck_assert_ptr_nonnull(log);
+        ck_assert_ptr_nonnull(strstr(log, "terminate {shutdown,bye}"));
+        free(log);
+        ipc_conn_free(c);
+
+        /* The same through the client API (gen_server:stop/3). */
+        s = start_srv("sysstop2", NULL);
+        ck_assert_int_eq(gs_stop(s.sock, NULL, T_MS), 0);
+        expect_exit(s.pid, 0);
+        log = it_read_file(s.tlog);
+        ck_assert_str_eq(log, "terminate normal\nterminate done\n");
+        free(log);
+}
+END_TEST
+
+START_TEST(test_bad_return_value) {
+        srv s = start_srv("badcall", NULL);
+        ipc_conn *c = conn(&s);
+        ck_assert_int_eq(it_send_call(c, 3, "bad"), 0);
+        expect_exit_report(c, "{error,bad_return_value}");
+        expect_exit(s.pid, 1);
+        char *log = it_read_file(s.tlog);
+        ck_assert_ptr_nonnull(strstr(log, "terminate {error,bad_return_value}"));
+        free(log);
+        ipc_conn_free(c);
+
+        s = start_srv("badcast", NULL);
+        c = conn(&s);
+        ck_assert_int_eq(it_send_cast(c, "bad"), 0);
+        expect_exit_report(c, "{error,bad_return_value}");
+        expect_exit(s.pid, 1);
+        ipc_conn_free(c);
+}
+END_TEST
+
+START_TEST(test_sigterm) {
+        srv s = start_srv("term", NULL);
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "echo:x", "x");
+        kill(s.pid, SIGTERM);
+        expect_exit_report(c, "shutdown");
+        expect_exit(s.pid, 0);
+        char *log = it_read_file(s.tlog);
+        ck_assert_str_eq(log, "terminate shutdown\nterminate done\n");
+        free(log);
+        ck_assert_int_eq(access(s.sock, F_OK), -1);
+        ipc_conn_free(c);
+
+        /* Without trap_exit: no terminate. */
+        s = start_srv("term2", ARGS("--no-trap-exit"));
+        c = conn(&s);
+        expect_reply(c, "echo:x", "x");
+        kill(s.pid, SIGINT);
+        expect_exit_report(c, "shutdown");
+        expect_exit(s.pid, 0);
+        ck_assert_ptr_null(it_read_file(s.tlog));
+        ipc_conn_free(c);
+}
+END_TEST
+
+/* ---- crashes ---- */
+
+static void crash_case(const char *how, int want_signal, int want_code) {
+        srv s = start_srv(how, NULL);
+        ipc_conn *idle = conn(&s);
+        ipc_conn *waiting = conn(&s);
+        ipc_conn *c = conn(&s);
+
+        expect_reply(idle, "echo:x", "x");
+        ck_assert_int_eq(it_send_call(waiting, 1, "noreply"), 0);
+        expect_reply(c, "count", "3");
+        char *cmd = it_strf("crash:%s", how);
+        ck_assert_int_eq(it_send_call(c, 2, cmd), 0);
+        /* Nobody hangs: every connection sees the end. */
+        expect_eof(c);
+        expect_eof(waiting);
+        expect_eof(idle);
+        int status = wait_status(s.pid);
+        if (want_signal) {
+                ck_assert_int_eq(WIFSIGNALED(status), 1);
+                ck_assert_int_eq(WTERMSIG(status), want_signal);
+        } else {
+                ck_assert_int_eq(WIFEXITED(status), 1);
+                ck_assert_int_eq(WEXITSTATUS(status), want_code);
+        }
+        ipc_conn_free(idle);
+        ipc_conn_free(waiting);
+        ipc_conn_free(c);
+}
+
+START_TEST(test_crash_segv) {
+        crash_case("segv", SIGSEGV, 0);
+}
+END_TEST
+
+START_TEST(test_crash_abort) {
+        crash_case("abort", SIGABRT, 0);
+}
+END_TEST
+
+START_TEST(test_crash_exit) {
+        crash_case("exit3", 0, 3);
+}
+END_TEST
+
+START_TEST(test_crash_client_api) {
+        /* The client library's view of a crash in the middle of a call. */
+        srv s = start_srv("crashapi", NULL);
+        gs_client *a = NULL, *b = NULL;
+        gs_buf reply = GS_BUF_INIT;
+
+        ck_assert_int_eq(gs_client_connect(s.sock, &a), 0);
+        ck_assert_int_eq(gs_client_connect(s.sock, &b), 0);
+        ck_assert_int_eq(gs_call(b, "echo:b", 6, T_MS, &reply), 0);
+        ck_assert_int_eq(gs_call(a, "crash:abort", 11, T_MS, &reply), -ECONNRESET);
+        ck_assert_int_eq(gs_call(b, "echo:b", 6, T_MS, &reply), -ECONNRESET);
+        gs_buf_done(&reply);
+        gs_client_free(a);
+        gs_client_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- noreply, timers, fds ---- */
+
+START_TEST(test_noreply_later_reply) {
+        srv s = start_srv("later", NULL);
+        ipc_conn *a = conn(&s);
+        ipc_conn *b = conn(&s);
+        ipc_frame *f = NULL;
+
+        ck_assert_int_eq(it_send_call(a, 42, "noreply"), 0);
+        wait_calls(b, 1);   /* a's call is handled, and held */
+        expect_reply(b, "count", "2");
+        expect_reply(b, "answer:late", "rc=0");
+        ck_assert_int_eq(it_recv(a, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 42);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "late");
+        free(p);
+        ipc_frame_free(f);
+        /* Answered twice: -ENOENT. */
+        expect_reply(b, "answer:again", "rc=-2");
+
+        /* The caller goes away: -ENOTCONN. */
+        ck_assert_int_eq(it_send_call(a, 43, "noreply"), 0);
+        expect_reply(b, "count", "6");
+        ipc_conn_free(a);
+        for (int i = 0; i < 1000 && stats(b).connections != 1; i++)
+                sleep_ms(5);
+        ck_assert_uint_eq(stats(b).connections, 1);
+        expect_reply(b, "answer:nobody", "rc=-107");
+        ipc_conn_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_send_after) {
+        srv s = start_srv("sleep", NULL);
+        ipc_conn *a = conn(&s);
+        ipc_conn *b = conn(&s);
+        ipc_frame *f = NULL;
+
+        ck_assert_int_eq(it_send_call(a, 7, "sleep:300"), 0);
+        /* The server is not blocked meanwhile. */
+        expect_reply(b, "echo:meanwhile", "meanwhile");
+        ck_assert_int_eq(it_recv(a, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 7);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "slept");
+        free(p);
+        ipc_frame_free(f);
+        expect_reply(b, "timer_cancel", "0 -2");
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_fds) {
+        srv s = start_srv("fds", NULL);
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "pipe", "fd token=7 rc_add=0 rc_again=-17 rc_mod=0 rc_rm=0 rc_rm2=-2");
+        expect_reply(c, "pipe", "fd token=7 rc_add=0 rc_again=-17 rc_mod=0 rc_rm=0 rc_rm2=-2");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- actions ---- */
+
+START_TEST(test_timeout_action) {
+        srv s = start_srv("timeout", NULL);
+        ipc_conn *c = conn(&s);
+
+        expect_reply(c, "timeout:20", "ok");
+        ck_assert_int_eq(it_wait_file_contains(s.log, "timeout", T_MS), 0);
+        expect_reply(c, "timeouts", "1");
+
+        /* Any message before it runs out cancels it (a wide margin, not a
+         * threshold: the second call arrives well within 1.5 s). */
+        expect_reply(c, "timeout:1500", "ok");
+        expect_reply(c, "count", "4");
+        sleep_ms(2000);
+        expect_reply(c, "timeouts", "1");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_init_timeout) {
+        srv s = start_srv("inittimeout", ARGS("--init=timeout:10"));
+        ck_assert_int_eq(it_wait_file_contains(s.log, "timeout", T_MS), 0);
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "timeouts", "1");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_continue) {
+        srv s = start_srv("cont", ARGS("--init=continue"));
+        ipc_conn *c = conn(&s);
+        /* The init continue ran before the first message. */
+        expect_reply(c, "conts", "1");
+        /* Chained continues all run before the next message is read. */
+        ck_assert_int_eq(it_send_call(c, 1, "continue:3"), 0);
+        ck_assert_int_eq(it_send_call(c, 2, "conts"), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_uint_eq(f->ref, 1);
+        ipc_frame_free(f);
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_uint_eq(f->ref, 2);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "4");
+        free(p);
+        ipc_frame_free(f);
+        char *log = it_read_file(s.log);
+        ck_assert_ptr_nonnull(strstr(log, "continue 3\ncontinue 2\ncontinue 1\n"));
+        free(log);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_hibernate) {
+        srv s = start_srv("hib", ARGS("--init=hibernate", "--hibernate-after", "1"));
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "hibernate", "ok");
+        expect_reply(c, "echo:awake", "awake");
+        ipc_frame *f;
+        sys(c, GENSUP__SYS_REQUEST__OP__HIBERNATE, false, 0, &f);
+        ipc_frame_free(f);
+        sys(c, GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, false, 5, &f);
+        ipc_frame_free(f);
+        sleep_ms(50);
+        expect_reply(c, "echo:again", "again");
+        sys(c, GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, false, 0, &f);
+        ipc_frame_free(f);
+        expect_reply(c, "echo:again", "again");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- init results ---- */
+
+START_TEST(test_init_stop) {
+        srv s = start_v("initstop", ARGS("--init=stop:boom"));
+        expect_exit(s.pid, 1);
+        ck_assert_ptr_null(it_read_file(s.tlog));   /* no terminate */
+        ck_assert_int_eq(access(s.sock, F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_init_ignore) {
+        srv s = start_v("initignore", ARGS("--init=ignore"));
+        expect_exit(s.pid, 0);
+        ck_assert_int_eq(access(s.sock, F_OK), -1);
+        s = start_v("initbad", ARGS("--init=bad"));
+        expect_exit(s.pid, 1);
+}
+END_TEST
+
+START_TEST(test_sd_notify) {
+        it_tmpdir();
+        char *path = it_path("notify");
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        char *sock = it_path("notified.sock");
+        char *argv[] = { it_example("test_server"), (char *) "--socket", sock, NULL };
+        char *env[] = { it_strf("NOTIFY_SOCKET=%s", path), NULL };
+        pid_t pid = it_spawn(argv, env, NULL, 0, NULL);
+        ck_assert_int_gt(pid, 0);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, T_MS), 1);
+        char buf[256];
+        ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+        ck_assert_int_gt(n, 0);
+        buf[n] = '\0';
+        ck_assert_ptr_nonnull(strstr(buf, "READY=1"));
+        /* Ready means serving. */
+        ipc_conn *c = it_connect(sock);
+        ck_assert_ptr_nonnull(c);
+        expect_reply(c, "echo:up", "up");
+        ipc_conn_free(c);
+        close(fd);
+        it_kill(pid);
+}
+END_TEST
+
+START_TEST(test_already_started) {
+        srv s = start_srv("dup", NULL);
+        srv t = start_v("dup", NULL);
+        expect_exit(t.pid, 1);
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "echo:first", "first");
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- missing callbacks ---- */
+
+START_TEST(test_minimal) {
+        srv s = start_srv("minimal", ARGS("--minimal"));
+        ipc_conn *c = conn(&s);
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        ck_assert_int_eq(it_send_info(c, "dropped"), 0);
+        expect_reply(c, "count", "1");
+        ipc_frame *f;
+        Gensup__SysReply *r = sys(c, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ck_assert_str_eq(r->state, "<state>");
+        ipc_frame_free(f);
+        char *err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, "minimal: no handle_info: dropped info message"));
+        free(err);
+        /* A continue without handle_continue stops the server. */
+        expect_reply(c, "continue:1", "ok");
+        expect_exit_report(c, "{error,undef_handle_continue}");
+        expect_exit(s.pid, 1);
+        ipc_conn_free(c);
+}
+END_TEST
+
+/* ---- system requests ---- */
+
+START_TEST(test_statistics_get_state) {
+        srv s = start_srv("stats", NULL);
+        ipc_conn *c = conn(&s);
+        ipc_conn *d = conn(&s);
+
+        expect_reply(c, "echo:a", "a");
+        expect_reply(c, "echo:b", "b");
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        ck_assert_int_eq(it_send_info(c, "i"), 0);
+        expect_reply(c, "count", "3");
+        Gensup__Statistics st = stats(d);
+        ck_assert_uint_eq(st.calls, 3);
+        ck_assert_uint_eq(st.casts, 1);
+        ck_assert_uint_eq(st.infos, 1);
+        ck_assert_uint_eq(st.replies, 3);
+        ck_assert_uint_eq(st.connections, 2);
+        ck_assert_uint_gt(st.rss_bytes, 0);
+        ck_assert_int_eq(st.suspended, 0);
+        ck_assert_int_eq(st.trace, 0);
+
+        ipc_frame *f;
+        Gensup__SysReply *r = sys(d, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ck_assert_str_eq(r->state, "calls=3 casts=1 infos=1");
+        ipc_frame_free(f);
+
+        /* An unknown system request is an error, not a crash. */
+        ck_assert_int_eq(it_send_sys(d, 77, (Gensup__SysRequest__Op) 99, false, 0, NULL), 0);
+        ck_assert_int_eq(it_recv(d, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__ERROR);
+        ck_assert_uint_eq(f->ref, 77);
+        ipc_frame_free(f);
+
+        /* The client API reads the same. */
+        gs_client *gc = NULL;
+        gs_statistics gst;
+        gs_buf text = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s.sock, &gc), 0);
+        ck_assert_int_eq(gs_sys_statistics(gc, T_MS, &gst), 0);
+        ck_assert_uint_eq(gst.calls, 3);
+        ck_assert_uint_eq(gst.connections, 3);
+        ck_assert_int_eq(gs_sys_get_state(gc, T_MS, &text), 0);
+        ck_assert_str_eq((char *) text.data, "calls=3 casts=1 infos=1");
+        gs_buf_done(&text);
+        gs_client_free(gc);
+        ipc_conn_free(c);
+        ipc_conn_free(d);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_suspend_resume) {
+        srv s = start_srv("susp", NULL);
+        ipc_conn *ctl = conn(&s);
+        ipc_conn *c = conn(&s);
+        ipc_frame *f = NULL;
+
+        sys(ctl, GENSUP__SYS_REQUEST__OP__SUSPEND, false, 0, &f);
+        ipc_frame_free(f);
+        ck_assert_int_eq(it_send_call(c, 1, "echo:waited"), 0);
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        /* System requests are answered while the call waits, even behind it
+         * on the same connection. */
+        Gensup__SysReply *r = sys(c, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ck_assert_str_eq(r->state, "calls=0 casts=0 infos=0");
+        ipc_frame_free(f);
+        Gensup__Statistics st = stats(ctl);
+        ck_assert_int_eq(st.suspended, 1);
+        ck_assert_uint_eq(st.calls, 0);
+        ck_assert_int_eq(it_recv(c, 200, &f), -ETIMEDOUT);
+
+        sys(ctl, GENSUP__SYS_REQUEST__OP__RESUME, false, 0, &f);
+        ipc_frame_free(f);
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 1);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "waited");
+        free(p);
+        ipc_frame_free(f);
+        expect_reply(c, "casts", "1");
+        ipc_conn_free(c);
+        ipc_conn_free(ctl);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_suspend_held_limit) {
+        /* Many frames while suspended: the connection is no longer read,
+         * nothing is lost, and all are handled in order after resume. */
+        srv s = start_srv("held", NULL);
+        ipc_conn *ctl = conn(&s);
+        ipc_conn *c = conn(&s);
+        ipc_frame *f = NULL;
+        enum { N = 3000 };
+
+        sys(ctl, GENSUP__SYS_REQUEST__OP__SUSPEND, false, 0, &f);
+        ipc_frame_free(f);
+        for (int i = 0; i < N; i++) {
+                ipc_frame fr;
+                ipc_frame_init(&fr, GENSUP__KIND__CAST, 0);
+                fr.payload.data = (uint8_t *) "inc";
+                fr.payload.len = 3;
+                ck_assert_int_eq(ipc_conn_queue(c, &fr), 0);
+        }
+        /* The server may stop reading before all are in; they go out after
+         * the resume. */
+        int r = ipc_conn_flush(c);
+        ck_assert(r == 0 || r == -EAGAIN);
+        sys(ctl, GENSUP__SYS_REQUEST__OP__RESUME, false, 0, &f);
+        ipc_frame_free(f);
+        while ((r = ipc_conn_flush(c)) == -EAGAIN)
+                ck_assert_int_ge(ipc_conn_wait(c, false, T_MS), 0);
+        ck_assert_int_eq(r, 0);
+        char *want = it_strf("%d", N);
+        expect_reply(c, "casts", want);
+        ipc_conn_free(c);
+        ipc_conn_free(ctl);
+        it_kill(s.pid);
+}
+END_TEST
+
+START_TEST(test_trace) {
+        srv s = start_srv("tracer", NULL);
+        ipc_conn *c = conn(&s);
+        ipc_frame *f;
+
+        expect_reply(c, "echo:quiet", "quiet");
+        sys(c, GENSUP__SYS_REQUEST__OP__TRACE, true, 0, &f);
+        ipc_frame_free(f);
+        ck_assert_int_eq(stats(c).trace, 1);
+        expect_reply(c, "echo:loud", "loud");
+        sys(c, GENSUP__SYS_REQUEST__OP__TRACE, false, 0, &f);
+        ipc_frame_free(f);
+        expect_reply(c, "echo:quiet2", "quiet2");
+        char *err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, "tracer: in call"));
+        ck_assert_ptr_nonnull(strstr(err, "\"echo:loud\""));
+        ck_assert_ptr_nonnull(strstr(err, "tracer: out reply"));
+        ck_assert_ptr_null(strstr(err, "quiet"));
+        free(err);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+
+        /* --trace traces from the start. */
+        s = start_srv("tracer2", ARGS("--trace"));
+        c = conn(&s);
+        expect_reply(c, "echo:early", "early");
+        err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(strstr(err, "tracer2: in call"));
+        ck_assert_ptr_nonnull(strstr(err, "init ok"));
+        free(err);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(test_bad_frames) {
+        srv s = start_srv("garbage", NULL);
+        ipc_conn *good = conn(&s);
+        static const uint8_t garbage[] = { 0x03, 0x0f, 0x0f, 0x0f };   /* wire type 7: not a Frame */
+        static const uint8_t oversize[] = { 0x80, 0x80, 0x80, 0x10 };  /* 32 MiB > 16 MiB */
+        static const uint8_t long_varint[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+        const struct {
+                const uint8_t *data;
+                size_t len;
+        } cases[] = { { garbage, sizeof(garbage) }, { oversize, sizeof(oversize) }, { long_varint, sizeof(long_varint) } };
+
+        expect_reply(good, "echo:before", "before");
+        for (size_t i = 0; i < 3; i++) {
+                ipc_conn *bad = conn(&s);
+                ck_assert_int_eq(it_send_raw(bad, cases[i].data, cases[i].len), 0);
+                expect_eof(bad);
+                ipc_conn_free(bad);
+                expect_reply(good, "echo:after", "after");
+        }
+        /* A peer that closes mid-frame. */
+        ipc_conn *half = conn(&s);
+        ck_assert_int_eq(it_send_raw(half, "\x20\x08", 2), 0);
+        ipc_conn_free(half);
+        expect_reply(good, "echo:still", "still");
+        ipc_conn_free(good);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- fairness ---- */
+
+START_TEST(test_fairness) {
+        srv s = start_srv("fair", NULL);
+        ipc_conn *ctl = conn(&s);
+        ipc_conn *flood = conn(&s);
+        ipc_conn *b = conn(&s);
+        ipc_frame *f = NULL;
+        enum { N = 5000 };
+
+        /* Suspended, so that both connections have their frames in before
+         * the server handles any: then it is the scheduling that decides. */
+        sys(ctl, GENSUP__SYS_REQUEST__OP__SUSPEND, false, 0, &f);
+        ipc_frame_free(f);
+        for (int i = 0; i < N; i++) {
+                ipc_frame fr;
+                ipc_frame_init(&fr, GENSUP__KIND__CALL, (uint64_t) i + 1);
+                fr.payload.data = (uint8_t *) "echo:f";
+                fr.payload.len = 6;
+                ck_assert_int_eq(ipc_conn_queue(flood, &fr), 0);
+        }
+        int r;
+        while ((r = ipc_conn_flush(flood)) == -EAGAIN)
+                ck_assert_int_ge(ipc_conn_wait(flood, false, T_MS), 0);
+        ck_assert_int_eq(r, 0);
+        ck_assert_int_eq(it_send_call(b, 1, "count"), 0);
+        /* b's call is in the server (held) once its SYS request behind it
+         * is answered. */
+        sys(b, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ipc_frame_free(f);
+        sys(ctl, GENSUP__SYS_REQUEST__OP__RESUME, false, 0, &f);
+        ipc_frame_free(f);
+        ck_assert_int_eq(it_recv(b, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        char *p = it_payload(f);
+        long seen = atol(p);
+        free(p);
+        ipc_frame_free(f);
+        /* Round-robin: b waited for a few batches of the flood, not all. */
+        ck_assert_int_lt(seen, N / 2);
+
+        /* The flood is answered completely and in order. */
+        for (int i = 0; i < N; i++) {
+                ck_assert_int_eq(it_recv(flood, T_MS, &f), 0);
+                ck_assert_uint_eq(f->ref, (uint64_t) i + 1);
+                ipc_frame_free(f);
+        }
+        ipc_conn_free(ctl);
+        ipc_conn_free(flood);
+        ipc_conn_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- supervised mode ---- */
+
+typedef struct sup {
+        pid_t pid;
+        ipc_conn *ctl;  /* gensupd's end of the control socket */
+        char *sock;
+        char *tlog;
+} sup;
+
+static sup start_supervised(const char *name, const char *const *extra, int listen_fd) {
+        sup u = { 0 };
+        int sp[2];
+        char *argv[16];
+        size_t n = 0;
+
+        it_tmpdir();
+        ck_assert_int_eq(ipc_socketpair(sp), 0);
+        u.sock = it_strf("%s/%s.sock", it_tmpdir(), name);
+        u.tlog = it_strf("%s/%s.tlog", it_tmpdir(), name);
+        argv[n++] = it_example("test_server");
+        argv[n++] = it_strf("--terminate-log=%s", u.tlog);
+        for (size_t i = 0; extra && extra[i] && n < 15; i++)
+                argv[n++] = (char *) extra[i];
+        argv[n] = NULL;
+        char *env_fd = it_strf("GENSUP_CONTROL_FD=%d", listen_fd >= 0 ? 4 : 3);
+        char *env_name = it_strf("GENSUP_NAME=%s", name);
+        char *env[] = { env_fd, env_name, listen_fd >= 0 ? "LISTEN_FDS=1" : "-LISTEN_FDS",
+                        listen_fd >= 0 ? "LISTEN_PID=@PID@" : "-LISTEN_PID", NULL };
+        it_fd fds[2] = { { sp[1], listen_fd >= 0 ? 4 : 3 }, { listen_fd, 3 } };
+        u.pid = it_spawn(argv, env, fds, listen_fd >= 0 ? 2 : 1, NULL);
+        ck_assert_int_gt(u.pid, 0);
+        close(sp[1]);
+        ck_assert_int_eq(ipc_conn_new(sp[0], 0, &u.ctl), 0);
+        return u;
+}
+
+static void expect_ctl(sup *u, Gensup__Kind kind, const char *reason) {
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(u->ctl, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, kind);
+        if (reason)
+                ck_assert_str_eq(f->reason, reason);
+        ipc_frame_free(f);
+}
+
+static void send_exit(sup *u, const char *reason) {
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__EXIT, 0);
+        f.reason = (char *) reason;
+        ck_assert_int_eq(it_send(u->ctl, &f), 0);
+}
+
+START_TEST(test_supervised_ready_exit) {
+        sup u = start_supervised("sup1", NULL, -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        /* No LISTEN_FDS: it listens on <runtime_dir>/<GENSUP_NAME>.sock. */
+        ipc_conn *c = it_connect(u.sock);
+        ck_assert_ptr_nonnull(c);
+        expect_reply(c, "name", "sup1");
+        /* What it took from the environment, its own children do not get. */
+        expect_reply(c, "env:GENSUP_CONTROL_FD", "(unset)");
+        expect_reply(c, "env:GENSUP_NAME", "(unset)");
+        /* System requests come on the control fd too (gensupctl via gensupd). */
+        ipc_frame *f;
+        Gensup__SysReply *r = sys(u.ctl, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ck_assert_str_eq(r->state, "calls=3 casts=0 infos=0");
+        ipc_frame_free(f);
+        ck_assert_uint_eq(stats(u.ctl).connections, 1);
+
+        send_exit(&u, "shutdown");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "shutdown");
+        expect_exit_report(c, "shutdown");
+        expect_exit(u.pid, 0);
+        char *log = it_read_file(u.tlog);
+        ck_assert_str_eq(log, "terminate shutdown\nterminate done\n");
+        free(log);
+        ipc_conn_free(c);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
+START_TEST(test_supervised_no_trap_exit) {
+        sup u = start_supervised("sup2", ARGS("--no-trap-exit"), -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        send_exit(&u, "shutdown");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "shutdown");
+        expect_exit(u.pid, 0);
+        ck_assert_ptr_null(it_read_file(u.tlog));
+        ipc_conn_free(u.ctl);
+
+        u = start_supervised("sup2b", NULL, -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        send_exit(&u, "{error,killed_by_test}");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "{error,killed_by_test}");
+        expect_exit(u.pid, 1);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
+START_TEST(test_supervised_init_failed_ignore) {
+        sup u = start_supervised("sup3", ARGS("--init=stop:boom"), -1);
+        expect_ctl(&u, GENSUP__KIND__INIT_FAILED, "{error,boom}");
+        expect_exit(u.pid, 1);
+        ck_assert_ptr_null(it_read_file(u.tlog));
+        ipc_conn_free(u.ctl);
+
+        u = start_supervised("sup4", ARGS("--init=ignore"), -1);
+        expect_ctl(&u, GENSUP__KIND__IGNORE, NULL);
+        expect_exit(u.pid, 0);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
+START_TEST(test_supervised_control_eof) {
+        sup u = start_supervised("sup5", NULL, -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        u.ctl = ipc_conn_free(u.ctl);
+        expect_exit(u.pid, 0);
+        char *log = it_read_file(u.tlog);
+        ck_assert_str_eq(log, "terminate shutdown\nterminate done\n");
+        free(log);
+}
+END_TEST
+
+START_TEST(test_supervised_suspended_exit) {
+        /* An exit signal is obeyed while suspended. */
+        sup u = start_supervised("sup6", NULL, -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        ipc_frame *f;
+        sys(u.ctl, GENSUP__SYS_REQUEST__OP__SUSPEND, false, 0, &f);
+        ipc_frame_free(f);
+        send_exit(&u, "shutdown");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "shutdown");
+        expect_exit(u.pid, 0);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
+START_TEST(test_listen_fds) {
+        it_tmpdir();
+        char *path = it_path("passed.sock");
+        int lfd = ipc_listen(path, 16);
+        ck_assert_int_ge(lfd, 0);
+        /* Connect before the server even runs: it waits in the backlog. */
+        ipc_conn *early = it_connect(path);
+        ck_assert_ptr_nonnull(early);
+        ck_assert_int_eq(it_send_call(early, 5, "echo:early"), 0);
+
+        sup u = start_supervised("sup7", NULL, lfd);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(early, T_MS, &f), 0);
+        ck_assert_uint_eq(f->ref, 5);
+        ipc_frame_free(f);
+        ipc_conn *c = it_connect(path);
+        ck_assert_ptr_nonnull(c);
+        expect_reply(c, "env:LISTEN_FDS", "(unset)");
+        expect_reply(c, "env:LISTEN_PID", "(unset)");
+        /* It did not make a socket of its own. */
+        ck_assert_int_eq(access(u.sock, F_OK), -1);
+        send_exit(&u, "shutdown");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "shutdown");
+        expect_exit(u.pid, 0);
+        /* The passed socket belongs to the supervisor: still there, still
+         * listening (connections wait for the next instance). */
+        ck_assert_int_eq(access(path, F_OK), 0);
+        int fd = ipc_connect(path);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        close(lfd);
+        ipc_conn_free(c);
+        ipc_conn_free(early);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
+Suite *server_suite(void);
+Suite *server_suite(void) {
+        Suite *s = suite_create("server");
+        TCase *tc;
+
+        tc = tcase_create("basics");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_call_cast_info);
+        tcase_add_test(tc, test_big_reply);
+        tcase_add_test(tc, test_unknown_kind);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("stop");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_stop_with_reply);
+        tcase_add_test(tc, test_stop_without_reply);
+        tcase_add_test(tc, test_stop_clean_reasons);
+        tcase_add_test(tc, test_stop_from_cast_and_info);
+        tcase_add_test(tc, test_sys_stop);
+        tcase_add_test(tc, test_bad_return_value);
+        tcase_add_test(tc, test_sigterm);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("crash");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_crash_segv);
+        tcase_add_test(tc, test_crash_abort);
+        tcase_add_test(tc, test_crash_exit);
+        tcase_add_test(tc, test_crash_client_api);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("callbacks");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_noreply_later_reply);
+        tcase_add_test(tc, test_send_after);
+        tcase_add_test(tc, test_fds);
+        tcase_add_test(tc, test_timeout_action);
+        tcase_add_test(tc, test_init_timeout);
+        tcase_add_test(tc, test_continue);
+        tcase_add_test(tc, test_hibernate);
+        tcase_add_test(tc, test_init_stop);
+        tcase_add_test(tc, test_init_ignore);
+        tcase_add_test(tc, test_already_started);
+        tcase_add_test(tc, test_sd_notify);
+        tcase_add_test(tc, test_minimal);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("sys");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_statistics_get_state);
+        tcase_add_test(tc, test_suspend_resume);
+        tcase_add_test(tc, test_suspend_held_limit);
+        tcase_add_test(tc, test_trace);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("input");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_bad_frames);
+        tcase_add_test(tc, test_fairness);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("supervised");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_supervised_ready_exit);
+        tcase_add_test(tc, test_supervised_no_trap_exit);
+        tcase_add_test(tc, test_supervised_init_failed_ignore);
+        tcase_add_test(tc, test_supervised_control_eof);
+        tcase_add_test(tc, test_supervised_suspended_exit);
+        tcase_add_test(tc, test_listen_fds);
+        suite_add_tcase(s, tc);
+        return s;
+}

@@ -1,0 +1,162 @@
+/* server-internal.h: the insides of the gen_server behaviour, shared by
+ * server.c (lifecycle, callbacks, results, timers, fds), server_conn.c
+ * (connections, reading, fairness, writing) and sys_server.c (system
+ * requests, trace, hibernation). Not installed. */
+#ifndef GENSUP_SERVER_INTERNAL_H
+#define GENSUP_SERVER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <systemd/sd-event.h>
+
+#include "gensup.h"
+#include "ipc.h"
+
+/* libgensup.sym exports gs_*, which would match gs__* too. */
+#define GS__HIDDEN __attribute__((visibility("hidden")))
+
+/* Limits: everything a peer can make the server hold is bounded. */
+#define GS__MAX_CONNECTIONS 1024           /* client connections; more are closed at once */
+#define GS__BATCH 16                       /* frames of one connection per round-robin turn */
+#define GS__HELD_MAX 1024                  /* frames held per connection while suspended */
+#define GS__HELD_BYTES_MAX (4u << 20)      /* payload bytes held per connection while suspended */
+#define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
+#define GS__ACCEPT_BATCH 64                /* accepts per wakeup of the listening socket */
+#define GS__EXIT_FLUSH_MS 1000             /* time for EXIT_REPORT frames to go out at exit */
+
+typedef struct gs__conn gs__conn;
+typedef struct gs__timer gs__timer;
+typedef struct gs__fd gs__fd;
+
+struct gs__conn {
+        gs_server *server;
+        uint64_t serial;        /* never reused: gs_from.conn */
+        ipc_conn *ipc;
+        sd_event_source *io;
+        uint32_t events;        /* the io source's mask now; 0 = source off */
+        bool control;           /* the control fd to gensupd */
+        bool eof;               /* the peer closed its side; nothing more to read */
+        bool want_write;        /* the last flush could not write everything */
+        bool in_ready, in_dirty;
+        gs__conn *prev, *next;              /* server->conns */
+        gs__conn *ready_prev, *ready_next;  /* server->ready_head..ready_tail */
+        gs__conn *dirty_prev, *dirty_next;  /* server->dirty */
+
+        /* Frames that arrived while the server was suspended, in order. */
+        ipc_frame **held;
+        size_t held_start, n_held, cap_held;
+        size_t held_bytes;
+
+        /* Refs of CALLs handed to handle_call and not answered yet. */
+        uint64_t *pending;
+        size_t n_pending, cap_pending;
+};
+
+struct gs__timer {
+        gs_server *server;
+        int64_t id;
+        uint64_t token;
+        sd_event_source *src;   /* NULL once fired */
+        gs__timer *prev, *next;
+};
+
+struct gs__fd {
+        gs_server *server;
+        int fd;                 /* not owned */
+        uint64_t token;
+        sd_event_source *src;
+        gs__fd *prev, *next;
+};
+
+struct gs_server {
+        const gs_server_ops *ops;
+        void *state;
+        sd_event *event;
+        char *name;
+
+        int listen_fd;
+        char *socket_path;      /* the socket this process created, unlinked at exit */
+        sd_event_source *listen_src, *listen_retry;
+        sd_event_source *work;  /* defer: handles ready connections round-robin */
+        sd_event_source *flush; /* post: writes every dirty connection once per iteration */
+        sd_event_source *sig_term, *sig_int;
+        sd_event_source *timeout_src;   /* GS_ACTION_TIMEOUT */
+        sd_event_source *idle_src;      /* hibernate_after */
+
+        gs__conn *conns;        /* every connection, control included */
+        gs__conn *control;
+        size_t n_clients;
+        gs__conn *ready_head, *ready_tail;
+        gs__conn *dirty;
+        uint64_t next_serial;
+
+        gs__timer *timers;                    /* armed */
+        gs__timer *fired_head, *fired_tail;   /* fired while suspended, not delivered yet */
+        int64_t next_timer_id;
+        gs__fd *fds;
+
+        size_t max_frame;
+        bool trap_exit;
+        bool trace;
+        bool suspended;
+        uint64_t hibernate_after_ms;
+        uint64_t last_active_usec;      /* CLOCK_MONOTONIC */
+        bool idle_hibernated;
+        uint64_t timeout_ms;            /* of the armed or deferred timeout action */
+        bool timeout_armed;
+        bool timeout_deferred;          /* it ran out while suspended: re-armed at resume */
+
+        uint64_t calls, casts, infos, replies;
+        uint64_t start_usec;            /* CLOCK_MONOTONIC */
+
+        gs_buf reply;                   /* handle_call's reply, reused */
+        gs__conn *current;              /* connection whose frame is being handled */
+
+        /* Stopping: set once, by the first stop. */
+        bool stopping;
+        bool run_terminate;
+        char *exit_reason;              /* normalized */
+        bool has_stop_reply;
+        gs_from stop_from;
+        gs_buf stop_reply;
+};
+
+/* server.c */
+GS__HIDDEN void gs__stop(gs_server *s, const char *reason, bool run_terminate);
+GS__HIDDEN void gs__exit_signal(gs_server *s, const char *reason);
+GS__HIDDEN void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__deliver_fired(gs_server *s);
+GS__HIDDEN void gs__suspend(gs_server *s);
+GS__HIDDEN void gs__resume(gs_server *s);
+GS__HIDDEN void gs__idle_rearm(gs_server *s);
+GS__HIDDEN uint64_t gs__now_usec(void);
+
+/* server_conn.c */
+GS__HIDDEN int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret);
+GS__HIDDEN void gs__conn_close(gs__conn *c);
+GS__HIDDEN int gs__conn_queue(gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__conn_update(gs__conn *c);
+GS__HIDDEN void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text);
+GS__HIDDEN gs__conn *gs__conn_find(gs_server *s, uint64_t serial);
+GS__HIDDEN int gs__pending_add(gs__conn *c, uint64_t ref);
+GS__HIDDEN bool gs__pending_remove(gs__conn *c, uint64_t ref);
+GS__HIDDEN void gs__ready_push(gs__conn *c);
+GS__HIDDEN int gs__work_setup(gs_server *s);
+GS__HIDDEN int gs__listen_start(gs_server *s);
+GS__HIDDEN void gs__flush_dirty(gs_server *s);
+GS__HIDDEN void gs__flush_bounded(gs_server *s, int timeout_ms);
+GS__HIDDEN void gs__conns_resume(gs_server *s);
+GS__HIDDEN void gs__conns_shrink(gs_server *s);
+
+/* sys_server.c */
+GS__HIDDEN void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__hibernate(gs_server *s);
+GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
+                          const void *data, size_t len);
+GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,576 @@
+/* server_conn.c: a server's connections.
+ *
+ * Reading: a readable connection is read once (as many bytes as the socket
+ * has, 64 KiB at least) and put on the ready queue; it is not read again
+ * until every complete frame in its buffer has been handled, so a client
+ * that floods the server fills only its own buffer and socket.
+ *
+ * Handling: a defer source takes the ready connections round-robin, at most
+ * GS__BATCH frames of one before the next, so a flooding client cannot
+ * starve the others. Frames of one connection are handled one at a time in
+ * arrival order. While the server is suspended, only SYS (and, on the
+ * control fd, EXIT) frames are handled; the others are held in order, and a
+ * connection holding many is not read until the server resumes.
+ *
+ * Writing: answers are queued in the connection's output buffer and a post
+ * source writes each dirty connection once per loop iteration, so many
+ * replies cost one write. What the socket does not take waits for EPOLLOUT. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server-internal.h"
+
+/* ---- lists ---- */
+
+static void conns_link(gs_server *s, gs__conn *c) {
+        c->prev = NULL;
+        c->next = s->conns;
+        if (s->conns)
+                s->conns->prev = c;
+        s->conns = c;
+}
+
+static void conns_unlink(gs_server *s, gs__conn *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void ready_unlink(gs_server *s, gs__conn *c) {
+        if (!c->in_ready)
+                return;
+        if (c->ready_prev)
+                c->ready_prev->ready_next = c->ready_next;
+        else
+                s->ready_head = c->ready_next;
+        if (c->ready_next)
+                c->ready_next->ready_prev = c->ready_prev;
+        else
+                s->ready_tail = c->ready_prev;
+        c->ready_prev = c->ready_next = NULL;
+        c->in_ready = false;
+}
+
+void gs__ready_push(gs__conn *c) {
+        gs_server *s = c->server;
+
+        if (c->in_ready)
+                return;
+        c->ready_next = NULL;
+        c->ready_prev = s->ready_tail;
+        if (s->ready_tail)
+                s->ready_tail->ready_next = c;
+        else
+                s->ready_head = c;
+        s->ready_tail = c;
+        c->in_ready = true;
+        if (s->work)
+                (void) sd_event_source_set_enabled(s->work, SD_EVENT_ON);
+        gs__conn_update(c);
+}
+
+static void dirty_link(gs_server *s, gs__conn *c) {
+        if (c->in_dirty)
+                return;
+        c->dirty_prev = NULL;
+        c->dirty_next = s->dirty;
+        if (s->dirty)
+                s->dirty->dirty_prev = c;
+        s->dirty = c;
+        c->in_dirty = true;
+}
+
+static void dirty_unlink(gs_server *s, gs__conn *c) {
+        if (!c->in_dirty)
+                return;
+        if (c->dirty_prev)
+                c->dirty_prev->dirty_next = c->dirty_next;
+        else
+                s->dirty = c->dirty_next;
+        if (c->dirty_next)
+                c->dirty_next->dirty_prev = c->dirty_prev;
+        c->dirty_prev = c->dirty_next = NULL;
+        c->in_dirty = false;
+}
+
+/* ---- held frames (suspended) ---- */
+
+static size_t held_count(const gs__conn *c) {
+        return c->n_held - c->held_start;
+}
+
+static bool held_full(const gs__conn *c) {
+        return held_count(c) >= GS__HELD_MAX || c->held_bytes >= GS__HELD_BYTES_MAX;
+}
+
+static int held_push(gs__conn *c, ipc_frame *f) {
+        if (c->held_start > 0 && c->n_held == c->cap_held) {
+                memmove(c->held, c->held + c->held_start, held_count(c) * sizeof(*c->held));
+                c->n_held -= c->held_start;
+                c->held_start = 0;
+        }
+        if (c->n_held == c->cap_held) {
+                size_t cap = c->cap_held ? c->cap_held * 2 : 16;
+                ipc_frame **p = realloc(c->held, cap * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                c->held = p;
+                c->cap_held = cap;
+        }
+        c->held[c->n_held++] = f;
+        c->held_bytes += f->payload.len;
+        return 0;
+}
+
+static ipc_frame *held_pop(gs__conn *c) {
+        if (held_count(c) == 0)
+                return NULL;
+        ipc_frame *f = c->held[c->held_start++];
+        c->held_bytes -= f->payload.len;
+        if (c->held_start == c->n_held)
+                c->held_start = c->n_held = 0;
+        return f;
+}
+
+/* ---- pending calls ---- */
+
+int gs__pending_add(gs__conn *c, uint64_t ref) {
+        if (c->n_pending == c->cap_pending) {
+                size_t cap = c->cap_pending ? c->cap_pending * 2 : 8;
+                uint64_t *p = realloc(c->pending, cap * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                c->pending = p;
+                c->cap_pending = cap;
+        }
+        c->pending[c->n_pending++] = ref;
+        return 0;
+}
+
+bool gs__pending_remove(gs__conn *c, uint64_t ref) {
+        /* Newest first: an immediate reply answers the last call added. */
+        for (size_t i = c->n_pending; i > 0; i--)
+                if (c->pending[i - 1] == ref) {
+                        c->pending[i - 1] = c->pending[--c->n_pending];
+                        return true;
+                }
+        return false;
+}
+
+gs__conn *gs__conn_find(gs_server *s, uint64_t serial) {
+        if (s->current && s->current->serial == serial)
+                return s->current;
+        for (gs__conn *c = s->conns; c; c = c->next)
+                if (c->serial == serial)
+                        return c;
+        return NULL;
+}
+
+/* ---- io ---- */
+
+void gs__conn_update(gs__conn *c) {
+        gs_server *s = c->server;
+        bool want_in = !c->eof && !c->in_ready && !s->stopping && !(s->suspended && held_full(c)) &&
+                       ipc_conn_pending(c->ipc) < GS__OUT_HIGH;
+        uint32_t events = (want_in ? EPOLLIN : 0) | (c->want_write ? EPOLLOUT : 0);
+
+        if (events == c->events)
+                return;
+        /* An io source with no events would still report EPOLLHUP, over and
+         * over: switch it off instead. */
+        if (events == 0)
+                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+        else {
+                (void) sd_event_source_set_io_events(c->io, events);
+                if (c->events == 0)
+                        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+        }
+        c->events = events;
+}
+
+/* Closes a connection that has nothing left to do: the peer closed, every
+ * frame it sent is handled and every answer written. */
+static bool conn_maybe_close(gs__conn *c) {
+        if (!c->eof || c->in_ready || held_count(c) > 0 || ipc_conn_pending(c->ipc) > 0)
+                return false;
+        gs__conn_close(c);
+        return true;
+}
+
+/* Returns -1 if c was closed. */
+static int conn_flush(gs__conn *c) {
+        int r = ipc_conn_flush(c->ipc);
+
+        if (r == -EAGAIN)
+                c->want_write = true;
+        else if (r < 0) {
+                gs__conn_close(c);
+                return -1;
+        } else
+                c->want_write = false;
+        if (conn_maybe_close(c))
+                return -1;
+        gs__conn_update(c);
+        return 0;
+}
+
+static void conn_read(gs__conn *c) {
+        int r = ipc_conn_read(c->ipc);
+
+        if (r == -EAGAIN)
+                return;
+        if (r == -ECONNRESET)
+                c->eof = true;
+        else if (r < 0) {
+                gs__conn_close(c);
+                return;
+        }
+        /* Also on EOF: frames read before it are still handled. */
+        gs__ready_push(c);
+}
+
+static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        gs__conn *c = userdata;
+        bool broken = revents & (EPOLLHUP | EPOLLERR);
+
+        if ((c->events & EPOLLOUT) && ((revents & EPOLLOUT) || broken) && conn_flush(c) < 0)
+                return 0;
+        if ((c->events & EPOLLIN) && ((revents & EPOLLIN) || broken))
+                conn_read(c);
+        return 0;
+}
+
+int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
+        gs__conn *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c) {
+                close(fd);
+                return -ENOMEM;
+        }
+        r = ipc_conn_new(fd, s->max_frame, &c->ipc);
+        if (r < 0) {
+                free(c);
+                return r;
+        }
+        c->server = s;
+        c->control = control;
+        c->serial = ++s->next_serial;
+        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
+        if (r < 0) {
+                ipc_conn_free(c->ipc);
+                free(c);
+                return r;
+        }
+        c->events = EPOLLIN;
+        conns_link(s, c);
+        if (control)
+                s->control = c;
+        else
+                s->n_clients++;
+        if (ret)
+                *ret = c;
+        return 0;
+}
+
+void gs__conn_close(gs__conn *c) {
+        gs_server *s = c->server;
+        bool control = c->control;
+
+        if (s->current == c)
+                s->current = NULL;
+        conns_unlink(s, c);
+        ready_unlink(s, c);
+        dirty_unlink(s, c);
+        if (control)
+                s->control = NULL;
+        else
+                s->n_clients--;
+        sd_event_source_disable_unref(c->io);
+        ipc_conn_free(c->ipc);
+        for (ipc_frame *f; (f = held_pop(c));)
+                ipc_frame_free(f);
+        free(c->held);
+        free(c->pending);
+        free(c);
+        /* The control fd is the link to the supervisor: when it breaks, the
+         * supervisor is gone, and that is an exit signal shutdown. */
+        if (control && !s->stopping)
+                gs__exit_signal(s, "shutdown");
+}
+
+int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
+        int r = ipc_conn_queue(c->ipc, f);
+
+        if (r < 0)
+                return r;
+        dirty_link(c->server, c);
+        return 0;
+}
+
+void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text) {
+        ipc_frame f;
+
+        ipc_frame_init(&f, GENSUP__KIND__ERROR, ref);
+        f.code = code;
+        f.reason = (char *) text;
+        (void) gs__conn_queue(c, &f);
+}
+
+/* ---- handling frames ---- */
+
+static bool passes_suspension(const gs__conn *c, const ipc_frame *f) {
+        return f->kind == GENSUP__KIND__SYS || c->control;
+}
+
+static void handle_frame(gs__conn *c, const ipc_frame *f) {
+        gs_server *s = c->server;
+
+        s->current = c;
+        switch ((int) f->kind) {
+        case GENSUP__KIND__CALL:
+                if (c->control)
+                        gs__send_error(c, f->ref, EPROTO, "no calls on the control fd");
+                else
+                        gs__on_call(s, c, f);
+                break;
+        case GENSUP__KIND__CAST:
+                if (!c->control)
+                        gs__on_cast(s, c, f);
+                break;
+        case GENSUP__KIND__INFO:
+                if (!c->control)
+                        gs__on_info_msg(s, c, f);
+                break;
+        case GENSUP__KIND__SYS:
+                gs__on_sys(s, c, f);
+                break;
+        case GENSUP__KIND__EXIT:
+                if (c->control) {
+                        gs__tracef(s, "in exit signal %s", f->reason && *f->reason ? f->reason : "normal");
+                        gs__exit_signal(s, f->reason);
+                        break;
+                }
+                /* A client may not send exit signals. */
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
+                break;
+        default:
+                /* Frames a server does not take: answer those that wait for
+                 * an answer, so that their sender does not wait forever. */
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
+                break;
+        }
+        if (s->current == c)
+                s->current = NULL;
+}
+
+/* Handles up to budget frames of c. Returns 1 if it may have more, 0 if it
+ * has none handleable now, -1 if it was closed. */
+static int conn_process(gs__conn *c, unsigned budget) {
+        gs_server *s = c->server;
+
+        while (budget > 0) {
+                ipc_frame *f = NULL;
+
+                if (s->stopping)
+                        return 1;
+                if (!s->suspended && held_count(c) > 0)
+                        f = held_pop(c);
+                else {
+                        if (s->suspended && held_full(c))
+                                return 0;
+                        int r = ipc_conn_next(c->ipc, &f);
+                        if (r < 0) {
+                                /* Garbage or an oversize frame: this peer
+                                 * cannot be understood any more. */
+                                gs__conn_close(c);
+                                return -1;
+                        }
+                        if (r == 0)
+                                return 0;
+                        if (s->suspended && !passes_suspension(c, f)) {
+                                if (held_push(c, f) < 0) {
+                                        ipc_frame_free(f);
+                                        gs__conn_close(c);
+                                        return -1;
+                                }
+                                budget--;
+                                continue;
+                        }
+                }
+                handle_frame(c, f);
+                ipc_frame_free(f);
+                budget--;
+        }
+        return 1;
+}
+
+static int on_work(sd_event_source *src, void *userdata) {
+        gs_server *s = userdata;
+
+        if (!s->suspended)
+                gs__deliver_fired(s);
+
+        /* One round: every connection that was ready when it began gets one
+         * turn; those with more go to the back. */
+        gs__conn *last = s->ready_tail;
+        while (s->ready_head && !s->stopping) {
+                gs__conn *c = s->ready_head;
+                bool was_last = c == last;
+
+                ready_unlink(s, c);
+                int r = conn_process(c, GS__BATCH);
+                if (r > 0)
+                        gs__ready_push(c);
+                else if (r == 0 && !conn_maybe_close(c))
+                        gs__conn_update(c);
+                if (was_last)
+                        break;
+        }
+        if (!s->ready_head && (s->suspended || !s->fired_head))
+                (void) sd_event_source_set_enabled(s->work, SD_EVENT_OFF);
+        return 0;
+}
+
+void gs__flush_dirty(gs_server *s) {
+        while (s->dirty) {
+                gs__conn *c = s->dirty;
+                dirty_unlink(s, c);
+                (void) conn_flush(c);
+        }
+}
+
+static int on_flush(sd_event_source *src, void *userdata) {
+        gs__flush_dirty(userdata);
+        return 0;
+}
+
+int gs__work_setup(gs_server *s) {
+        int r = sd_event_add_defer(s->event, &s->work, on_work, s);
+        if (r < 0)
+                return r;
+        /* Below the io sources: a defer source stays pending, and at the
+         * same priority it would run before every newer event. */
+        r = sd_event_source_set_priority(s->work, SD_EVENT_PRIORITY_NORMAL + 1);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->work, SD_EVENT_OFF);
+        return sd_event_add_post(s->event, &s->flush, on_flush, s);
+}
+
+/* ---- accepting ---- */
+
+static int on_listen_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+        gs_server *s = userdata;
+
+        s->listen_retry = sd_event_source_disable_unref(s->listen_retry);
+        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+        return 0;
+}
+
+static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        gs_server *s = userdata;
+
+        for (int i = 0; i < GS__ACCEPT_BATCH; i++) {
+                int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        /* Out of fds or memory: the listening socket stays
+                         * readable, so pause it instead of spinning. */
+                        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
+                        if (!s->listen_retry &&
+                            sd_event_add_time_relative(s->event, &s->listen_retry, CLOCK_MONOTONIC, 100 * 1000, 1000,
+                                                       on_listen_retry, s) < 0)
+                                (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+                        return 0;
+                }
+                if (s->n_clients >= GS__MAX_CONNECTIONS) {
+                        close(cfd);
+                        continue;
+                }
+                (void) gs__conn_new(s, cfd, false, NULL);
+        }
+        return 0;
+}
+
+int gs__listen_start(gs_server *s) {
+        if (s->listen_fd < 0)
+                return 0;
+        return sd_event_add_io(s->event, &s->listen_src, s->listen_fd, EPOLLIN, on_listen, s);
+}
+
+/* ---- resume, hibernate, exit ---- */
+
+void gs__conns_resume(gs_server *s) {
+        for (gs__conn *c = s->conns; c; c = c->next) {
+                if (held_count(c) > 0)
+                        gs__ready_push(c);
+                else
+                        gs__conn_update(c);
+        }
+}
+
+void gs__conns_shrink(gs_server *s) {
+        for (gs__conn *c = s->conns; c; c = c->next) {
+                if (held_count(c) == 0) {
+                        c->held = (free(c->held), NULL);
+                        c->n_held = c->held_start = c->cap_held = 0;
+                }
+                if (c->n_pending == 0) {
+                        c->pending = (free(c->pending), NULL);
+                        c->cap_pending = 0;
+                }
+        }
+}
+
+static int64_t mono_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writes what every connection has queued, waiting at most timeout_ms in
+ * all: at exit, a client that does not read must not hold the server. */
+void gs__flush_bounded(gs_server *s, int timeout_ms) {
+        int64_t deadline = mono_ms() + timeout_ms;
+        struct pollfd *pfd = calloc(s->n_clients + 1, sizeof(*pfd));
+
+        if (!pfd)
+                return;
+        for (;;) {
+                size_t n = 0;
+                for (gs__conn *c = s->conns; c; c = c->next) {
+                        if (ipc_conn_pending(c->ipc) == 0)
+                                continue;
+                        int r = ipc_conn_flush(c->ipc);
+                        if (r == -EAGAIN && n <= s->n_clients)
+                                pfd[n++] = (struct pollfd) { .fd = ipc_conn_fd(c->ipc), .events = POLLOUT };
+                        else if (r < 0 && r != -EAGAIN)
+                                /* The peer is gone; its next flush fails at
+                                 * once and it is not waited for. */
+                                (void) shutdown(ipc_conn_fd(c->ipc), SHUT_RDWR);
+                }
+                int64_t left = deadline - mono_ms();
+                if (n == 0 || left <= 0)
+                        break;
+                int r = poll(pfd, n, (int) left);
+                if (r < 0 && errno != EINTR)
+                        break;
+        }
+        free(pfd);
+}

@@ -1,0 +1,206 @@
+/* sys_server.c: system requests (OTP's sys module) on the server side,
+ * tracing, and hibernation. */
+#include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "server-internal.h"
+
+/* ---- trace ---- */
+
+static void trace_write(const char *line, size_t len) {
+        /* One write per line, so lines of several processes do not mix. */
+        while (len > 0) {
+                ssize_t n = write(STDERR_FILENO, line, len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return;
+                line += n;
+                len -= (size_t) n;
+        }
+}
+
+void gs__tracef(gs_server *s, const char *fmt, ...) {
+        char line[512];
+        va_list ap;
+
+        if (!s->trace)
+                return;
+        int n = snprintf(line, sizeof(line), "%s: ", s->name);
+        if (n < 0 || (size_t) n >= sizeof(line) - 2)
+                return;
+        va_start(ap, fmt);
+        int m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
+        va_end(ap);
+        if (m < 0)
+                return;
+        size_t len = strlen(line);
+        line[len++] = '\n';
+        trace_write(line, len);
+}
+
+/* A message in or out: what, which connection and ref, and the start of
+ * the payload with unprintable bytes escaped. */
+void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref, const void *data,
+               size_t len) {
+        char preview[3 * 48 + 8];
+        const uint8_t *p = data;
+        size_t o = 0;
+
+        if (!s->trace)
+                return;
+        for (size_t i = 0; i < len && i < 48; i++) {
+                if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+                        preview[o++] = (char) p[i];
+                else
+                        o += (size_t) snprintf(preview + o, sizeof(preview) - o, "\\x%02x", p[i]);
+        }
+        if (len > 48)
+                o += (size_t) snprintf(preview + o, sizeof(preview) - o, "...");
+        preview[o] = '\0';
+        gs__tracef(s, "%s %s conn=%llu ref=%llu len=%zu \"%s\"", dir, what, (unsigned long long) conn,
+                   (unsigned long long) ref, len, preview);
+}
+
+/* ---- hibernate ---- */
+
+void gs__hibernate(gs_server *s) {
+        /* Give back what the server does not use now: its own idle buffers,
+         * then whatever malloc holds free. */
+        gs_buf_done(&s->reply);
+        gs__conns_shrink(s);
+        (void) malloc_trim(0);
+        gs__tracef(s, "hibernate");
+}
+
+/* ---- statistics ---- */
+
+static uint64_t cpu_usec(void) {
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                return 0;
+        return (uint64_t) ru.ru_utime.tv_sec * 1000000u + (uint64_t) ru.ru_utime.tv_usec +
+               (uint64_t) ru.ru_stime.tv_sec * 1000000u + (uint64_t) ru.ru_stime.tv_usec;
+}
+
+static uint64_t rss_bytes(void) {
+        FILE *f = fopen("/proc/self/statm", "re");
+        unsigned long long size = 0, resident = 0;
+
+        if (!f)
+                return 0;
+        if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+                resident = 0;
+        fclose(f);
+        long page = sysconf(_SC_PAGESIZE);
+        return resident * (uint64_t) (page > 0 ? page : 4096);
+}
+
+/* ---- requests ---- */
+
+static const char *op_name(int op) {
+        switch (op) {
+        case GENSUP__SYS_REQUEST__OP__GET_STATE:
+                return "get_state";
+        case GENSUP__SYS_REQUEST__OP__STATISTICS:
+                return "statistics";
+        case GENSUP__SYS_REQUEST__OP__SUSPEND:
+                return "suspend";
+        case GENSUP__SYS_REQUEST__OP__RESUME:
+                return "resume";
+        case GENSUP__SYS_REQUEST__OP__TRACE:
+                return "trace";
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
+                return "hibernate";
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
+                return "hibernate_after";
+        case GENSUP__SYS_REQUEST__OP__STOP:
+                return "stop";
+        default:
+                return "unknown";
+        }
+}
+
+void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
+        const Gensup__SysRequest *req = f->sys;
+        Gensup__SysReply rep = GENSUP__SYS_REPLY__INIT;
+        Gensup__Statistics st = GENSUP__STATISTICS__INIT;
+        gs_buf text = GS_BUF_INIT;
+        ipc_frame out;
+
+        if (!req) {
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EPROTO, "sys frame without a request");
+                return;
+        }
+        gs__tracef(s, "in sys %s conn=%llu ref=%llu", op_name((int) req->op), (unsigned long long) c->serial,
+                   (unsigned long long) f->ref);
+        switch ((int) req->op) {
+        case GENSUP__SYS_REQUEST__OP__GET_STATE: {
+                int r = 0;
+                if (s->ops->format_status)
+                        r = s->ops->format_status(s, s->state, &text);
+                else
+                        r = gs_buf_set(&text, "<state>", strlen("<state>"));
+                if (r < 0)
+                        (void) gs_buf_set(&text, "format_status crashed", strlen("format_status crashed"));
+                /* The proto field is a string: keep it NUL-terminated. */
+                if (gs_buf_append(&text, "", 0) < 0) {
+                        gs__send_error(c, f->ref, ENOMEM, "out of memory");
+                        return;
+                }
+                rep.state = (char *) text.data;
+                break;
+        }
+        case GENSUP__SYS_REQUEST__OP__STATISTICS:
+                st.calls = s->calls;
+                st.casts = s->casts;
+                st.infos = s->infos;
+                st.replies = s->replies;
+                st.uptime_ms = (gs__now_usec() - s->start_usec) / 1000u;
+                st.cpu_us = cpu_usec();
+                st.rss_bytes = rss_bytes();
+                st.connections = s->n_clients;
+                st.suspended = s->suspended;
+                st.trace = s->trace;
+                rep.statistics = &st;
+                break;
+        case GENSUP__SYS_REQUEST__OP__SUSPEND:
+                gs__suspend(s);
+                break;
+        case GENSUP__SYS_REQUEST__OP__RESUME:
+                gs__resume(s);
+                break;
+        case GENSUP__SYS_REQUEST__OP__TRACE:
+                s->trace = req->flag;
+                break;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
+                gs__hibernate(s);
+                break;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
+                s->hibernate_after_ms = req->value;
+                s->idle_hibernated = false;
+                s->last_active_usec = gs__now_usec();
+                gs__idle_rearm(s);
+                break;
+        case GENSUP__SYS_REQUEST__OP__STOP:
+                /* As gen_server:stop: terminate runs whether or not the
+                 * server traps exits; the caller waits for EXIT_REPORT. */
+                gs__stop(s, req->reason && *req->reason ? req->reason : "normal", true);
+                return;
+        default:
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EOPNOTSUPP, "unknown system request");
+                return;
+        }
+        ipc_frame_init(&out, GENSUP__KIND__SYS_REPLY, f->ref);
+        out.sys_reply = &rep;
+        (void) gs__conn_queue(c, &out);
+        gs_buf_done(&text);
+}
