@@ -171,13 +171,16 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 
+MAN_PAGES := $(wildcard man/*.[1-8])
+
 # ---- top-level targets ----
 programs: $(LIB_A) $(LIB_SO) $(SUP_BIN) $(EXAMPLE_BIN) $(BENCH_BIN)
 
 check: programs $(TEST_BIN)
 	$(B)/tests/check-unit
 	$(if $(IT_SRC),$(B)/tests/check-integration)
-	@if [ -n "$(wildcard man/*.[1-8])" ]; then mandoc -Tlint -Wwarning $(wildcard man/*.[1-8]); fi
+	mandoc -Tlint -Wwarning $(MAN_PAGES)
+	tools/check-install $(B)
 
 run: programs
 	tools/run-demo $(B)
@@ -186,7 +189,6 @@ bench: programs
 	bench/run $(B)
 
 # ---- install ----
-MAN_PAGES := $(wildcard man/*.[1-8])
 install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(LIBEXECDIR)/gensup
@@ -199,9 +201,7 @@ install: programs
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
 	install -m 0755 $(EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
-	set -e; for p in $(MAN_PAGES); do \
-		s=$${p##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
-		install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$$s/; done
+	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
 		> $(DESTDIR)$(UNITDIR)/gensupd.service)

@@ -50,6 +50,8 @@ struct ctl_conn {
         struct ucred cred;
         bool may_write;
         bool follow;
+        bool handling;        /* inside on_conn: freeing waits until it returns */
+        bool dead;
         pending *pendings;
         ctl_conn *prev, *next;
 };
@@ -70,6 +72,15 @@ struct sup_control {
 
 static void conn_free(ctl_conn *c);
 
+/* Drops a connection now, or, from inside its own handler, as soon as
+ * that returns. */
+static void conn_drop(ctl_conn *c) {
+        if (c->handling)
+                c->dead = true;
+        else
+                conn_free(c);
+}
+
 /* ---- sending ---- */
 
 static void conn_flush(ctl_conn *c) {
@@ -78,12 +89,12 @@ static void conn_flush(ctl_conn *c) {
                 if (ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
                         sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read",
                                 (int) c->cred.pid);
-                        conn_free(c);
+                        conn_drop(c);
                         return;
                 }
                 (void) sd_event_source_set_io_events(c->source, EPOLLIN | EPOLLOUT);
         } else if (r < 0)
-                conn_free(c);
+                conn_drop(c);
 }
 
 static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
@@ -370,12 +381,21 @@ static void cmd_tree(request *q) {
         sup_ctl_kind kind;
         sup_spec *spec = NULL;
         char *const *args = NULL;
+        char *extra[64];   /* start-child takes at most 64 arguments, the SUP among them */
         const char *name = q->n_args > 1 ? q->args[1] : NULL;
 
         if (strcmp(q->command, "start-child") == 0) {
                 if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
                         kind = SUP_CTL_START_INSTANCE;
-                        args = q->args + 1;
+                        /* The frame's args are counted, not NULL-terminated
+                         * as sup_tree_ctl wants them. */
+                        size_t n_extra = q->n_args - 1;
+                        if (n_extra >= sizeof(extra) / sizeof(extra[0]))
+                                n_extra = sizeof(extra) / sizeof(extra[0]) - 1;
+                        for (size_t i = 0; i < n_extra; i++)
+                                extra[i] = q->args[i + 1];
+                        extra[n_extra] = NULL;
+                        args = extra;
                         name = NULL;
                 } else {
                         if (q->n_args != 2) {
@@ -526,17 +546,14 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                 }
                 if (k == 0)
                         break;
-                /* One request at a time per client keeps a flood from one
-                 * client from growing gensupd: its later frames wait in the
-                 * socket until this is answered... unless answered at once. */
+                c->handling = true;
                 handle_frame(c, f);
+                c->handling = false;
                 ipc_frame_free(f);
-                /* handle_frame may have dropped the connection. */
-                bool alive = false;
-                for (ctl_conn *x = userdata ? ((ctl_conn *) userdata)->ctl->conns : NULL; x; x = x->next)
-                        alive |= x == c;
-                if (!alive)
+                if (c->dead) {
+                        conn_free(c);
                         return 0;
+                }
         }
         if (r < 0)
                 conn_free(c);
