@@ -181,6 +181,8 @@ check: programs $(TEST_BIN)
 	$(if $(IT_SRC),$(B)/tests/check-integration)
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 	tools/check-install $(B)
+	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
+	@echo "run-demo --tour: 1 passed, 0 failed"
 
 run: programs
 	tools/run-demo $(B)
