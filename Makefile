@@ -180,7 +180,7 @@ check: programs $(TEST_BIN)
 	$(B)/tests/check-unit
 	$(if $(IT_SRC),$(B)/tests/check-integration)
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
-	tools/check-install $(B)
+	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
 

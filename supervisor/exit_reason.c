@@ -24,6 +24,11 @@ int sup_exit_reason(const sup_exit_facts *f, gs_buf *out) {
          * the way it reported, we ended it. */
         if (f->sent_kill && f->code == CLD_KILLED && f->status == SIGKILL)
                 return gs_buf_printf(out, "killed");
+        /* proc.c wraps an INIT_FAILED frame's reason as {init_failed,R}
+         * itself: already spelled right, and no server reason to normalise
+         * (that would make it {error,{init_failed,R}}). */
+        if (f->reported && strncmp(f->reported, "{init_failed,", strlen("{init_failed,")) == 0)
+                return gs_buf_printf(out, "%s", f->reported);
         if (f->reported && *f->reported)
                 return gs_reason_normalize(f->reported, out);
 

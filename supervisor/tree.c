@@ -57,6 +57,8 @@ struct sup_entry {
         pid_t last_pid;
         sup_spec *owned_spec;          /* made for start_child: freed with the entry */
         char **args;                   /* simple_one_for_one: extra arguments */
+        sup_spec *instance_spec;       /* simple_one_for_one: the template under the instance's name
+                                        * (a shallow copy: only name is its own) */
         sup_exit_record history[SUP_HISTORY_MAX];
         size_t hist_next, hist_len;
 };
@@ -271,6 +273,10 @@ static sup_entry *entry_free(sup_entry *e) {
         sup_proc_free(e->proc);
         e->sub = node_free(e->sub);
         sup_spec_free(e->owned_spec);
+        if (e->instance_spec) {
+                free(e->instance_spec->name);
+                free(e->instance_spec);
+        }
         free_strv(e->args);
         free(e->name);
         free(e);
@@ -354,9 +360,25 @@ static void op_start(sup_node *n, sup_entry *e) {
                 return;
         }
         int r = 0;
-        if (!e->proc) {
-                r = sup_proc_new(&n->env->proc, e->spec, e->args, on_proc, e, &e->proc);
+        if (!e->proc && n->spec->strategy == SUP_SIMPLE_ONE_FOR_ONE && !e->instance_spec) {
+                /* An instance runs under its own name (GENSUP_NAME, its
+                 * socket, its output), not the template's: two instances
+                 * of a libgensup server cannot share one socket. */
+                e->instance_spec = malloc(sizeof(*e->instance_spec));
+                if (!e->instance_spec)
+                        r = -ENOMEM;
+                else {
+                        *e->instance_spec = *e->spec;
+                        if (!(e->instance_spec->name = strdup(e->name))) {
+                                free(e->instance_spec);
+                                e->instance_spec = NULL;
+                                r = -ENOMEM;
+                        }
+                }
         }
+        if (r >= 0 && !e->proc)
+                r = sup_proc_new(&n->env->proc, e->instance_spec ? e->instance_spec : e->spec, e->args, on_proc, e,
+                                 &e->proc);
         if (r >= 0)
                 r = sup_proc_start(e->proc);
         if (r < 0) {
