@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "output.h"
+#include "spawn.h"
 #include "tree.h"
 
 static void help(void) {
@@ -225,6 +226,7 @@ int main(int argc, char **argv) {
         }
 
         sup_log_open(log_stderr);
+        sup_spawn_raise_nofile();
         r = run(&d);
         if (r < 0)
                 d.exit_status = EXIT_FAILURE;

@@ -21,7 +21,7 @@ struct reader {
         int fd;
         size_t len;
         char name[64];
-        char line[LINE_MAX_BYTES];
+        char *line;      /* LINE_MAX_BYTES while a child writes; NULL when idle */
 };
 
 static reader *readers;
@@ -38,6 +38,7 @@ static void flush_partial(reader *r) {
 
 static void reader_free(reader *r) {
         flush_partial(r);
+        free(r->line);
         sd_event_source_disable_unref(r->source);
         close(r->fd);
         if (r->prev)
@@ -52,12 +53,20 @@ static void reader_free(reader *r) {
 static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         reader *r = userdata;
 
+        /* Thousands of quiet children cost no line buffers. */
+        if (!r->line && !(r->line = malloc(LINE_MAX_BYTES)))
+                return 0;
         for (;;) {
-                ssize_t n = read(fd, r->line + r->len, sizeof(r->line) - r->len);
+                ssize_t n = read(fd, r->line + r->len, LINE_MAX_BYTES - r->len);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0 && errno == EAGAIN)
+                if (n < 0 && errno == EAGAIN) {
+                        if (r->len == 0) {
+                                free(r->line);
+                                r->line = NULL;
+                        }
                         return 0;
+                }
                 if (n <= 0) {
                         reader_free(r);
                         return 0;
@@ -71,7 +80,7 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
                 size_t rest = r->len - (size_t) (start - r->line);
                 memmove(r->line, start, rest);
                 r->len = rest;
-                if (r->len == sizeof(r->line))
+                if (r->len == LINE_MAX_BYTES)
                         flush_partial(r);
         }
 }

@@ -68,7 +68,7 @@ struct sup_proc {
         uint64_t started_usec;
 
         uint64_t next_ref;
-        sys_pending sys[MAX_SYS_PENDING];
+        sys_pending *sys;              /* forwarded sys requests awaiting an answer */
         size_t n_sys;
 };
 
@@ -164,6 +164,7 @@ sup_proc *sup_proc_free(sup_proc *c) {
                 close(c->listen_fd);
         free_argv(c->extra_args);
         free(c->reported);
+        free(c->sys);
         free(c);
         return NULL;
 }
@@ -510,6 +511,10 @@ int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done d
                 return -ENOTCONN;
         if (c->n_sys == MAX_SYS_PENDING)
                 return -EBUSY;
+        sys_pending *grown = realloc(c->sys, (c->n_sys + 1) * sizeof(sys_pending));
+        if (!grown)
+                return -ENOMEM;
+        c->sys = grown;
         Gensup__Frame f;
         ipc_frame_init(&f, GENSUP__KIND__SYS, c->next_ref++);
         f.sys = (Gensup__SysRequest *) req;

@@ -25,6 +25,19 @@ extern char **environ;
 
 #define LISTEN_FD_START 3
 
+static struct rlimit children_nofile;   /* the limit gensupd was started with */
+static bool nofile_raised;
+
+void sup_spawn_raise_nofile(void) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        children_nofile = rl;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+                nofile_raised = true;
+}
+
 typedef struct failure {
         int error;
         char step[28];
@@ -205,6 +218,9 @@ static void run_child(const sup_spawn_params *p, const prepared *pr, int control
         if (pr->listen_pid)
                 snprintf(pr->listen_pid + strlen("LISTEN_PID="), 11, "%d", (int) getpid());
 
+        /* Many programs still use select(): they get the usual limit back. */
+        if (nofile_raised)
+                (void) setrlimit(RLIMIT_NOFILE, &children_nofile);
         for (size_t i = 0; i < s->n_rlimits; i++)
                 if (setrlimit((__rlimit_resource_t) s->rlimits[i].resource, &s->rlimits[i].limit) < 0)
                         child_fail(report_fd, STEP_RLIMIT);

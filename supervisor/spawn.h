@@ -31,4 +31,10 @@ typedef struct sup_process {
  * "setuid", ...). */
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
 
+/* Raises gensupd's own soft RLIMIT_NOFILE to its hard limit (a big tree
+ * holds a few fds per child), and makes children start with the soft
+ * limit gensupd was given, as systemd does, unless their spec sets one.
+ * Call once at start. */
+void sup_spawn_raise_nofile(void);
+
 #endif

@@ -180,7 +180,8 @@ json_t *sup_status_history(const sup_entry *e) {
                 json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:s}", "time_us",
                                                       (json_int_t) records[i].realtime_usec, "pid",
                                                       records[i].pid > 0 ? json_integer(records[i].pid) : json_null(),
-                                                      "context", records[i].context, "reason", records[i].reason));
+                                                      "context", records[i].context,
+                                                      "reason", records[i].reason ? records[i].reason : "undefined"));
         return json_pack("{s:s,s:o}", "name", sup_entry_name(e), "exits", list);
 }
 

@@ -59,7 +59,7 @@ struct sup_entry {
         char **args;                   /* simple_one_for_one: extra arguments */
         sup_spec *instance_spec;       /* simple_one_for_one: the template under the instance's name
                                         * (a shallow copy: only name is its own) */
-        sup_exit_record history[SUP_HISTORY_MAX];
+        sup_exit_record *history;      /* a ring of SUP_HISTORY_MAX, made at the first exit */
         size_t hist_next, hist_len;
 };
 
@@ -133,10 +133,17 @@ static void report(sup_node *n, const char *context, const char *reason, sup_ent
 }
 
 static void record_exit(sup_entry *e, const char *context, const char *reason) {
+        /* Most children never exit: their history costs nothing. */
+        if (!e->history && !(e->history = calloc(SUP_HISTORY_MAX, sizeof(sup_exit_record))))
+                return;
         sup_exit_record *r = &e->history[e->hist_next];
-        *r = (sup_exit_record) { .realtime_usec = realtime_usec(), .pid = e->last_pid };
-        snprintf(r->context, sizeof(r->context), "%s", context);
-        snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "undefined");
+        free(r->reason);
+        *r = (sup_exit_record) {
+                .realtime_usec = realtime_usec(),
+                .pid = e->last_pid,
+                .context = context,
+                .reason = strdup(reason ? reason : "undefined"),
+        };
         e->hist_next = (e->hist_next + 1) % SUP_HISTORY_MAX;
         if (e->hist_len < SUP_HISTORY_MAX)
                 e->hist_len++;
@@ -278,6 +285,9 @@ static sup_entry *entry_free(sup_entry *e) {
                 free(e->instance_spec);
         }
         free_strv(e->args);
+        for (size_t i = 0; e->history && i < SUP_HISTORY_MAX; i++)
+                free(e->history[i].reason);
+        free(e->history);
         free(e->name);
         free(e);
         return NULL;
@@ -1031,7 +1041,8 @@ char *const *sup_entry_args(const sup_entry *e) {
 const char *sup_entry_last_reason(const sup_entry *e) {
         if (e->hist_len == 0)
                 return NULL;
-        return e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX].reason;
+        const char *r = e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX].reason;
+        return r ? r : "undefined";
 }
 
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n) {

@@ -14,17 +14,18 @@
 #include "proc.h"
 #include "spec.h"
 
-#define SUP_HISTORY_MAX 32   /* exits kept per child */
+#define SUP_HISTORY_MAX 16   /* exits kept per child */
 
 typedef struct sup_node sup_node;
 typedef struct sup_entry sup_entry;
 
-/* One exit in a child's history. */
+/* One exit in a child's history. The strings belong to the child: valid
+ * while it exists and until its next exit. */
 typedef struct sup_exit_record {
         uint64_t realtime_usec;
         pid_t pid;
-        char context[24];     /* child_terminated, start_error, shutdown_error, shutdown, stopped */
-        char reason[232];
+        const char *context;  /* child_terminated, start_error, shutdown, ignored */
+        char *reason;
 } sup_exit_record;
 
 /* What the tree needs from the daemon around it. */
