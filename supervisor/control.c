@@ -457,6 +457,35 @@ static void cmd_tree(request *q) {
         }
 }
 
+static void on_reload_done(void *userdata, json_t *result) {
+        pending *p = userdata;
+        ctl_conn *c = pending_take(p);
+
+        if (c)
+                reply(c, p->ref, 0, NULL, result, NULL, 0);
+        else
+                json_decref(result);
+        pending_free(p);
+}
+
+static void cmd_reload(request *q) {
+        sup_daemon *d = q->conn->ctl->d;
+        pending *p = pending_new(q->conn, q->ref, NULL);
+        if (!p) {
+                reply_error(q->conn, q->ref, -ENOMEM, NULL);
+                return;
+        }
+        char *error = NULL;
+        sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->conn->cred.pid, (int) q->conn->cred.uid);
+        int r = sup_daemon_reload(d, on_reload_done, p, &error);
+        if (r < 0) {
+                pending_take(p);
+                pending_free(p);
+                reply_error(q->conn, q->ref, r, error);
+        }
+        free(error);
+}
+
 typedef struct command {
         const char *name;
         size_t min_args, max_args;
@@ -480,6 +509,7 @@ static const command commands[] = {
         { "terminate-child", 2, 2, true, cmd_tree },
         { "restart-child", 2, 2, true, cmd_tree },
         { "delete-child", 2, 2, true, cmd_tree },
+        { "reload", 0, 0, true, cmd_reload },
         { "stop", 0, 0, true, cmd_stop },
 };
 
@@ -681,6 +711,24 @@ void sup_control_event(sup_control *ctl, json_t *event) {
 
 /* ---- setup ---- */
 
+void sup_control_set_group(sup_control *ctl, const char *group) {
+        ctl->has_group = false;
+        if (!group)
+                return;
+        struct group *gr = getgrnam(group);
+        if (gr) {
+                ctl->group = gr->gr_gid;
+                ctl->has_group = true;
+                return;
+        }
+        char *end;
+        unsigned long g = strtoul(group, &end, 10);
+        if (*end == '\0' && end != group) {
+                ctl->group = (gid_t) g;
+                ctl->has_group = true;
+        }
+}
+
 int sup_control_open(sup_daemon *d, sup_control **ret) {
         sup_control *ctl = calloc(1, sizeof(*ctl));
         int r;
@@ -689,20 +737,7 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                 return -ENOMEM;
         ctl->d = d;
         ctl->listen_fd = -1;
-        if (d->config->control_group) {
-                struct group *gr = getgrnam(d->config->control_group);
-                if (gr) {
-                        ctl->group = gr->gr_gid;
-                        ctl->has_group = true;
-                } else {
-                        char *end;
-                        unsigned long g = strtoul(d->config->control_group, &end, 10);
-                        if (*end == '\0') {
-                                ctl->group = (gid_t) g;
-                                ctl->has_group = true;
-                        }
-                }
-        }
+        sup_control_set_group(ctl, d->config->control_group);
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);

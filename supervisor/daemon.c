@@ -1,10 +1,13 @@
 /* daemon.c: gensupd's state as a whole. */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "output.h"
+#include "reload.h"
 #include "status.h"
 
 int sup_daemon_control_open(sup_daemon *d) {
@@ -16,9 +19,49 @@ void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const
                 sup_control_event(d->control, sup_status_event(kind, e, reason));
 }
 
+typedef struct reload_call {
+        sup_daemon *d;
+        void (*done)(void *userdata, json_t *result);
+        void *userdata;
+} reload_call;
+
+static void on_reloaded(void *userdata, json_t *result) {
+        reload_call *c = userdata;
+        sup_daemon *d = c->d;
+
+        if (d->control)
+                sup_control_set_group(d->control, d->config->control_group);
+        char *text = json_dumps(result, JSON_COMPACT);
+        sup_log(LOG_INFO, "reloaded %s: %s", d->config->path, text ? text : "");
+        free(text);
+        sup_daemon_event(d, "reloaded", NULL, NULL);
+        if (c->done)
+                c->done(c->userdata, result);
+        else
+                json_decref(result);
+        free(c);
+}
+
+int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result), void *userdata,
+                      char **ret_error) {
+        reload_call *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (reload_call) { .d = d, .done = done, .userdata = userdata };
+        int r = sup_reload(d, on_reloaded, c, ret_error);
+        if (r < 0) {
+                sup_log(LOG_ERR, "reload of %s refused, nothing changed: %s", d->config->path,
+                        *ret_error ? *ret_error : strerror(-r));
+                free(c);
+        }
+        return r;
+}
+
 void sup_daemon_done(sup_daemon *d) {
         d->control = sup_control_free(d->control);
+        sup_reload_cancel(d);
         d->root = sup_tree_free(d->root);
+        sup_reload_done_all(d);
         d->notify = sup_notify_free(d->notify);
         sup_output_close_all();
         d->event = sd_event_unref(d->event);

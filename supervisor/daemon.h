@@ -13,6 +13,8 @@
 
 #define GENSUP_VERSION "0.1.0"
 
+#include <jansson.h>
+
 #include "control.h"
 
 typedef struct sup_daemon {
@@ -26,6 +28,8 @@ typedef struct sup_daemon {
         bool stopping;
         int exit_status;
         uint64_t started_usec;   /* CLOCK_MONOTONIC */
+        void *reloading;         /* the reload being carried out (reload.c) */
+        struct sup_reload_retired *retired;   /* configs children may still use */
 } sup_daemon;
 
 /* The control socket (control.c): <runtime_dir>/control.sock, or the one
@@ -33,6 +37,10 @@ typedef struct sup_daemon {
 int sup_daemon_control_open(sup_daemon *d);
 /* A tree event, for gensupctl events --follow. */
 void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason);
+/* Reloads the config (reload.c), then brings control_group up to date,
+ * logs the outcome and calls done (which may be NULL). */
+int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result), void *userdata,
+                      char **ret_error);
 /* Frees everything (after the loop ended). */
 void sup_daemon_done(sup_daemon *d);
 

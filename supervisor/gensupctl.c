@@ -77,6 +77,7 @@ static void print_state(const opts *o, const cmd_def *cmd, char **args, json_t *
 static void print_statistics(const opts *o, const cmd_def *cmd, char **args, json_t *doc);
 static void print_done(const opts *o, const cmd_def *cmd, char **args, json_t *doc);
 static void print_tree_done(const opts *o, const cmd_def *cmd, char **args, json_t *doc);
+static void print_reload(const opts *o, const cmd_def *cmd, char **args, json_t *doc);
 
 static const cmd_def commands[] = {
         { "status", 0, 1, "[NAME]", "the tree, or one child in detail", ROUTE_DAEMON, false, false,
@@ -113,6 +114,8 @@ static const cmd_def commands[] = {
           ROUTE_CALL, false, true, NULL },
         { "cast", 1, 2, "NAME [PAYLOAD|-]", "cast to the server", ROUTE_CAST, false, true,
           NULL },
+        { "reload", 0, 0, "", "re-read the config: add, remove and restart what changed", ROUTE_DAEMON, true,
+          false, print_reload },
         { "stop", 0, 0, "", "stop the tree in order; gensupd then exits", ROUTE_DAEMON, true, false,
           print_done },
 };
@@ -785,6 +788,30 @@ static void print_statistics(const opts *o, const cmd_def *cmd, char **args, jso
 }
 
 /* ---- confirmations ---- */
+
+static void print_names(const char *label, json_t *list) {
+        size_t i;
+        json_t *v;
+
+        if (json_array_size(list) == 0)
+                return;
+        printf("%s:", label);
+        json_array_foreach(list, i, v) {
+                if (json_is_string(v))
+                        printf(" %s", json_string_value(v));
+                else if (json_is_object(v))
+                        printf(" %s (%s)", jstr(v, "name") ?: "?", jstr(v, "reason") ?: "?");
+        }
+        printf("\n");
+}
+
+static void print_reload(const opts *o, const cmd_def *cmd, char **args, json_t *doc) {
+        print_names("added", json_object_get(doc, "added"));
+        print_names("removed", json_object_get(doc, "removed"));
+        print_names("changed", json_object_get(doc, "changed"));
+        printf("unchanged: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(doc, "unchanged")));
+        print_names("failed", json_object_get(doc, "failed"));
+}
 
 static void print_done(const opts *o, const cmd_def *cmd, char **args, json_t *doc) {
         if (strcmp(cmd->name, "suspend") == 0)

@@ -89,9 +89,12 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                         sup_tree_stop(d->root);
                 }
                 break;
-        case SIGHUP:
-                sup_log(LOG_WARNING, "SIGHUP: reloading the config is not available yet; nothing changed");
+        case SIGHUP: {
+                char *error = NULL;
+                (void) sup_daemon_reload(d, NULL, NULL, &error);
+                free(error);
                 break;
+        }
         default:
                 break;
         }
@@ -134,6 +137,12 @@ static int run(sup_daemon *d) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "creating %s: %m", d->runtime_dir);
 
+        /* The control socket first: a second gensupd on the same runtime
+         * directory stops here, before it touches anything of the first. */
+        r = sup_daemon_control_open(d);
+        if (r < 0)
+                return r;
+
         char *notify_path = NULL;
         if (asprintf(&notify_path, "%s/notify.sock", d->runtime_dir) < 0)
                 return -ENOMEM;
@@ -141,10 +150,6 @@ static int run(sup_daemon *d) {
         free(notify_path);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "notify socket: %m");
-
-        r = sup_daemon_control_open(d);
-        if (r < 0)
-                return r;
 
         d->tree_env = (sup_tree_env) {
                 .proc = {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -97,6 +98,8 @@ int sup_notify_open(sd_event *e, const char *path, sup_notify_handler handler, v
                 r = -errno;
                 goto fail;
         }
+        /* Children may run as other users; senders are told apart by pid. */
+        (void) chmod(path, 0666);
         n->path = strdup(path);
         if (!n->path) {
                 r = -ENOMEM;

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +59,7 @@ struct sup_proc {
         sd_event_source *timer;        /* start timeout or shutdown deadline */
         sd_event_source *defer;        /* delivers READY for ready = "exec" */
         int listen_fd;                 /* held across restarts */
+        char *listen_path;             /* removed when the child is freed */
 
         bool speaks_gensup;            /* sent a frame on the control socket */
         bool ready;
@@ -162,6 +164,9 @@ sup_proc *sup_proc_free(sup_proc *c) {
         sd_event_source_disable_unref(c->defer);
         if (c->listen_fd >= 0)
                 close(c->listen_fd);
+        if (c->listen_path)
+                (void) unlink(c->listen_path);
+        free(c->listen_path);
         free_argv(c->extra_args);
         free(c->reported);
         free(c->sys);
@@ -375,10 +380,15 @@ static int open_listen_socket(sup_proc *c) {
         if (r < 0)
                 return r;
         r = ipc_listen(path, LISTEN_BACKLOG);
-        free(path);
-        if (r < 0)
+        if (r < 0) {
+                free(path);
                 return r;
+        }
+        /* As systemd's SocketMode= default: the server decides who it
+         * answers, and anyone may knock. */
+        (void) chmod(path, 0666);
         c->listen_fd = r;
+        c->listen_path = path;
         return 0;
 }
 

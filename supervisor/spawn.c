@@ -110,6 +110,33 @@ static int add_env(char **envp, int *n, const char *key, const char *value) {
         return 0;
 }
 
+/* A name, or a number as the config allows. */
+static bool numeric_id(const char *s, unsigned long *ret) {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (*s == '\0' || *end != '\0' || errno != 0)
+                return false;
+        *ret = v;
+        return true;
+}
+
+static struct passwd *lookup_user(const char *name) {
+        unsigned long id;
+        struct passwd *pw = getpwnam(name);
+        if (!pw && numeric_id(name, &id))
+                pw = getpwuid((uid_t) id);
+        return pw;
+}
+
+static struct group *lookup_group(const char *name) {
+        unsigned long id;
+        struct group *gr = getgrnam(name);
+        if (!gr && numeric_id(name, &id))
+                gr = getgrgid((gid_t) id);
+        return gr;
+}
+
 static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared *ret) {
         const sup_spec *s = p->spec;
         prepared pr = { 0 };
@@ -131,8 +158,10 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
         for (int i = 0; i < n_base; i++)
                 if (!is_ours(environ[i]) && !overridden(environ[i], s->environment))
                         pr.envp[n++] = environ[i];
+        /* What gensupd sets for the child is its to set. */
         for (int i = 0; i < n_spec; i++)
-                pr.envp[n++] = s->environment[i];
+                if (!is_ours(s->environment[i]))
+                        pr.envp[n++] = s->environment[i];
         char num[16];
         snprintf(num, sizeof(num), "%d", control_fd_in_child);
         if (add_env(pr.envp, &n, "GENSUP_CONTROL_FD", num) < 0 ||
@@ -149,7 +178,7 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
         }
 
         if (s->user) {
-                struct passwd *pw = getpwnam(s->user);
+                struct passwd *pw = lookup_user(s->user);
                 if (!pw) {
                         r = -ESRCH;
                         goto fail;
@@ -159,7 +188,7 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
                 pr.change_user = pr.change_group = true;
         }
         if (s->group) {
-                struct group *gr = getgrnam(s->group);
+                struct group *gr = lookup_group(s->group);
                 if (!gr) {
                         r = -ESRCH;
                         goto fail;
@@ -195,11 +224,6 @@ static void run_child(const sup_spawn_params *p, const prepared *pr, int control
 
         if (setpgid(0, 0) < 0)
                 child_fail(report_fd, STEP_SETPGID);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-                child_fail(report_fd, STEP_PRCTL);
-        /* gensupd may have died between fork and prctl. */
-        if (getppid() != parent)
-                _exit(127);
 
         /* Lay fds out: 0 /dev/null, 1 and 2 output, 3 listen (if any), then
          * control. Sources are CLOEXEC and above the targets' range (see
@@ -235,6 +259,12 @@ static void run_child(const sup_spawn_params *p, const prepared *pr, int control
         if (pr->change_user && setuid(pr->uid) < 0)
                 child_fail(report_fd, STEP_SETUID);
 
+        /* Last, because changing credentials clears the death signal. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                child_fail(report_fd, STEP_PRCTL);
+        /* gensupd may have died before prctl. */
+        if (getppid() != parent)
+                _exit(127);
         execve(pr->argv[0], pr->argv, pr->envp);
         child_fail(report_fd, STEP_EXEC);
 }

@@ -28,6 +28,7 @@ typedef struct ctl_request {
         sup_ctl_kind kind;
         char *name;
         sup_spec *spec;
+        bool spec_borrowed;            /* the config owns it (reload), not the request */
         char **args;
         sup_ctl_done done;
         void *userdata;
@@ -213,7 +214,8 @@ static ctl_request *ctl_free(ctl_request *c) {
         if (!c)
                 return NULL;
         free(c->name);
-        sup_spec_free(c->spec);
+        if (!c->spec_borrowed)
+                sup_spec_free(c->spec);
         free_strv(c->args);
         free(c);
         return NULL;
@@ -530,7 +532,8 @@ static void start_ctl(sup_node *n, ctl_request *c) {
                         entry_free(e);   /* frees nothing of c's: the spec is still c's */
                         break;
                 }
-                e->owned_spec = c->spec;
+                if (!c->spec_borrowed)
+                        e->owned_spec = c->spec;
                 c->spec = NULL;
                 e->core = child;
                 c->entry = e;
@@ -701,7 +704,11 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const char *reason, b
                 record_exit(e, "ignored", "normal");
                 break;
         case SUP_PROC_OUTCOME_EXITED:
-                record_exit(e, requested ? "shutdown" : "child_terminated", reason);
+                record_exit(e,
+                            !requested                                  ? "child_terminated"
+                            : sup_shutdown_error_due(e->spec, reason) ? "shutdown_error"
+                                                                        : "shutdown",
+                            reason);
                 break;
         case _SUP_PROC_OUTCOME_MAX:
                 return;
@@ -892,14 +899,17 @@ static sup_entry *find(sup_node *n, const char *name, pid_t pid) {
         return NULL;
 }
 
-int sup_tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *spec, char *const *args,
-                 sup_ctl_done done, void *userdata) {
+static int tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *spec, bool borrowed,
+                    char *const *args, sup_ctl_done done, void *userdata) {
         ctl_request *c = calloc(1, sizeof(*c));
         if (!c) {
-                sup_spec_free(spec);
+                if (!borrowed)
+                        sup_spec_free(spec);
                 return -ENOMEM;
         }
-        *c = (ctl_request) { .kind = kind, .spec = spec, .done = done, .userdata = userdata };
+        *c = (ctl_request) {
+                .kind = kind, .spec = spec, .spec_borrowed = borrowed, .done = done, .userdata = userdata,
+        };
         if ((name && !(c->name = strdup(name))) || (args && !(c->args = copy_strv(args)))) {
                 ctl_free(c);
                 return -ENOMEM;
@@ -921,6 +931,19 @@ int sup_tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *spe
         n->queue_tail = ev;
         node_run(n);
         return 0;
+}
+
+int sup_tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *spec, char *const *args,
+                 sup_ctl_done done, void *userdata) {
+        return tree_ctl(n, kind, name, spec, false, args, done, userdata);
+}
+
+int sup_tree_start_spec(sup_node *n, const sup_spec *spec, sup_ctl_done done, void *userdata) {
+        return tree_ctl(n, SUP_CTL_START_CHILD, NULL, (sup_spec *) spec, true, NULL, done, userdata);
+}
+
+bool sup_entry_is_dynamic(const sup_entry *e) {
+        return e->owned_spec || e->owner->spec->strategy == SUP_SIMPLE_ONE_FOR_ONE;
 }
 
 void sup_tree_ctl_cancel(sup_node *n, void *userdata) {

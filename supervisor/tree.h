@@ -78,6 +78,9 @@ typedef void (*sup_ctl_done)(void *userdata, int r, const char *name, pid_t pid,
  * spec (also on failure). */
 int sup_tree_ctl(sup_node *node, sup_ctl_kind kind, const char *name, sup_spec *spec, char *const *args,
                  sup_ctl_done done, void *userdata);
+/* start_child with a spec the caller keeps (the config, on reload): it
+ * must outlive the child. */
+int sup_tree_start_spec(sup_node *node, const sup_spec *spec, sup_ctl_done done, void *userdata);
 /* Forgets the pending requests of this userdata (its client went away). */
 void sup_tree_ctl_cancel(sup_node *root, void *userdata);
 
@@ -99,6 +102,7 @@ pid_t sup_entry_last_pid(const sup_entry *e);         /* the latest process, run
 uint64_t sup_entry_uptime_ms(const sup_entry *e, uint64_t now_usec);
 const char *sup_entry_last_reason(const sup_entry *e);   /* NULL: never exited */
 char *const *sup_entry_args(const sup_entry *e);        /* simple_one_for_one instances' extra args */
+bool sup_entry_is_dynamic(const sup_entry *e);          /* added at run time, not from the config */
 /* Copies the exits kept, oldest first, into out (SUP_HISTORY_MAX entries). */
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n);
 

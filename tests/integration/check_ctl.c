@@ -936,10 +936,9 @@ START_TEST(test_usage) {
         static const char *const names[] = { "status", "which-children", "count-children", "get-childspec",
                                              "history", "events", "get-state", "statistics", "suspend", "resume",
                                              "trace", "start-child", "terminate-child", "restart-child",
-                                             "delete-child", "call", "cast", "stop" };
+                                             "delete-child", "call", "cast", "reload", "stop" };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
                 ck_assert_msg(strstr(r.out, it_strf("\n  %s ", names[i])), "--help lacks %s", names[i]);
-        ck_assert_ptr_null(strstr(r.out, "reload"));
         result_done(&r);
 
         ctl_run(&r, "--version");
