@@ -5,6 +5,7 @@
  *                                        else STARTING with the start timer
  *   STARTING  READY frame / READY=1      RUNNING, handler READY
  *   STARTING  INIT_FAILED / IGNORE       remember; wait for the process to go
+ *                                        (its shutdown time, then SIGKILL)
  *   STARTING  start timer                SIGKILL the group; reason start_timeout
  *   STARTING  stop                       SIGKILL the group
  *   STARTING  process gone               DOWN, handler START_FAILED or IGNORED
@@ -65,6 +66,7 @@ struct sup_proc {
         bool ready;
         bool sent_term, sent_kill;
         bool start_timed_out;
+        bool init_answered;            /* INIT_FAILED or IGNORE came */
         bool ignored;
         char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
         uint64_t started_usec;
@@ -205,12 +207,29 @@ static void became_ready(sup_proc *c) {
         c->handler(c, SUP_PROC_OUTCOME_READY, NULL, false, c->userdata);
 }
 
+/* init said no (INIT_FAILED or IGNORE): the start is decided, and the
+ * process has only to exit. It gets its shutdown time for that, not what
+ * is left of the start timeout; if it lingers it is killed, and its own
+ * answer stays the reason. */
+static void init_answered(sup_proc *c) {
+        if (c->state != SUP_PROC_STARTING || c->init_answered)
+                return;
+        c->init_answered = true;
+        int64_t ms = c->spec->shutdown_ms >= 0 ? c->spec->shutdown_ms : SUP_DEFAULT_WORKER_SHUTDOWN_MS;
+        (void) arm_timer(c, (uint64_t) ms);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         sup_proc *c = userdata;
 
         c->timer = sd_event_source_disable_unref(c->timer);
         switch (c->state) {
         case SUP_PROC_STARTING:
+                if (c->init_answered) {
+                        (void) kill(-c->pid, SIGKILL);
+                        (void) kill(c->pid, SIGKILL);
+                        break;
+                }
                 c->start_timed_out = true;
                 kill_group(c);
                 break;
@@ -259,10 +278,12 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
                         free(c->reported);
                         c->reported = r;
                 }
+                init_answered(c);
                 break;
         }
         case GENSUP__KIND__IGNORE:
                 c->ignored = true;
+                init_answered(c);
                 break;
         case GENSUP__KIND__EXIT_REPORT:
                 set_reported(c, f->reason);
@@ -422,6 +443,7 @@ int sup_proc_start(sup_proc *c) {
 
         c->pid = p.pid;
         c->sent_term = c->sent_kill = c->start_timed_out = c->ignored = c->speaks_gensup = c->ready = false;
+        c->init_answered = false;
         set_reported(c, NULL);
         c->state = SUP_PROC_STARTING;
 
