@@ -266,7 +266,9 @@ gs_client *gs_client_free(gs_client *c);
 /* The exit reason the server sent before it went away, or NULL. Valid
  * after a function returned -ECONNRESET. */
 const char *gs_client_exit_reason(const gs_client *c);
-/* The connection's fd, for poll(2) (readable when a response may be in). */
+/* The connection's fd, for poll(2) (readable when a response may be in).
+ * Only the library reads and writes it; it may switch the fd to blocking
+ * mode (its own reads and writes never depend on O_NONBLOCK). */
 int gs_client_fd(const gs_client *c);
 /* With cork on, casts and asynchronous requests collect in the client's
  * buffer and go out together when 64 KiB have collected, on

@@ -6,10 +6,13 @@
  * iteration, so many frames cost one write. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -38,6 +41,9 @@ struct ipc_conn {
 
         pending_fd *out_fds;
         size_t n_out_fds, cap_out_fds;
+
+        bool blocking;     /* O_NONBLOCK cleared by ipc_conn_read_wait */
+        int rcvtimeo_ms;   /* SO_RCVTIMEO as last set; INT_MIN: unknown */
 };
 
 int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
@@ -52,6 +58,7 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
                 (void) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         c->fd = fd;
         c->max_frame = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+        c->rcvtimeo_ms = INT_MIN;
         *ret = c;
         return 0;
 }
@@ -120,7 +127,7 @@ static void keep_fds(ipc_conn *c, struct msghdr *mh) {
         }
 }
 
-int ipc_conn_read(ipc_conn *c) {
+static int conn_recv(ipc_conn *c, int flags) {
         int r = in_reserve(c, READ_CHUNK);
         if (r < 0)
                 return r;
@@ -139,8 +146,10 @@ int ipc_conn_read(ipc_conn *c) {
 
         ssize_t n;
         do
-                n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-        while (n < 0 && errno == EINTR);
+                n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | flags);
+        while (n < 0 && errno == EINTR && (flags & MSG_DONTWAIT));
+        if (n < 0 && errno == EINTR)
+                return -EINTR;
         if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return -EAGAIN;
@@ -154,6 +163,39 @@ int ipc_conn_read(ipc_conn *c) {
                 return -ECONNRESET;
         c->in_end += (size_t) n;
         return (int) (n > INT32_MAX ? INT32_MAX : n);
+}
+
+int ipc_conn_read(ipc_conn *c) {
+        return conn_recv(c, MSG_DONTWAIT);
+}
+
+int ipc_conn_read_wait(ipc_conn *c, int timeout_ms) {
+        if (timeout_ms == 0)
+                return conn_recv(c, MSG_DONTWAIT);
+        if (!c->blocking) {
+                /* Every other read and write here passes MSG_DONTWAIT, so
+                 * only this one blocks. */
+                int flags = fcntl(c->fd, F_GETFL);
+                if (flags < 0)
+                        return -errno;
+                if ((flags & O_NONBLOCK) && fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                        return -errno;
+                c->blocking = true;
+        }
+        if (timeout_ms < 0)
+                timeout_ms = -1;
+        if (timeout_ms != c->rcvtimeo_ms) {
+                /* A zero timeval means no timeout at all. */
+                struct timeval tv = { 0, 0 };
+                if (timeout_ms > 0) {
+                        tv.tv_sec = timeout_ms / 1000;
+                        tv.tv_usec = (timeout_ms % 1000) * 1000;
+                }
+                if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+                        return -errno;
+                c->rcvtimeo_ms = timeout_ms;
+        }
+        return conn_recv(c, 0);
 }
 
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
@@ -181,6 +223,127 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         c->in_start += (size_t) wire;
         *ret = f;
         return 1;
+}
+
+/* The frames that carry data (CALL, CAST, REPLY, INFO) hold a kind, a ref
+ * and a payload and nothing else. Those are decoded and encoded here by
+ * hand: protobuf-c's generic walk over the descriptor, its two mallocs
+ * (message and payload copy) and the frees cost more than the rest of a
+ * frame's handling. Everything else goes through protobuf-c. The bytes
+ * are the same as protobuf-c's: fields in order, zero fields left out. */
+
+static size_t varint_size(uint64_t v) {
+        size_t n = 1;
+
+        while (v >= 0x80) {
+                v >>= 7;
+                n++;
+        }
+        return n;
+}
+
+/* Decodes a body made only of fields 1 (kind), 2 (ref) and 3 (payload),
+ * each at most once, into *f with the payload pointing into buf. Returns 1
+ * on success, 0 if the body holds anything else (protobuf-c decides). */
+static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
+        size_t at = 0;
+        unsigned seen = 0;
+
+        gensup__frame__init(f);
+        while (at < len) {
+                uint8_t tag = buf[at++];
+                uint64_t v;
+                int n;
+
+                if (tag != 0x08 && tag != 0x10 && tag != 0x1a)
+                        return 0;
+                unsigned bit = 1u << (tag >> 3);
+                if (seen & bit)
+                        return 0;
+                seen |= bit;
+                n = ipc_varint_decode(buf + at, len - at, &v);
+                if (n <= 0)
+                        return 0;
+                at += (size_t) n;
+                switch (tag) {
+                case 0x08:
+                        if (v == 0 || v > INT32_MAX)
+                                return 0;
+                        f->kind = (Gensup__Kind) v;
+                        break;
+                case 0x10:
+                        f->ref = v;
+                        break;
+                default:
+                        if (v > len - at)
+                                return 0;
+                        f->payload.len = (size_t) v;
+                        f->payload.data = v > 0 ? (uint8_t *) buf + at : NULL;
+                        at += (size_t) v;
+                        break;
+                }
+        }
+        /* Only the kinds that carry data: a view is never an answer that
+         * its reader keeps (SYS_REPLY) or a frame it must copy first. */
+        switch ((int) f->kind) {
+        case GENSUP__KIND__CALL:
+        case GENSUP__KIND__CAST:
+        case GENSUP__KIND__REPLY:
+        case GENSUP__KIND__INFO:
+                return 1;
+        default:
+                return 0;
+        }
+}
+
+static bool is_simple(const ipc_frame *f) {
+        return f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
+               !f->ctl_reply && !f->event && f->base.n_unknown_fields == 0;
+}
+
+static size_t simple_size(const ipc_frame *f) {
+        size_t n = 1 + varint_size((uint64_t) f->kind);
+
+        if (f->ref != 0)
+                n += 1 + varint_size(f->ref);
+        if (f->payload.len > 0)
+                n += 1 + varint_size(f->payload.len) + f->payload.len;
+        return n;
+}
+
+static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
+        size_t n = 0;
+
+        out[n++] = 0x08;
+        n += ipc_varint_encode((uint64_t) f->kind, out + n);
+        if (f->ref != 0) {
+                out[n++] = 0x10;
+                n += ipc_varint_encode(f->ref, out + n);
+        }
+        if (f->payload.len > 0) {
+                out[n++] = 0x1a;
+                n += ipc_varint_encode(f->payload.len, out + n);
+                memcpy(out + n, f->payload.data, f->payload.len);
+                n += f->payload.len;
+        }
+        return n;
+}
+
+int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
+        size_t avail = c->in_end - c->in_start;
+        size_t header;
+        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_frame, &header);
+
+        if (wire <= 0)
+                return ipc_conn_next(c, ret);
+        const uint8_t *body = c->in + c->in_start + header;
+        size_t len = (size_t) wire - header;
+        if (simple_decode(body, len, storage)) {
+                c->in_start += (size_t) wire;
+                *ret = storage;
+                return 1;
+        }
+        return ipc_conn_next(c, ret);
 }
 
 size_t ipc_conn_buffered(const ipc_conn *c) {
@@ -223,7 +386,8 @@ static int out_reserve(ipc_conn *c, size_t want) {
 }
 
 int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
-        size_t body = gensup__frame__get_packed_size(f);
+        bool simple = is_simple(f);
+        size_t body = simple ? simple_size(f) : gensup__frame__get_packed_size(f);
 
         if (body > c->max_frame)
                 return -EMSGSIZE;
@@ -247,7 +411,10 @@ int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
         }
 
         size_t n = ipc_varint_encode(body, c->out + c->out_end);
-        gensup__frame__pack(f, c->out + c->out_end + n);
+        if (simple)
+                (void) simple_encode(f, c->out + c->out_end + n);
+        else
+                gensup__frame__pack(f, c->out + c->out_end + n);
         c->out_end += n + body;
         return 0;
 }

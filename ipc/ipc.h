@@ -64,11 +64,27 @@ void ipc_conn_set_max_frame(ipc_conn *c, size_t max_frame);
  * nothing, -ECONNRESET on end of file or a reset, or another -errno. fds
  * that arrive with the bytes are kept for ipc_conn_take_fd. */
 int ipc_conn_read(ipc_conn *c);
+/* As ipc_conn_read, but waits up to timeout_ms (< 0: forever) for bytes
+ * in the one recvmsg, rather than poll(2) and then recvmsg: one system
+ * call per wait. The first use switches the fd to blocking mode (every
+ * other function here passes MSG_DONTWAIT, so they do not block) and the
+ * timeout is kept in SO_RCVTIMEO, set again only when it changes. Returns
+ * as ipc_conn_read; -EAGAIN when the time ran out, -EINTR when a signal
+ * came first. */
+int ipc_conn_read_wait(ipc_conn *c, int timeout_ms);
 /* Takes the next complete frame from the input buffer. Returns 1 with
  * *ret set (free it with ipc_frame_free), 0 if no complete frame is
  * buffered, -EBADMSG (garbage) or -EMSGSIZE (over the limit): close the
  * connection then. */
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret);
+/* As ipc_conn_next, without copying or allocating for the frames that
+ * carry data (only kind, ref and payload set: CALL, CAST, REPLY, INFO):
+ * those are decoded into *storage, *ret is storage, and its payload points
+ * into the connection's input buffer, valid until the next
+ * ipc_conn_read, ipc_conn_next or ipc_conn_next_view on c; it must not be
+ * freed. Any other frame comes as from ipc_conn_next (*ret != storage,
+ * owned by the caller). Free with: if (f != storage) ipc_frame_free(f). */
+int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret);
 /* Bytes read but not yet taken as frames (a peer that closes with this
  * non-zero closed mid-frame). */
 size_t ipc_conn_buffered(const ipc_conn *c);

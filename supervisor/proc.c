@@ -345,9 +345,15 @@ static int on_process_exit(sd_event_source *s, const siginfo_t *si, void *userda
          * behind before anyone can reuse it. */
         (void) kill(-c->pid, SIGKILL);
 
-        /* Frames sent just before exit may still be unread. */
+        /* Frames sent just before exit may still be unread; a READY among
+         * them (or the one ready = "exec" has yet to deliver) counts
+         * first: the child was ready, then it exited. */
         if (c->control)
                 on_control(c->control_source, ipc_conn_fd(c->control), EPOLLIN, c);
+        if (c->defer) {
+                c->defer = sd_event_source_disable_unref(c->defer);
+                became_ready(c);
+        }
 
         sup_exit_facts facts = {
                 .reported = c->reported,

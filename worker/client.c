@@ -1,10 +1,12 @@
 /* client.c: the client side of a gensup connection.
  *
  * One blocking-style connection object on top of the non-blocking
- * ipc_conn: every wait is poll(2) with a deadline on CLOCK_MONOTONIC and
- * survives EINTR. A call queues its frame straight into the ipc output
- * buffer, writes it with one sendmsg, then polls and reads: one write and
- * one read on the fast path, with no allocation on the sending side.
+ * ipc_conn: every wait has a deadline on CLOCK_MONOTONIC and survives
+ * EINTR. A call queues its frame straight into the ipc output buffer,
+ * writes it with one sendmsg, then reads, the read itself waiting (a
+ * blocking recvmsg under SO_RCVTIMEO; poll(2) only while output waits for
+ * room): two system calls on the fast path, with no allocation on either
+ * side (replies are copied from the input buffer into the caller's gs_buf).
  *
  * Requests carry refs picked here: unique per connection, increasing from
  * 1, never reused. An answer whose ref is neither the current call's nor
@@ -315,21 +317,26 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
         }
 }
 
-/* Reads once and dispatches every complete frame. Returns the bytes read,
- * -EAGAIN if nothing was there, or the connection's failure. */
-static int read_some(gs_client *c) {
+/* Reads once and dispatches every complete frame: without waiting when
+ * wait_ms is 0, else waiting up to wait_ms (< 0: forever) in the read
+ * itself. Returns the bytes read, -EAGAIN if nothing was there (in time),
+ * -EINTR, or the connection's failure. */
+static int read_wait(gs_client *c, int wait_ms) {
         if (c->dead)
                 return -ECONNRESET;
-        int n = ipc_conn_read(c->conn);
-        if (n == -EAGAIN || n == -ENOMEM)
+        int n = wait_ms == 0 ? ipc_conn_read(c->conn) : ipc_conn_read_wait(c->conn, wait_ms);
+        if (n == -EAGAIN || n == -ENOMEM || n == -EINTR)
                 return n;
         if (n < 0) {
                 conn_fail(c, -ECONNRESET);
                 return -ECONNRESET;
         }
         for (;;) {
-                ipc_frame *f = NULL;
-                int r = ipc_conn_next(c->conn, &f);
+                ipc_frame view, *f = NULL;
+                /* Replies are copied straight out of the input buffer into
+                 * the caller's gs_buf (no frame allocated); other frames,
+                 * such as a SYS_REPLY handed to the caller, are owned. */
+                int r = ipc_conn_next_view(c->conn, &view, &f);
                 if (r == 0)
                         break;
                 if (r == -ENOMEM)
@@ -341,7 +348,8 @@ static int read_some(gs_client *c) {
                         return -EBADMSG;
                 }
                 r = dispatch(c, &f);
-                ipc_frame_free(f);
+                if (f != &view)
+                        ipc_frame_free(f);
                 if (r < 0) {
                         conn_fail(c, r);
                         return r;
@@ -350,6 +358,10 @@ static int read_some(gs_client *c) {
                         return -ECONNRESET;
         }
         return n;
+}
+
+static int read_some(gs_client *c) {
+        return read_wait(c, 0);
 }
 
 int gs__client_read_all(gs_client *c) {
@@ -403,6 +415,32 @@ int gs__client_handle(gs_client *c, short revents) {
 /* Waits until the socket is ready (or deadline) and handles it once.
  * Returns 0 (something happened: look again), -ETIMEDOUT, or an error. */
 static int pump(gs_client *c, int64_t deadline) {
+        /* Write what collected (corked requests) before sleeping: the
+         * socket has room nearly always, and then poll waits for POLLIN
+         * alone instead of returning at once for POLLOUT. */
+        if (!c->dead && ipc_conn_pending(c->conn) > 0) {
+                int r = flush_some(c);
+                if (r == 0)
+                        /* Written: that is news for a caller waiting for
+                         * room, and one waiting for an answer looks again. */
+                        return 0;
+                if (r != -EAGAIN)
+                        return r;
+        } else if (!c->dead) {
+                /* Only input to wait for: the read itself waits, one
+                 * system call instead of poll and recvmsg. */
+                int ms = gs__remaining_ms(deadline);
+                if (ms == 0)
+                        return -ETIMEDOUT;
+                int r = read_wait(c, ms);
+                if (r == -EAGAIN)
+                        /* SO_RCVTIMEO ran out; the caller's deadline
+                         * decides (the next pump sees 0 ms left). */
+                        return gs__remaining_ms(deadline) == 0 ? -ETIMEDOUT : 0;
+                if (r == -EINTR)
+                        return 0;
+                return r < 0 ? r : 0;
+        }
         for (;;) {
                 if (c->dead)
                         return -ECONNRESET;

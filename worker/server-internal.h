@@ -19,7 +19,11 @@
 
 /* Limits: everything a peer can make the server hold is bounded. */
 #define GS__MAX_CONNECTIONS 1024           /* client connections; more are closed at once */
-#define GS__BATCH 16                       /* frames of one connection per round-robin turn */
+/* Frames of one connection per round-robin turn. Each turn costs a loop
+ * iteration (an epoll_wait) and, for calls, a write: 64 keeps that below
+ * 0.1 µs a frame while a waiting connection still gets its turn after
+ * 64 frames of each other one (tens of microseconds). */
+#define GS__BATCH 64
 #define GS__HELD_MAX 1024                  /* frames held per connection while suspended */
 #define GS__HELD_BYTES_MAX (4u << 20)      /* payload bytes held per connection while suspended */
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
@@ -80,7 +84,9 @@ struct gs_server {
         char *socket_path;      /* the socket this process created, unlinked at exit */
         sd_event_source *listen_src, *listen_retry;
         sd_event_source *work;  /* defer: handles ready connections round-robin */
-        sd_event_source *flush; /* post: writes every dirty connection once per iteration */
+        sd_event_source *flush; /* defer, on while output waits outside an io callback */
+        bool flush_on;          /* flush is switched on (ONESHOT) */
+        bool in_io;             /* in a connection's io callback, which flushes at its end */
         sd_event_source *sig_term, *sig_int;
         sd_event_source *timeout_src;   /* GS_ACTION_TIMEOUT */
         sd_event_source *idle_src;      /* hibernate_after */

@@ -202,7 +202,11 @@ static void before_message(gs_server *s) {
                 s->timeout_armed = false;
         }
         s->timeout_deferred = false;
-        s->last_active_usec = gs__now_usec();
+        /* Only hibernate_after reads the time of the last activity (and
+         * setting it stamps the time anew): no clock read per message
+         * otherwise. */
+        if (s->hibernate_after_ms > 0)
+                s->last_active_usec = gs__now_usec();
         s->idle_hibernated = false;
         gs__idle_rearm(s);
 }
@@ -914,10 +918,13 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
                         goto fail_setup;
                 (void) sd_event_source_set_priority(s->control->io, SD_EVENT_PRIORITY_IMPORTANT);
         }
-        r = setup_listen(s, supervised, a.socket, a.name || o.name || env_name);
+        /* --socket overrides the socket_path option, as every argv option
+         * overrides its gs_server_options field. */
+        const char *socket_opt = a.socket ? a.socket : (o.socket_path && *o.socket_path ? o.socket_path : NULL);
+        r = setup_listen(s, supervised, socket_opt, a.name || o.name || env_name);
         if (r < 0) {
-                fprintf(stderr, "%s: cannot listen%s%s: %s\n", s->name, a.socket ? " on " : "",
-                        a.socket ? a.socket : "", strerror(-r));
+                fprintf(stderr, "%s: cannot listen%s%s: %s\n", s->name, socket_opt ? " on " : "",
+                        socket_opt ? socket_opt : "", strerror(-r));
                 /* Under gensupd this is an init failure the supervisor hears of. */
                 send_control(s, GENSUP__KIND__INIT_FAILED, "{error,listen}");
                 gs__flush_bounded(s, GS__EXIT_FLUSH_MS);

@@ -1,9 +1,13 @@
 /* server_conn.c: a server's connections.
  *
  * Reading: a readable connection is read once (as many bytes as the socket
- * has, 64 KiB at least) and put on the ready queue; it is not read again
- * until every complete frame in its buffer has been handled, so a client
- * that floods the server fills only its own buffer and socket.
+ * has, 64 KiB at least). When no other connection waits for its turn, up to
+ * GS__BATCH of its frames are handled at once in its io callback, and their
+ * answers written at the end of it (the fast path: one epoll_wait, one read,
+ * one write per batch, no source switched). Otherwise, or with frames left
+ * over, it goes on the ready queue; it is not read again until every
+ * complete frame in its buffer has been handled, so a client that floods
+ * the server fills only its own buffer and socket.
  *
  * Handling: a defer source takes the ready connections round-robin, at most
  * GS__BATCH frames of one before the next, so a flooding client cannot
@@ -12,9 +16,11 @@
  * control fd, EXIT) frames are handled; the others are held in order, and a
  * connection holding many is not read until the server resumes.
  *
- * Writing: answers are queued in the connection's output buffer and a post
- * source writes each dirty connection once per loop iteration, so many
- * replies cost one write. What the socket does not take waits for EPOLLOUT. */
+ * Writing: answers are queued in the connection's output buffer. The io
+ * callback writes them at its end; answers queued anywhere else are
+ * written by a defer source switched on by the first of them, once per
+ * loop iteration, so many replies cost one write. What the socket does
+ * not take waits for EPOLLOUT. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -79,6 +85,16 @@ void gs__ready_push(gs__conn *c) {
         gs__conn_update(c);
 }
 
+/* The flush source runs only while some connection has output queued
+ * and nobody is about to write it anyway: during a connection's io
+ * callback (s->in_io) the callback writes at its end. */
+static void flush_arm(gs_server *s) {
+        if (s->flush_on || s->in_io || !s->dirty || !s->flush)
+                return;
+        if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
+                s->flush_on = true;
+}
+
 static void dirty_link(gs_server *s, gs__conn *c) {
         if (c->in_dirty)
                 return;
@@ -88,6 +104,7 @@ static void dirty_link(gs_server *s, gs__conn *c) {
                 s->dirty->dirty_prev = c;
         s->dirty = c;
         c->in_dirty = true;
+        flush_arm(s);
 }
 
 static void dirty_unlink(gs_server *s, gs__conn *c) {
@@ -224,29 +241,61 @@ static int conn_flush(gs__conn *c) {
         return 0;
 }
 
-static void conn_read(gs__conn *c) {
+static int conn_process(gs__conn *c, unsigned budget);
+
+/* Reads once. Returns 1 if there may be frames to handle (also at EOF:
+ * frames read before it are still handled), 0 if nothing came, -1 if c
+ * was closed. */
+static int conn_read(gs__conn *c) {
         int r = ipc_conn_read(c->ipc);
 
         if (r == -EAGAIN)
-                return;
+                return 0;
         if (r == -ECONNRESET)
                 c->eof = true;
         else if (r < 0) {
                 gs__conn_close(c);
-                return;
+                return -1;
         }
-        /* Also on EOF: frames read before it are still handled. */
-        gs__ready_push(c);
+        return 1;
 }
 
+/* The fast path. A readable connection is read and up to one batch of its
+ * frames (the round-robin quantum) is handled right here, and the answers
+ * are written at the end of the callback: one epoll_wait, one read and one
+ * write per batch, and no source is switched on or off. Only a connection
+ * with frames left over goes to the ready queue, where the defer source
+ * takes it in its round-robin turn, behind every other ready connection. */
 static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         gs__conn *c = userdata;
+        gs_server *s = c->server;
         bool broken = revents & (EPOLLHUP | EPOLLERR);
 
         if ((c->events & EPOLLOUT) && ((revents & EPOLLOUT) || broken) && conn_flush(c) < 0)
                 return 0;
-        if ((c->events & EPOLLIN) && ((revents & EPOLLIN) || broken))
-                conn_read(c);
+        if (!(c->events & EPOLLIN) || !((revents & EPOLLIN) || broken))
+                return 0;
+        if (conn_read(c) <= 0)
+                return 0;
+        if (s->ready_head) {
+                /* Others wait for their turn: this one queues behind them,
+                 * so that busy connections cannot starve a flooding one. */
+                gs__ready_push(c);
+                return 0;
+        }
+        /* Timers that fired while the server was suspended come first, as
+         * they would in the defer source's turn. */
+        if (s->fired_head && !s->suspended)
+                gs__deliver_fired(s);
+
+        s->in_io = true;
+        int r = conn_process(c, GS__BATCH);
+        if (r > 0)
+                gs__ready_push(c);
+        else if (r == 0 && !conn_maybe_close(c))
+                gs__conn_update(c);
+        s->in_io = false;
+        gs__flush_dirty(s);
         return 0;
 }
 
@@ -382,7 +431,7 @@ static int conn_process(gs__conn *c, unsigned budget) {
         gs_server *s = c->server;
 
         while (budget > 0) {
-                ipc_frame *f = NULL;
+                ipc_frame view, *f = NULL;
 
                 if (s->stopping)
                         return 1;
@@ -391,7 +440,10 @@ static int conn_process(gs__conn *c, unsigned budget) {
                 else {
                         if (s->suspended && held_full(c))
                                 return 0;
-                        int r = ipc_conn_next(c->ipc, &f);
+                        /* While suspended frames may be held: they must be
+                         * owned. Otherwise the data frames are decoded in
+                         * place, their payload read from the input buffer. */
+                        int r = s->suspended ? ipc_conn_next(c->ipc, &f) : ipc_conn_next_view(c->ipc, &view, &f);
                         if (r < 0) {
                                 /* Garbage or an oversize frame: this peer
                                  * cannot be understood any more. */
@@ -411,9 +463,15 @@ static int conn_process(gs__conn *c, unsigned budget) {
                         }
                 }
                 handle_frame(c, f);
-                ipc_frame_free(f);
+                if (f != &view)
+                        ipc_frame_free(f);
                 budget--;
         }
+        /* A turn that used its whole budget on exactly what was buffered
+         * is done: it need not queue (and switch its io source off and on)
+         * only to find nothing. */
+        if (held_count(c) == 0 && ipc_conn_buffered(c->ipc) == 0)
+                return 0;
         return 1;
 }
 
@@ -453,7 +511,11 @@ void gs__flush_dirty(gs_server *s) {
 }
 
 static int on_flush(sd_event_source *src, void *userdata) {
-        gs__flush_dirty(userdata);
+        gs_server *s = userdata;
+
+        /* ONESHOT: it is off again now. */
+        s->flush_on = false;
+        gs__flush_dirty(s);
         return 0;
 }
 
@@ -467,7 +529,24 @@ int gs__work_setup(gs_server *s) {
         if (r < 0)
                 return r;
         (void) sd_event_source_set_enabled(s->work, SD_EVENT_OFF);
-        return sd_event_add_post(s->event, &s->flush, on_flush, s);
+        /* Output queued outside a connection's own io callback (the round-
+         * robin turn, timers, gs_reply from any source) is written by this
+         * defer source, switched on when the first connection becomes
+         * dirty: it runs in the next iteration before any more input is
+         * handled, so the answers of one turn still cost one write. A post
+         * source would do, but sd-event marks post sources pending after
+         * every dispatch, which costs an extra loop iteration (an
+         * epoll_wait) per call on the fast path, where there is nothing to
+         * flush. */
+        r = sd_event_add_defer(s->event, &s->flush, on_flush, s);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_priority(s->flush, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_enabled(s->flush, SD_EVENT_OFF);
+        flush_arm(s);
+        return 0;
 }
 
 /* ---- accepting ---- */
