@@ -619,6 +619,19 @@ START_TEST(test_casts) {
         ck_assert_int_eq(gs_cast(c, "56", 2), 0);
         assert_count(c, (uint64_t) n * 10 + 3, 1, (uint64_t) n * 40 + 10);
         gs_client_free(c);
+
+        /* Corked, far more than the socket buffers hold, then a call with
+         * no flush before it: the call writes everything, then waits. */
+        c = connect_to("echo");
+        const size_t chunk = 64 * 1024, chunks = 128;
+        char *p = calloc(1, chunk);
+        ck_assert_ptr_nonnull(p);
+        ck_assert_int_eq(gs_client_cork(c, true), 0);
+        for (size_t i = 0; i < chunks; i++)
+                ck_assert_int_eq(gs_cast(c, p, chunk), 0);
+        assert_count(c, chunks, 0, chunks * chunk);
+        free(p);
+        gs_client_free(c);
 }
 END_TEST
 
