@@ -5,6 +5,7 @@
 #   make run                  start the demo (see README.md)
 #   make bench                run the benchmarks
 #   make SANITIZE=address,undefined check
+#   make valgrind-check       the tests again under valgrind
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # The first build installs missing Debian packages (tools/install-deps).
@@ -184,6 +185,19 @@ check: programs $(TEST_BIN)
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
 
+# The tests again with our programs under valgrind: the unit runner in one
+# process, and every gensupd, server and client the integration suites
+# start (tests/integration/it.c honours GS_TEST_WRAPPER). Any error or
+# definite leak fails it.
+VALGRIND := valgrind -q --leak-check=full --errors-for-leak-kinds=definite
+valgrind-check: programs $(TEST_BIN)
+	rm -rf $(B)/valgrind && mkdir -p $(B)/valgrind
+	CK_FORK=no $(VALGRIND) --error-exitcode=99 $(B)/tests/check-unit
+	GS_TEST_WRAPPER="$(VALGRIND) --log-file=$(abspath $(B))/valgrind/%p.log" $(B)/tests/check-integration
+	@if grep -l '^==[0-9]*== ' $(B)/valgrind/*.log 2>/dev/null; then \
+		cat $$(grep -l '^==[0-9]*== ' $(B)/valgrind/*.log); echo "valgrind-check: errors above"; exit 1; fi
+	@echo "valgrind-check: no errors, no definite leaks"
+
 run: programs
 	tools/run-demo $(B)
 
@@ -211,7 +225,7 @@ install: programs
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps programs check run bench install clean
+.PHONY: all deps programs check valgrind-check run bench install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -453,13 +453,18 @@ int sup_proc_start(sup_proc *c) {
         set_reported(c, NULL);
         c->state = SUP_PROC_STARTING;
 
-        r = sd_event_add_child_pidfd(c->env->event, &c->pid_source, p.pidfd, WEXITED, on_process_exit, c);
+        if (p.pidfd >= 0) {
+                r = sd_event_add_child_pidfd(c->env->event, &c->pid_source, p.pidfd, WEXITED, on_process_exit, c);
+                if (r < 0)
+                        close(p.pidfd);
+                else
+                        (void) sd_event_source_set_child_pidfd_own(c->pid_source, true);
+        } else
+                r = sd_event_add_child(c->env->event, &c->pid_source, p.pid, WEXITED, on_process_exit, c);
         if (r < 0) {
-                close(p.pidfd);
                 close(p.control_fd);
                 goto fail;
         }
-        (void) sd_event_source_set_child_pidfd_own(c->pid_source, true);
         /* Exits are handled before anything else in an iteration, so that a
          * dead child's state is settled before requests about it. */
         (void) sd_event_source_set_priority(c->pid_source, SD_EVENT_PRIORITY_IMPORTANT);

@@ -329,6 +329,8 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         report[1] = -1;
 
         int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        /* Kernels before 5.3 (and valgrind) have no pidfds: the pid it is. */
+        bool no_pidfd = pidfd < 0 && errno == ENOSYS;
         failure f;
         ssize_t n;
         do
@@ -337,7 +339,7 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         close(report[0]);
         report[0] = -1;
 
-        if (n == (ssize_t) sizeof(f) || pidfd < 0) {
+        if (n == (ssize_t) sizeof(f) || (pidfd < 0 && !no_pidfd)) {
                 if (n == (ssize_t) sizeof(f)) {
                         r = -f.error;
                         for (size_t i = 0; i < sizeof(step_names) / sizeof(step_names[0]); i++)

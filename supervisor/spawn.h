@@ -17,7 +17,7 @@ typedef struct sup_spawn_params {
 
 typedef struct sup_process {
         pid_t pid;
-        int pidfd;        /* CLOEXEC; owned by the caller */
+        int pidfd;        /* CLOEXEC; owned by the caller; -1 where the kernel has none */
         int control_fd;   /* gensupd's end of the control socketpair; owned by the caller */
 } sup_process;
 

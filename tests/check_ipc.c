@@ -1584,6 +1584,9 @@ START_TEST(test_sock_runtime_dir) {
                 pid_t pid = fork();
                 ck_assert_int_ge(pid, 0);
                 if (pid == 0) {
+                        /* The parent restores these; the child only leaves. */
+                        free(g.value);
+                        free(x.value);
                         if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
                                 _exit(10);
                         char *d = NULL;

@@ -172,6 +172,24 @@ static void child_env(char *const env[]) {
         }
 }
 
+/* GS_TEST_WRAPPER="valgrind -q --error-exitcode=99 ..." runs the
+ * project's own programs under it (make valgrind-check). */
+static void exec_wrapped(char *const argv[]) {
+        const char *wrap = getenv("GS_TEST_WRAPPER");
+        if (wrap && *wrap && strncmp(argv[0], GS_BUILD_DIR "/", strlen(GS_BUILD_DIR) + 1) == 0) {
+                char *words = strdup(wrap);
+                char *wargv[128];
+                size_t n = 0;
+                for (char *t = words ? strtok(words, " ") : NULL; t && n < 64; t = strtok(NULL, " "))
+                        wargv[n++] = t;
+                for (size_t i = 0; argv[i] && n < 127; i++)
+                        wargv[n++] = argv[i];
+                wargv[n] = NULL;
+                execvp(wargv[0], wargv);
+        }
+        execv(argv[0], argv);
+}
+
 pid_t it_spawn(char *const argv[], char *const env[], const it_fd *fds, size_t n_fds, const char *stderr_path) {
         ensure_cleanup();
         size_t slot = 0;
@@ -213,7 +231,7 @@ pid_t it_spawn(char *const argv[], char *const env[], const it_fd *fds, size_t n
                 sigemptyset(&all);
                 sigprocmask(SIG_SETMASK, &all, NULL);
                 child_env(env);
-                execv(argv[0], argv);
+                exec_wrapped(argv);
                 _exit(127);
         }
         children[slot] = pid;
