@@ -7,6 +7,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "output.h"
+#include "reaper.h"
 #include "reload.h"
 #include "status.h"
 
@@ -64,6 +65,7 @@ void sup_daemon_done(sup_daemon *d) {
         sup_reload_done_all(d);
         d->notify = sup_notify_free(d->notify);
         sup_output_close_all();
+        sup_reaper_close();
         d->event = sd_event_unref(d->event);
         d->config = sup_config_free(d->config);
         free(d->runtime_dir);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "output.h"
+#include "reaper.h"
 #include "spawn.h"
 #include "tree.h"
 
@@ -124,6 +125,9 @@ static int run(sup_daemon *d) {
         (void) sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
         (void) sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
         (void) sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+        r = sup_reaper_open(d->event);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "watching children: %m");
         /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
         (void) sd_event_set_watchdog(d->event, true);
 

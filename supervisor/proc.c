@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "reaper.h"
 #include "exit_reason.h"
 #include "ipc.h"
 #include "log.h"
@@ -54,7 +55,7 @@ struct sup_proc {
 
         sup_proc_state state;
         pid_t pid;
-        sd_event_source *pid_source;   /* owns the pidfd */
+        bool watched;                  /* the reaper will tell us of its exit */
         ipc_conn *control;
         sd_event_source *control_source;
         sd_event_source *timer;        /* start timeout or shutdown deadline */
@@ -160,7 +161,8 @@ sup_proc *sup_proc_free(sup_proc *c) {
                 return NULL;
         if (c->state != SUP_PROC_DOWN)
                 kill_group(c);
-        c->pid_source = sd_event_source_disable_unref(c->pid_source);
+        if (c->watched)
+                sup_reaper_unwatch(c->pid);
         close_control(c);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->defer);
@@ -330,14 +332,14 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (!c->control)
                         return 0;
         }
-        /* End of file: the child closed its end (or is gone). Its pidfd tells
+        /* End of file: the child closed its end (or is gone). SIGCHLD tells
          * the rest. */
         if (r < 0)
                 close_control(c);
         return 0;
 }
 
-static int on_process_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_process_exit(const siginfo_t *si, void *userdata) {
         sup_proc *c = userdata;
         gs_buf reason = GS_BUF_INIT;
 
@@ -369,7 +371,7 @@ static int on_process_exit(sd_event_source *s, const siginfo_t *si, void *userda
 
         sup_proc_state was = c->state;
         bool ignored = c->ignored;
-        c->pid_source = sd_event_source_disable_unref(c->pid_source);
+        c->watched = false;
         c->timer = sd_event_source_disable_unref(c->timer);
         c->defer = sd_event_source_disable_unref(c->defer);
         close_control(c);
@@ -396,7 +398,6 @@ static int on_process_exit(sd_event_source *s, const siginfo_t *si, void *userda
                 break;
         }
         gs_buf_done(&reason);
-        return 0;
 }
 
 static int open_listen_socket(sup_proc *c) {
@@ -453,21 +454,12 @@ int sup_proc_start(sup_proc *c) {
         set_reported(c, NULL);
         c->state = SUP_PROC_STARTING;
 
-        if (p.pidfd >= 0) {
-                r = sd_event_add_child_pidfd(c->env->event, &c->pid_source, p.pidfd, WEXITED, on_process_exit, c);
-                if (r < 0)
-                        close(p.pidfd);
-                else
-                        (void) sd_event_source_set_child_pidfd_own(c->pid_source, true);
-        } else
-                r = sd_event_add_child(c->env->event, &c->pid_source, p.pid, WEXITED, on_process_exit, c);
+        r = sup_reaper_watch(p.pid, on_process_exit, c);
         if (r < 0) {
                 close(p.control_fd);
                 goto fail;
         }
-        /* Exits are handled before anything else in an iteration, so that a
-         * dead child's state is settled before requests about it. */
-        (void) sd_event_source_set_priority(c->pid_source, SD_EVENT_PRIORITY_IMPORTANT);
+        c->watched = true;
 
         r = ipc_conn_new(p.control_fd, 0, &c->control);
         if (r < 0)
@@ -486,7 +478,7 @@ int sup_proc_start(sup_proc *c) {
 fail:
         /* The process exists: kill it; its exit arrives as START_FAILED. */
         kill_group(c);
-        if (!c->pid_source) {
+        if (!c->watched) {
                 (void) waitpid(c->pid, NULL, 0);
                 c->pid = 0;
                 c->state = SUP_PROC_DOWN;

@@ -49,7 +49,7 @@ static const char *const step_names[] = {
 };
 enum { STEP_SETPGID, STEP_PRCTL, STEP_DUP2, STEP_DEVNULL, STEP_RLIMIT, STEP_CHDIR, STEP_SETGROUPS, STEP_SETGID, STEP_SETUID, STEP_EXEC };
 
-static void child_fail(int pipe_fd, int step) {
+static _Noreturn void child_fail(int pipe_fd, int step) {
         failure f = { .error = errno };
         snprintf(f.step, sizeof(f.step), "%s", step_names[step]);
         (void) !write(pipe_fd, &f, sizeof(f));
@@ -210,7 +210,7 @@ static int move_fd(int fd, int target) {
         return dup2(fd, target);
 }
 
-static void run_child(const sup_spawn_params *p, const prepared *pr, int control_fd, int control_target, int report_fd,
+static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, int control_fd, int control_target, int report_fd,
                       pid_t parent) {
         const sup_spec *s = p->spec;
         sigset_t all;
@@ -269,6 +269,20 @@ static void run_child(const sup_spawn_params *p, const prepared *pr, int control
         child_fail(report_fd, STEP_EXEC);
 }
 
+/* vfork: the child borrows gensupd's memory until it execs, instead of
+ * copying page tables that grow with the tree (with thousands of
+ * children, fork's copy made every start slower than the last). The child
+ * only makes system calls and writes its own stack. Returns the pid, or -1
+ * with errno. */
+static pid_t start_child(const sup_spawn_params *p, const prepared *pr, int control_fd, int control_target,
+                         int report_fd) {
+        pid_t parent = getpid();
+        pid_t pid = vfork();
+        if (pid == 0)
+                run_child(p, pr, control_fd, control_target, report_fd, parent);
+        return pid;
+}
+
 /* An fd above the child's fixed layout (0..4), so dup2 never clobbers it. */
 static int lift_fd(int fd) {
         if (fd < 0 || fd > 4)
@@ -305,8 +319,7 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         if (p->output_fd >= 0 && p->output_fd <= 4)
                 lifted.output_fd = output_copy = fcntl(p->output_fd, F_DUPFD_CLOEXEC, 5);
 
-        pid_t parent = getpid();
-        pid_t pid = fork();
+        pid_t pid = start_child(&lifted, &pr, sv[1], control_target, report[1]);
         if (pid < 0) {
                 r = -errno;
                 if (listen_copy >= 0)
@@ -314,10 +327,6 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
                 if (output_copy >= 0)
                         close(output_copy);
                 goto fail;
-        }
-        if (pid == 0) {
-                close(report[0]);
-                run_child(&lifted, &pr, sv[1], control_target, report[1], parent);
         }
         if (listen_copy >= 0)
                 close(listen_copy);
@@ -328,9 +337,6 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         close(report[1]);
         report[1] = -1;
 
-        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        /* Kernels before 5.3 (and valgrind) have no pidfds: the pid it is. */
-        bool no_pidfd = pidfd < 0 && errno == ENOSYS;
         failure f;
         ssize_t n;
         do
@@ -339,24 +345,15 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         close(report[0]);
         report[0] = -1;
 
-        if (n == (ssize_t) sizeof(f) || (pidfd < 0 && !no_pidfd)) {
-                if (n == (ssize_t) sizeof(f)) {
-                        r = -f.error;
-                        for (size_t i = 0; i < sizeof(step_names) / sizeof(step_names[0]); i++)
-                                if (strcmp(step_names[i], f.step) == 0)
-                                        *ret_step = step_names[i];
-                } else {
-                        r = -errno;
-                        *ret_step = "pidfd_open";
-                        kill(pid, SIGKILL);
-                }
+        if (n == (ssize_t) sizeof(f)) {
+                r = -f.error;
+                for (size_t i = 0; i < sizeof(step_names) / sizeof(step_names[0]); i++)
+                        if (strcmp(step_names[i], f.step) == 0)
+                                *ret_step = step_names[i];
                 (void) waitpid(pid, NULL, 0);
-                if (pidfd >= 0)
-                        close(pidfd);
                 goto fail;
         }
-        /* pidfd_open makes it CLOEXEC already. */
-        *ret = (sup_process) { .pid = pid, .pidfd = pidfd, .control_fd = sv[0] };
+        *ret = (sup_process) { .pid = pid, .control_fd = sv[0] };
         prepared_done(&pr);
         return 0;
 

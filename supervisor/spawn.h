@@ -17,12 +17,11 @@ typedef struct sup_spawn_params {
 
 typedef struct sup_process {
         pid_t pid;
-        int pidfd;        /* CLOEXEC; owned by the caller; -1 where the kernel has none */
         int control_fd;   /* gensupd's end of the control socketpair; owned by the caller */
 } sup_process;
 
 /* Forks and execs a child: a control socketpair (the child's end as
- * GENSUP_CONTROL_FD), a pidfd, its own process group, PR_SET_PDEATHSIG
+ * GENSUP_CONTROL_FD), its own process group, PR_SET_PDEATHSIG
  * SIGKILL, environment, working directory, user and group, rlimits, stdin
  * from /dev/null, stdout and stderr to output_fd, then exec. Returns 0
  * once exec succeeded, or a negative errno: the exec's own failure
