@@ -165,12 +165,13 @@ typedef struct gs_info {
         gs_msg msg;
 } gs_info;
 
-/* The callbacks, as a gen_server callback module. Only init and
- * handle_call are required; a missing optional callback behaves as in OTP:
- * no handle_cast or handle_info drops the message (and counts it in the
- * trace), no handle_continue makes a continue action stop the server with
- * {error,undef_handle_continue}, no terminate does nothing, no
- * format_status shows "<state>".
+/* The callbacks, as a gen_server callback module. init and handle_call
+ * must be there; the others behave as in OTP when missing: a cast with no
+ * handle_cast stops the server with {error,undef_handle_cast} (OTP's
+ * undef), no handle_info drops the message (counted in statistics, the
+ * first one noted on stderr), no handle_continue makes a continue action
+ * stop the server with {error,undef_handle_continue}, no terminate does
+ * nothing, no format_status shows "<state>".
  *
  * The state is the void * that init stores in *ret_state; the callbacks
  * change it in place. */

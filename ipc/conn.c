@@ -36,6 +36,7 @@ struct ipc_conn {
         size_t out_start, out_end, out_cap;
         size_t out_base;   /* absolute offset of out[0], for pending fds */
 
+        bool accept_fds;   /* keep fds that come with frames (else closed) */
         int in_fds[IPC_MAX_PENDING_FDS];
         size_t n_in_fds;
 
@@ -79,6 +80,10 @@ ipc_conn *ipc_conn_free(ipc_conn *c) {
         return NULL;
 }
 
+void ipc_conn_set_accept_fds(ipc_conn *c, bool accept) {
+        c->accept_fds = accept;
+}
+
 int ipc_conn_fd(const ipc_conn *c) {
         return c->fd;
 }
@@ -118,8 +123,9 @@ static void keep_fds(ipc_conn *c, struct msghdr *mh) {
                 size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
                 int *fds = (int *) CMSG_DATA(cm);
                 for (size_t i = 0; i < n; i++) {
-                        /* A peer cannot make us hold fds without bound. */
-                        if (c->n_in_fds < IPC_MAX_PENDING_FDS)
+                        /* A peer cannot make us hold fds without bound, nor
+                         * any where nobody takes them. */
+                        if (c->accept_fds && c->n_in_fds < IPC_MAX_PENDING_FDS)
                                 c->in_fds[c->n_in_fds++] = fds[i];
                         else
                                 close(fds[i]);
@@ -297,7 +303,7 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
 }
 
 static bool is_simple(const ipc_frame *f) {
-        return f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
+        return (int) f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
                !f->ctl_reply && !f->event && f->base.n_unknown_fields == 0;
 }
 

@@ -1,5 +1,6 @@
 /* frame.c: the pure part of the wire: varints and frame encoding. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipc.h"
@@ -69,8 +70,31 @@ int64_t ipc_frame_scan(const uint8_t *buf, size_t len, size_t max_frame, size_t 
         return (int64_t) ((uint64_t) n + body);
 }
 
+/* protobuf-c allocates a struct per element of a repeated field: a few
+ * bytes on the wire can cost far more in memory. The budget keeps a
+ * frame's unpacked size within a small multiple of its wire size. */
+typedef struct budget {
+        size_t left;
+} budget;
+
+static void *budget_alloc(void *data, size_t size) {
+        budget *b = data;
+        size_t cost = size + 16;   /* malloc's own overhead, roughly */
+        if (cost > b->left)
+                return NULL;
+        b->left -= cost;
+        return malloc(size);
+}
+
+static void budget_free(void *data, void *p) {
+        free(p);
+}
+
 ipc_frame *ipc_frame_unpack(const uint8_t *data, size_t len) {
-        ipc_frame *f = gensup__frame__unpack(NULL, len, data);
+        budget b = { .left = 4 * len + 4096 };
+        ProtobufCAllocator a = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+        /* Freed later with the default allocator: both are malloc/free. */
+        ipc_frame *f = gensup__frame__unpack(&a, len, data);
 
         /* A frame without a kind (an empty body decodes as one) says
          * nothing: garbage. Kinds newer than ours pass, for the receiver

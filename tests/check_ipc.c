@@ -54,6 +54,9 @@ static void conn_pair(size_t max_frame, ipc_conn **ret_a, ipc_conn **ret_b) {
         ck_assert_int_eq(ipc_socketpair(sv), 0);
         ck_assert_int_eq(ipc_conn_new(sv[0], max_frame, ret_a), 0);
         ck_assert_int_eq(ipc_conn_new(sv[1], max_frame, ret_b), 0);
+        /* These tests are about passing fds: both ends take them. */
+        ipc_conn_set_accept_fds(*ret_a, true);
+        ipc_conn_set_accept_fds(*ret_b, true);
 }
 
 /* A framed connection and the raw (blocking) fd of its peer, to write
@@ -949,11 +952,38 @@ END_TEST
 
 /* A peer sending more fds in one message than one read accepts: the rest
  * are closed (by the kernel), and the frame still comes through. */
+/* By default a connection keeps no fd a peer sends: it is closed at once
+ * (the sender's end of the pipe sees EOF), and the frame still arrives. */
+START_TEST(test_conn_fd_refused_by_default) {
+        int sv[2], p[2];
+        ipc_conn *a, *b;
+        ck_assert_int_eq(ipc_socketpair(sv), 0);
+        ck_assert_int_eq(ipc_conn_new(sv[0], 0, &a), 0);
+        ck_assert_int_eq(ipc_conn_new(sv[1], 0, &b), 0);
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__CAST, 9);
+        ck_assert_int_eq(ipc_conn_queue_fd(a, &f, p[1]), 0);
+        ck_assert_int_eq(ipc_conn_flush(a), 0);
+        close(p[1]);
+        ipc_frame *g = recv_frame(b);
+        ck_assert_uint_eq(g->ref, 9);
+        ipc_frame_free(g);
+        ck_assert_int_eq(ipc_conn_take_fd(b), -ENOENT);
+        assert_pipe_eof(p[0]);
+        close(p[0]);
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+}
+END_TEST
+
 START_TEST(test_conn_fd_too_many_in_one_message) {
         enum { N = IPC_MAX_FDS_PER_READ + 4 };
         ipc_conn *c;
         int raw;
         conn_raw(0, &c, &raw);
+        ipc_conn_set_accept_fds(c, true);
         int p[2];
         ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 
@@ -1693,6 +1723,7 @@ Suite *ipc_suite(void) {
         tcase_add_test(tc, test_conn_fd_order);
         tcase_add_test(tc, test_conn_fd_free);
         tcase_add_test(tc, test_conn_fd_held);
+        tcase_add_test(tc, test_conn_fd_refused_by_default);
         tcase_add_test(tc, test_conn_fd_too_many_in_one_message);
         tcase_add_test(tc, test_conn_peer_close_mid_frame);
         tcase_add_test(tc, test_conn_large_1mib);

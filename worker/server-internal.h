@@ -25,7 +25,7 @@
  * 64 frames of each other one (tens of microseconds). */
 #define GS__BATCH 64
 #define GS__HELD_MAX 1024                  /* frames held per connection while suspended */
-#define GS__HELD_BYTES_MAX (4u << 20)      /* payload bytes held per connection while suspended */
+#define GS__HELD_BYTES_MAX (4u << 20)      /* frame bytes held per connection while suspended */
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
 #define GS__ACCEPT_BATCH 64                /* accepts per wakeup of the listening socket */
 #define GS__EXIT_FLUSH_MS 1000             /* time for EXIT_REPORT frames to go out at exit */
@@ -42,6 +42,7 @@ struct gs__conn {
         uint32_t events;        /* the io source's mask now; 0 = source off */
         bool control;           /* the control fd to gensupd */
         bool eof;               /* the peer closed its side; nothing more to read */
+        bool hup;               /* ... and it is gone altogether (not a half-close) */
         bool want_write;        /* the last flush could not write everything */
         bool in_ready, in_dirty;
         gs__conn *prev, *next;              /* server->conns */
@@ -105,6 +106,7 @@ struct gs_server {
 
         size_t max_frame;
         bool trap_exit;
+        bool noted_no_handle_info;
         bool trace;
         bool suspended;
         uint64_t hibernate_after_ms;

@@ -236,7 +236,8 @@ void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f) {
         s->casts++;
         gs__trace(s, "in", "cast", c->serial, 0, m.data, m.len);
         if (!s->ops->handle_cast) {
-                gs__tracef(s, "dropped cast: no handle_cast");
+                /* OTP: a cast to a module without handle_cast is undef. */
+                gs__stop(s, "{error,undef_handle_cast}", true);
                 return;
         }
         apply(s, s->ops->handle_cast(s, s->state, &m), CB_CAST, NULL);
@@ -250,13 +251,17 @@ static const char *const info_name[_GS_INFO_KIND_MAX] = {
 };
 
 static void deliver_info(gs_server *s, const gs_info *info) {
+        s->infos++;
         if (!s->ops->handle_info) {
-                /* OTP logs a message that reaches a server without
-                 * handle_info, once per message. */
-                fprintf(stderr, "%s: no handle_info: dropped %s message\n", s->name, info_name[info->kind]);
+                /* OTP logs every such message; once is enough to tell the
+                 * programmer, and a client cannot flood the log. */
+                if (!s->noted_no_handle_info)
+                        fprintf(stderr, "%s: no handle_info: dropped a message (%s); later ones are only counted\n",
+                                s->name, info_name[info->kind]);
+                s->noted_no_handle_info = true;
+                gs__tracef(s, "dropped %s: no handle_info", info_name[info->kind]);
                 return;
         }
-        s->infos++;
         apply(s, s->ops->handle_info(s, s->state, info), CB_INFO, NULL);
 }
 
@@ -961,6 +966,10 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
 
         gs__tracef(s, "init ok");
         send_control(s, GENSUP__KIND__READY, NULL);
+        /* READY goes out before any handle_continue runs: the supervisor
+         * starts the next child while this one finishes setting up, as
+         * OTP's start_link returns before handle_continue. */
+        gs__flush_dirty(s);
         if (!supervised && getenv("NOTIFY_SOCKET"))
                 (void) sd_notify(0, "READY=1");
         r = gs__listen_start(s);
@@ -968,8 +977,8 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
                 gs__stop(s, "{error,listen}", true);
         else
                 apply(s, ir, CB_INIT, NULL);
-        /* Nothing has been dispatched yet, so the post source would not
-         * write READY: write it now. */
+        /* Nothing has been dispatched yet: write what init's actions
+         * queued. */
         gs__flush_dirty(s);
         gs__idle_rearm(s);
 

@@ -145,7 +145,8 @@ static int held_push(gs__conn *c, ipc_frame *f) {
                 c->cap_held = cap;
         }
         c->held[c->n_held++] = f;
-        c->held_bytes += f->payload.len;
+        /* What it costs to hold, not what the user sees of it. */
+        c->held_bytes += gensup__frame__get_packed_size(f);
         return 0;
 }
 
@@ -153,7 +154,7 @@ static ipc_frame *held_pop(gs__conn *c) {
         if (held_count(c) == 0)
                 return NULL;
         ipc_frame *f = c->held[c->held_start++];
-        c->held_bytes -= f->payload.len;
+        c->held_bytes -= gensup__frame__get_packed_size(f);
         if (c->held_start == c->n_held)
                 c->held_start = c->n_held = 0;
         return f;
@@ -216,9 +217,12 @@ void gs__conn_update(gs__conn *c) {
 }
 
 /* Closes a connection that has nothing left to do: the peer closed, every
- * frame it sent is handled and every answer written. */
+ * frame it sent is handled and every answer written. A peer that only
+ * shut its writing side still waits for its deferred (noreply) answers. */
 static bool conn_maybe_close(gs__conn *c) {
         if (!c->eof || c->in_ready || held_count(c) > 0 || ipc_conn_pending(c->ipc) > 0)
+                return false;
+        if (c->n_pending > 0 && !c->hup)
                 return false;
         gs__conn_close(c);
         return true;
@@ -251,9 +255,13 @@ static int conn_read(gs__conn *c) {
 
         if (r == -EAGAIN)
                 return 0;
-        if (r == -ECONNRESET)
+        if (r == -ECONNRESET) {
                 c->eof = true;
-        else if (r < 0) {
+                /* Gone for good, or only done writing (shutdown(SHUT_WR))?
+                 * Only a full close shows POLLHUP on a Unix socket. */
+                struct pollfd p = { .fd = ipc_conn_fd(c->ipc), .events = POLLOUT };
+                c->hup = poll(&p, 1, 0) != 1 || (p.revents & (POLLHUP | POLLERR));
+        } else if (r < 0) {
                 gs__conn_close(c);
                 return -1;
         }

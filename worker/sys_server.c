@@ -48,7 +48,7 @@ void gs__tracef(gs_server *s, const char *fmt, ...) {
  * the payload with unprintable bytes escaped. */
 void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref, const void *data,
                size_t len) {
-        char preview[3 * 48 + 8];
+        char preview[4 * 48 + sizeof("...")];   /* every byte may become \xNN */
         const uint8_t *p = data;
         size_t o = 0;
 
@@ -57,11 +57,18 @@ void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, u
         for (size_t i = 0; i < len && i < 48; i++) {
                 if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
                         preview[o++] = (char) p[i];
-                else
-                        o += (size_t) snprintf(preview + o, sizeof(preview) - o, "\\x%02x", p[i]);
+                else {
+                        static const char hex[] = "0123456789abcdef";
+                        preview[o++] = '\\';
+                        preview[o++] = 'x';
+                        preview[o++] = hex[p[i] >> 4];
+                        preview[o++] = hex[p[i] & 15];
+                }
         }
-        if (len > 48)
-                o += (size_t) snprintf(preview + o, sizeof(preview) - o, "...");
+        if (len > 48) {
+                memcpy(preview + o, "...", 3);
+                o += 3;
+        }
         preview[o] = '\0';
         gs__tracef(s, "%s %s conn=%llu ref=%llu len=%zu \"%s\"", dir, what, (unsigned long long) conn,
                    (unsigned long long) ref, len, preview);
@@ -152,6 +159,7 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
                         (void) gs_buf_set(&text, "format_status crashed", strlen("format_status crashed"));
                 /* The proto field is a string: keep it NUL-terminated. */
                 if (gs_buf_append(&text, "", 0) < 0) {
+                        gs_buf_done(&text);
                         gs__send_error(c, f->ref, ENOMEM, "out of memory");
                         return;
                 }

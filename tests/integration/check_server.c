@@ -451,6 +451,18 @@ START_TEST(test_noreply_later_reply) {
                 sleep_ms(5);
         ck_assert_uint_eq(stats(b).connections, 1);
         expect_reply(b, "answer:nobody", "rc=-107");
+
+        /* A caller that only shut its writing side still gets its answer. */
+        a = conn(&s);
+        ck_assert_int_eq(it_send_call(a, 44, "sleep:100"), 0);
+        ck_assert_int_eq(shutdown(ipc_conn_fd(a), SHUT_WR), 0);
+        ck_assert_int_eq(it_recv(a, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 44);
+        ipc_frame_free(f);
+        /* Then the server closes it: nothing more to answer. */
+        ck_assert_int_eq(it_recv(a, T_MS, &f), -ECONNRESET);
+        ipc_conn_free(a);
         ipc_conn_free(b);
         it_kill(s.pid);
 }
@@ -630,21 +642,34 @@ END_TEST
 START_TEST(test_minimal) {
         srv s = start_srv("minimal", ARGS("--minimal"));
         ipc_conn *c = conn(&s);
-        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        /* No handle_info: dropped, counted, noted once on stderr. */
         ck_assert_int_eq(it_send_info(c, "dropped"), 0);
+        ck_assert_int_eq(it_send_info(c, "dropped too"), 0);
         expect_reply(c, "count", "1");
+        Gensup__Statistics st = stats(c);
+        ck_assert_uint_eq(st.infos, 2);
         ipc_frame *f;
         Gensup__SysReply *r = sys(c, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
         ck_assert_str_eq(r->state, "<state>");
         ipc_frame_free(f);
         char *err = it_read_file(s.err);
         ck_assert_ptr_nonnull(err);
-        ck_assert_ptr_nonnull(strstr(err, "minimal: no handle_info: dropped info message"));
+        char *note = strstr(err, "minimal: no handle_info: dropped a message (info)");
+        ck_assert_msg(note, "stderr: %s", err);
+        ck_assert_ptr_null(strstr(note + strlen("minimal: no handle_info"), "no handle_info"));
         free(err);
         /* A continue without handle_continue stops the server. */
         expect_reply(c, "continue:1", "ok");
         expect_exit_report(c, "{error,undef_handle_continue}");
         expect_exit(s.pid, 1);
+        ipc_conn_free(c);
+
+        /* A cast without handle_cast stops it too, as OTP's undef. */
+        srv t = start_srv("minimal2", ARGS("--minimal"));
+        c = conn(&t);
+        ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+        expect_exit_report(c, "{error,undef_handle_cast}");
+        expect_exit(t.pid, 1);
         ipc_conn_free(c);
 }
 END_TEST
