@@ -27,7 +27,8 @@ typedef struct pending_fd {
 
 struct ipc_conn {
         int fd;
-        size_t max_frame;
+        size_t max_frame;       /* frames written */
+        size_t max_in;          /* frames read */
 
         uint8_t *in;
         size_t in_start, in_end, in_cap;
@@ -58,7 +59,7 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
         if (flags >= 0 && !(flags & O_NONBLOCK))
                 (void) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         c->fd = fd;
-        c->max_frame = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+        c->max_frame = c->max_in = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
         c->rcvtimeo_ms = INT_MIN;
         *ret = c;
         return 0;
@@ -89,7 +90,11 @@ int ipc_conn_fd(const ipc_conn *c) {
 }
 
 void ipc_conn_set_max_frame(ipc_conn *c, size_t max_frame) {
-        c->max_frame = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+        c->max_frame = c->max_in = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
+}
+
+void ipc_conn_set_max_in(ipc_conn *c, size_t max_in) {
+        c->max_in = max_in ? max_in : c->max_frame;
 }
 
 /* Makes room for at least want more bytes at in_end. */
@@ -207,7 +212,7 @@ int ipc_conn_read_wait(ipc_conn *c, int timeout_ms) {
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
-        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_frame, &header);
+        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
 
         if (wire < 0)
                 return (int) wire;
@@ -338,7 +343,7 @@ static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
 int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
-        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_frame, &header);
+        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
 
         if (wire <= 0)
                 return ipc_conn_next(c, ret);

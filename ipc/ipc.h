@@ -61,6 +61,9 @@ int ipc_conn_fd(const ipc_conn *c);
  * a peer must not fill a process's fd table with fds nobody takes. */
 void ipc_conn_set_accept_fds(ipc_conn *c, bool accept);
 void ipc_conn_set_max_frame(ipc_conn *c, size_t max_frame);
+/* A lower limit for frames read than for frames written (a server of
+ * small requests and large answers). 0: the same as max_frame. */
+void ipc_conn_set_max_in(ipc_conn *c, size_t max_in);
 
 /* Reads what the socket has (one recvmsg of up to the free buffer space,
  * at least 64 KiB). Returns the bytes read (> 0), -EAGAIN if there was

@@ -568,7 +568,8 @@ static bool name_char_ok(char ch) {
 
 /* Names make socket file names (<runtime_dir>/<name>.sock) and ctl
  * targets: no '/', no leading '.', nothing a shell or a path would read
- * twice. "control" would collide with control.sock. */
+ * twice. "control" and "notify" would collide with gensupd's own
+ * control.sock and notify.sock. */
 static bool check_name(ctx *c, const config_setting_t *s, const char *name) {
         size_t len = strlen(name);
         if (len == 0) {
@@ -588,8 +589,8 @@ static bool check_name(ctx *c, const config_setting_t *s, const char *name) {
                 err(c, s, "name: \"%s\" must not start with '.'", name);
                 return false;
         }
-        if (streq(name, "control")) {
-                err(c, s, "name: \"control\" is reserved (control.sock is the control socket)");
+        if (streq(name, "control") || streq(name, "notify")) {
+                err(c, s, "name: \"%s\" is reserved (%s.sock is gensupd's own socket)", name, name);
                 return false;
         }
         return true;

@@ -26,8 +26,8 @@
 #include "log.h"
 #include "status.h"
 
-#define MAX_CONNECTIONS 64
-#define MAX_CTL_FRAME (1u * 1024u * 1024u)
+#define MAX_CONNECTIONS 64   /* readers; root and gensupd's user get as many more */
+#define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
 #define MAX_PENDING_OUTPUT (4u * 1024u * 1024u)
 #define EVENTS_KEPT 256
 
@@ -67,6 +67,8 @@ struct sup_control {
         gid_t group;
         bool has_group;
         char *events[EVENTS_KEPT];   /* JSON lines, a ring */
+        time_t refused_second;       /* CLOCK_MONOTONIC second of the last refusal logged */
+        unsigned long long refused_unlogged;
         size_t events_next, events_n;
 };
 
@@ -176,19 +178,18 @@ typedef struct request {
         const char *command;
         char **args;
         size_t n_args;
-        const Gensup__CtlRequest *raw;
 } request;
 
-static json_t *need_node(request *q, const char *name, sup_node **ret) {
+static bool need_node(request *q, const char *name, sup_node **ret) {
         sup_node *n = q->conn->ctl->d->root ? sup_tree_find_node(q->conn->ctl->d->root, name) : NULL;
         if (!n) {
                 char msg[160];
                 snprintf(msg, sizeof(msg), "no such supervisor: %s", name);
                 reply_error(q->conn, q->ref, -ENOENT, msg);
-                return NULL;
+                return false;
         }
         *ret = n;
-        return json_true();
+        return true;
 }
 
 static sup_entry *need_entry(request *q, const char *name) {
@@ -222,19 +223,15 @@ static void cmd_status(request *q) {
 
 static void cmd_which_children(request *q) {
         sup_node *n;
-        json_t *ok = need_node(q, q->args[0], &n);
-        if (!ok)
+        if (!need_node(q, q->args[0], &n))
                 return;
-        json_decref(ok);
         reply(q->conn, q->ref, 0, NULL, sup_status_which_children(n), NULL, 0);
 }
 
 static void cmd_count_children(request *q) {
         sup_node *n;
-        json_t *ok = need_node(q, q->args[0], &n);
-        if (!ok)
+        if (!need_node(q, q->args[0], &n))
                 return;
-        json_decref(ok);
         sup_counts k;
         sup_core_count_children(sup_node_core(n), &k);
         reply(q->conn, q->ref, 0, NULL,
@@ -245,10 +242,8 @@ static void cmd_count_children(request *q) {
 
 static void cmd_get_childspec(request *q) {
         sup_node *n;
-        json_t *ok = need_node(q, q->args[0], &n);
-        if (!ok)
+        if (!need_node(q, q->args[0], &n))
                 return;
-        json_decref(ok);
         sup_entry *e = sup_tree_find(q->conn->ctl->d->root, q->args[1]);
         if (!e || sup_entry_owner(e) != n) {
                 reply_error(q->conn, q->ref, -ENOENT, NULL);
@@ -373,10 +368,8 @@ static void on_tree_done(void *userdata, int r, const char *name, pid_t pid, con
 static void cmd_tree(request *q) {
         sup_daemon *d = q->conn->ctl->d;
         sup_node *n;
-        json_t *ok = need_node(q, q->args[0], &n);
-        if (!ok)
+        if (!need_node(q, q->args[0], &n))
                 return;
-        json_decref(ok);
 
         sup_ctl_kind kind;
         sup_spec *spec = NULL;
@@ -443,7 +436,10 @@ static void cmd_tree(request *q) {
                 reply_error(q->conn, q->ref, -EINVAL, "SUP NAME expected");
                 return;
         }
-        pending *p = pending_new(q->conn, q->ref, name);
+        /* A new child is named by its spec, not by the text it came in. */
+        if (kind == SUP_CTL_START_CHILD)
+                name = NULL;
+        pending *p = pending_new(q->conn, q->ref, spec ? spec->name : name);
         if (!p) {
                 sup_spec_free(spec);
                 reply_error(q->conn, q->ref, -ENOMEM, NULL);
@@ -535,7 +531,7 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
                 }
                 request q = {
                         .conn = c, .ref = f->ref, .command = cmd->name,
-                        .args = in->args, .n_args = in->n_args, .raw = in,
+                        .args = in->args, .n_args = in->n_args,
                 };
                 cmd->run(&q);
                 return;
@@ -603,10 +599,30 @@ static bool peer_in_group(int fd, const struct ucred *cred, gid_t group) {
         return false;
 }
 
+/* One line per refusal would let anyone fill the log: at most one a second,
+ * saying how many were not written. */
+static void log_refusal(sup_control *ctl, const struct ucred *cred) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec == ctl->refused_second) {
+                ctl->refused_unlogged++;
+                return;
+        }
+        if (ctl->refused_unlogged > 0)
+                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted (and %llu more not logged)",
+                        (int) cred->pid, (int) cred->uid, (unsigned long long) ctl->refused_unlogged);
+        else
+                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted", (int) cred->pid,
+                        (int) cred->uid);
+        ctl->refused_second = now.tv_sec;
+        ctl->refused_unlogged = 0;
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_control *ctl = userdata;
 
-        for (;;) {
+        /* A bounded number per wakeup: the source is level-triggered. */
+        for (int turn = 0; turn < 16; turn++) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
                 if (cfd < 0)
                         return 0;
@@ -617,7 +633,9 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
                 bool full = cred.uid == 0 || cred.uid == geteuid();
                 bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
-                if ((!full && !read_only) || ctl->n_conns >= MAX_CONNECTIONS) {
+                /* Readers cannot take the places root needs to stop things. */
+                bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS);
+                if ((!full && !read_only) || crowded) {
                         /* Say why before closing: one frame, best effort. */
                         ipc_conn *tmp = NULL;
                         if (ipc_conn_new(cfd, 0, &tmp) == 0) {
@@ -633,18 +651,19 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 ipc_conn_free(tmp);
                         }
                         if (!full && !read_only)
-                                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted", (int) cred.pid,
-                                        (int) cred.uid);
+                                log_refusal(ctl, &cred);
                         continue;
                 }
                 ctl_conn *c = calloc(1, sizeof(*c));
-                if (!c || ipc_conn_new(cfd, MAX_CTL_FRAME, &c->conn) < 0) {
+                if (!c || ipc_conn_new(cfd, 0, &c->conn) < 0) {
                         if (c)
                                 free(c);
                         else
                                 close(cfd);
                         continue;
                 }
+                /* Requests are small; answers (status of a big tree) are not. */
+                ipc_conn_set_max_in(c->conn, MAX_CTL_FRAME);
                 c->ctl = ctl;
                 c->cred = cred;
                 c->may_write = full;
@@ -659,6 +678,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 ctl->conns = c;
                 ctl->n_conns++;
         }
+        return 0;
 }
 
 static void conn_free(ctl_conn *c) {

@@ -834,9 +834,13 @@ static void print_tree_done(const opts *o, const cmd_def *cmd, char **args, json
                 name = args[1] && strcmp(cmd->name, "start-child") != 0 ? args[1] : "child";
         if (json_is_integer(pid))
                 snprintf(pidtext, sizeof(pidtext), ", pid %" JSON_INTEGER_FORMAT, json_integer_value(pid));
-        if (strcmp(cmd->name, "start-child") == 0 || strcmp(cmd->name, "restart-child") == 0)
-                printf("%s: %s%s%s%s\n", name, json_is_integer(pid) ? "started" : "not started", pidtext,
-                       info ? ": " : "", info ? info : "");
+        /* An ignore is OTP's {ok,undefined}: nothing runs, and that is fine.
+         * A nested supervisor runs inside gensupd: started, without a pid
+         * of its own. */
+        if (strcmp(cmd->name, "start-child") == 0 || strcmp(cmd->name, "restart-child") == 0) {
+                bool ignored = info && strcmp(info, "ignore") == 0;
+                printf("%s: %s%s\n", name, ignored ? "not started: init returned ignore" : "started", pidtext);
+        }
         else if (strcmp(cmd->name, "terminate-child") == 0)
                 printf("%s: terminated\n", name);
         else
@@ -1139,6 +1143,11 @@ static int run_daemon_command(const opts *o, const cmd_def *cmd, char **args, si
                 print_json(o, doc);
         else if (cmd->print)
                 cmd->print(o, cmd, args, doc);
+        /* A reload that could not carry out every change did not succeed. */
+        if (strcmp(cmd->name, "reload") == 0 && json_array_size(json_object_get(doc, "failed")) > 0) {
+                fprintf(stderr, "gensupctl: reload: some changes failed (listed above)\n");
+                status = EXIT_FAILED;
+        }
         json_decref(doc);
 out:
         ipc_frame_free(in);

@@ -22,7 +22,8 @@ struct sup_notify {
 static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_notify *n = userdata;
 
-        for (;;) {
+        /* A bounded number per wakeup: the source is level-triggered. */
+        for (int turn = 0; turn < 64; turn++) {
                 char buf[DATAGRAM_MAX + 1];
                 union {
                         struct cmsghdr align;
@@ -72,6 +73,7 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
                 }
                 n->handler(n->userdata, pid, ready, status);
         }
+        return 0;
 }
 
 int sup_notify_open(sd_event *e, const char *path, sup_notify_handler handler, void *userdata, sup_notify **ret) {

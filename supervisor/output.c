@@ -56,7 +56,10 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         /* Thousands of quiet children cost no line buffers. */
         if (!r->line && !(r->line = malloc(LINE_MAX_BYTES)))
                 return 0;
-        for (;;) {
+        /* A few reads per wakeup, then back to the loop: the source is
+         * level-triggered, and a child that writes without pause must not
+         * keep gensupd from everything else. */
+        for (int turn = 0; turn < 8; turn++) {
                 ssize_t n = read(fd, r->line + r->len, LINE_MAX_BYTES - r->len);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -83,6 +86,7 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
                 if (r->len == LINE_MAX_BYTES)
                         flush_partial(r);
         }
+        return 0;
 }
 
 int sup_output_open(sd_event *e, const char *name, bool journal) {

@@ -14,7 +14,8 @@
  *                                        the shutdown timer (or SIGKILL now)
  *   RUNNING   process gone               DOWN, handler EXITED
  *   STOPPING  shutdown timer             SIGKILL the group
- *   STOPPING  process gone               DOWN, handler EXITED (requested)
+ *   STOPPING  process gone               DOWN, handler EXITED (requested), or
+ *                                        START_FAILED if it never was ready
  *
  * There is one timer per child at a time (start or shutdown), as
  * s6-supervise keeps one deadline. */
@@ -39,6 +40,7 @@
 
 #define LISTEN_BACKLOG 4096
 #define MAX_SYS_PENDING 64
+#define CONTROL_MAX_FRAME (1u * 1024u * 1024u)
 
 typedef struct sys_pending {
         uint64_t ref;
@@ -70,34 +72,11 @@ struct sup_proc {
         bool init_answered;            /* INIT_FAILED or IGNORE came */
         bool ignored;
         char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
-        uint64_t started_usec;
 
         uint64_t next_ref;
         sys_pending *sys;              /* forwarded sys requests awaiting an answer */
         size_t n_sys;
 };
-
-const char *sup_proc_state_name(sup_proc_state s) {
-        switch (s) {
-        case SUP_PROC_DOWN:
-                return "stopped";
-        case SUP_PROC_STARTING:
-                return "starting";
-        case SUP_PROC_RUNNING:
-                return "running";
-        case SUP_PROC_STOPPING:
-                return "stopping";
-        case _SUP_PROC_STATE_MAX:
-                break;
-        }
-        return "unknown";
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static char **copy_argv(char *const *argv) {
         size_t n = 0;
@@ -187,9 +166,11 @@ static void kill_group(sup_proc *c) {
         (void) kill(c->pid, SIGKILL);
 }
 
+/* What a child says of its end is its own text: kept short and printable
+ * before it reaches logs, JSON and history. */
 static void set_reported(sup_proc *c, const char *reason) {
         free(c->reported);
-        c->reported = reason && *reason ? strdup(reason) : NULL;
+        c->reported = reason && *reason ? sup_reason_clean(reason) : NULL;
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
@@ -205,7 +186,6 @@ static void became_ready(sup_proc *c) {
         c->timer = sd_event_source_disable_unref(c->timer);
         c->state = SUP_PROC_RUNNING;
         c->ready = true;
-        c->started_usec = now_usec();
         c->handler(c, SUP_PROC_OUTCOME_READY, NULL, false, c->userdata);
 }
 
@@ -276,10 +256,9 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
                 break;
         case GENSUP__KIND__INIT_FAILED: {
                 char *r = NULL;
-                if (asprintf(&r, "{init_failed,%s}", f->reason && *f->reason ? f->reason : "undefined") >= 0) {
-                        free(c->reported);
-                        c->reported = r;
-                }
+                if (asprintf(&r, "{init_failed,%s}", f->reason && *f->reason ? f->reason : "undefined") >= 0)
+                        set_reported(c, r);
+                free(r);
                 init_answered(c);
                 break;
         }
@@ -300,6 +279,35 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
         ipc_frame_free(f);
 }
 
+/* Reads once and handles the frames that came. Returns whether more may
+ * be waiting (the read got bytes and the connection is still open). */
+static bool control_read(sup_proc *c) {
+        int r = ipc_conn_read(c->control);
+        if (r == -EAGAIN)
+                return false;
+        for (;;) {
+                Gensup__Frame *f = NULL;
+                int k = ipc_conn_next(c->control, &f);
+                if (k < 0) {
+                        sup_log(LOG_WARNING, "%s: bad frame on its control socket, closing it", c->spec->name);
+                        close_control(c);
+                        return false;
+                }
+                if (k == 0)
+                        break;
+                handle_control_frame(c, f);
+                if (!c->control)
+                        return false;
+        }
+        /* End of file: the child closed its end (or is gone). SIGCHLD tells
+         * the rest. */
+        if (r < 0) {
+                close_control(c);
+                return false;
+        }
+        return true;
+}
+
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_proc *c = userdata;
 
@@ -312,30 +320,8 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 }
         }
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                return 0;
-        int r = ipc_conn_read(c->control);
-        if (r == -EAGAIN)
-                return 0;
-        for (;;) {
-                Gensup__Frame *f = NULL;
-                int k = ipc_conn_next(c->control, &f);
-                if (k <= 0) {
-                        if (k < 0) {
-                                sup_log(LOG_WARNING, "%s: bad frame on its control socket, closing it", c->spec->name);
-                                close_control(c);
-                                return 0;
-                        }
-                        break;
-                }
-                handle_control_frame(c, f);
-                if (!c->control)
-                        return 0;
-        }
-        /* End of file: the child closed its end (or is gone). SIGCHLD tells
-         * the rest. */
-        if (r < 0)
-                close_control(c);
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                (void) control_read(c);
         return 0;
 }
 
@@ -350,8 +336,8 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
         /* Frames sent just before exit may still be unread; a READY among
          * them (or the one ready = "exec" has yet to deliver) counts
          * first: the child was ready, then it exited. */
-        if (c->control)
-                on_control(c->control_source, ipc_conn_fd(c->control), EPOLLIN, c);
+        for (int i = 0; i < 16 && c->control && control_read(c); i++)
+                ;
         if (c->defer) {
                 c->defer = sd_event_source_disable_unref(c->defer);
                 became_ready(c);
@@ -371,6 +357,7 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
 
         sup_proc_state was = c->state;
         bool ignored = c->ignored;
+        bool was_ready = c->ready;
         c->watched = false;
         c->timer = sd_event_source_disable_unref(c->timer);
         c->defer = sd_event_source_disable_unref(c->defer);
@@ -391,7 +378,9 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
                 c->handler(c, SUP_PROC_OUTCOME_EXITED, text, false, c->userdata);
                 break;
         case SUP_PROC_STOPPING:
-                c->handler(c, SUP_PROC_OUTCOME_EXITED, text, true, c->userdata);
+                /* Stopped before it was ready: its start failed, as asked. */
+                c->handler(c, was_ready ? SUP_PROC_OUTCOME_EXITED : SUP_PROC_OUTCOME_START_FAILED, text, true,
+                           c->userdata);
                 break;
         case SUP_PROC_DOWN:
         case _SUP_PROC_STATE_MAX:
@@ -461,7 +450,8 @@ int sup_proc_start(sup_proc *c) {
         }
         c->watched = true;
 
-        r = ipc_conn_new(p.control_fd, 0, &c->control);
+        /* A child has nothing big to say on its control socket. */
+        r = ipc_conn_new(p.control_fd, CONTROL_MAX_FRAME, &c->control);
         if (r < 0)
                 goto fail;
         r = sd_event_add_io(c->env->event, &c->control_source, p.control_fd, EPOLLIN, on_control, c);
@@ -530,13 +520,6 @@ int sup_proc_stop(sup_proc *c) {
         return 0;
 }
 
-void sup_proc_kill(sup_proc *c) {
-        if (c->state != SUP_PROC_DOWN) {
-                c->state = SUP_PROC_STOPPING;
-                kill_group(c);
-        }
-}
-
 void sup_proc_notify_ready(sup_proc *c) {
         became_ready(c);
 }
@@ -575,22 +558,6 @@ pid_t sup_proc_pid(const sup_proc *c) {
 
 const sup_spec *sup_proc_spec(const sup_proc *c) {
         return c->spec;
-}
-
-void sup_proc_set_spec(sup_proc *c, const sup_spec *spec) {
-        c->spec = spec;
-}
-
-uint64_t sup_proc_started_usec(const sup_proc *c) {
-        return c->started_usec;
-}
-
-const char *sup_proc_name(const sup_proc *c) {
-        return c->spec->name;
-}
-
-char *const *sup_proc_extra_args(const sup_proc *c) {
-        return c->extra_args;
 }
 
 bool sup_proc_is_ready(const sup_proc *c) {

@@ -22,7 +22,6 @@ typedef enum sup_proc_state {
         _SUP_PROC_STATE_MAX,
 } sup_proc_state;
 
-const char *sup_proc_state_name(sup_proc_state s);
 
 typedef struct sup_proc sup_proc;
 
@@ -64,8 +63,6 @@ int sup_proc_start(sup_proc *c);
  * waits. STARTING children are killed at once. The handler hears EXITED
  * (requested = true) or START_FAILED. No-op when DOWN or STOPPING. */
 int sup_proc_stop(sup_proc *c);
-/* Kills the process group now (gensupd exiting in a hurry). */
-void sup_proc_kill(sup_proc *c);
 
 /* A READY=1 from NOTIFY_SOCKET by this child's pid. */
 void sup_proc_notify_ready(sup_proc *c);
@@ -79,10 +76,6 @@ int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done d
 sup_proc_state sup_proc_get_state(const sup_proc *c);
 pid_t sup_proc_pid(const sup_proc *c);
 const sup_spec *sup_proc_spec(const sup_proc *c);
-void sup_proc_set_spec(sup_proc *c, const sup_spec *spec);
-uint64_t sup_proc_started_usec(const sup_proc *c);   /* CLOCK_MONOTONIC, when it became ready */
-const char *sup_proc_name(const sup_proc *c);
-char *const *sup_proc_extra_args(const sup_proc *c);
 bool sup_proc_is_ready(const sup_proc *c);
 
 #endif

@@ -108,6 +108,12 @@ static int diff_node(job *j, sup_node *n, sup_spec *new) {
         sup_spec *old = (sup_spec *) sup_node_spec(n);
         int r;
 
+        /* A simple_one_for_one node reloaded in place is the top one, whose
+         * template sup_reload found unchanged: nothing to do (its
+         * instances were started at run time). */
+        if (old->strategy == SUP_SIMPLE_ONE_FOR_ONE)
+                return 0;
+
         for (size_t k = 0; k < new->n_children; k++) {
                 sup_spec *nc = new->children[k];
                 sup_entry *e = config_child(n, nc->name);
@@ -293,6 +299,8 @@ int sup_reload(sup_daemon *d, sup_reload_done done, void *userdata, char **ret_e
                 error = strdup("runtime_dir changed: restart gensupd to move the sockets");
         else if (!sup_spec_equal(d->config->root, new->root, false))
                 error = strdup("the top supervisor's own settings changed: restart gensupd to apply them");
+        else if (new->root->strategy == SUP_SIMPLE_ONE_FOR_ONE && !sup_spec_equal(d->config->root, new->root, true))
+                error = strdup("the top supervisor's template changed: restart gensupd to apply it");
         if (error) {
                 sup_config_free(new);
                 *ret_error = error;

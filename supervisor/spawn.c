@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/close_range.h>
+
 #include "ipc.h"
 #include "spawn.h"
 
@@ -89,6 +91,8 @@ typedef struct prepared {
         char *listen_pid;     /* "LISTEN_PID=" with room for the pid, filled in the child */
         uid_t uid;
         gid_t gid;
+        gid_t *groups;        /* supplementary groups: the user's, as initgroups(3) */
+        int n_groups;
         bool change_user;
         bool change_group;
 } prepared;
@@ -100,6 +104,7 @@ static void prepared_done(prepared *p) {
                                 free(*e);
         free(p->envp);
         free(p->argv);
+        free(p->groups);
 }
 
 static int add_env(char **envp, int *n, const char *key, const char *value) {
@@ -140,6 +145,7 @@ static struct group *lookup_group(const char *name) {
 static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared *ret) {
         const sup_spec *s = p->spec;
         prepared pr = { 0 };
+        char user_name[256] = "";
         int r = -ENOMEM;
 
         int n_exec = env_count(s->exec), n_extra = env_count(p->extra_args);
@@ -186,6 +192,7 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
                 pr.uid = pw->pw_uid;
                 pr.gid = pw->pw_gid;
                 pr.change_user = pr.change_group = true;
+                snprintf(user_name, sizeof(user_name), "%s", pw->pw_name);
         }
         if (s->group) {
                 struct group *gr = lookup_group(s->group);
@@ -195,6 +202,35 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
                 }
                 pr.gid = gr->gr_gid;
                 pr.change_group = true;
+        }
+        if (pr.change_user) {
+                /* The user's own groups, as a login would give them. */
+                int room = 32;
+                for (;;) {
+                        gid_t *g = realloc(pr.groups, (size_t) room * sizeof(gid_t));
+                        if (!g) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        pr.groups = g;
+                        int want = room;
+                        if (getgrouplist(user_name, pr.gid, pr.groups, &want) >= 0) {
+                                pr.n_groups = want;
+                                break;
+                        }
+                        if (want <= room || want > 65536) {
+                                r = -EINVAL;
+                                goto fail;
+                        }
+                        room = want;
+                }
+        } else if (pr.change_group) {
+                if (!(pr.groups = malloc(sizeof(gid_t)))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                pr.groups[0] = pr.gid;
+                pr.n_groups = 1;
         }
         *ret = pr;
         return 0;
@@ -239,6 +275,9 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
                 child_fail(report_fd, STEP_DUP2);
         if (move_fd(control_fd, control_target) < 0)
                 child_fail(report_fd, STEP_DUP2);
+        /* A child gets exactly these fds: whatever gensupd inherited without
+         * CLOEXEC stops at exec too (the report pipe stays until then). */
+        (void) close_range((unsigned) control_target + 1, ~0U, CLOSE_RANGE_CLOEXEC);
         if (pr->listen_pid)
                 snprintf(pr->listen_pid + strlen("LISTEN_PID="), 11, "%d", (int) getpid());
 
@@ -251,7 +290,7 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
         if (s->working_directory && chdir(s->working_directory) < 0)
                 child_fail(report_fd, STEP_CHDIR);
         if (pr->change_group) {
-                if (setgroups(1, &pr->gid) < 0)
+                if (setgroups((size_t) pr->n_groups, pr->groups) < 0)
                         child_fail(report_fd, STEP_SETGROUPS);
                 if (setgid(pr->gid) < 0)
                         child_fail(report_fd, STEP_SETGID);

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "exit_reason.h"
 #include "status.h"
 
 static uint64_t mono_usec(void) {
@@ -189,8 +190,13 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
         json_t *j = json_pack("{s:s}", "name", name ? name : "");
         if (!r)
                 return j;
-        if (r->state && *r->state)
-                json_object_set_new(j, "state", json_string(r->state));
+        if (r->state && *r->state) {
+                /* The server's own text: made valid for JSON. */
+                char *text = sup_text_clean(r->state, 1u << 20, true);
+                if (text)
+                        json_object_set_new(j, "state", json_string(text));
+                free(text);
+        }
         const Gensup__Statistics *s = r->statistics;
         if (s) {
                 json_object_set_new(j, "calls", json_integer((json_int_t) s->calls));

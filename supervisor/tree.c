@@ -33,6 +33,7 @@ typedef struct ctl_request {
         sup_ctl_done done;
         void *userdata;
         sup_entry *entry;              /* the child it started, while it exists */
+        char *started;                 /* that child's name */
 } ctl_request;
 
 typedef struct node_event node_event;
@@ -214,6 +215,7 @@ static ctl_request *ctl_free(ctl_request *c) {
         if (!c)
                 return NULL;
         free(c->name);
+        free(c->started);
         if (!c->spec_borrowed)
                 sup_spec_free(c->spec);
         free_strv(c->args);
@@ -222,6 +224,8 @@ static ctl_request *ctl_free(ctl_request *c) {
 }
 
 static void ctl_finish(ctl_request *c, int r, const char *name, pid_t pid, const char *reason) {
+        if (!name)
+                name = c->name ? c->name : c->spec ? c->spec->name : NULL;
         if (c->done)
                 c->done(c->userdata, r, name, pid, reason);
         ctl_free(c);
@@ -234,16 +238,19 @@ static void event_free(node_event *ev) {
         free(ev);
 }
 
-/* Removes the queued events about e; returns whether an exit was among
- * them (a STOP then finds its child already gone). */
-static bool purge(sup_node *n, sup_entry *e) {
-        bool exited = false;
+/* Removes the queued events about e. Returns the reason of an exit among
+ * them (the caller frees it), or NULL. */
+static char *purge(sup_node *n, sup_entry *e) {
+        char *exit_reason = NULL;
         node_event **p = &n->queue;
         n->queue_tail = NULL;
         while (*p) {
                 node_event *ev = *p;
                 if (ev->entry == e) {
-                        exited |= ev->kind == EV_EXITED;
+                        if (ev->kind == EV_EXITED && !exit_reason) {
+                                exit_reason = ev->reason;
+                                ev->reason = NULL;
+                        }
                         *p = ev->next;
                         event_free(ev);
                         continue;
@@ -251,7 +258,7 @@ static bool purge(sup_node *n, sup_entry *e) {
                 n->queue_tail = ev;
                 p = &ev->next;
         }
-        return exited;
+        return exit_reason;
 }
 
 /* ---- entries ---- */
@@ -408,7 +415,12 @@ static void op_stop(sup_node *n, sup_entry *e) {
         if (entry_is_down(e)) {
                 /* It ended on its own before we got to it: that exit is this
                  * STOP's completion, as OTP's supervisor takes it. */
-                purge(n, e);
+                char *why = purge(n, e);
+                /* As OTP's shutdown/2 finds the child already dead: its real
+                 * reason, reported unless it is one a stop expects. */
+                if (why && sup_shutdown_error_due(e->spec, why))
+                        report(n, "shutdown_error", why, e);
+                free(why);
                 return;
         }
         e->stopping = true;
@@ -421,7 +433,7 @@ static void op_stop(sup_node *n, sup_entry *e) {
 
 static void op_drop(sup_node *n, sup_op *op) {
         sup_entry *e = op->child->data;
-        purge(n, e);
+        free(purge(n, e));
         if (n->ctl && n->ctl->entry == e)
                 n->ctl->entry = NULL;
         op->child->data = NULL;
@@ -473,7 +485,10 @@ static void run_op(sup_node *n, sup_op *op) {
                 break;
         case SUP_OP_START:
                 if (!e && !(e = entry_new(n, op->child, op->child->spec, NULL))) {
-                        start_result(n, NULL, SUP_START_FAILED, "{error,out of memory}");
+                        const sup_plan *plan;
+                        int r = sup_core_start_result(n->core, op->child, SUP_START_FAILED, "{error,out of memory}",
+                                                      now_usec(), random_fraction(), &plan);
+                        install_result(n, r, plan, "start result");
                         break;
                 }
                 op_start(n, e);
@@ -543,9 +558,16 @@ static void start_ctl(sup_node *n, ctl_request *c) {
                         r = -EOPNOTSUPP;
                         break;
                 }
+                /* <template>-N, skipping names the tree already has (a
+                 * config may name a child "conn-2" too). */
+                sup_node *root = n;
+                while (root->parent)
+                        root = root->parent;
                 char name[SUP_NAME_MAX + 32];
-                snprintf(name, sizeof(name), "%s-%llu", n->spec->children[0]->name,
-                         (unsigned long long) ++n->instances);
+                do
+                        snprintf(name, sizeof(name), "%s-%llu", n->spec->children[0]->name,
+                                 (unsigned long long) ++n->instances);
+                while (sup_tree_find(root, name) || sup_tree_find_node(root, name));
                 if (!(e = entry_new(n, NULL, n->spec->children[0], name))) {
                         r = -ENOMEM;
                         break;
@@ -586,6 +608,8 @@ static void start_ctl(sup_node *n, ctl_request *c) {
         }
         free(n->last_start_failure);
         n->last_start_failure = NULL;
+        if (c->entry)
+                c->started = strdup(c->entry->name);
         install_result(n, r, plan, "request");
         n->ctl = c;
 }
@@ -597,12 +621,14 @@ static void ctl_complete(sup_node *n) {
         case SUP_CTL_START_CHILD:
         case SUP_CTL_START_INSTANCE:
         case SUP_CTL_RESTART_CHILD:
-                if (c->entry && c->entry->core && c->entry->core->state == SUP_CHILD_RUNNING)
+                /* An ignore is OTP's {ok,undefined}, also when the child was
+                 * then dropped (temporary, an instance). */
+                if (n->last_start_failure && strcmp(n->last_start_failure, "ignore") == 0)
+                        ctl_finish(c, 0, c->started, 0, "ignore");
+                else if (c->entry && c->entry->core && c->entry->core->state == SUP_CHILD_RUNNING)
                         ctl_finish(c, 0, c->entry->name, sup_entry_pid(c->entry), NULL);
-                else if (c->entry && n->last_start_failure && strcmp(n->last_start_failure, "ignore") == 0)
-                        ctl_finish(c, 0, c->entry->name, 0, "ignore");
                 else
-                        ctl_finish(c, -EIO, c->entry ? c->entry->name : NULL, 0,
+                        ctl_finish(c, -EIO, c->started, 0,
                                    n->last_start_failure ? n->last_start_failure : "undefined");
                 break;
         default:
@@ -758,7 +784,10 @@ static int on_tell(sd_event_source *s, void *userdata) {
         char *reason = n->exit_reason;
         bool failed_boot = p->awaiting_start == e;
         n->exit_reason = NULL;
-        e->sub = node_free(n);
+        /* Unhooked first: freeing it answers its queued requests, and
+         * those callbacks may look at the tree. */
+        e->sub = NULL;
+        node_free(n);
         if (e->stopping) {
                 record_exit(e, "shutdown", reason);
                 stop_done(p, e, reason);

@@ -447,7 +447,7 @@ START_TEST(test_name_errors) {
                 ":4: name: \"a/b\" may only hold letters, digits, '_', '.' and '-'",
                 ":5: name: \".hidden\" must not start with '.'",
                 ":6: name: must not be empty",
-                ":7: name: \"control\" is reserved (control.sock is the control socket)",
+                ":7: name: \"control\" is reserved (control.sock is gensupd's own socket)",
                 ":8: name: \"x0000000000000000000000000000000000000000000000000000000000000000\" is "
                 "longer than 64 characters",
                 ":9: duplicate name \"top\" (first used at line 2)",

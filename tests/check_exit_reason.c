@@ -1,6 +1,8 @@
 /* check_exit_reason.c: exit reasons from reports and wait statuses. */
 #include <check.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "exit_reason.h"
@@ -47,6 +49,33 @@ START_TEST(test_reported) {
 }
 END_TEST
 
+START_TEST(test_reason_clean) {
+        char *r = sup_reason_clean("{error,disk full}");
+        ck_assert_str_eq(r, "{error,disk full}");
+        free(r);
+        /* A newline would forge a log line; invalid UTF-8 breaks JSON. */
+        r = sup_reason_clean("a\nSupervisor: fake\x01\xff\xc3\xa9");
+        ck_assert_str_eq(r, "a?Supervisor: fake??\xc3\xa9");
+        free(r);
+        /* A truncated sequence at the end, an overlong form, a surrogate. */
+        r = sup_reason_clean("x\xe2\x82 \xc0\xaf \xed\xa0\x80");
+        ck_assert_str_eq(r, "x?? ?? ???");
+        free(r);
+        /* Cut to SUP_REASON_MAX bytes. */
+        char *big = malloc(5000);
+        memset(big, 'z', 4999);
+        big[4999] = '\0';
+        r = sup_reason_clean(big);
+        ck_assert_uint_eq(strlen(r), SUP_REASON_MAX);
+        free(r);
+        free(big);
+        /* Multi-line text keeps its lines and tabs. */
+        r = sup_text_clean("one\ntwo\tthree\r", 100, true);
+        ck_assert_str_eq(r, "one\ntwo\tthree?");
+        free(r);
+}
+END_TEST
+
 START_TEST(test_signal_names) {
         char buf[16];
         ck_assert_str_eq(sup_signal_name(SIGSEGV, buf), "SIGSEGV");
@@ -60,6 +89,7 @@ Suite *exit_reason_suite(void) {
         tcase_add_test(tc, test_plain_programs);
         tcase_add_test(tc, test_stopped_by_us);
         tcase_add_test(tc, test_reported);
+        tcase_add_test(tc, test_reason_clean);
         tcase_add_test(tc, test_signal_names);
         suite_add_tcase(s, tc);
         return s;
