@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,27 +309,100 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
         child_fail(report_fd, STEP_EXEC);
 }
 
-/* vfork: the child borrows gensupd's memory until it execs, instead of
- * copying page tables that grow with the tree (with thousands of
- * children, fork's copy made every start slower than the last). The child
- * only makes system calls and writes its own stack. Returns the pid, or -1
- * with errno. */
-static pid_t start_child(const sup_spawn_params *p, const prepared *pr, int control_fd, int control_target,
-                         int report_fd) {
-        pid_t parent = getpid();
-        pid_t pid = vfork();
-        if (pid == 0)
-                run_child(p, pr, control_fd, control_target, report_fd, parent);
-        return pid;
+
+
+/* ---- starting the child without copying gensupd ----
+ *
+ * A child is cloned with CLONE_VM | CLONE_VFORK | CLONE_FILES: it borrows
+ * gensupd's memory and fd table until it execs, so nothing that grows
+ * with the tree (page tables, thousands of fds) is copied per start. Its
+ * fds wait on a few low "staging" slots that gensupd keeps open on
+ * /dev/null; the child's first act is to unshare only the fds up to the
+ * highest slot (close_range with CLOSE_RANGE_UNSHARE), then it lays them
+ * out in its own table. */
+
+enum { SLOT_CONTROL, SLOT_REPORT, SLOT_LISTEN, SLOT_OUTPUT, _SLOT_MAX };
+
+static int slot_fd[_SLOT_MAX] = { -1, -1, -1, -1 };
+static int slot_null = -1;
+static int slot_max = -1;
+static _Alignas(16) char child_stack[256 * 1024];
+
+static int slots_open(void) {
+        if (slot_null >= 0)
+                return 0;
+        slot_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (slot_null < 0)
+                return -errno;
+        for (int i = 0; i < _SLOT_MAX; i++) {
+                slot_fd[i] = fcntl(slot_null, F_DUPFD_CLOEXEC, 3);
+                if (slot_fd[i] < 0)
+                        return -errno;
+                if (slot_fd[i] > slot_max)
+                        slot_max = slot_fd[i];
+        }
+        return 0;
 }
 
-/* An fd above the child's fixed layout (0..4), so dup2 never clobbers it. */
-static int lift_fd(int fd) {
-        if (fd < 0 || fd > 4)
-                return fd;
-        int lifted = fcntl(fd, F_DUPFD_CLOEXEC, 5);
-        close(fd);
-        return lifted;
+/* Puts fd on slot (a copy: the caller keeps fd); -1 leaves /dev/null. */
+static int slot_stage(int slot, int fd) {
+        if (dup3(fd >= 0 ? fd : slot_null, slot_fd[slot], O_CLOEXEC) < 0)
+                return -errno;
+        return 0;
+}
+
+static void slots_clear(void) {
+        for (int i = 0; i < _SLOT_MAX; i++)
+                (void) dup3(slot_null, slot_fd[i], O_CLOEXEC);
+}
+
+typedef struct child_args {
+        const sup_spawn_params *p;
+        const prepared *pr;
+        int control_target;
+        bool has_listen, has_output;
+        pid_t parent;
+} child_args;
+
+/* In the child, its fd table now its own: a copy of a slot, above the
+ * layout's targets (0..4), so that laying out never clobbers a source. */
+static int unstage(int slot) {
+        return fcntl(slot_fd[slot], F_DUPFD_CLOEXEC, 5);
+}
+
+static _Noreturn int child_main(void *arg) {
+        const child_args *a = arg;
+
+        if (close_range((unsigned) slot_max + 1, ~0U, CLOSE_RANGE_UNSHARE) < 0 && unshare(CLONE_FILES) < 0)
+                _exit(127);
+        int report = unstage(SLOT_REPORT), control = unstage(SLOT_CONTROL);
+        if (report < 0 || control < 0)
+                _exit(127);
+        sup_spawn_params p = *a->p;
+        p.listen_fd = a->has_listen ? unstage(SLOT_LISTEN) : -1;
+        p.output_fd = a->has_output ? unstage(SLOT_OUTPUT) : -1;
+        if ((a->has_listen && p.listen_fd < 0) || (a->has_output && p.output_fd < 0))
+                child_fail(report, STEP_DUP2);
+        run_child(&p, a->pr, control, a->control_target, report, a->parent);
+}
+
+/* valgrind runs a clone that shares the fd table only as a thread, and
+ * gives up: under it (tests), the plain vfork, which copies the table. */
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND RUNNING_ON_VALGRIND
+#else
+#define UNDER_VALGRIND 0
+#endif
+
+static pid_t start_child(child_args *a) {
+        if (!UNDER_VALGRIND)
+                return clone(child_main, child_stack + sizeof(child_stack),
+                             CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, a);
+        pid_t pid = vfork();
+        if (pid == 0)
+                child_main(a);
+        return pid;
 }
 
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step) {
@@ -338,6 +412,9 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         int r;
 
         *ret_step = "prepare";
+        r = slots_open();
+        if (r < 0)
+                return r;
         r = prepare(p, control_target, &pr);
         if (r < 0)
                 return r;
@@ -348,33 +425,34 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
                 r = -errno;
                 goto fail;
         }
-        sv[1] = lift_fd(sv[1]);
-        report[1] = lift_fd(report[1]);
-        sup_spawn_params lifted = *p;
-        /* listen and output fds belong to the caller; lift copies if low. */
-        int listen_copy = -1, output_copy = -1;
-        if (p->listen_fd >= 0 && p->listen_fd <= 4)
-                lifted.listen_fd = listen_copy = fcntl(p->listen_fd, F_DUPFD_CLOEXEC, 5);
-        if (p->output_fd >= 0 && p->output_fd <= 4)
-                lifted.output_fd = output_copy = fcntl(p->output_fd, F_DUPFD_CLOEXEC, 5);
-
-        pid_t pid = start_child(&lifted, &pr, sv[1], control_target, report[1]);
-        if (pid < 0) {
-                r = -errno;
-                if (listen_copy >= 0)
-                        close(listen_copy);
-                if (output_copy >= 0)
-                        close(output_copy);
+        if ((r = slot_stage(SLOT_CONTROL, sv[1])) < 0 || (r = slot_stage(SLOT_REPORT, report[1])) < 0 ||
+            (r = slot_stage(SLOT_LISTEN, p->listen_fd)) < 0 || (r = slot_stage(SLOT_OUTPUT, p->output_fd)) < 0) {
+                slots_clear();
                 goto fail;
         }
-        if (listen_copy >= 0)
-                close(listen_copy);
-        if (output_copy >= 0)
-                close(output_copy);
+        /* The slots hold the child's ends now. */
         close(sv[1]);
         sv[1] = -1;
         close(report[1]);
         report[1] = -1;
+
+        child_args a = {
+                .p = p,
+                .pr = &pr,
+                .control_target = control_target,
+                .has_listen = p->listen_fd >= 0,
+                .has_output = p->output_fd >= 0,
+                .parent = getpid(),
+        };
+        pid_t pid = start_child(&a);
+        int saved = errno;
+        /* The child has exec'ed or died: our copies of its ends go, so the
+         * report pipe reads end of file after a successful exec. */
+        slots_clear();
+        if (pid < 0) {
+                r = -saved;
+                goto fail;
+        }
 
         failure f;
         ssize_t n;
