@@ -1,0 +1,701 @@
+#!/bin/bash
+# sup-bench.sh BUILD_DIR [PART...]: gensupd's benchmarks, side by side in
+# one run (bench/README.md, "## Supervisor", says what each figure means).
+#
+# Parts (default: all of them, in this order):
+#   restart  crash -> restarted (D -> S) and crash -> ready, gensupd
+#            (ready = "exec" and "notify") against the floor (sup_floor:
+#            socketpair + fork + exec + read 1 byte), in interleaved rounds
+#   peers    the same crash under s6-supervise, runsv and supervisord, each
+#            at its default and at its fastest setting
+#   many     10,000 children under one one_for_one supervisor: start to
+#            "all children started", memory per child, SIGTERM to exit
+#   status   gensupctl status / which-children on that tree: time and size
+#            (with "many" it uses the same tree; alone it starts one)
+#   heap     gensupd's live heap by call site with 1,000 children
+#            (bench/sup_heapcensus.c preloaded; needs cc and addr2line)
+#   idle     a small idle tree: syscalls (strace -c) and wakeups in 10 s
+#
+# Knobs (environment):
+#   SUP_BENCH_N=200         restarts per round for the floor and gensupd
+#   SUP_BENCH_ROUNDS=3      interleaved rounds of those
+#   SUP_BENCH_PEER_N=10     restarts per peer setting (each costs >= 1 s)
+#   SUP_BENCH_CHILDREN=10000    (fewer when RLIMIT_NOFILE cannot hold them)
+#   SUP_BENCH_HEAP_CHILDREN=1000
+#   SUP_BENCH_STATUS_RUNS=10
+#   SUP_BENCH_IDLE_S=10
+#   SUP_BENCH_KEEP=1        keep the work directory (raw stamps, logs)
+#
+# Only bash, awk, sort and coreutils; strace and hyperfine when present.
+# Every process started here is stopped on exit, also on failure or ^C.
+set -eu
+set -o pipefail
+
+B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|idle]...}
+B=$(cd "$B" && pwd)
+shift
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+PARTS=${*:-restart peers many status heap idle}
+
+N=${SUP_BENCH_N:-200}
+ROUNDS=${SUP_BENCH_ROUNDS:-3}
+PEER_N=${SUP_BENCH_PEER_N:-10}
+CHILDREN=${SUP_BENCH_CHILDREN:-10000}
+STATUS_RUNS=${SUP_BENCH_STATUS_RUNS:-10}
+IDLE_S=${SUP_BENCH_IDLE_S:-10}
+
+GENSUPD=$B/bin/gensupd
+GENSUPCTL=$B/bin/gensupctl
+for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog"; do
+        [ -x "$f" ] || { echo "sup-bench: $f missing (make B=$B programs)" >&2; exit 1; }
+done
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/sup-bench.XXXXXX")
+mkdir -p "$W/bin"
+PIDS=()
+
+# ---- cleanup: every supervisor by pid, then every probe left over ----
+# Probes run from $W/bin only, so a probe is recognised by its executable
+# (/proc/PID/exe), never by a name pattern.
+kill_probes() {
+        local p
+        for p in $(find /proc -mindepth 2 -maxdepth 2 -name exe -lname "$W/bin/*" 2>/dev/null |
+                   awk -F/ '{print $3}'); do
+                kill -KILL "$p" 2>/dev/null || :
+        done
+}
+cleanup() {
+        local rc=$? p
+        trap - EXIT INT TERM
+        for p in "${PIDS[@]}"; do
+                kill -TERM "$p" 2>/dev/null || :
+        done
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+                local alive=0
+                for p in "${PIDS[@]}"; do
+                        kill -0 "$p" 2>/dev/null && alive=1
+                done
+                [ $alive = 0 ] && break
+                sleep 0.2
+        done
+        for p in "${PIDS[@]}"; do
+                kill -KILL "$p" 2>/dev/null || :
+        done
+        kill_probes
+        if [ "${SUP_BENCH_KEEP:-0}" = 1 ]; then
+                echo "sup-bench: work directory kept: $W"
+        else
+                rm -rf "$W"
+        fi
+        exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget_pid() {
+        local p keep=()
+        for p in "${PIDS[@]}"; do
+                [ "$p" = "$1" ] || keep+=("$p")
+        done
+        PIDS=("${keep[@]}")
+}
+
+say() { printf '%s\n' "$*"; }
+die() { echo "sup-bench: $*" >&2; exit 1; }
+now_ns() { date +%s%N; }
+
+# ---- the probe: static when the toolchain can (as peer-supervisors.md
+# §2.1 did), else the Makefile's build. One binary for every supervisor.
+if "${CC:-cc}" -O2 -static -o "$W/bin/stamp" "$TOP/bench/sup_stamp.c" 2>/dev/null; then
+        STAMP_KIND="static (cc -O2 -static bench/sup_stamp.c)"
+else
+        cp "$B/bench/sup_stamp" "$W/bin/stamp"
+        STAMP_KIND="$B/bench/sup_stamp (dynamic: $(ldd "$W/bin/stamp" | grep -c '=>') libraries)"
+fi
+STAMP=$W/bin/stamp
+
+# ---- statistics (values in ns on stdin, one a line) ----
+# Prints: n median p90 min max, in ms.
+stats() {
+        sort -n | awk '{ v[NR] = $1 }
+        END {
+                if (NR == 0) { print "0 - - - -"; exit }
+                m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                p = v[int(NR * 0.9 + 0.999999)]
+                printf "%d %.3f %.3f %.3f %.3f\n", NR, m / 1e6, p / 1e6, v[1] / 1e6, v[NR] / 1e6
+        }'
+}
+median_of() { stats | awk '{ print $2 }'; }
+
+# pairs STAMPS [SIDE] [LIMIT]: each D with the next S (peer-supervisors.md
+# §2.1). One line per pair: restart_ns child_ready_ns ack_ns ("-" when
+# unknown). SIDE holds sup_floor's "F t_fork t_ready pid" lines or
+# gensupd's JSON events ("started" with time_us, CLOCK_REALTIME), which
+# give the time the supervisor learnt the new process was ready.
+pairs() {
+        local stamps=$1 side=${2:-/dev/null} limit=${3:-1000000000}
+        sort -k2,2n "$stamps" | awk -v side="$side" -v limit="$limit" '
+        BEGIN {
+                while ((getline line < side) > 0) {
+                        if (line ~ /^F /) { split(line, f, " "); fready[f[4]] = f[3] }
+                        else if (line ~ /"event":"started"/) {
+                                match(line, /"pid":[0-9]+/); pid = substr(line, RSTART + 6, RLENGTH - 6)
+                                match(line, /"time_us":[0-9]+/); t = substr(line, RSTART + 10, RLENGTH - 10)
+                                eready[pid] = t * 1000
+                        }
+                }
+        }
+        $1 == "D" { d = $2; dr = $3; have = 1; next }
+        $1 == "S" {
+                cur = ""
+                if (have && k < limit) {
+                        k++; rs[k] = $2 - d; dm[k] = d; drl[k] = dr; np[k] = $3; rd[k] = "-"; cur = $3
+                }
+                have = 0; next
+        }
+        $1 == "R" && $3 == cur { rd[k] = $2 - dm[k] }
+        END {
+                for (i = 1; i <= k; i++) {
+                        ack = "-"
+                        if (np[i] in fready) ack = fready[np[i]] - dm[i]
+                        else if (np[i] in eready) ack = eready[np[i]] - drl[i]
+                        print rs[i], rd[i], ack
+                }
+        }'
+}
+
+count_s() { [ -f "$1" ] && grep -c '^S' "$1" || echo 0; }
+
+# wait_starts STAMPS WANT TIMEOUT_S: until STAMPS holds WANT starts.
+wait_starts() {
+        local deadline=$(( $(date +%s) + $3 ))
+        while [ "$(count_s "$1")" -lt "$2" ]; do
+                [ "$(date +%s)" -lt $deadline ] || return 1
+                sleep "${4:-0.2}"
+        done
+}
+
+# wait_log LOG PATTERN TIMEOUT_S [PID]: until a line of LOG matches
+# (fails at the timeout, or as soon as PID is gone).
+wait_log() {
+        local deadline=$(( $(date +%s) + $3 ))
+        until grep -q -- "$2" "$1" 2>/dev/null; do
+                [ "$(date +%s)" -lt $deadline ] || return 1
+                if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then
+                        sleep 0.2
+                        grep -q -- "$2" "$1" 2>/dev/null
+                        return
+                fi
+                sleep 0.1
+        done
+}
+
+# stop_pid PID TIMEOUT_S: SIGTERM, wait, SIGKILL if it lingers.
+stop_pid() {
+        kill -TERM "$1" 2>/dev/null || :
+        local deadline=$(( $(date +%s) + ${2:-10} ))
+        while kill -0 "$1" 2>/dev/null; do
+                if [ "$(date +%s)" -ge $deadline ]; then
+                        kill -KILL "$1" 2>/dev/null || :
+                        break
+                fi
+                sleep 0.05
+        done
+        wait "$1" 2>/dev/null || :
+        forget_pid "$1"
+}
+
+raise_nofile() {
+        local want=$1
+        local hard
+        hard=$(ulimit -Hn)
+        if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+                ulimit -Hn "$want" 2>/dev/null || :
+                hard=$(ulimit -Hn)
+        fi
+        ulimit -n "$hard" 2>/dev/null || :
+}
+
+# ---- gensupd configs ----
+# gensup_conf FILE RUNDIR READY STAMP_ARGS...: one crashing child.
+gensup_conf() {
+        local file=$1 rundir=$2 ready=$3
+        shift 3
+        local args="" a
+        for a in "$@"; do args="$args, \"$a\""; done
+        cat > "$file" <<EOF
+runtime_dir = "$rundir";
+supervisor = {
+  name = "bench"; strategy = "one_for_one"; intensity = 1000000; period = 1;
+  children = ( { name = "stamp"; exec = ["$STAMP"$args]; ready = "$ready"; shutdown = "brutal_kill"; } );
+};
+EOF
+}
+
+# ================= restart: floor and gensupd =================
+declare -A RES   # name -> "n median p90 min max" per measure
+declare -A ROUNDMED
+
+add_round() {   # add_round KEY FILE_OF_NS
+        local m
+        m=$(median_of < "$2")
+        ROUNDMED[$1]="${ROUNDMED[$1]:-} $m"
+        cat "$2" >> "$W/all.$1"
+}
+
+run_floor() {
+        local d=$W/floor.$1
+        mkdir -p "$d"
+        echo "0 kill fd:3 $d/stamps" > "$d/cfg"
+        "$B/bench/sup_floor" "$STAMP" "$d/cfg" "$N" > "$d/F" || die "sup_floor failed"
+        awk '{ print $3 - $2 }' "$d/F" > "$d/forkready"
+        pairs "$d/stamps" "$d/F" "$N" > "$d/pairs"
+        add_round floor.forkready "$d/forkready"
+        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round floor.restart "$d/x"
+        awk '$3 != "-" { print $3 }' "$d/pairs" > "$d/x"; add_round floor.ready "$d/x"
+}
+
+# run_gensupd ROUND READY FOLLOW: N restarts of a child that SIGKILLs
+# itself at once; FOLLOW=1 records gensupd's events (ready acks).
+run_gensupd() {
+        local round=$1 ready=$2 follow=$3
+        local key=gensupd.$ready$([ "$follow" = 1 ] && echo .ack)
+        local d=$W/$key.$round
+        mkdir -p "$d/run"
+        local sready=none
+        [ "$ready" = notify ] && sready=notify
+        gensup_conf "$d/g.conf" "$d/run" "$ready" 0 kill "$sready" "$d/stamps"
+        "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
+        local gp=$!
+        PIDS+=("$gp")
+        local fp=""
+        if [ "$follow" = 1 ]; then
+                local i=0
+                until [ -S "$d/run/control.sock" ] || [ $i -ge 100 ]; do sleep 0.02; i=$((i + 1)); done
+                "$GENSUPCTL" -s "$d/run/control.sock" --json events --follow > "$d/events" 2>/dev/null &
+                fp=$!
+                PIDS+=("$fp")
+        fi
+        wait_starts "$d/stamps" $((N + 2)) 120 0.1 || die "gensupd ($key): no $N restarts in 120 s (see $d/log)"
+        stop_pid "$gp" 10
+        [ -n "$fp" ] && stop_pid "$fp" 2
+        if [ "$follow" = 1 ]; then
+                # The first pairs may predate the follower: keep acked ones.
+                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$N" > "$d/pairs"
+                awk '{ print $3 }' "$d/pairs" > "$d/x"; add_round "$key" "$d/x"
+        else
+                pairs "$d/stamps" /dev/null "$N" > "$d/pairs"
+                awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
+                if [ "$ready" = notify ]; then
+                        awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"; add_round "$key.childready" "$d/x"
+                fi
+        fi
+}
+
+fmt_row() {   # fmt_row LABEL KEY
+        local s r
+        [ -f "$W/all.$2" ] || return 0
+        s=$(stats < "$W/all.$2")
+        r=$(echo "${ROUNDMED[$2]:-}" | awk '{ mn = $1; mx = $1; for (i = 2; i <= NF; i++) { if ($i < mn) mn = $i; if ($i > mx) mx = $i }
+                print (NF > 1) ? mn ".." mx : "-" }')
+        set -- $s
+        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "$LABEL" "$1" "$2" "$3" "$4" "$5" "$r"
+}
+row() { LABEL=$1; fmt_row "$1" "$2"; }
+med() { [ -f "$W/all.$1" ] && median_of < "$W/all.$1" || echo ""; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+
+part_restart() {
+        say ""
+        say "== restart latency: floor vs gensupd ($ROUNDS interleaved rounds x $N restarts; probe: $STAMP_KIND)"
+        local r
+        for r in $(seq 1 "$ROUNDS"); do
+                run_floor "$r"
+                run_gensupd "$r" exec 0
+                run_gensupd "$r" notify 0
+                run_gensupd "$r" exec 1
+                run_gensupd "$r" notify 1
+        done
+        say "  (ms; D = the dying child's last stamp, S = the new child's first, R = it sent READY,"
+        say "   ack = the supervisor has the READY: floor read() returned / gensupd's \"started\" event)"
+        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "measure" n median p90 min max "round medians"
+        row "floor: fork -> ready (ipc-floor.md 6)" floor.forkready
+        row "floor: D -> S (waitpid, fork, exec)" floor.restart
+        row "floor: D -> ack (read of READY)" floor.ready
+        row "gensupd ready=exec: D -> S" gensupd.exec.restart
+        row "gensupd ready=exec: D -> ack (started event)" gensupd.exec.ack
+        row "gensupd ready=notify: D -> S" gensupd.notify.restart
+        row "gensupd ready=notify: D -> R (child sent READY=1)" gensupd.notify.childready
+        row "gensupd ready=notify: D -> ack (started event)" gensupd.notify.ack
+        say ""
+        say "  gensupd/floor, D -> S, ready=exec:     $(ratio "$(med gensupd.exec.restart)" "$(med floor.restart)")  (target <= 1.3)"
+        say "  gensupd/floor, D -> S, ready=notify:   $(ratio "$(med gensupd.notify.restart)" "$(med floor.restart)")"
+        say "  gensupd/floor, D -> ack, ready=exec:   $(ratio "$(med gensupd.exec.ack)" "$(med floor.ready)")"
+        say "  gensupd/floor, D -> ack, ready=notify: $(ratio "$(med gensupd.notify.ack)" "$(med floor.ready)")"
+        say "  gensupd D -> S / floor fork -> ready:  $(ratio "$(med gensupd.exec.restart)" "$(med floor.forkready)")"
+}
+
+# ================= peers =================
+# run_peer TOOL SETTING LIFETIME_MS READY [STARTSECS]
+run_peer() {
+        local tool=$1 setting=$2 life=$3 ready=$4 startsecs=${5:-1}
+        local key=peer.$tool.$setting
+        local d=$W/$key
+        mkdir -p "$d/svc"
+        echo "$life kill $ready $d/stamps" > "$d/svc/cfg"
+        ln -s "$STAMP" "$d/svc/run"
+        local pid want=$((PEER_N + 1)) limit=$(( (PEER_N + 2) * (life / 1000 + 3) + 20 ))
+        case $tool in
+        s6)
+                [ "$ready" = fd:3 ] && echo 3 > "$d/svc/notification-fd"
+                (cd "$d/svc" && exec s6-supervise .) > "$d/log" 2>&1 &
+                pid=$!
+                ;;
+        runit)
+                (cd "$d/svc" && exec runsv .) > "$d/log" 2>&1 &
+                pid=$!
+                ;;
+        supervisord)
+                cat > "$d/supd.conf" <<EOF
+[supervisord]
+nodaemon=true
+logfile=$d/supervisord.log
+pidfile=$d/supervisord.pid
+childlogdir=$d
+user=root
+
+[program:stamp]
+command=$STAMP $d/svc/cfg
+directory=$d/svc
+autorestart=true
+startsecs=$startsecs
+startretries=1000000
+stdout_logfile=NONE
+stderr_logfile=NONE
+EOF
+                supervisord -n -c "$d/supd.conf" > "$d/log" 2>&1 &
+                pid=$!
+                ;;
+        esac
+        PIDS+=("$pid")
+        if ! wait_starts "$d/stamps" $want $limit 0.5; then
+                say "  $tool $setting: fewer than $want starts in $limit s (see $d)"
+        fi
+        case $tool in
+        s6) s6-svc -dx "$d/svc" 2>/dev/null || : ;;
+        runit) printf dx > "$d/svc/supervise/control" 2>/dev/null || : ;;
+        supervisord) : ;;
+        esac
+        stop_pid "$pid" 10
+        kill_probes
+        touch "$d/stamps"
+        pairs "$d/stamps" /dev/null "$PEER_N" | awk '{ print $1 }' > "$W/all.$key"
+}
+
+part_peers() {
+        say ""
+        say "== restart latency: peers ($PEER_N restarts per setting, same probe; D -> S)"
+        local have=0
+        if command -v s6-supervise > /dev/null && command -v s6-svc > /dev/null; then
+                have=1
+                run_peer s6 default 0 none
+                run_peer s6 fastest 1100 fd:3
+        else say "  s6-supervise: not installed (apt-get install s6)"; fi
+        if command -v runsv > /dev/null; then
+                have=1
+                run_peer runit default 0 none
+                run_peer runit fastest 1100 none
+        else say "  runsv: not installed (apt-get install runit)"; fi
+        if command -v supervisord > /dev/null; then
+                have=1
+                run_peer supervisord default 1100 none 1
+                run_peer supervisord fastest 0 none 0
+        else say "  supervisord: not installed (apt-get install supervisor)"; fi
+        [ $have = 1 ] || return 0
+        printf '  %-50s %6s %9s %9s %9s %9s\n' "setting" n median p90 min max
+        row "s6-supervise, dies at once (1 s delay)" peer.s6.default
+        row "s6-supervise, notification-fd, lives 1.1 s" peer.s6.fastest
+        row "runsv, dies at once (sleep 1)" peer.runit.default
+        row "runsv, lives 1.1 s" peer.runit.fastest
+        row "supervisord, startsecs=1, lives 1.1 s" peer.supervisord.default
+        row "supervisord, startsecs=0, dies at once" peer.supervisord.fastest
+        local g
+        g=$(med gensupd.exec.restart)
+        if [ -n "$g" ]; then
+                say ""
+                local k
+                for k in s6.default s6.fastest runit.default runit.fastest supervisord.default supervisord.fastest; do
+                        [ -f "$W/all.peer.$k" ] || continue
+                        say "  $(printf '%-22s' "$k"): peer/gensupd(exec) D -> S = $(ratio "$(med peer.$k)" "$g")"
+                done
+        fi
+}
+
+# ================= many children, status, heap =================
+# many_conf FILE RUNDIR COUNT STAMPS: COUNT children holding (pause()),
+# each stamping S into STAMPS when it starts.
+many_conf() {
+        awk -v rd="$2" -v n="$3" -v stamp="$STAMP" -v st="$4" 'BEGIN {
+                printf "runtime_dir = \"%s\";\nsupervisor = {\n  name = \"bench\"; strategy = \"one_for_one\";\n  intensity = 10; period = 1;\n  children = (\n", rd
+                for (i = 1; i <= n; i++)
+                        printf "    { name = \"w%05d\"; exec = [\"%s\", \"0\", \"hold\", \"none\", \"%s\"]; ready = \"exec\"; }%s\n",
+                               i, stamp, st, (i < n) ? "," : ""
+                printf "  );\n};\n"
+        }' > "$1"
+}
+
+GP=""
+T_MS=""
+# tree_up DIR COUNT [ENV...]: gensupd with COUNT children; sets GP, and
+# T_MS to the ms from its start to its "all children started" line.
+tree_up() {
+        local d=$1 count=$2
+        shift 2
+        mkdir -p "$d/run"
+        [ -p "$d/fifo" ] || mkfifo "$d/fifo"
+        many_conf "$d/g.conf" "$d/run" "$count" "$d/stamps"
+        "$B/bench/sup_tslog" "$d/log" < "$d/fifo" &
+        PIDS+=("$!")
+        local t0
+        t0=$(now_ns)
+        env "$@" "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/fifo" &
+        GP=$!
+        PIDS+=("$GP")
+        wait_log "$d/log" "all children started" 600 "$GP" ||
+                die "gensupd with $count children: not ready (see $d/log: $(tail -n 3 "$d/log" | cut -d' ' -f2- | tr '\n' ' '))"
+        local t
+        t=$(grep -m1 "all children started" "$d/log" | awk '{ print $1 }')
+        T_MS=$(awk -v a="$t" -v b="$t0" 'BEGIN { printf "%.0f", (a - b) / 1e6 }')
+}
+
+# mem PID: VmRSS RssAnon Pss Private_Dirty (kB) fds
+mem() {
+        local rss anon pss priv fds
+        rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
+        anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")
+        pss=$(awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup")
+        priv=$(awk '/^Private_Dirty:/ { print $2 }' "/proc/$1/smaps_rollup")
+        fds=$(ls "/proc/$1/fd" | wc -l)
+        echo "$rss $anon $pss $priv $fds"
+}
+
+# tree_down: SIGTERM gensupd; T_MS: ms until it exited.
+tree_down() {
+        local t0 t1
+        t0=$(now_ns)
+        kill -TERM "$GP"
+        wait "$GP" || echo "  gensupd exited with status $?" >&2
+        t1=$(now_ns)
+        forget_pid "$GP"
+        GP=""
+        T_MS=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.0f", (a - b) / 1e6 }')
+}
+
+# time_cmd LABEL CMD...: wall time of a gensupctl command (hyperfine when
+# installed, else a date +%s%N loop), and its output size.
+time_cmd() {
+        local label=$1
+        shift
+        local bytes
+        bytes=$("$@" | wc -c)
+        if command -v hyperfine > /dev/null; then
+                local q="" a
+                for a in "$@"; do q="$q $(printf '%q' "$a")"; done
+                hyperfine -N --style none --warmup 2 --runs "$STATUS_RUNS" --export-csv "$W/hf.csv" "${q# }" > /dev/null 2>&1 ||
+                        hyperfine --style none --warmup 2 --runs "$STATUS_RUNS" --export-csv "$W/hf.csv" "${q# }" > /dev/null
+                # command,mean,stddev,median,user,system,min,max (s)
+                tail -n 1 "$W/hf.csv" | awk -F, -v l="$label" -v b="$bytes" -v n="$STATUS_RUNS" \
+                        '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, n, $(NF-4) * 1e3, $(NF-1) * 1e3, $NF * 1e3, b }'
+        else
+                local i t0 t1
+                for i in $(seq 1 "$STATUS_RUNS"); do
+                        t0=$(now_ns); "$@" > /dev/null; t1=$(now_ns)
+                        echo $((t1 - t0))
+                done | stats | awk -v l="$label" -v b="$bytes" '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, $1, $2, $4, $5, b }'
+        fi
+}
+
+status_times() {
+        local sock=$1 count=$2
+        say "  gensupctl on the $count-child tree ($(command -v hyperfine > /dev/null && echo hyperfine -N --warmup 2 || echo 'date +%s%N loop'), $STATUS_RUNS runs; ms):"
+        printf '  %-44s %5s %9s %9s %9s %10s\n' command runs median min max "out bytes"
+        time_cmd "gensupctl --json status" "$GENSUPCTL" -s "$sock" --json status
+        time_cmd "gensupctl status" "$GENSUPCTL" -s "$sock" status
+        time_cmd "gensupctl --json which-children bench" "$GENSUPCTL" -s "$sock" --json which-children bench
+        time_cmd "gensupctl which-children bench" "$GENSUPCTL" -s "$sock" which-children bench
+        time_cmd "gensupctl --json count-children bench" "$GENSUPCTL" -s "$sock" --json count-children bench
+}
+
+# start_spacing STAMPS: how start-up slows as the tree grows: median time
+# between consecutive children's S stamps in each tenth of the start.
+start_spacing() {
+        sort -k2,2n "$1" | awk '$1 == "S" { t[++n] = $2 }
+        END {
+                for (k = 0; k < 10; k++) {
+                        lo = int(n * k / 10) + 2; hi = int(n * (k + 1) / 10); m = 0
+                        for (i = lo; i <= hi; i++) d[++m] = t[i] - t[i - 1]
+                        # insertion sort is fine for one tenth of 10,000
+                        for (i = 2; i <= m; i++) { v = d[i]; j = i - 1; while (j > 0 && d[j] > v) { d[j + 1] = d[j]; j-- } d[j + 1] = v }
+                        printf " %.2f", (m ? d[int((m + 1) / 2)] : 0) / 1e6
+                }
+                printf "\n"
+        }'
+}
+
+part_many() {
+        local with_status=$1 with_many=$2
+        raise_nofile $((CHILDREN * 4 + 1000))
+        local nofile
+        nofile=$(ulimit -n)
+        say ""
+        say "== many children under one one_for_one supervisor (probe in hold mode, ready = \"exec\")"
+        # Small trees first: the baseline memory and the fds each child costs.
+        local m10 m20 per_fd count=$CHILDREN t_up t_down
+        tree_up "$W/many10" 10; t_up=$T_MS
+        sleep 0.5
+        m10=$(mem "$GP")
+        tree_down; t_down=$T_MS
+        say "  10 children: ready in $t_up ms, stopped in $t_down ms; VmRSS RssAnon Pss Private_Dirty (kB), fds: $m10"
+        tree_up "$W/many20" 20
+        m20=$(mem "$GP")
+        tree_down
+        per_fd=$(echo "$m10 $m20" | awk '{ printf "%d", ($10 - $5 + 9) / 10 }')
+        local fits
+        fits=$(echo "$m10" | awk -v nf="$nofile" -v f="$per_fd" '{ printf "%d", (nf - $5 - 64) / f + 10 }')
+        say "  gensupd holds $per_fd fds per child; RLIMIT_NOFILE here: soft $nofile, hard $(ulimit -Hn) -> at most $fits children"
+        if [ "$count" -gt "$fits" ]; then
+                count=$(( fits / 100 * 100 ))
+                say "  !! $CHILDREN children need $((CHILDREN * per_fd + 64)) fds, more than the hard limit allows (raising it needs CAP_SYS_RESOURCE): running $count"
+        fi
+        tree_up "$W/many" "$count"; t_up=$T_MS
+        say "  $count children: gensupd start -> \"all children started\": $t_up ms ($(awk -v t="$t_up" -v n="$count" 'BEGIN { printf "%.3f", t / n }') ms per child on average)"
+        say "  ms between two children's starts, median in each tenth of the start:$(start_spacing "$W/many/stamps")"
+        sleep 1
+        local big
+        big=$(mem "$GP")
+        if [ "$with_many" = 1 ]; then
+                say "  $count children: VmRSS RssAnon Pss Private_Dirty (kB), fds: $big"
+                echo "$m10 $big" | awk -v n="$count" '{
+                        d = n - 10
+                        printf "  per child ((%d children - 10 children) / %d): VmRSS %.2f KiB, RssAnon %.2f KiB, Pss %.2f KiB, Private_Dirty %.2f KiB, fds %.2f  (target <= 16 KiB)\n",
+                               n, d, ($6 - $1) / d, ($7 - $2) / d, ($8 - $3) / d, ($9 - $4) / d, ($10 - $5) / d
+                }'
+        fi
+        if [ "$with_status" = 1 ]; then
+                status_times "$W/many/run/control.sock" "$count"
+        fi
+        tree_down; t_down=$T_MS
+        say "  $count children: SIGTERM -> gensupd exited: $t_down ms ($(awk -v t="$t_down" -v n="$count" 'BEGIN { printf "%.3f", t / n }') ms per child)"
+        kill_probes
+}
+
+# heap: gensupd's live heap by call site, with sup_heapcensus preloaded
+# (valgrind's massif cannot run gensupd: pidfd_open is ENOSYS under it).
+part_heap() {
+        local count=${SUP_BENCH_HEAP_CHILDREN:-1000} d=$W/heap
+        say ""
+        say "== gensupd's live heap by call site, $count children (LD_PRELOAD bench/sup_heapcensus.c)"
+        mkdir -p "$d"
+        if ! "${CC:-cc}" -O2 -shared -fPIC -DSUP_PRELOAD -o "$d/census.so" "$TOP/bench/sup_heapcensus.c" -ldl 2> "$d/cc.log"; then
+                say "  cannot build the census library (see $d/cc.log)"
+                return 0
+        fi
+        mkfifo "$d/trigger"
+        raise_nofile $((count * 4 + 1000))
+        tree_up "$d" "$count" SUP_HEAP_FIFO="$d/trigger" SUP_HEAP_OUT="$d/census" LD_PRELOAD="$d/census.so"
+        sleep 0.5
+        echo > "$d/trigger"
+        local i=0
+        until grep -q '^total' "$d/census" 2>/dev/null || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+        tree_down
+        kill_probes
+        grep -q '^total' "$d/census" || { say "  no census written"; return 0; }
+        printf '  %-62s %7s %10s %10s %9s\n' "call site (first frame in gensupd)" blocks "req bytes" "heap bytes" "B/child"
+        local site blocks bytes chunk where
+        sort -k4,4nr "$d/census" | grep -v '^total' | head -n 25 | while read -r site blocks bytes chunk; do
+                case $site in
+                0x*) where=$(addr2line -f -i -p -e "$GENSUPD" "$site" 2>/dev/null | head -n 1 | sed "s|$TOP/||g; s| (discriminator [0-9]*)||") ;;
+                *) where=$site ;;
+                esac
+                printf '  %-62.62s %7d %10d %10d %9.0f\n' "$where" "$blocks" "$bytes" "$chunk" "$(awk -v c="$chunk" -v n="$count" 'BEGIN { print c / n }')"
+        done
+        awk -v n="$count" '$1 == "total" { printf "  %-62s %7d %10d %10d %9.0f\n", "total live heap", $2, $3, $4, $4 / n }' "$d/census"
+}
+
+# ================= idle =================
+part_idle() {
+        local d=$W/idle
+        mkdir -p "$d/run"
+        cat > "$d/g.conf" <<EOF
+runtime_dir = "$d/run";
+supervisor = {
+  name = "bench"; strategy = "one_for_one";
+  children = (
+    { name = "a"; exec = ["$STAMP", "0", "hold", "none", "-"]; ready = "exec"; },
+    { name = "b"; exec = ["$STAMP", "0", "hold", "notify", "-"]; ready = "notify"; },
+    { name = "c"; exec = ["$STAMP", "0", "hold", "none", "-"]; ready = "exec"; listen = true; },
+    { name = "pool"; type = "supervisor"; strategy = "simple_one_for_one";
+      children = ( { name = "w"; exec = ["$STAMP", "0", "hold", "none", "-"]; ready = "exec"; } ); }
+  );
+};
+EOF
+        "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
+        local gp=$!
+        PIDS+=("$gp")
+        wait_log "$d/log" "all children started" 30 "$gp" || die "idle tree did not start (see $d/log)"
+        sleep 1
+        say ""
+        say "== idle gensupd, 4 children (one of them a supervisor), ${IDLE_S} s each"
+        local v0 v1 n0 n1
+        v0=$(awk '/^voluntary_ctxt_switches:/ { print $2 }' "/proc/$gp/status")
+        n0=$(awk '/^nonvoluntary_ctxt_switches:/ { print $2 }' "/proc/$gp/status")
+        sleep "$IDLE_S"
+        v1=$(awk '/^voluntary_ctxt_switches:/ { print $2 }' "/proc/$gp/status")
+        n1=$(awk '/^nonvoluntary_ctxt_switches:/ { print $2 }' "/proc/$gp/status")
+        say "  context switches in ${IDLE_S} s (no strace): voluntary $((v1 - v0)), involuntary $((n1 - n0))  (target 0)"
+        if command -v strace > /dev/null; then
+                timeout -s INT "$IDLE_S" strace -c -f -p "$gp" -o "$d/strace" 2> /dev/null || :
+                # strace -c: "% time, seconds, usecs/call, calls, [errors,] syscall";
+                # an empty table: no syscall at all.
+                local calls
+                calls=$(awk '$NF == "total" { print $4 }' "$d/strace")
+                say "  syscalls in ${IDLE_S} s (timeout -s INT $IDLE_S strace -c -f -p PID): ${calls:-0}  (target 0)"
+                if [ -n "${calls:-}" ] && [ "$calls" != 0 ]; then
+                        awk 'NR > 2 && $NF != "total" && $1 !~ /^-/ { print "    " $0 }' "$d/strace"
+                        # Attaching interrupts epoll_wait once; sd-event calls
+                        # gettid() before it waits again. Not a wakeup of its own.
+                        if [ "$calls" = 1 ] && grep -q ' gettid$' "$d/strace"; then
+                                say "    (that gettid is strace's attach: it interrupts epoll_wait, and sd-event calls gettid before waiting again)"
+                        fi
+                fi
+        else
+                say "  strace: not installed"
+        fi
+        stop_pid "$gp" 10
+        kill_probes
+}
+
+# ================= main =================
+say "gensupd benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r); build $B"
+want_many=0; want_status=0
+for p in $PARTS; do
+        case $p in
+        restart) part_restart ;;
+        peers) part_peers ;;
+        many) want_many=1 ;;
+        status) want_status=1 ;;
+        idle | heap) ;;
+        *) die "unknown part '$p' (restart peers many status heap idle)" ;;
+        esac
+done
+if [ $want_many = 1 ] || [ $want_status = 1 ]; then
+        part_many $want_status $want_many
+fi
+for p in $PARTS; do
+        case $p in
+        heap) part_heap ;;
+        idle) part_idle ;;
+        esac
+done
+say ""
+say "sup-bench: done"
