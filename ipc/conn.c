@@ -243,16 +243,6 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
  * frame's handling. Everything else goes through protobuf-c. The bytes
  * are the same as protobuf-c's: fields in order, zero fields left out. */
 
-static size_t varint_size(uint64_t v) {
-        size_t n = 1;
-
-        while (v >= 0x80) {
-                v >>= 7;
-                n++;
-        }
-        return n;
-}
-
 /* Decodes a body made only of fields 1 (kind), 2 (ref) and 3 (payload),
  * each at most once, into *f with the payload pointing into buf. Returns 1
  * on success, 0 if the body holds anything else (protobuf-c decides). */
@@ -313,12 +303,12 @@ static bool is_simple(const ipc_frame *f) {
 }
 
 static size_t simple_size(const ipc_frame *f) {
-        size_t n = 1 + varint_size((uint64_t) f->kind);
+        size_t n = 1 + ipc_varint_size((uint64_t) f->kind);
 
         if (f->ref != 0)
-                n += 1 + varint_size(f->ref);
+                n += 1 + ipc_varint_size(f->ref);
         if (f->payload.len > 0)
-                n += 1 + varint_size(f->payload.len) + f->payload.len;
+                n += 1 + ipc_varint_size(f->payload.len) + f->payload.len;
         return n;
 }
 

@@ -35,7 +35,7 @@ size_t ipc_varint_encode(uint64_t v, uint8_t *buf) {
         return n;
 }
 
-static size_t varint_size(uint64_t v) {
+size_t ipc_varint_size(uint64_t v) {
         size_t n = 1;
 
         while (v >= 0x80) {
@@ -47,7 +47,7 @@ static size_t varint_size(uint64_t v) {
 
 size_t ipc_frame_wire_size(const ipc_frame *f) {
         size_t body = gensup__frame__get_packed_size(f);
-        return varint_size(body) + body;
+        return ipc_varint_size(body) + body;
 }
 
 size_t ipc_frame_encode(const ipc_frame *f, uint8_t *buf) {

@@ -27,6 +27,8 @@ typedef Gensup__Frame ipc_frame;
  * number of bytes it used (> 0), 0 if buf ends before the varint does, or
  * -EBADMSG if it runs over 10 bytes or overflows 64 bits. */
 int ipc_varint_decode(const uint8_t *buf, size_t len, uint64_t *ret_value);
+/* The bytes v takes as a varint (1 to 10). */
+size_t ipc_varint_size(uint64_t v);
 /* Encodes v into buf (at least 10 bytes). Returns the bytes written. */
 size_t ipc_varint_encode(uint64_t v, uint8_t *buf);
 /* The bytes a frame takes on the wire, length prefix included. */

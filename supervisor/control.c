@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -714,10 +715,8 @@ void sup_control_event(sup_control *ctl, json_t *event) {
 
         Gensup__Frame f;
         Gensup__Event ev = GENSUP__EVENT__INIT;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         ipc_frame_init(&f, GENSUP__KIND__EVENT, 0);
-        ev.time_us = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        ev.time_us = sup_real_usec();
         ev.json = line;
         f.event = &ev;
         for (ctl_conn *c = ctl->conns, *next; c; c = next) {

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "ipc.h"
@@ -115,9 +116,7 @@ static int run(sup_daemon *d) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        d->started_usec = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        d->started_usec = sup_mono_usec();
 
         r = sd_event_default(&d->event);
         if (r < 0)

@@ -3,22 +3,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "daemon.h"
 #include "exit_reason.h"
 #include "status.h"
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static uint64_t real_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 static json_t *shutdown_json(const sup_spec *s) {
         if (s->shutdown_ms == SUP_SHUTDOWN_INFINITY)
@@ -66,7 +55,7 @@ json_t *sup_status_entry(const sup_entry *e) {
         json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
         json_object_set_new(j, "restart", json_string(sup_restart_to_string(s->restart)));
         json_object_set_new(j, "restarts", json_integer(core ? (json_int_t) core->restarts : 0));
-        json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, mono_usec())));
+        json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, sup_mono_usec())));
         json_object_set_new(j, "reason", or_null(sup_entry_last_reason(e)));
         if (s->type == SUP_SUPERVISOR) {
                 add_supervisor_fields(j, s);
@@ -104,7 +93,7 @@ json_t *sup_status_node(const sup_node *n) {
 
 json_t *sup_status_daemon(const sup_daemon *d) {
         json_t *daemon = json_pack("{s:i,s:I,s:s,s:s,s:s}", "pid", (int) getpid(), "uptime_ms",
-                                   (json_int_t) ((mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
+                                   (json_int_t) ((sup_mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
                                    "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
         json_object_set_new(daemon, "version", json_string(GENSUP_VERSION));
         return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
@@ -214,7 +203,7 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
 }
 
 json_t *sup_status_event(const char *kind, const sup_entry *e, const char *reason) {
-        json_t *j = json_pack("{s:I,s:s}", "time_us", (json_int_t) real_usec(), "event", kind);
+        json_t *j = json_pack("{s:I,s:s}", "time_us", (json_int_t) sup_real_usec(), "event", kind);
         if (e) {
                 pid_t pid = sup_entry_pid(e) ?: sup_entry_last_pid(e);
                 json_object_set_new(j, "supervisor", json_string(sup_node_name(sup_entry_owner(e))));

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "tree.h"
@@ -92,18 +93,6 @@ struct sup_node {
 static void node_run(sup_node *n);
 static sup_node *node_free(sup_node *n);
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 static double random_fraction(void) {
         return drand48();
 }
@@ -141,7 +130,7 @@ static void record_exit(sup_entry *e, const char *context, const char *reason) {
         sup_exit_record *r = &e->history[e->hist_next];
         free(r->reason);
         *r = (sup_exit_record) {
-                .realtime_usec = realtime_usec(),
+                .realtime_usec = sup_real_usec(),
                 .pid = e->last_pid,
                 .context = context,
                 .reason = strdup(reason ? reason : "undefined"),
@@ -361,7 +350,7 @@ static void start_result(sup_node *n, sup_entry *e, sup_start_result result, con
                 free(n->last_start_failure);
                 n->last_start_failure = strdup(result == SUP_START_IGNORE ? "ignore" : reason ? reason : "undefined");
         }
-        int r = sup_core_start_result(n->core, e->core, result, reason, now_usec(), random_fraction(), &plan);
+        int r = sup_core_start_result(n->core, e->core, result, reason, sup_mono_usec(), random_fraction(), &plan);
         install_result(n, r, plan, "start result");
 }
 
@@ -487,7 +476,7 @@ static void run_op(sup_node *n, sup_op *op) {
                 if (!e && !(e = entry_new(n, op->child, op->child->spec, NULL))) {
                         const sup_plan *plan;
                         int r = sup_core_start_result(n->core, op->child, SUP_START_FAILED, "{error,out of memory}",
-                                                      now_usec(), random_fraction(), &plan);
+                                                      sup_mono_usec(), random_fraction(), &plan);
                         install_result(n, r, plan, "start result");
                         break;
                 }
@@ -643,7 +632,7 @@ static void handle_event(sup_node *n, node_event *ev) {
 
         switch (ev->kind) {
         case EV_EXITED:
-                r = sup_core_exited(n->core, ev->entry->core, ev->reason, now_usec(), random_fraction(), &plan);
+                r = sup_core_exited(n->core, ev->entry->core, ev->reason, sup_mono_usec(), random_fraction(), &plan);
                 install_result(n, r, plan, "child exit");
                 break;
         case EV_RETRY:

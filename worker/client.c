@@ -616,7 +616,8 @@ static int queue_payload(gs_client *c, Gensup__Kind kind, uint64_t ref, const vo
         return ipc_conn_queue(c->conn, &f);
 }
 
-int gs_call(gs_client *c, const void *req, size_t len, int timeout_ms, gs_buf *reply) {
+/* Whether c may start a synchronous request now: 0 or why not. */
+static int may_call(gs_client *c) {
         if (!c)
                 return -EINVAL;
         if (c->dead)
@@ -625,7 +626,14 @@ int gs_call(gs_client *c, const void *req, size_t len, int timeout_ms, gs_buf *r
                 return -EBUSY;
         if (gs__client_is_self(c))
                 return -EDEADLK;
-        int r = queue_payload(c, GENSUP__KIND__CALL, c->last_ref + 1, req, len);
+        return 0;
+}
+
+int gs_call(gs_client *c, const void *req, size_t len, int timeout_ms, gs_buf *reply) {
+        int r = may_call(c);
+        if (r < 0)
+                return r;
+        r = queue_payload(c, GENSUP__KIND__CALL, c->last_ref + 1, req, len);
         if (r < 0)
                 return r;
         c->last_ref++;
@@ -827,15 +835,10 @@ static int queue_sys(gs_client *c, Gensup__SysRequest__Op op, bool flag, uint64_
 
 int gs__client_sys(gs_client *c, Gensup__SysRequest__Op op, bool flag, uint64_t value, const char *reason,
                    int timeout_ms, gs_buf *errtext, ipc_frame **ret_frame) {
-        if (!c)
-                return -EINVAL;
-        if (c->dead)
-                return -ECONNRESET;
-        if (c->wait_ref != 0)
-                return -EBUSY;
-        if (gs__client_is_self(c))
-                return -EDEADLK;
-        int r = queue_sys(c, op, flag, value, reason);
+        int r = may_call(c);
+        if (r < 0)
+                return r;
+        r = queue_sys(c, op, flag, value, reason);
         if (r < 0)
                 return r;
         return wait_answer(c, c->last_ref, true, timeout_ms, errtext, ret_frame);

@@ -1,0 +1,24 @@
+/* clock.h: the two clocks gensupd reads, in microseconds. */
+#ifndef GENSUP_CLOCK_H
+#define GENSUP_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t sup_clock_usec(clockid_t id) {
+        struct timespec ts;
+        clock_gettime(id, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* Durations, deadlines, restart windows. */
+static inline uint64_t sup_mono_usec(void) {
+        return sup_clock_usec(CLOCK_MONOTONIC);
+}
+
+/* Wall-clock stamps for people (history, events). */
+static inline uint64_t sup_real_usec(void) {
+        return sup_clock_usec(CLOCK_REALTIME);
+}
+
+#endif
