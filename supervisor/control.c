@@ -8,6 +8,7 @@
  * output is capped (a stuck `events --follow` reader is dropped), and
  * connections are limited in number. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -760,8 +761,13 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);
-        if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0)
+        if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) > 0) {
                 ctl->listen_fd = SD_LISTEN_FDS_START;
+                /* systemd passes it blocking; accepting here must not block. */
+                int flags = fcntl(ctl->listen_fd, F_GETFL);
+                if (flags >= 0)
+                        (void) fcntl(ctl->listen_fd, F_SETFL, flags | O_NONBLOCK);
+        }
         else {
                 if (asprintf(&ctl->path, "%s/control.sock", d->runtime_dir) < 0) {
                         free(ctl);

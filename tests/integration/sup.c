@@ -53,15 +53,20 @@ bool gsd_pid_alive(pid_t pid) {
 }
 
 int gsd_start(const char *config, gsd **ret) {
+        return gsd_start_with(config, NULL, NULL, NULL, 0, ret);
+}
+
+int gsd_start_with(const char *config, const char *control, char *const env[], const it_fd *fds, size_t n_fds,
+                   gsd **ret) {
         gsd *d = calloc(1, sizeof(*d));
         if (!d)
                 return -ENOMEM;
         char *prog = it_strf("%s/bin/gensupd", GS_BUILD_DIR);
         d->config = strdup(config);
         d->log = it_path("gensupd.log");
-        d->control = it_path("control.sock");
-        pid_t pid = it_spawn((char *[]) { prog, (char *) "-c", d->config, (char *) "--log-stderr", NULL }, NULL, NULL,
-                             0, d->log);
+        d->control = control ? strdup(control) : it_path("control.sock");
+        pid_t pid = it_spawn((char *[]) { prog, (char *) "-c", d->config, (char *) "--log-stderr", NULL }, env, fds,
+                             n_fds, d->log);
         free(prog);
         if (pid < 0) {
                 gsd_free(d);

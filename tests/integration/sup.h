@@ -34,6 +34,10 @@ char *gsd_write_file(const char *name, const char *fmt, ...) __attribute__((form
  * <tmp>/gensupd.log, and waits until its control socket answers a
  * status request (the boot is over then: the loop runs). 0 or -errno. */
 int gsd_start(const char *config, gsd **ret);
+/* The same, with environment changes and fds for it_spawn, and the
+ * control socket at control (NULL: <runtime dir>/control.sock). */
+int gsd_start_with(const char *config, const char *control, char *const env[], const it_fd *fds, size_t n_fds,
+                   gsd **ret);
 /* Kills (SIGKILL) and reaps the daemon if still there, frees. NULL ok. */
 gsd *gsd_free(gsd *d);
 /* Waits for the daemon to exit; 0 with its wait status, or -ETIMEDOUT. */
