@@ -81,6 +81,20 @@ ipc_conn *ipc_conn_free(ipc_conn *c) {
         return NULL;
 }
 
+void ipc_conn_shrink(ipc_conn *c) {
+        if (c->in_start == c->in_end) {
+                free(c->in);
+                c->in = NULL;
+                c->in_cap = c->in_start = c->in_end = 0;
+        }
+        if (c->out_start == c->out_end && c->n_out_fds == 0) {
+                free(c->out);
+                c->out = NULL;
+                c->out_base += c->out_start;
+                c->out_cap = c->out_start = c->out_end = 0;
+        }
+}
+
 void ipc_conn_set_accept_fds(ipc_conn *c, bool accept) {
         c->accept_fds = accept;
 }

@@ -59,6 +59,9 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret);
 /* Closes the fd, frees buffers and any received fds not taken. */
 ipc_conn *ipc_conn_free(ipc_conn *c);
 int ipc_conn_fd(const ipc_conn *c);
+/* Gives back the buffers while they are empty (an idle connection; a
+ * server hibernating). Frames taken as views must be done with. */
+void ipc_conn_shrink(ipc_conn *c);
 /* fds that arrive with frames are closed unless the owner asks for them:
  * a peer must not fill a process's fd table with fds nobody takes. */
 void ipc_conn_set_accept_fds(ipc_conn *c, bool accept);

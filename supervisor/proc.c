@@ -310,6 +310,7 @@ static bool control_read(sup_proc *c) {
 
 static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_proc *c = userdata;
+        bool read = false;
 
         if (revents & EPOLLOUT) {
                 int r = ipc_conn_flush(c->control);
@@ -320,8 +321,14 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 }
         }
-        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                 (void) control_read(c);
+                read = true;
+        }
+        /* A child speaks rarely: its buffers go back between frames, so
+         * thousands of idle children hold none. */
+        if (read && c->control && ipc_conn_pending(c->control) == 0)
+                ipc_conn_shrink(c->control);
         return 0;
 }
 

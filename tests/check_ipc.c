@@ -952,6 +952,28 @@ END_TEST
 
 /* A peer sending more fds in one message than one read accepts: the rest
  * are closed (by the kernel), and the frame still comes through. */
+/* Shrinking an idle connection gives its buffers back and changes
+ * nothing else: frames still flow both ways, in order. */
+START_TEST(test_conn_shrink) {
+        ipc_conn *a, *b;
+        conn_pair(0, &a, &b);
+        for (uint64_t round = 1; round <= 3; round++) {
+                ipc_frame f;
+                ipc_frame_init(&f, GENSUP__KIND__CAST, round);
+                ck_assert_int_eq(ipc_conn_queue(a, &f), 0);
+                ck_assert_int_eq(ipc_conn_flush(a), 0);
+                ipc_conn_shrink(a);
+                ipc_frame *g = recv_frame(b);
+                ck_assert_uint_eq(g->ref, round);
+                ipc_frame_free(g);
+                ck_assert_uint_eq(ipc_conn_buffered(b), 0);
+                ipc_conn_shrink(b);
+        }
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+}
+END_TEST
+
 /* By default a connection keeps no fd a peer sends: it is closed at once
  * (the sender's end of the pipe sees EOF), and the frame still arrives. */
 START_TEST(test_conn_fd_refused_by_default) {
@@ -1724,6 +1746,7 @@ Suite *ipc_suite(void) {
         tcase_add_test(tc, test_conn_fd_free);
         tcase_add_test(tc, test_conn_fd_held);
         tcase_add_test(tc, test_conn_fd_refused_by_default);
+        tcase_add_test(tc, test_conn_shrink);
         tcase_add_test(tc, test_conn_fd_too_many_in_one_message);
         tcase_add_test(tc, test_conn_peer_close_mid_frame);
         tcase_add_test(tc, test_conn_large_1mib);

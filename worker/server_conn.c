@@ -614,6 +614,7 @@ void gs__conns_resume(gs_server *s) {
 
 void gs__conns_shrink(gs_server *s) {
         for (gs__conn *c = s->conns; c; c = c->next) {
+                ipc_conn_shrink(c->ipc);
                 if (held_count(c) == 0) {
                         c->held = (free(c->held), NULL);
                         c->n_held = c->held_start = c->cap_held = 0;
