@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "strv.h"
 
 /* ---- enum names ---- */
 
@@ -147,25 +148,9 @@ int sup_rlimit_from_string(const char *s) {
 
 /* ---- small helpers ---- */
 
-static char **strv_free(char **v) {
-        if (!v)
-                return NULL;
-        for (char **p = v; *p; p++)
-                free(*p);
-        free(v);
-        return NULL;
-}
-
-static size_t strv_length(char *const *v) {
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        return n;
-}
-
 static bool strv_equal(char *const *a, char *const *b) {
-        size_t n = strv_length(a);
-        if (n != strv_length(b))
+        size_t n = sup_strv_length(a);
+        if (n != sup_strv_length(b))
                 return false;
         for (size_t i = 0; i < n; i++)
                 if (!streq(a[i], b[i]))
@@ -470,7 +455,7 @@ static bool get_strv(ctx *c, const config_setting_t *s, const char *key, char **
         for (int i = 0; i < n; i++) {
                 v[i] = xstrdup(c, config_setting_get_string_elem(s, (unsigned) i));
                 if (!v[i]) {
-                        strv_free(v);
+                        sup_strv_free(v);
                         return false;
                 }
         }
@@ -835,8 +820,8 @@ sup_spec *sup_spec_free(sup_spec *s) {
         if (!s)
                 return NULL;
         free(s->name);
-        strv_free(s->exec);
-        strv_free(s->environment);
+        sup_strv_free(s->exec);
+        sup_strv_free(s->environment);
         free(s->working_directory);
         free(s->user);
         free(s->group);
@@ -976,7 +961,7 @@ static void parse_environment(ctx *c, const config_setting_t *v, sup_spec *s) {
                         }
         }
         if (!ok) {
-                strv_free(env);
+                sup_strv_free(env);
                 return;
         }
         s->environment = env;
@@ -1011,7 +996,7 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
         else if (get_strv(c, v, "exec", &s->exec)) {
                 if (!s->exec[0]) {
                         err(c, v, "exec: must name a program");
-                        s->exec = strv_free(s->exec);
+                        s->exec = sup_strv_free(s->exec);
                 } else
                         (void) resolve_exec(c, v, s->exec);
         }

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "output.h"
 #include "spawn.h"
+#include "strv.h"
 
 #define LISTEN_BACKLOG 4096
 #define MAX_SYS_PENDING 64
@@ -78,29 +79,6 @@ struct sup_proc {
         size_t n_sys;
 };
 
-static char **copy_argv(char *const *argv) {
-        size_t n = 0;
-        while (argv && argv[n])
-                n++;
-        char **copy = calloc(n + 1, sizeof(char *));
-        if (!copy)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(copy[i] = strdup(argv[i]))) {
-                        for (size_t j = 0; j < i; j++)
-                                free(copy[j]);
-                        free(copy);
-                        return NULL;
-                }
-        return copy;
-}
-
-static void free_argv(char **argv) {
-        for (size_t i = 0; argv && argv[i]; i++)
-                free(argv[i]);
-        free(argv);
-}
-
 int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *extra_args, sup_proc_handler handler,
                   void *userdata, sup_proc **ret) {
         sup_proc *c = calloc(1, sizeof(*c));
@@ -112,7 +90,7 @@ int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *ext
         c->userdata = userdata;
         c->listen_fd = -1;
         c->next_ref = 1;
-        if (extra_args && !(c->extra_args = copy_argv(extra_args))) {
+        if (extra_args && !(c->extra_args = sup_strv_copy(extra_args))) {
                 free(c);
                 return -ENOMEM;
         }
@@ -150,7 +128,7 @@ sup_proc *sup_proc_free(sup_proc *c) {
         if (c->listen_path)
                 (void) unlink(c->listen_path);
         free(c->listen_path);
-        free_argv(c->extra_args);
+        sup_strv_free(c->extra_args);
         free(c->reported);
         free(c->sys);
         free(c);

@@ -23,6 +23,7 @@
 
 #include "ipc.h"
 #include "spawn.h"
+#include "strv.h"
 
 extern char **environ;
 
@@ -57,13 +58,6 @@ static _Noreturn void child_fail(int pipe_fd, int step) {
         snprintf(f.step, sizeof(f.step), "%s", step_names[step]);
         (void) !write(pipe_fd, &f, sizeof(f));
         _exit(127);
-}
-
-static int env_count(char *const *env) {
-        int n = 0;
-        while (env && env[n])
-                n++;
-        return n;
 }
 
 static bool is_ours(const char *kv) {
@@ -149,7 +143,7 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
         char user_name[256] = "";
         int r = -ENOMEM;
 
-        int n_exec = env_count(s->exec), n_extra = env_count(p->extra_args);
+        int n_exec = (int) sup_strv_length(s->exec), n_extra = (int) sup_strv_length(p->extra_args);
         pr.argv = calloc((size_t) (n_exec + n_extra + 1), sizeof(char *));
         if (!pr.argv)
                 goto fail;
@@ -158,7 +152,7 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
         for (int i = 0; i < n_extra; i++)
                 pr.argv[n_exec + i] = p->extra_args[i];
 
-        int n_base = env_count(environ), n_spec = env_count(s->environment), n = 0;
+        int n_base = (int) sup_strv_length(environ), n_spec = (int) sup_strv_length(s->environment), n = 0;
         pr.envp = calloc((size_t) (n_base + n_spec + 8), sizeof(char *));
         if (!pr.envp)
                 goto fail;

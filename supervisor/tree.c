@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "strv.h"
 #include "tree.h"
 
 typedef enum node_event_kind {
@@ -179,27 +180,6 @@ static node_event *dequeue(sup_node *n) {
         return ev;
 }
 
-static void free_strv(char **v) {
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
-static char **copy_strv(char *const *v) {
-        size_t n = 0;
-        while (v && v[n])
-                n++;
-        char **copy = calloc(n + 1, sizeof(char *));
-        if (!copy)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (!(copy[i] = strdup(v[i]))) {
-                        free_strv(copy);
-                        return NULL;
-                }
-        return copy;
-}
-
 static ctl_request *ctl_free(ctl_request *c) {
         if (!c)
                 return NULL;
@@ -207,7 +187,7 @@ static ctl_request *ctl_free(ctl_request *c) {
         free(c->started);
         if (!c->spec_borrowed)
                 sup_spec_free(c->spec);
-        free_strv(c->args);
+        sup_strv_free(c->args);
         free(c);
         return NULL;
 }
@@ -282,7 +262,7 @@ static sup_entry *entry_free(sup_entry *e) {
                 free(e->instance_spec->name);
                 free(e->instance_spec);
         }
-        free_strv(e->args);
+        sup_strv_free(e->args);
         for (size_t i = 0; e->history && i < SUP_HISTORY_MAX; i++)
                 free(e->history[i].reason);
         free(e->history);
@@ -928,7 +908,7 @@ static int tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *
         *c = (ctl_request) {
                 .kind = kind, .spec = spec, .spec_borrowed = borrowed, .done = done, .userdata = userdata,
         };
-        if ((name && !(c->name = strdup(name))) || (args && !(c->args = copy_strv(args)))) {
+        if ((name && !(c->name = strdup(name))) || (args && !(c->args = sup_strv_copy(args)))) {
                 ctl_free(c);
                 return -ENOMEM;
         }

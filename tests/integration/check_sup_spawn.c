@@ -16,7 +16,7 @@ Suite *sup_spawn_suite(void);
 static gsd *D;
 
 static void teardown(void) {
-        D = gsd_free(D);
+        D = gsd_finish(D);
 }
 
 START_TEST(child_environment) {

@@ -19,7 +19,7 @@ Suite *sup_systemd_suite(void);
 static gsd *D;
 
 static void teardown(void) {
-        D = gsd_free(D);
+        D = gsd_finish(D);
 }
 
 static const char *const CONFIG =

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "sup.h"
 
 #define NOTIFY_PROGRAM "/bin/systemd-notify"
@@ -111,6 +113,22 @@ gsd *gsd_free(gsd *d) {
         free(d->control);
         free(d);
         return NULL;
+}
+
+gsd *gsd_finish(gsd *d) {
+        if (d) {
+                ck_assert_uint_eq(gsd_log_count(d, "Sanitizer"), 0);
+                ck_assert_uint_eq(gsd_log_count(d, "runtime error"), 0);
+        }
+        return gsd_free(d);
+}
+
+void gsd_assert_lines(const char *path, const char *expected) {
+        char **l = gsd_lines(path);
+        char *got = gsd_lines_join(l);
+        ck_assert_str_eq(got, expected);
+        free(got);
+        gsd_lines_free(l);
 }
 
 int gsd_wait_exit(gsd *d, int timeout_ms, int *ret_status) {

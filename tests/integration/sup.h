@@ -40,6 +40,11 @@ int gsd_start_with(const char *config, const char *control, char *const env[], c
                    gsd **ret);
 /* Kills (SIGKILL) and reaps the daemon if still there, frees. NULL ok. */
 gsd *gsd_free(gsd *d);
+/* At the end of a test: asserts that no sanitizer reported into the
+ * daemon's log (SANITIZE=... builds), then gsd_free. NULL ok. */
+gsd *gsd_finish(gsd *d);
+/* Asserts that the file's lines, joined with "|", are expected. */
+void gsd_assert_lines(const char *path, const char *expected);
 /* Waits for the daemon to exit; 0 with its wait status, or -ETIMEDOUT. */
 int gsd_wait_exit(gsd *d, int timeout_ms, int *ret_status);
 /* Sends a signal to the daemon. */
