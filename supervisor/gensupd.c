@@ -1,5 +1,5 @@
 /* gensupd: the supervisor daemon. Reads the config, starts the tree in
- * order, restarts by OTP's rules, stops the tree on SIGTERM or SIGINT. */
+ * order, restarts by OTP's rules, stops the tree on SIGTERM or SIGINT, reloads on SIGHUP. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -30,7 +30,8 @@ static void help(void) {
                "\n"
                "The gensup supervisor daemon: starts the tree of servers FILE describes,\n"
                "restarts them by OTP's rules and reports every exit with its reason.\n"
-               "Runs in the foreground; SIGTERM or SIGINT stops the tree in order.\n"
+               "Runs in the foreground; SIGTERM or SIGINT stops the tree in order, SIGHUP\n"
+               "reloads FILE (as gensupctl reload).\n"
                "\n"
                "  -c, --config FILE   the configuration (gensup.conf(5))\n"
                "      --check         validate FILE and exit: 0 if good, 1 with one\n"
