@@ -24,139 +24,9 @@
 #include "config.h"
 #include "strv.h"
 
-/* ---- enum names ---- */
-
-static const char *const child_type_names[_SUP_CHILD_TYPE_MAX] = {
-        [SUP_WORKER] = "worker",
-        [SUP_SUPERVISOR] = "supervisor",
-};
-
-static const char *const restart_names[_SUP_RESTART_MAX] = {
-        [SUP_PERMANENT] = "permanent",
-        [SUP_TRANSIENT] = "transient",
-        [SUP_TEMPORARY] = "temporary",
-};
-
-static const char *const strategy_names[_SUP_STRATEGY_MAX] = {
-        [SUP_ONE_FOR_ONE] = "one_for_one",
-        [SUP_ONE_FOR_ALL] = "one_for_all",
-        [SUP_REST_FOR_ONE] = "rest_for_one",
-        [SUP_SIMPLE_ONE_FOR_ONE] = "simple_one_for_one",
-};
-
-static const char *const auto_shutdown_names[_SUP_AUTO_SHUTDOWN_MAX] = {
-        [SUP_AUTO_SHUTDOWN_NEVER] = "never",
-        [SUP_AUTO_SHUTDOWN_ANY_SIGNIFICANT] = "any_significant",
-        [SUP_AUTO_SHUTDOWN_ALL_SIGNIFICANT] = "all_significant",
-};
-
-static const char *const ready_names[_SUP_READY_MAX] = {
-        [SUP_READY_NOTIFY] = "notify",
-        [SUP_READY_EXEC] = "exec",
-};
-
-static const struct {
-        const char *name;
-        int resource;
-} rlimit_names[] = {
-        { "as", RLIMIT_AS },
-        { "core", RLIMIT_CORE },
-        { "cpu", RLIMIT_CPU },
-        { "data", RLIMIT_DATA },
-        { "fsize", RLIMIT_FSIZE },
-        { "locks", RLIMIT_LOCKS },
-        { "memlock", RLIMIT_MEMLOCK },
-        { "msgqueue", RLIMIT_MSGQUEUE },
-        { "nice", RLIMIT_NICE },
-        { "nofile", RLIMIT_NOFILE },
-        { "nproc", RLIMIT_NPROC },
-        { "rss", RLIMIT_RSS },
-        { "rtprio", RLIMIT_RTPRIO },
-        { "rttime", RLIMIT_RTTIME },
-        { "sigpending", RLIMIT_SIGPENDING },
-        { "stack", RLIMIT_STACK },
-};
-
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool streq(const char *a, const char *b) {
-        if (!a || !b)
-                return a == b;
-        return strcmp(a, b) == 0;
-}
-
-static const char *table_to_string(const char *const *table, size_t n, int v) {
-        if (v < 0 || (size_t) v >= n)
-                return NULL;
-        return table[v];
-}
-
-static int table_from_string(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *sup_child_type_to_string(sup_child_type t) {
-        return table_to_string(child_type_names, ELEMENTSOF(child_type_names), t);
-}
-const char *sup_restart_to_string(sup_restart r) {
-        return table_to_string(restart_names, ELEMENTSOF(restart_names), r);
-}
-const char *sup_strategy_to_string(sup_strategy s) {
-        return table_to_string(strategy_names, ELEMENTSOF(strategy_names), s);
-}
-const char *sup_auto_shutdown_to_string(sup_auto_shutdown a) {
-        return table_to_string(auto_shutdown_names, ELEMENTSOF(auto_shutdown_names), a);
-}
-const char *sup_ready_to_string(sup_ready r) {
-        return table_to_string(ready_names, ELEMENTSOF(ready_names), r);
-}
-
-int sup_child_type_from_string(const char *s) {
-        return table_from_string(child_type_names, ELEMENTSOF(child_type_names), s);
-}
-int sup_restart_from_string(const char *s) {
-        return table_from_string(restart_names, ELEMENTSOF(restart_names), s);
-}
-int sup_strategy_from_string(const char *s) {
-        return table_from_string(strategy_names, ELEMENTSOF(strategy_names), s);
-}
-int sup_auto_shutdown_from_string(const char *s) {
-        return table_from_string(auto_shutdown_names, ELEMENTSOF(auto_shutdown_names), s);
-}
-int sup_ready_from_string(const char *s) {
-        return table_from_string(ready_names, ELEMENTSOF(ready_names), s);
-}
-
-const char *sup_rlimit_to_string(int resource) {
-        for (size_t i = 0; i < ELEMENTSOF(rlimit_names); i++)
-                if (rlimit_names[i].resource == resource)
-                        return rlimit_names[i].name;
-        return NULL;
-}
-
-int sup_rlimit_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(rlimit_names); i++)
-                if (streq(rlimit_names[i].name, s))
-                        return rlimit_names[i].resource;
-        return -EINVAL;
-}
-
 /* ---- small helpers ---- */
-
-static bool strv_equal(char *const *a, char *const *b) {
-        size_t n = sup_strv_length(a);
-        if (n != sup_strv_length(b))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
-}
 
 /* "a, b or c", for the "expected ..." part of a message. */
 static void format_choices(const char *const *table, size_t n, char *buf, size_t size) {
@@ -266,7 +136,7 @@ static void verr_at(ctx *c, const char *file, unsigned line, const char *fmt, va
          * what is missing from it is missing "at the top". */
         if (line == 0)
                 line = 1;
-        if (file && !streq(file, c->file))
+        if (file && !sup_streq(file, c->file))
                 c->other_files = true;
         /* libconfig names an @include'd file as the directive spells it,
          * relative to the config's directory; say where it is from here. */
@@ -424,7 +294,7 @@ static bool get_enum(ctx *c, const config_setting_t *s, const char *key,
         char choices[256];
         if (!get_string(c, s, key, &v))
                 return false;
-        int r = table_from_string(table, n, v);
+        int r = sup_enum_from_string(table, n, v);
         if (r < 0) {
                 format_choices(table, n, choices, sizeof(choices));
                 err(c, s, "%s: invalid value \"%s\" (expected %s)", key, v, choices);
@@ -506,7 +376,7 @@ static void check_spec_keys(ctx *c, const config_setting_t *g, unsigned where) {
                 const char *k = config_setting_name(m);
                 size_t j;
                 for (j = 0; j < ELEMENTSOF(spec_keys); j++)
-                        if (streq(spec_keys[j].name, k))
+                        if (sup_streq(spec_keys[j].name, k))
                                 break;
                 if (j == ELEMENTSOF(spec_keys)) {
                         err(c, m, "unknown key \"%s\"", k);
@@ -533,7 +403,7 @@ static void check_keys(ctx *c, const config_setting_t *g, const char *const *key
                 const char *k = config_setting_name(m);
                 size_t j;
                 for (j = 0; j < n_keys; j++)
-                        if (streq(keys[j], k))
+                        if (sup_streq(keys[j], k))
                                 break;
                 if (j < n_keys)
                         continue;
@@ -574,7 +444,7 @@ static bool check_name(ctx *c, const config_setting_t *s, const char *name) {
                 err(c, s, "name: \"%s\" must not start with '.'", name);
                 return false;
         }
-        if (streq(name, "control") || streq(name, "notify")) {
+        if (sup_streq(name, "control") || sup_streq(name, "notify")) {
                 err(c, s, "name: \"%s\" is reserved (%s.sock is gensupd's own socket)", name, name);
                 return false;
         }
@@ -584,16 +454,16 @@ static bool check_name(ctx *c, const config_setting_t *s, const char *name) {
 /* Records a name, reporting it if it is taken already. */
 static void register_name(ctx *c, const config_setting_t *s, const char *name) {
         for (const char *const *t = c->taken; t && *t; t++)
-                if (streq(*t, name)) {
+                if (sup_streq(*t, name)) {
                         err(c, s, "name: \"%s\" is already taken", name);
                         return;
                 }
         const char *file = config_setting_source_file(s);
         for (size_t i = 0; i < c->n_names; i++) {
                 const name_entry *e = &c->names[i];
-                if (!streq(e->name, name))
+                if (!sup_streq(e->name, name))
                         continue;
-                if (streq(e->file, file))
+                if (sup_streq(e->file, file))
                         err(c, s, "duplicate name \"%s\" (first used at line %d)", name, e->line);
                 else
                         err(c, s, "duplicate name \"%s\" (first used at %s:%d)", name,
@@ -816,23 +686,6 @@ static void spec_defaults(sup_spec *s) {
         s->auto_shutdown = SUP_AUTO_SHUTDOWN_NEVER;
 }
 
-sup_spec *sup_spec_free(sup_spec *s) {
-        if (!s)
-                return NULL;
-        free(s->name);
-        sup_strv_free(s->exec);
-        sup_strv_free(s->environment);
-        free(s->working_directory);
-        free(s->user);
-        free(s->group);
-        free(s->rlimits);
-        for (size_t i = 0; i < s->n_children; i++)
-                sup_spec_free(s->children[i]);
-        free(s->children);
-        free(s);
-        return NULL;
-}
-
 static bool all_digits(const char *s) {
         if (!*s)
                 return false;
@@ -851,7 +704,7 @@ static bool rlimit_value(const config_setting_t *v, rlim_t *ret) {
                 *ret = (rlim_t) n;
                 return true;
         }
-        if (is_string(v) && streq(config_setting_get_string(v), "infinity")) {
+        if (is_string(v) && sup_streq(config_setting_get_string(v), "infinity")) {
                 *ret = RLIM_INFINITY;
                 return true;
         }
@@ -1003,7 +856,7 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
         if ((v = config_setting_get_member(g, "listen")))
                 (void) get_bool(c, v, "listen", &s->listen);
         if ((v = config_setting_get_member(g, "ready")) &&
-            get_enum(c, v, "ready", ready_names, ELEMENTSOF(ready_names), &e))
+            get_enum(c, v, "ready", sup_ready_names, ELEMENTSOF(sup_ready_names), &e))
                 s->ready = (sup_ready) e;
         if ((v = config_setting_get_member(g, "start_timeout")) &&
             get_int_range(c, v, "start_timeout", 1, LLONG_MAX, &n))
@@ -1034,7 +887,7 @@ static void parse_supervisor(ctx *c, const config_setting_t *g, sup_spec *s) {
         int e;
 
         if ((v = config_setting_get_member(g, "strategy")) &&
-            get_enum(c, v, "strategy", strategy_names, ELEMENTSOF(strategy_names), &e))
+            get_enum(c, v, "strategy", sup_strategy_names, ELEMENTSOF(sup_strategy_names), &e))
                 s->strategy = (sup_strategy) e;
         if ((v = config_setting_get_member(g, "intensity")) &&
             get_int_range(c, v, "intensity", 0, INT_MAX, &n))
@@ -1042,7 +895,7 @@ static void parse_supervisor(ctx *c, const config_setting_t *g, sup_spec *s) {
         if ((v = config_setting_get_member(g, "period")) && get_int_range(c, v, "period", 1, LLONG_MAX, &n))
                 s->period_s = (uint64_t) n;
         if ((v = config_setting_get_member(g, "auto_shutdown")) &&
-            get_enum(c, v, "auto_shutdown", auto_shutdown_names, ELEMENTSOF(auto_shutdown_names), &e))
+            get_enum(c, v, "auto_shutdown", sup_auto_shutdown_names, ELEMENTSOF(sup_auto_shutdown_names), &e))
                 s->auto_shutdown = (sup_auto_shutdown) e;
 
         size_t n_children = 0;
@@ -1092,7 +945,7 @@ static sup_spec *parse_child(ctx *c, const config_setting_t *g, const sup_spec *
         s->line = (int) config_setting_source_line(g);
 
         if ((v = config_setting_get_member(g, "type"))) {
-                if (get_enum(c, v, "type", child_type_names, ELEMENTSOF(child_type_names), &e))
+                if (get_enum(c, v, "type", sup_child_type_names, ELEMENTSOF(sup_child_type_names), &e))
                         s->type = (sup_child_type) e;
                 else
                         type_known = false;
@@ -1103,7 +956,7 @@ static sup_spec *parse_child(ctx *c, const config_setting_t *g, const sup_spec *
 
         parse_name(c, g, s, false);
         if ((v = config_setting_get_member(g, "restart")) &&
-            get_enum(c, v, "restart", restart_names, ELEMENTSOF(restart_names), &e))
+            get_enum(c, v, "restart", sup_restart_names, ELEMENTSOF(sup_restart_names), &e))
                 s->restart = (sup_restart) e;
         if ((v = config_setting_get_member(g, "shutdown"))) {
                 if (is_int(v)) {
@@ -1114,9 +967,9 @@ static sup_spec *parse_child(ctx *c, const config_setting_t *g, const sup_spec *
                                 s->shutdown_ms = n;
                 } else if (is_string(v)) {
                         str = config_setting_get_string(v);
-                        if (streq(str, "brutal_kill"))
+                        if (sup_streq(str, "brutal_kill"))
                                 s->shutdown_ms = SUP_SHUTDOWN_BRUTAL_KILL;
-                        else if (streq(str, "infinity"))
+                        else if (sup_streq(str, "infinity"))
                                 s->shutdown_ms = SUP_SHUTDOWN_INFINITY;
                         else
                                 err(c, v, "shutdown: invalid value \"%s\" (expected milliseconds, \"brutal_kill\" or \"infinity\")", str);
@@ -1430,90 +1283,5 @@ int sup_spec_parse(const char *text, const char *origin, const char *base_dir,
         if (!s)
                 return -EINVAL;
         *ret_spec = s;
-        return 0;
-}
-
-/* ---- comparing, finding ---- */
-
-static bool rlimits_equal(const sup_spec *a, const sup_spec *b) {
-        if (a->n_rlimits != b->n_rlimits)
-                return false;
-        for (size_t i = 0; i < a->n_rlimits; i++) {
-                bool found = false;
-                for (size_t j = 0; j < b->n_rlimits && !found; j++)
-                        found = a->rlimits[i].resource == b->rlimits[j].resource &&
-                                a->rlimits[i].limit.rlim_cur == b->rlimits[j].limit.rlim_cur &&
-                                a->rlimits[i].limit.rlim_max == b->rlimits[j].limit.rlim_max;
-                if (!found)
-                        return false;
-        }
-        return true;
-}
-
-bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
-        if (!a || !b)
-                return a == b;
-        if (!streq(a->name, b->name) || a->type != b->type || a->restart != b->restart ||
-            a->shutdown_ms != b->shutdown_ms || a->significant != b->significant)
-                return false;
-        if (!strv_equal(a->exec, b->exec) || a->listen != b->listen || a->ready != b->ready ||
-            a->start_timeout_ms != b->start_timeout_ms || !strv_equal(a->environment, b->environment) ||
-            !streq(a->working_directory, b->working_directory) || !streq(a->user, b->user) ||
-            !streq(a->group, b->group) || !rlimits_equal(a, b))
-                return false;
-        if (a->backoff.initial_ms != b->backoff.initial_ms || a->backoff.max_ms != b->backoff.max_ms ||
-            a->backoff.factor != b->backoff.factor || a->backoff.jitter != b->backoff.jitter ||
-            a->backoff.reset_after_ms != b->backoff.reset_after_ms)
-                return false;
-        if (a->strategy != b->strategy || a->intensity != b->intensity || a->period_s != b->period_s ||
-            a->auto_shutdown != b->auto_shutdown)
-                return false;
-        if (!deep)
-                return true;
-        if (a->n_children != b->n_children)
-                return false;
-        for (size_t i = 0; i < a->n_children; i++)
-                if (!sup_spec_equal(a->children[i], b->children[i], true))
-                        return false;
-        return true;
-}
-
-sup_spec *sup_spec_find(const sup_spec *root, const char *name) {
-        if (!root)
-                return NULL;
-        if (streq(root->name, name))
-                return (sup_spec *) root;
-        for (size_t i = 0; i < root->n_children; i++) {
-                sup_spec *s = sup_spec_find(root->children[i], name);
-                if (s)
-                        return s;
-        }
-        return NULL;
-}
-
-static size_t count_specs(const sup_spec *s) {
-        size_t n = s ? 1 : 0;
-        for (size_t i = 0; s && i < s->n_children; i++)
-                n += count_specs(s->children[i]);
-        return n;
-}
-
-static void collect_names(const sup_spec *s, const char **names, size_t *n) {
-        if (!s)
-                return;
-        if (s->name)
-                names[(*n)++] = s->name;
-        for (size_t i = 0; i < s->n_children; i++)
-                collect_names(s->children[i], names, n);
-}
-
-int sup_spec_names(const sup_spec *root, const char ***ret_names) {
-        const char **names = calloc(count_specs(root) + 1, sizeof(char *));
-        size_t n = 0;
-        if (!names)
-                return -ENOMEM;
-        collect_names(root, names, &n);
-        names[n] = NULL;
-        *ret_names = names;
         return 0;
 }

@@ -20,9 +20,6 @@
 
 #include "spec.h"
 
-/* Longest child or supervisor name: <runtime_dir>/<name>.sock must fit a
- * sockaddr_un (108 bytes) under any usual runtime directory. */
-#define SUP_NAME_MAX 64
 /* At most this many error lines are kept; one more line says how many
  * were left out. */
 #define SUP_ERRORS_MAX 100
@@ -88,45 +85,5 @@ sup_config *sup_config_free(sup_config *c);
 int sup_spec_parse(const char *text, const char *origin, const char *base_dir,
                    const sup_spec *parent, const char *const *taken_names,
                    sup_spec **ret_spec, sup_errors *errors);
-
-/* Whether two specs describe the same child: every field but line (a spec
- * that only moved in the file is unchanged). rlimits compare as a set
- * (their order does not matter); environment and exec in order. With deep,
- * a supervisor's children are compared too, pairwise in start order; without
- * it, only the spec's own fields. NULL equals only NULL. */
-bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep);
-
-/* Frees the spec and, recursively, its children. Returns NULL. */
-sup_spec *sup_spec_free(sup_spec *s);
-
-/* The spec named name in the tree under root (root included), or NULL. */
-sup_spec *sup_spec_find(const sup_spec *root, const char *name);
-
-/* Collects the names of every spec in the tree under root (root included)
- * into a NULL-terminated array of pointers into the specs (valid while
- * the tree is), in depth-first start order: suitable as taken_names.
- * Free the array (only) with free(). Returns 0 or -ENOMEM. */
-int sup_spec_names(const sup_spec *root, const char ***ret_names);
-
-/* ---- names of enum values, as spelled in the config ---- */
-
-/* Each returns the config's spelling ("one_for_all", "transient", ...) or
- * NULL for a value out of range. */
-const char *sup_child_type_to_string(sup_child_type t);
-const char *sup_restart_to_string(sup_restart r);
-const char *sup_strategy_to_string(sup_strategy s);
-const char *sup_auto_shutdown_to_string(sup_auto_shutdown a);
-const char *sup_ready_to_string(sup_ready r);
-/* The lowercase name of RLIMIT_* resource ("nofile"), or NULL. */
-const char *sup_rlimit_to_string(int resource);
-
-/* Each returns the value (>= 0) for the config's spelling, or -EINVAL. */
-int sup_child_type_from_string(const char *s);
-int sup_restart_from_string(const char *s);
-int sup_strategy_from_string(const char *s);
-int sup_auto_shutdown_from_string(const char *s);
-int sup_ready_from_string(const char *s);
-/* RLIMIT_* for a lowercase name ("nofile" -> RLIMIT_NOFILE), or -EINVAL. */
-int sup_rlimit_from_string(const char *s);
 
 #endif

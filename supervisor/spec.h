@@ -1,6 +1,7 @@
 /* spec.h: child specs and supervisor flags, as OTP's supervisor has them,
  * plus gensup's own keys. Filled by config.c, read by the decision core
- * (decide.c) and the shell (gensupd). Plain data: no processes, no fds. */
+ * (decide.c) and the shell (gensupd). Plain data: no processes, no fds.
+ * spec.c holds what is done with it: names, freeing, comparing, finding. */
 #ifndef GENSUP_SPEC_H
 #define GENSUP_SPEC_H
 
@@ -42,6 +43,10 @@ typedef enum sup_ready {
         SUP_READY_EXEC,     /* ready once exec succeeded */
         _SUP_READY_MAX,
 } sup_ready;
+
+/* Longest child or supervisor name: <runtime_dir>/<name>.sock must fit a
+ * sockaddr_un (108 bytes) under any usual runtime directory. */
+#define SUP_NAME_MAX 64
 
 #define SUP_SHUTDOWN_INFINITY (-1)      /* shutdown = "infinity" */
 #define SUP_SHUTDOWN_BRUTAL_KILL (-2)   /* shutdown = "brutal_kill" */
@@ -103,5 +108,56 @@ typedef struct sup_config {
         char *control_group;          /* NULL: only root and gensupd's uid may use control.sock */
         sup_spec *root;               /* the top supervisor */
 } sup_config;
+/* ---- specs ---- */
+
+/* Whether two specs describe the same child: every field but line (a spec
+ * that only moved in the file is unchanged). rlimits compare as a set
+ * (their order does not matter); environment and exec in order. With deep,
+ * a supervisor's children are compared too, pairwise in start order; without
+ * it, only the spec's own fields. NULL equals only NULL. */
+bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep);
+
+/* Frees the spec and, recursively, its children. Returns NULL. */
+sup_spec *sup_spec_free(sup_spec *s);
+
+/* The spec named name in the tree under root (root included), or NULL. */
+sup_spec *sup_spec_find(const sup_spec *root, const char *name);
+
+/* Collects the names of every spec in the tree under root (root included)
+ * into a NULL-terminated array of pointers into the specs (valid while
+ * the tree is), in depth-first start order: suitable as taken_names.
+ * Free the array (only) with free(). Returns 0 or -ENOMEM. */
+int sup_spec_names(const sup_spec *root, const char ***ret_names);
+
+/* ---- names of enum values, as spelled in the config ---- */
+
+/* The spellings, indexed by value (config.c reads them). */
+extern const char *const sup_child_type_names[_SUP_CHILD_TYPE_MAX];
+extern const char *const sup_restart_names[_SUP_RESTART_MAX];
+extern const char *const sup_strategy_names[_SUP_STRATEGY_MAX];
+extern const char *const sup_auto_shutdown_names[_SUP_AUTO_SHUTDOWN_MAX];
+extern const char *const sup_ready_names[_SUP_READY_MAX];
+/* The index of s in table (n entries), or -EINVAL. */
+int sup_enum_from_string(const char *const *table, size_t n, const char *s);
+
+
+/* Each returns the config's spelling ("one_for_all", "transient", ...) or
+ * NULL for a value out of range. */
+const char *sup_child_type_to_string(sup_child_type t);
+const char *sup_restart_to_string(sup_restart r);
+const char *sup_strategy_to_string(sup_strategy s);
+const char *sup_auto_shutdown_to_string(sup_auto_shutdown a);
+const char *sup_ready_to_string(sup_ready r);
+/* The lowercase name of RLIMIT_* resource ("nofile"), or NULL. */
+const char *sup_rlimit_to_string(int resource);
+
+/* Each returns the value (>= 0) for the config's spelling, or -EINVAL. */
+int sup_child_type_from_string(const char *s);
+int sup_restart_from_string(const char *s);
+int sup_strategy_from_string(const char *s);
+int sup_auto_shutdown_from_string(const char *s);
+int sup_ready_from_string(const char *s);
+/* RLIMIT_* for a lowercase name ("nofile" -> RLIMIT_NOFILE), or -EINVAL. */
+int sup_rlimit_from_string(const char *s);
 
 #endif

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h"
+#include "spec.h"
 #include "daemon.h"
 #include "exit_reason.h"
 #include "status.h"

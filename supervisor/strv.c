@@ -1,4 +1,4 @@
-/* strv.c: NULL-terminated string vectors. */
+/* strv.c: strings and NULL-terminated string vectors. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,4 +29,20 @@ char **sup_strv_free(char **v) {
                 free(v[i]);
         free(v);
         return NULL;
+}
+
+bool sup_streq(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+bool sup_strv_equal(char *const *a, char *const *b) {
+        size_t n = sup_strv_length(a);
+        if (n != sup_strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!sup_streq(a[i], b[i]))
+                        return false;
+        return true;
 }

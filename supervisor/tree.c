@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
-#include "config.h"
+#include "spec.h"
 #include "log.h"
 #include "strv.h"
 #include "tree.h"
