@@ -7,8 +7,16 @@
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
 #   make install PREFIX=/usr/local DESTDIR=
+#   make uninstall PREFIX=/usr/local DESTDIR=
 #
-# The first build installs missing Debian packages (tools/install-deps).
+# `make check`, `make run` and the other targets that run things install
+# missing Debian packages first (tools/install-deps); a plain `make` or
+# `make install` never does: it names what is missing and stops.
+#
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment are honoured (as
+# dpkg-buildflags gives them). Warnings are errors in a git checkout
+# (development and CI), not in a build from a release: WERROR= or
+# WERROR=-Werror overrides.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -18,7 +26,12 @@ INCLUDEDIR ?= $(PREFIX)/include
 LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
-UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/gensup
+# Where systemd looks for units, as its pkg-config file says: its own
+# answer for PREFIX=/usr, else the same place under PREFIX.
+SYSTEMD_PC_ARGS := $(if $(filter /usr,$(PREFIX)),,--define-variable=rootprefix=$(PREFIX))
+UNITDIR ?= $(or $(shell pkg-config $(SYSTEMD_PC_ARGS) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 
 VERSION := 0.1.0
 SOVERSION := 0
@@ -40,10 +53,11 @@ LIB_DEP_LIBS = $(eval LIB_DEP_LIBS := $(shell pkg-config --libs libsystemd libpr
 CHECK_CFLAGS = $(eval CHECK_CFLAGS := $(shell pkg-config --cflags check))$(CHECK_CFLAGS)
 CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check))$(CHECK_LIBS)
 
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
+WERROR ?= $(if $(wildcard .git),-Werror)
+WARN := -Wall -Wextra $(WERROR) -Wno-unused-parameter -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes
 OPT ?= -O2 -g
 ALL_CFLAGS = -std=gnu17 $(OPT) $(WARN) -fPIC -D_GNU_SOURCE $(SAN_FLAGS) \
-	-Iinclude -Iipc -Iworker -Isupervisor -I$(B)/proto -I$(B)/examples $(DEP_CFLAGS) $(CFLAGS)
+	-Iinclude -Iipc -Iworker -Isupervisor -I$(B)/proto -I$(B)/examples $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
 DEPS_STAMP := $(B)/.deps-installed
@@ -51,9 +65,13 @@ DEPS_STAMP := $(B)/.deps-installed
 all: programs
 
 # ---- dependencies ----
+# Only the targets that run something may install packages.
+INSTALLING_GOALS := check run valgrind-check bench deps stress-check chaos fuzz
+INSTALL_DEPS := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),,--check)
+
 $(DEPS_STAMP): tools/install-deps
 	@mkdir -p $(@D)
-	@tools/install-deps
+	@tools/install-deps $(INSTALL_DEPS)
 	@touch $@
 
 deps: $(DEPS_STAMP)
@@ -207,7 +225,7 @@ bench: programs
 # ---- install ----
 install: programs
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
-		$(DESTDIR)$(LIBEXECDIR)/gensup
+		$(DESTDIR)$(LIBEXECDIR)/gensup $(DESTDIR)$(DATADIR)/gensup $(DESTDIR)$(DOCDIR)/examples
 	$(if $(SUP_BIN),install -m 0755 $(SUP_BIN) $(DESTDIR)$(BINDIR)/)
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
@@ -217,15 +235,30 @@ install: programs
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
 	install -m 0755 $(EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
+	install -m 0644 proto/gensup.proto $(DESTDIR)$(DATADIR)/gensup/
+	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
+		$(DESTDIR)$(DOCDIR)/examples/
 	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
 		> $(DESTDIR)$(UNITDIR)/gensupd.service)
 
+# Removes exactly what install put there, and the folders it made when
+# they are left empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(SUP_BIN))) \
+		$(addprefix $(DESTDIR)$(LIBDIR)/,libgensup.a libgensup.so libgensup.so.$(SOVERSION) libgensup.so.$(VERSION)) \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc $(DESTDIR)$(INCLUDEDIR)/gensup.h \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(EXAMPLE_BIN))) \
+		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service
+	rm -rf $(DESTDIR)$(DOCDIR)/examples
+	tools/install-man --uninstall $(DESTDIR)$(MANDIR) $(MAN_PAGES)
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/gensup $(DESTDIR)$(DATADIR)/gensup $(DESTDIR)$(DOCDIR) 2>/dev/null
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all deps programs check valgrind-check run bench install clean
+.PHONY: all deps programs check valgrind-check run bench install uninstall clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
