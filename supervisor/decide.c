@@ -58,7 +58,8 @@ struct sup_core {
         sup_op *ops;
         size_t n_ops, cap_ops;
         sup_plan plan;
-        char *reason;                 /* the plan's copy of the caller's reason */
+        sup_reason reason;            /* the plan's copy of the caller's reason ... */
+        bool has_reason;              /* ... if it gave one */
 
         uint64_t next_retry_id;
         bool booted, finished;
@@ -118,29 +119,32 @@ const char *sup_report_context_to_string(sup_report_context c) {
 
 /* ---- pure helpers ---- */
 
-bool sup_reason_is_clean(const char *reason) {
-        if (!reason)
-                return false;
-        if (strcmp(reason, "normal") == 0 || strcmp(reason, "shutdown") == 0)
-                return true;
-        /* {shutdown,Text}: OTP's {shutdown,_} */
-        size_t n = strlen(reason);
-        return n >= strlen("{shutdown,}") && strncmp(reason, "{shutdown,", strlen("{shutdown,")) == 0 &&
-               reason[n - 1] == '}';
+bool sup_reason_is_clean(const sup_reason *reason) {
+        return reason && ipc_reason_kind_is_clean(reason->kind);
 }
 
-bool sup_shutdown_error_due(const sup_spec *spec, const char *reason) {
+bool sup_shutdown_error_due(const sup_spec *spec, const sup_reason *reason) {
         bool brutal = spec->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL;
         bool permanent = spec->restart == SUP_PERMANENT;
 
         if (!reason)
                 return true;
-        if (strcmp(reason, "killed") == 0)
+        switch (reason->kind) {
+        case IPC_REASON_KILLED:
                 return !brutal;
-        if (strcmp(reason, "shutdown") == 0)
+        case IPC_REASON_SHUTDOWN:
                 return brutal && permanent;
-        if (sup_reason_is_clean(reason))        /* normal, {shutdown,_} */
+        case IPC_REASON_NORMAL:
+        case IPC_REASON_SHUTDOWN_TEXT:
                 return permanent;
+        case IPC_REASON_ERROR:
+        case IPC_REASON_EXIT_STATUS:
+        case IPC_REASON_SIGNAL:
+        case IPC_REASON_INIT_FAILED:
+        case IPC_REASON_START_TIMEOUT:
+        case _IPC_REASON_KIND_MAX:
+                break;
+        }
         return true;
 }
 
@@ -170,34 +174,41 @@ uint64_t sup_backoff_delay_usec(const sup_backoff *b, unsigned n, double random)
         return (uint64_t) (d * (double) USEC_PER_MSEC + 0.5);
 }
 
-int sup_op_exit_reason(const sup_op *op, char *buf, size_t size) {
-        int n = -1;
+static int failed_to_start(const sup_op *op, sup_reason *ret) {
+        char *why = op->reason ? sup_reason_to_string(op->reason) : NULL;
+        char *text = NULL;
+        int n;
 
-        if (!op || (!buf && size > 0))
+        if (op->reason && !why)
+                return -ENOMEM;
+        n = asprintf(&text, "{failed_to_start_child,%s,%s}", op->child->spec->name, why ? why : "undefined");
+        free(why);
+        if (n < 0)
+                return -ENOMEM;
+        *ret = (sup_reason) { .kind = IPC_REASON_SHUTDOWN_TEXT, .text = text };
+        return 0;
+}
+
+int sup_op_exit_reason(const sup_op *op, sup_reason *ret) {
+        if (!op || !ret)
                 return -EINVAL;
         switch (op->kind) {
         case SUP_OP_ESCALATE:
         case SUP_OP_AUTO_SHUTDOWN:
         case SUP_OP_SHUTDOWN:
-                n = snprintf(buf, size, "shutdown");
-                break;
+                *ret = (sup_reason) { .kind = IPC_REASON_SHUTDOWN };
+                return 0;
         case SUP_OP_BOOT_FAILED:
-                n = snprintf(buf, size, "{shutdown,{failed_to_start_child,%s,%s}}", op->child->spec->name,
-                             op->reason ? op->reason : "undefined");
-                break;
+                return failed_to_start(op, ret);
         case SUP_OP_REPORT:
         case SUP_OP_STOP:
         case SUP_OP_START:
         case SUP_OP_DROP:
         case SUP_OP_RETRY:
         case _SUP_OP_KIND_MAX:
-                return -EINVAL;
+                break;
         }
-        if (n < 0)
-                return -EINVAL;
-        if ((size_t) n >= size)
-                return -ENOBUFS;
-        return n;
+        return -EINVAL;
 }
 
 /* ---- the child list ---- */
@@ -261,9 +272,9 @@ static void free_list(sup_child *ch) {
  * START or RETRY, a terminal op): reserving that before any state changes
  * means building a plan cannot fail halfway. One more child may be
  * appended by start_child. */
-static int plan_begin(sup_core *c, const char *reason) {
+static int plan_begin(sup_core *c, const sup_reason *reason) {
         size_t need = 2 * (c->n_children + 1) + 6;
-        char *copy = NULL;
+        sup_reason copy = { .kind = IPC_REASON_NORMAL };
 
         if (need > c->cap_ops) {
                 sup_op *ops = reallocarray(c->ops, need, sizeof(*ops));
@@ -272,16 +283,14 @@ static int plan_begin(sup_core *c, const char *reason) {
                 c->ops = ops;
                 c->cap_ops = need;
         }
-        if (reason) {
-                copy = strdup(reason);
-                if (!copy)
-                        return -ENOMEM;
-        }
+        if (reason && sup_reason_copy(reason, &copy) < 0)
+                return -ENOMEM;
 
         free_list(c->dropped);
         c->dropped = NULL;
-        free(c->reason);
+        sup_reason_done(&c->reason);
         c->reason = copy;
+        c->has_reason = reason != NULL;
         c->n_ops = 0;
         c->plan = (sup_plan) { .ops = c->ops };
         return 0;
@@ -302,7 +311,7 @@ static sup_op *plan_add(sup_core *c, sup_op_kind kind, sup_child *child) {
         return op;
 }
 
-static void plan_report(sup_core *c, sup_report_context ctx, const char *reason, sup_child *child) {
+static void plan_report(sup_core *c, sup_report_context ctx, const sup_reason *reason, sup_child *child) {
         sup_op *op = plan_add(c, SUP_OP_REPORT, child);
         op->context = ctx;
         op->reason = reason;
@@ -336,7 +345,7 @@ static void plan_retry(sup_core *c, sup_child *ch, uint64_t delay_usec) {
 
 /* The node's end: every live child stopped, newest first, then the
  * terminal op. */
-static void plan_terminal(sup_core *c, sup_op_kind kind, sup_child *child, const char *reason) {
+static void plan_terminal(sup_core *c, sup_op_kind kind, sup_child *child, const sup_reason *reason) {
         for (sup_child *ch = c->last; ch; ch = ch->prev) {
                 if (is_live(ch))
                         plan_add(c, SUP_OP_STOP, ch);
@@ -497,7 +506,7 @@ static void child_done(sup_core *c, sup_child *child) {
  * or go on with the group (now, or after backoff's delay). */
 static void restart_attempt(sup_core *c, sup_child *child, uint64_t now_usec, double random, bool group_now) {
         if (!add_restart(c, now_usec)) {
-                plan_report(c, SUP_REPORT_SHUTDOWN, "reached_max_restart_intensity", child);
+                plan_report(c, SUP_REPORT_SHUTDOWN, NULL, child);
                 child->state = SUP_CHILD_STOPPED;
                 plan_terminal(c, SUP_OP_ESCALATE, child, NULL);
                 return;
@@ -543,7 +552,7 @@ sup_core *sup_core_free(sup_core *c) {
         free_list(c->dropped);
         free(c->history);
         free(c->ops);
-        free(c->reason);
+        sup_reason_done(&c->reason);
         free(c);
         return NULL;
 }
@@ -577,7 +586,7 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
         return 0;
 }
 
-int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const char *reason,
+int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
                           uint64_t now_usec, double random, const sup_plan **ret_plan) {
         if (!c || !child || !ret_plan || (unsigned) result >= _SUP_START_RESULT_MAX ||
             (result == SUP_START_FAILED && !reason))
@@ -596,7 +605,7 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
         sup_job job = c->job;
         c->job = JOB_NONE;
         c->starting = NULL;
-        reason = c->reason;
+        reason = c->has_reason ? &c->reason : NULL;
 
         switch (result) {
         case SUP_START_OK:
@@ -655,7 +664,7 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
         return 0;
 }
 
-int sup_core_exited(sup_core *c, sup_child *child, const char *reason, uint64_t now_usec, double random,
+int sup_core_exited(sup_core *c, sup_child *child, const sup_reason *reason, uint64_t now_usec, double random,
                     const sup_plan **ret_plan) {
         if (!c || !child || !reason || !ret_plan)
                 return -EINVAL;
@@ -670,7 +679,7 @@ int sup_core_exited(sup_core *c, sup_child *child, const char *reason, uint64_t 
         r = history_reserve(c);
         if (r < 0)
                 return r;
-        reason = c->reason;
+        reason = c->has_reason ? &c->reason : NULL;
 
         bool clean = sup_reason_is_clean(reason);
         bool restart = false;

@@ -28,8 +28,9 @@
  * shutdown_error report. A child that dies before it is ready is a start
  * result (SUP_START_FAILED), not an exit.
  *
- * Exit reasons are strings spelled as DESIGN.md says; "clean" reasons are
- * normal, shutdown and {shutdown,...}.
+ * Exit reasons come parsed (exit_reason.h's sup_reason): the core decides
+ * on their kind, never on their spelling. "Clean" reasons are normal,
+ * shutdown and {shutdown,Text} (ipc_reason_kind_is_clean).
  *
  * Restart intensity, as OTP's add_restart/1 but in exact time: every
  * restart attempt appends now_usec to the node's history (a group restart
@@ -62,6 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exit_reason.h"
 #include "spec.h"
 
 /* ---- children ---- */
@@ -116,7 +118,7 @@ typedef enum sup_report_context {
         SUP_REPORT_CHILD_TERMINATED,
         SUP_REPORT_START_ERROR,
         SUP_REPORT_SHUTDOWN_ERROR,    /* only ever made by the shell, see sup_shutdown_error_due() */
-        SUP_REPORT_SHUTDOWN,          /* reason reached_max_restart_intensity */
+        SUP_REPORT_SHUTDOWN,          /* reason reached_max_restart_intensity (op reason NULL) */
         _SUP_REPORT_CONTEXT_MAX,
 } sup_report_context;
 
@@ -124,7 +126,7 @@ typedef struct sup_op {
         sup_op_kind kind;
         sup_child *child;             /* every kind but SHUTDOWN */
         sup_report_context context;   /* REPORT */
-        const char *reason;           /* REPORT, BOOT_FAILED; owned by the plan */
+        const sup_reason *reason;     /* REPORT, BOOT_FAILED; owned by the plan */
         uint64_t delay_usec;          /* RETRY */
         uint64_t retry_id;            /* RETRY */
 } sup_op;
@@ -193,7 +195,7 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan);
  *   the ctl with the reason); ignore -> temporary or instance: DROP.
  * - restart_child: failed/ignore -> back to STOPPED; no report, no count.
  * -ESTALE if child is not the one awaited. */
-int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const char *reason,
+int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
                           uint64_t now_usec, double random, const sup_plan **ret_plan);
 
 /* A RUNNING child exited on its own with reason. Reports as OTP does
@@ -210,7 +212,7 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
  *   dropped), then all non-temporary members are started in start order,
  *   including ones that were STOPPED before (as OTP does). With backoff
  *   the STARTs wait behind a RETRY. */
-int sup_core_exited(sup_core *c, sup_child *child, const char *reason, uint64_t now_usec, double random,
+int sup_core_exited(sup_core *c, sup_child *child, const sup_reason *reason, uint64_t now_usec, double random,
                     const sup_plan **ret_plan);
 
 /* A RETRY op is due. Restarts child's group as on an exit, without a
@@ -274,14 +276,15 @@ void sup_core_count_children(const sup_core *c, sup_counts *ret);
 
 /* ---- pure helpers ---- */
 
-/* normal, shutdown or {shutdown,...}. */
-bool sup_reason_is_clean(const char *reason);
+/* normal, shutdown or {shutdown,Text} (ipc_reason_kind_is_clean); false
+ * for NULL. */
+bool sup_reason_is_clean(const sup_reason *reason);
 
 /* Whether a stopped child's exit reason deserves a shutdown_error
  * report, as OTP's shutdown/1: killed is expected only from brutal_kill,
  * shutdown always (from brutal_kill only for non-permanent children),
  * normal and {shutdown,_} for non-permanent children. */
-bool sup_shutdown_error_due(const sup_spec *spec, const char *reason);
+bool sup_shutdown_error_due(const sup_spec *spec, const sup_reason *reason);
 
 /* The delay of the n-th consecutive restart (n >= 1): initial_ms *
  * factor^(n-1), at most max_ms (0: no cap but 2^32-1 ms), then moved by
@@ -290,10 +293,10 @@ bool sup_shutdown_error_due(const sup_spec *spec, const char *reason);
  * backoff is off (initial_ms 0). */
 uint64_t sup_backoff_delay_usec(const sup_backoff *b, unsigned n, double random);
 
-/* The node's exit reason for a terminal op, into buf: "shutdown", or
- * "{shutdown,{failed_to_start_child,NAME,REASON}}". Returns its length,
- * -ENOBUFS if it did not fit, -EINVAL for other ops. */
-int sup_op_exit_reason(const sup_op *op, char *buf, size_t size);
+/* The node's exit reason for a terminal op, into *ret: shutdown, or
+ * {shutdown,{failed_to_start_child,NAME,REASON}}. Returns 0, -ENOMEM,
+ * -EINVAL for other ops. */
+int sup_op_exit_reason(const sup_op *op, sup_reason *ret);
 
 const char *sup_child_state_to_string(sup_child_state s);       /* "stopped", "starting", ... */
 const char *sup_op_kind_to_string(sup_op_kind k);                /* "report", "stop", ... */

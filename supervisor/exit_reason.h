@@ -1,10 +1,38 @@
-/* exit_reason.h: how a child's end is named, from what gensupd saw. */
+/* exit_reason.h: how a child's end is named, from what gensupd saw: a
+ * parsed reason (a kind, its code and text), spelled only at the edges. */
 #ifndef GENSUP_EXIT_REASON_H
 #define GENSUP_EXIT_REASON_H
 
 #include <stdbool.h>
 
 #include "gensup.h"
+#include "reason.h"
+
+/* A reason, parsed: what the core decides on. Text only at the edges
+ * (logs, JSON, frames): sup_reason_to_string() spells it. */
+typedef struct sup_reason {
+        ipc_reason_kind kind;
+        int code;               /* EXIT_STATUS: the status; SIGNAL: the signal number */
+        bool core_dumped;       /* SIGNAL */
+        char *text;             /* SHUTDOWN_TEXT, ERROR, INIT_FAILED: the Text, owned
+                                 * (NULL, out of memory: spelled "undefined") */
+} sup_reason;
+
+/* A reason of kind with a copy of text (kinds that carry one). Returns 0,
+ * or -ENOMEM with *ret of kind and text NULL. */
+int sup_reason_with_text(ipc_reason_kind kind, const char *text, sup_reason *ret);
+/* A deep copy into *ret (0), or -ENOMEM with nothing set. */
+int sup_reason_copy(const sup_reason *r, sup_reason *ret);
+/* Frees its text; the reason is normal again. NULL ok. */
+void sup_reason_done(sup_reason *r);
+
+/* Reads a reason spelled as DESIGN.md says (the inverse of
+ * sup_reason_to_string). -EINVAL when text is not one (or N is not a
+ * number, the signal has no name), -ENOMEM. */
+int sup_reason_parse(const char *text, sup_reason *ret);
+/* Spells the reason: "normal", "{exit_status,3}", ... Newly allocated;
+ * NULL on ENOMEM. */
+char *sup_reason_to_string(const sup_reason *r);
 
 /* What gensupd knows when a child is gone. */
 typedef struct sup_exit_facts {
@@ -15,15 +43,16 @@ typedef struct sup_exit_facts {
         bool sent_kill;         /* gensupd killed it (deadline or brutal_kill) */
 } sup_exit_facts;
 
-/* Names the exit as DESIGN.md spells reasons, into *out:
- * - killed by gensupd's SIGKILL: "killed";
- * - a reason the child reported (libgensup servers): that reason;
- * - status 0: "normal", or "shutdown" after gensupd asked it to stop;
- * - killed by gensupd's own SIGTERM: "shutdown";
- * - status N: "{exit_status,N}"; a signal: "{signal,SIGSEGV}" or
- *   "{signal,SIGSEGV,core_dumped}".
- * Returns 0 or -ENOMEM. */
-int sup_exit_reason(const sup_exit_facts *f, gs_buf *out);
+/* Names the exit, into *ret:
+ * - killed by gensupd's SIGKILL: killed;
+ * - a reason the child reported (libgensup servers): that reason, taken
+ *   as gs_reason_normalize() does (any other text T is {error,T}); proc.c
+ *   hands an INIT_FAILED frame's reason on as {init_failed,R};
+ * - status 0: normal, or shutdown after gensupd asked it to stop;
+ * - killed by gensupd's own SIGTERM: shutdown;
+ * - status N: {exit_status,N}; a signal: {signal,S} (core_dumped).
+ * Returns 0, or -ENOMEM with the kind set and its text NULL. */
+int sup_exit_reason(const sup_exit_facts *f, sup_reason *ret);
 
 #define SUP_REASON_MAX 1024   /* bytes of a reason a child reports that are kept */
 

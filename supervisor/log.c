@@ -44,18 +44,19 @@ void sup_log_report(const sup_report *r) {
         if (r->pid > 0)
                 snprintf(pid, sizeof(pid), "%d", (int) r->pid);
         /* OTP's single-line report, so that Erlang people read it at once. */
+        const char *context = sup_report_context_to_string(r->context);
         char msg[2048];
         snprintf(msg, sizeof(msg),
                  "Supervisor: %s. Context: %s. Reason: %s. Offender: id=%s,pid=%s,restart_type=%s,shutdown=%s,child_type=%s.",
-                 r->supervisor, r->context, r->reason, r->child, pid, r->restart, r->shutdown, r->type);
+                 r->supervisor, context, r->reason, r->child, pid, r->restart, r->shutdown, r->type);
 
         /* A child that ended and is dealt with is a warning; a supervisor
          * that could not do its job is an error. */
-        bool error = strcmp(r->context, "child_terminated") != 0;
+        bool error = r->context != SUP_REPORT_CHILD_TERMINATED;
         if (use_journal)
                 sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", error ? LOG_ERR : LOG_WARNING,
                                 "SYSLOG_IDENTIFIER=gensupd", "GENSUP_SUPERVISOR=%s", r->supervisor,
-                                "GENSUP_CONTEXT=%s", r->context, "GENSUP_REASON=%s", r->reason,
+                                "GENSUP_CONTEXT=%s", context, "GENSUP_REASON=%s", r->reason,
                                 "GENSUP_CHILD=%s", r->child, "GENSUP_CHILD_PID=%s", pid,
                                 "GENSUP_RESTART_TYPE=%s", r->restart, "GENSUP_SHUTDOWN=%s", r->shutdown,
                                 "GENSUP_CHILD_TYPE=%s", r->type, NULL);

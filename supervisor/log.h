@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <syslog.h>
 
+#include "decide.h"
+
 /* Chooses the journal when its socket is there (call once at start);
  * force_stderr keeps everything on stderr (tests, --log-target=stderr). */
 void sup_log_open(bool force_stderr);
@@ -20,11 +22,10 @@ bool sup_log_to_journal(void);
 int sup_log_errno(int priority, int error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define sup_log(priority, ...) ((void) sup_log_errno((priority), 0, __VA_ARGS__))
 
-/* A supervisor report in OTP's shape: context is child_terminated,
- * start_error, shutdown_error or shutdown; offender is the child. */
+/* A supervisor report in OTP's shape; offender is the child. */
 typedef struct sup_report {
         const char *supervisor;
-        const char *context;
+        sup_report_context context;
         const char *reason;
         const char *child;
         pid_t pid;              /* 0: none */

@@ -312,7 +312,7 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
 
 static void on_process_exit(const siginfo_t *si, void *userdata) {
         sup_proc *c = userdata;
-        gs_buf reason = GS_BUF_INIT;
+        sup_reason reason;
 
         /* The zombie still holds the group id: kill what the child left
          * behind before anyone can reuse it. */
@@ -336,7 +336,7 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
                 .sent_kill = c->sent_kill,
         };
         if (c->start_timed_out)
-                (void) gs_buf_printf(&reason, "start_timeout");
+                reason = (sup_reason) { .kind = IPC_REASON_START_TIMEOUT };
         else
                 (void) sup_exit_reason(&facts, &reason);
 
@@ -351,27 +351,27 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
         c->pid = 0;
         c->ready = false;
 
-        const char *text = reason.data ? (const char *) reason.data : "normal";
         switch (was) {
         case SUP_PROC_STARTING:
                 if (ignored && !c->sent_kill)
                         c->handler(c, SUP_PROC_OUTCOME_IGNORED, NULL, false, c->userdata);
                 else
-                        c->handler(c, SUP_PROC_OUTCOME_START_FAILED, text, c->sent_term || c->sent_kill, c->userdata);
+                        c->handler(c, SUP_PROC_OUTCOME_START_FAILED, &reason, c->sent_term || c->sent_kill,
+                                   c->userdata);
                 break;
         case SUP_PROC_RUNNING:
-                c->handler(c, SUP_PROC_OUTCOME_EXITED, text, false, c->userdata);
+                c->handler(c, SUP_PROC_OUTCOME_EXITED, &reason, false, c->userdata);
                 break;
         case SUP_PROC_STOPPING:
                 /* Stopped before it was ready: its start failed, as asked. */
-                c->handler(c, was_ready ? SUP_PROC_OUTCOME_EXITED : SUP_PROC_OUTCOME_START_FAILED, text, true,
+                c->handler(c, was_ready ? SUP_PROC_OUTCOME_EXITED : SUP_PROC_OUTCOME_START_FAILED, &reason, true,
                            c->userdata);
                 break;
         case SUP_PROC_DOWN:
         case _SUP_PROC_STATE_MAX:
                 break;
         }
-        gs_buf_done(&reason);
+        sup_reason_done(&reason);
 }
 
 static int open_listen_socket(sup_proc *c) {

@@ -10,6 +10,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "exit_reason.h"
 #include "gensup.h"
 #include "ipc.h"
 #include "spec.h"
@@ -34,9 +35,9 @@ typedef enum sup_proc_outcome {
         _SUP_PROC_OUTCOME_MAX,
 } sup_proc_outcome;
 
-/* reason: the exit reason as DESIGN.md spells it (NULL for READY).
- * requested: the exit followed sup_proc_stop. */
-typedef void (*sup_proc_handler)(sup_proc *c, sup_proc_outcome outcome, const char *reason, bool requested,
+/* reason: why it ended (NULL for READY and IGNORED), valid during the
+ * call. requested: the exit followed sup_proc_stop. */
+typedef void (*sup_proc_handler)(sup_proc *c, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
                                   void *userdata);
 
 /* Everything the child needs from the daemon around it. */

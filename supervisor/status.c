@@ -43,6 +43,16 @@ static void add_supervisor_fields(json_t *j, const sup_spec *s) {
         json_object_set_new(j, "auto_shutdown", json_string(sup_auto_shutdown_to_string(s->auto_shutdown)));
 }
 
+/* A reason at the edge: spelled as DESIGN.md says; null when none. */
+static json_t *reason_json(const sup_reason *r) {
+        if (!r)
+                return json_null();
+        char *text = sup_reason_to_string(r);
+        json_t *j = json_string(text ? text : "undefined");
+        free(text);
+        return j;
+}
+
 json_t *sup_status_entry(const sup_entry *e) {
         const sup_spec *s = sup_entry_spec(e);
         const sup_child *core = sup_entry_core(e);
@@ -56,7 +66,7 @@ json_t *sup_status_entry(const sup_entry *e) {
         json_object_set_new(j, "restart", json_string(sup_restart_to_string(s->restart)));
         json_object_set_new(j, "restarts", json_integer(core ? (json_int_t) core->restarts : 0));
         json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, sup_mono_usec())));
-        json_object_set_new(j, "reason", or_null(sup_entry_last_reason(e)));
+        json_object_set_new(j, "reason", reason_json(sup_entry_last_reason(e)));
         if (s->type == SUP_SUPERVISOR) {
                 add_supervisor_fields(j, s);
                 sup_node *sub = sup_entry_node(e);
@@ -167,11 +177,11 @@ json_t *sup_status_history(const sup_entry *e) {
 
         sup_entry_history_copy(e, records, &n);
         for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:s}", "time_us",
+                json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:o}", "time_us",
                                                       (json_int_t) records[i].realtime_usec, "pid",
                                                       records[i].pid > 0 ? json_integer(records[i].pid) : json_null(),
-                                                      "context", records[i].context,
-                                                      "reason", records[i].reason ? records[i].reason : "undefined"));
+                                                      "context", sup_exit_context_to_string(records[i].context),
+                                                      "reason", reason_json(&records[i].reason)));
         return json_pack("{s:s,s:o}", "name", sup_entry_name(e), "exits", list);
 }
 

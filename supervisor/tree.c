@@ -42,7 +42,7 @@ typedef struct node_event node_event;
 struct node_event {
         node_event_kind kind;
         sup_entry *entry;
-        char *reason;
+        sup_reason reason;             /* EV_EXITED */
         uint64_t retry_id;
         ctl_request *ctl;
         node_event *next;
@@ -84,11 +84,12 @@ struct sup_node {
         node_event *queue, *queue_tail;
         bool boot_told;
         bool finished, failed;
-        char *exit_reason;
+        sup_reason exit_reason;        /* once finished */
         sd_event_source *tell;         /* posts boot completion or the end to the parent */
         uint64_t instances;            /* simple_one_for_one names */
         ctl_request *ctl;              /* the request being carried out */
-        char *last_start_failure;
+        sup_start_result last_start;   /* the latest start result since the request began ... */
+        sup_reason last_start_failure; /* ... and why it failed */
 };
 
 static void node_run(sup_node *n);
@@ -107,12 +108,33 @@ static const char *shutdown_text(const sup_spec *s, char buf[static 24]) {
         return buf;
 }
 
-static void report(sup_node *n, const char *context, const char *reason, sup_entry *e) {
+const char *sup_exit_context_to_string(sup_exit_context c) {
+        switch (c) {
+        case SUP_EXIT_CHILD_TERMINATED: return "child_terminated";
+        case SUP_EXIT_START_ERROR: return "start_error";
+        case SUP_EXIT_SHUTDOWN_ERROR: return "shutdown_error";
+        case SUP_EXIT_SHUTDOWN: return "shutdown";
+        case SUP_EXIT_IGNORED: return "ignored";
+        case _SUP_EXIT_CONTEXT_MAX: break;
+        }
+        return NULL;
+}
+
+/* The reason as the report spells it: a shutdown report is always
+ * reached_max_restart_intensity (decide.h). */
+static char *report_reason(sup_report_context context, const sup_reason *reason) {
+        if (reason)
+                return sup_reason_to_string(reason);
+        return strdup(context == SUP_REPORT_SHUTDOWN ? "reached_max_restart_intensity" : "undefined");
+}
+
+static void report(sup_node *n, sup_report_context context, const sup_reason *reason, sup_entry *e) {
         char sd[24];
+        char *text = report_reason(context, reason);
         sup_report r = {
                 .supervisor = n->spec->name,
                 .context = context,
-                .reason = reason ? reason : "undefined",
+                .reason = text ? text : "undefined",
                 .child = e ? e->name : "undefined",
                 .pid = e ? e->last_pid : 0,
                 .restart = e ? sup_restart_to_string(e->spec->restart) : "undefined",
@@ -121,21 +143,33 @@ static void report(sup_node *n, const char *context, const char *reason, sup_ent
         };
         sup_log_report(&r);
         if (n->env->event)
-                n->env->event(n->env->userdata, context, e, reason);
+                n->env->event(n->env->userdata, sup_report_context_to_string(context), e, r.reason);
+        free(text);
 }
 
-static void record_exit(sup_entry *e, const char *context, const char *reason) {
+/* An event about e, with its reason spelled (NULL: none). */
+static void tell_event(sup_node *n, const char *kind, sup_entry *e, const sup_reason *reason) {
+        if (!n->env->event)
+                return;
+        char *text = reason ? sup_reason_to_string(reason) : NULL;
+        n->env->event(n->env->userdata, kind, e, reason ? text ? text : "undefined" : NULL);
+        free(text);
+}
+
+static void record_exit(sup_entry *e, sup_exit_context context, const sup_reason *reason) {
         /* Most children never exit: their history costs nothing. */
         if (!e->history && !(e->history = calloc(SUP_HISTORY_MAX, sizeof(sup_exit_record))))
                 return;
         sup_exit_record *r = &e->history[e->hist_next];
-        free(r->reason);
+        sup_reason_done(&r->reason);
         *r = (sup_exit_record) {
                 .realtime_usec = sup_real_usec(),
                 .pid = e->last_pid,
                 .context = context,
-                .reason = strdup(reason ? reason : "undefined"),
         };
+        /* Out of memory, a reason with text keeps its kind. */
+        if (reason && sup_reason_copy(reason, &r->reason) < 0)
+                r->reason.kind = reason->kind;
         e->hist_next = (e->hist_next + 1) % SUP_HISTORY_MAX;
         if (e->hist_len < SUP_HISTORY_MAX)
                 e->hist_len++;
@@ -143,7 +177,7 @@ static void record_exit(sup_entry *e, const char *context, const char *reason) {
 
 /* ---- the queue ---- */
 
-static void enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const char *reason, uint64_t retry_id,
+static void enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const sup_reason *reason, uint64_t retry_id,
                     bool front) {
         node_event *ev = calloc(1, sizeof(*ev));
         if (!ev) {
@@ -151,7 +185,7 @@ static void enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const char 
                 return;
         }
         *ev = (node_event) { .kind = kind, .entry = e, .retry_id = retry_id };
-        if (reason && !(ev->reason = strdup(reason))) {
+        if (reason && sup_reason_copy(reason, &ev->reason) < 0) {
                 free(ev);
                 sup_log(LOG_CRIT, "out of memory queueing an event for %s", n->spec->name);
                 return;
@@ -203,22 +237,23 @@ static void ctl_finish(ctl_request *c, int r, const char *name, pid_t pid, const
 static void event_free(node_event *ev) {
         if (ev->ctl)
                 ctl_finish(ev->ctl, -ECANCELED, NULL, 0, "the supervisor stopped");
-        free(ev->reason);
+        sup_reason_done(&ev->reason);
         free(ev);
 }
 
-/* Removes the queued events about e. Returns the reason of an exit among
- * them (the caller frees it), or NULL. */
-static char *purge(sup_node *n, sup_entry *e) {
-        char *exit_reason = NULL;
+/* Removes the queued events about e. Whether there was an exit among
+ * them; its reason into *ret_exit (the caller's to sup_reason_done). */
+static bool purge(sup_node *n, sup_entry *e, sup_reason *ret_exit) {
+        bool exited = false;
         node_event **p = &n->queue;
         n->queue_tail = NULL;
         while (*p) {
                 node_event *ev = *p;
                 if (ev->entry == e) {
-                        if (ev->kind == EV_EXITED && !exit_reason) {
-                                exit_reason = ev->reason;
-                                ev->reason = NULL;
+                        if (ev->kind == EV_EXITED && !exited) {
+                                exited = true;
+                                *ret_exit = ev->reason;
+                                ev->reason = (sup_reason) { .kind = IPC_REASON_NORMAL };
                         }
                         *p = ev->next;
                         event_free(ev);
@@ -227,12 +262,13 @@ static char *purge(sup_node *n, sup_entry *e) {
                 n->queue_tail = ev;
                 p = &ev->next;
         }
-        return exit_reason;
+        return exited;
 }
 
 /* ---- entries ---- */
 
-static void on_proc(sup_proc *p, sup_proc_outcome outcome, const char *reason, bool requested, void *userdata);
+static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
+                    void *userdata);
 
 static sup_entry *entry_new(sup_node *n, sup_child *core, const sup_spec *spec, const char *instance_name) {
         sup_entry *e = calloc(1, sizeof(*e));
@@ -264,7 +300,7 @@ static sup_entry *entry_free(sup_entry *e) {
         }
         sup_strv_free(e->args);
         for (size_t i = 0; e->history && i < SUP_HISTORY_MAX; i++)
-                free(e->history[i].reason);
+                sup_reason_done(&e->history[i].reason);
         free(e->history);
         free(e->name);
         free(e);
@@ -279,9 +315,26 @@ static bool entry_is_down(const sup_entry *e) {
 
 /* ---- plans ---- */
 
+/* A copy of a plan's reason for the node's own plan (NULL: out of memory,
+ * and the reports say undefined). */
+static sup_reason *reason_dup(const sup_reason *r) {
+        sup_reason *copy = malloc(sizeof(*copy));
+        if (copy && sup_reason_copy(r, copy) < 0) {
+                free(copy);
+                return NULL;
+        }
+        return copy;
+}
+
+static void reason_free(const sup_reason *r) {
+        sup_reason_done((sup_reason *) r);
+        free((sup_reason *) r);
+}
+
 static int install(sup_node *n, const sup_plan *plan) {
         for (size_t i = 0; i < n->n_ops; i++)
-                free((char *) n->ops[i].reason);
+                if (n->ops[i].reason)
+                        reason_free(n->ops[i].reason);
         free(n->ops);
         n->ops = NULL;
         n->n_ops = n->next = 0;
@@ -294,7 +347,7 @@ static int install(sup_node *n, const sup_plan *plan) {
         for (size_t i = 0; i < plan->n_ops; i++) {
                 n->ops[i] = plan->ops[i];
                 if (plan->ops[i].reason)
-                        n->ops[i].reason = strdup(plan->ops[i].reason);
+                        n->ops[i].reason = reason_dup(plan->ops[i].reason);
         }
         n->n_ops = plan->n_ops;
         return 0;
@@ -323,12 +376,14 @@ static int on_retry_defer(sd_event_source *s, void *userdata) {
         return on_retry(s, 0, userdata);
 }
 
-static void start_result(sup_node *n, sup_entry *e, sup_start_result result, const char *reason) {
+static void start_result(sup_node *n, sup_entry *e, sup_start_result result, const sup_reason *reason) {
         const sup_plan *plan;
         n->awaiting_start = NULL;
         if (result != SUP_START_OK) {
-                free(n->last_start_failure);
-                n->last_start_failure = strdup(result == SUP_START_IGNORE ? "ignore" : reason ? reason : "undefined");
+                n->last_start = result;
+                sup_reason_done(&n->last_start_failure);
+                if (reason && sup_reason_copy(reason, &n->last_start_failure) < 0)
+                        n->last_start_failure.kind = reason->kind;
         }
         int r = sup_core_start_result(n->core, e->core, result, reason, sup_mono_usec(), random_fraction(), &plan);
         install_result(n, r, plan, "start result");
@@ -341,9 +396,10 @@ static void op_start(sup_node *n, sup_entry *e) {
                 n->awaiting_start = e;
                 int r = start_sub(n, e);
                 if (r < 0) {
-                        char reason[128];
-                        snprintf(reason, sizeof(reason), "{error,%s}", strerror(-r));
-                        start_result(n, e, SUP_START_FAILED, reason);
+                        sup_reason reason;
+                        (void) sup_reason_with_text(IPC_REASON_ERROR, strerror(-r), &reason);
+                        start_result(n, e, SUP_START_FAILED, &reason);
+                        sup_reason_done(&reason);
                 }
                 return;
         }
@@ -370,10 +426,11 @@ static void op_start(sup_node *n, sup_entry *e) {
         if (r >= 0)
                 r = sup_proc_start(e->proc);
         if (r < 0) {
-                char reason[160];
-                snprintf(reason, sizeof(reason), "{init_failed,%s}", strerror(-r));
-                record_exit(e, "start_error", reason);
-                start_result(n, e, SUP_START_FAILED, reason);
+                sup_reason reason;
+                (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), &reason);
+                record_exit(e, SUP_EXIT_START_ERROR, &reason);
+                start_result(n, e, SUP_START_FAILED, &reason);
+                sup_reason_done(&reason);
                 return;
         }
         e->last_pid = sup_proc_pid(e->proc);
@@ -384,12 +441,14 @@ static void op_stop(sup_node *n, sup_entry *e) {
         if (entry_is_down(e)) {
                 /* It ended on its own before we got to it: that exit is this
                  * STOP's completion, as OTP's supervisor takes it. */
-                char *why = purge(n, e);
+                sup_reason why = { .kind = IPC_REASON_NORMAL };
                 /* As OTP's shutdown/2 finds the child already dead: its real
                  * reason, reported unless it is one a stop expects. */
-                if (why && sup_shutdown_error_due(e->spec, why))
-                        report(n, "shutdown_error", why, e);
-                free(why);
+                if (purge(n, e, &why)) {
+                        if (sup_shutdown_error_due(e->spec, &why))
+                                report(n, SUP_REPORT_SHUTDOWN_ERROR, &why, e);
+                        sup_reason_done(&why);
+                }
                 return;
         }
         e->stopping = true;
@@ -402,7 +461,9 @@ static void op_stop(sup_node *n, sup_entry *e) {
 
 static void op_drop(sup_node *n, sup_op *op) {
         sup_entry *e = op->child->data;
-        free(purge(n, e));
+        sup_reason why = { .kind = IPC_REASON_NORMAL };
+        if (purge(n, e, &why))
+                sup_reason_done(&why);
         if (n->ctl && n->ctl->entry == e)
                 n->ctl->entry = NULL;
         op->child->data = NULL;
@@ -430,13 +491,11 @@ static void op_retry(sup_node *n, const sup_op *op) {
 static int on_tell(sd_event_source *s, void *userdata);
 
 static void finish(sup_node *n, const sup_op *op) {
-        char reason[512];
-        if (sup_op_exit_reason(op, reason, sizeof(reason)) < 0)
-                snprintf(reason, sizeof(reason), "shutdown");
         n->finished = true;
         n->failed = op->kind == SUP_OP_ESCALATE || op->kind == SUP_OP_BOOT_FAILED;
-        free(n->exit_reason);
-        n->exit_reason = strdup(reason);
+        sup_reason_done(&n->exit_reason);
+        if (sup_op_exit_reason(op, &n->exit_reason) < 0)
+                n->exit_reason = (sup_reason) { .kind = IPC_REASON_SHUTDOWN };
         n->tell = sd_event_source_disable_unref(n->tell);
         if (sd_event_add_defer(n->env->proc.event, &n->tell, on_tell, n) < 0)
                 sup_log(LOG_CRIT, "%s: cannot post its end", n->spec->name);
@@ -447,7 +506,7 @@ static void run_op(sup_node *n, sup_op *op) {
 
         switch (op->kind) {
         case SUP_OP_REPORT:
-                report(n, sup_report_context_to_string(op->context), op->reason, e);
+                report(n, op->context, op->reason, e);
                 break;
         case SUP_OP_STOP:
                 op_stop(n, e);
@@ -455,8 +514,10 @@ static void run_op(sup_node *n, sup_op *op) {
         case SUP_OP_START:
                 if (!e && !(e = entry_new(n, op->child, op->child->spec, NULL))) {
                         const sup_plan *plan;
-                        int r = sup_core_start_result(n->core, op->child, SUP_START_FAILED, "{error,out of memory}",
-                                                      sup_mono_usec(), random_fraction(), &plan);
+                        /* A static text: no memory to copy one. */
+                        sup_reason oom = { .kind = IPC_REASON_ERROR, .text = (char *) "out of memory" };
+                        int r = sup_core_start_result(n->core, op->child, SUP_START_FAILED, &oom, sup_mono_usec(),
+                                                      random_fraction(), &plan);
                         install_result(n, r, plan, "start result");
                         break;
                 }
@@ -575,12 +636,19 @@ static void start_ctl(sup_node *n, ctl_request *c) {
                 ctl_finish(c, r, NULL, 0, NULL);
                 return;
         }
-        free(n->last_start_failure);
-        n->last_start_failure = NULL;
+        n->last_start = SUP_START_OK;
+        sup_reason_done(&n->last_start_failure);
         if (c->entry)
                 c->started = strdup(c->entry->name);
         install_result(n, r, plan, "request");
         n->ctl = c;
+}
+
+/* The answer to a start that did not succeed: why, spelled (a frame). */
+static void ctl_finish_failed(ctl_request *c, const sup_node *n) {
+        char *why = n->last_start == SUP_START_FAILED ? sup_reason_to_string(&n->last_start_failure) : NULL;
+        ctl_finish(c, -EIO, c->started, 0, why ? why : "undefined");
+        free(why);
 }
 
 static void ctl_complete(sup_node *n) {
@@ -592,13 +660,12 @@ static void ctl_complete(sup_node *n) {
         case SUP_CTL_RESTART_CHILD:
                 /* An ignore is OTP's {ok,undefined}, also when the child was
                  * then dropped (temporary, an instance). */
-                if (n->last_start_failure && strcmp(n->last_start_failure, "ignore") == 0)
+                if (n->last_start == SUP_START_IGNORE)
                         ctl_finish(c, 0, c->started, 0, "ignore");
                 else if (c->entry && c->entry->core && c->entry->core->state == SUP_CHILD_RUNNING)
                         ctl_finish(c, 0, c->entry->name, sup_entry_pid(c->entry), NULL);
                 else
-                        ctl_finish(c, -EIO, c->started, 0,
-                                   n->last_start_failure ? n->last_start_failure : "undefined");
+                        ctl_finish_failed(c, n);
                 break;
         default:
                 ctl_finish(c, 0, c->name, 0, NULL);
@@ -612,7 +679,7 @@ static void handle_event(sup_node *n, node_event *ev) {
 
         switch (ev->kind) {
         case EV_EXITED:
-                r = sup_core_exited(n->core, ev->entry->core, ev->reason, sup_mono_usec(), random_fraction(), &plan);
+                r = sup_core_exited(n->core, ev->entry->core, &ev->reason, sup_mono_usec(), random_fraction(), &plan);
                 install_result(n, r, plan, "child exit");
                 break;
         case EV_RETRY:
@@ -671,38 +738,38 @@ static void node_run(sup_node *n) {
 
 /* ---- what processes tell us ---- */
 
-static void stop_done(sup_node *n, sup_entry *e, const char *reason) {
+static void stop_done(sup_node *n, sup_entry *e, const sup_reason *reason) {
         e->stopping = false;
         n->waiting_stops--;
         if (reason && sup_shutdown_error_due(e->spec, reason))
-                report(n, "shutdown_error", reason, e);
+                report(n, SUP_REPORT_SHUTDOWN_ERROR, reason, e);
         node_run(n);
 }
 
-static void on_proc(sup_proc *p, sup_proc_outcome outcome, const char *reason, bool requested, void *userdata) {
+static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
+                    void *userdata) {
         sup_entry *e = userdata;
         sup_node *n = e->owner;
 
         switch (outcome) {
         case SUP_PROC_OUTCOME_READY:
                 if (n->awaiting_start == e) {
-                        if (n->env->event)
-                                n->env->event(n->env->userdata, "started", e, NULL);
+                        tell_event(n, "started", e, NULL);
                         start_result(n, e, SUP_START_OK, NULL);
                         node_run(n);
                 }
                 return;
         case SUP_PROC_OUTCOME_START_FAILED:
-                record_exit(e, e->stopping ? "shutdown" : "start_error", reason);
+                record_exit(e, e->stopping ? SUP_EXIT_SHUTDOWN : SUP_EXIT_START_ERROR, reason);
                 break;
         case SUP_PROC_OUTCOME_IGNORED:
-                record_exit(e, "ignored", "normal");
+                record_exit(e, SUP_EXIT_IGNORED, &(sup_reason) { .kind = IPC_REASON_NORMAL });
                 break;
         case SUP_PROC_OUTCOME_EXITED:
                 record_exit(e,
-                            !requested                                  ? "child_terminated"
-                            : sup_shutdown_error_due(e->spec, reason) ? "shutdown_error"
-                                                                        : "shutdown",
+                            !requested                                  ? SUP_EXIT_CHILD_TERMINATED
+                            : sup_shutdown_error_due(e->spec, reason) ? SUP_EXIT_SHUTDOWN_ERROR
+                                                                        : SUP_EXIT_SHUTDOWN,
                             reason);
                 break;
         case _SUP_PROC_OUTCOME_MAX:
@@ -719,11 +786,16 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const char *reason, b
                 return;
         }
         if (outcome == SUP_PROC_OUTCOME_EXITED) {
-                if (n->env->event)
-                        n->env->event(n->env->userdata, "exited", e, reason);
+                tell_event(n, "exited", e, reason);
                 enqueue(n, EV_EXITED, e, reason, 0, false);
                 node_run(n);
         }
+}
+
+static void root_finished(sup_node *n) {
+        char *text = sup_reason_to_string(&n->exit_reason);
+        n->env->root_finished(n->env->userdata, text ? text : "shutdown", n->failed);
+        free(text);
 }
 
 /* A nested node has booted or finished: tell its parent (or the daemon),
@@ -736,7 +808,7 @@ static int on_tell(sd_event_source *s, void *userdata) {
         n->tell = sd_event_source_disable_unref(n->tell);
         if (!p) {
                 if (n->finished)
-                        n->env->root_finished(n->env->userdata, n->exit_reason, n->failed);
+                        root_finished(n);
                 else if (n->env->event)
                         n->env->event(n->env->userdata, "tree_ready", NULL, NULL);
                 return 0;
@@ -750,26 +822,26 @@ static int on_tell(sd_event_source *s, void *userdata) {
                 return 0;
         }
 
-        char *reason = n->exit_reason;
+        sup_reason reason = n->exit_reason;
         bool failed_boot = p->awaiting_start == e;
-        n->exit_reason = NULL;
+        n->exit_reason = (sup_reason) { .kind = IPC_REASON_NORMAL };
         /* Unhooked first: freeing it answers its queued requests, and
          * those callbacks may look at the tree. */
         e->sub = NULL;
         node_free(n);
         if (e->stopping) {
-                record_exit(e, "shutdown", reason);
-                stop_done(p, e, reason);
+                record_exit(e, SUP_EXIT_SHUTDOWN, &reason);
+                stop_done(p, e, &reason);
         } else if (failed_boot) {
-                record_exit(e, "start_error", reason);
-                start_result(p, e, SUP_START_FAILED, reason);
+                record_exit(e, SUP_EXIT_START_ERROR, &reason);
+                start_result(p, e, SUP_START_FAILED, &reason);
                 node_run(p);
         } else {
-                record_exit(e, "child_terminated", reason);
-                enqueue(p, EV_EXITED, e, reason, 0, false);
+                record_exit(e, SUP_EXIT_CHILD_TERMINATED, &reason);
+                enqueue(p, EV_EXITED, e, &reason, 0, false);
                 node_run(p);
         }
-        free(reason);
+        sup_reason_done(&reason);
         return 0;
 }
 
@@ -810,10 +882,10 @@ static sup_node *node_free(sup_node *n) {
         install(n, &(sup_plan) { 0 });
         if (n->ctl)
                 ctl_finish(n->ctl, -ECANCELED, NULL, 0, "the supervisor stopped");
-        free(n->last_start_failure);
+        sup_reason_done(&n->last_start_failure);
         sd_event_source_disable_unref(n->tell);
         sup_core_free(n->core);
-        free(n->exit_reason);
+        sup_reason_done(&n->exit_reason);
         free(n);
         return NULL;
 }
@@ -1059,11 +1131,10 @@ char *const *sup_entry_args(const sup_entry *e) {
         return e->args;
 }
 
-const char *sup_entry_last_reason(const sup_entry *e) {
+const sup_reason *sup_entry_last_reason(const sup_entry *e) {
         if (e->hist_len == 0)
                 return NULL;
-        const char *r = e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX].reason;
-        return r ? r : "undefined";
+        return &e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX].reason;
 }
 
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n) {

@@ -19,13 +19,25 @@
 typedef struct sup_node sup_node;
 typedef struct sup_entry sup_entry;
 
-/* One exit in a child's history. The strings belong to the child: valid
- * while it exists and until its next exit. */
+/* How an exit in a child's history came about. */
+typedef enum sup_exit_context {
+        SUP_EXIT_CHILD_TERMINATED,    /* it ended on its own */
+        SUP_EXIT_START_ERROR,         /* its start failed */
+        SUP_EXIT_SHUTDOWN_ERROR,      /* stopped, with a reason the stop did not expect */
+        SUP_EXIT_SHUTDOWN,            /* stopped as asked */
+        SUP_EXIT_IGNORED,             /* init returned ignore */
+        _SUP_EXIT_CONTEXT_MAX,
+} sup_exit_context;
+
+const char *sup_exit_context_to_string(sup_exit_context c);   /* "child_terminated", ... */
+
+/* One exit in a child's history. The reason's text belongs to the child:
+ * valid while it exists and until its next exit. */
 typedef struct sup_exit_record {
         uint64_t realtime_usec;
         pid_t pid;
-        const char *context;  /* child_terminated, start_error, shutdown, ignored */
-        char *reason;
+        sup_exit_context context;
+        sup_reason reason;
 } sup_exit_record;
 
 /* What the tree needs from the daemon around it. */
@@ -100,7 +112,7 @@ const char *sup_entry_state(const sup_entry *e);     /* running, starting, resta
 pid_t sup_entry_pid(const sup_entry *e);              /* 0 when not running */
 pid_t sup_entry_last_pid(const sup_entry *e);         /* the latest process, running or not */
 uint64_t sup_entry_uptime_ms(const sup_entry *e, uint64_t now_usec);
-const char *sup_entry_last_reason(const sup_entry *e);   /* NULL: never exited */
+const sup_reason *sup_entry_last_reason(const sup_entry *e);   /* NULL: never exited */
 char *const *sup_entry_args(const sup_entry *e);        /* simple_one_for_one instances' extra args */
 bool sup_entry_is_dynamic(const sup_entry *e);          /* added at run time, not from the config */
 /* Copies the exits kept, oldest first, into out (SUP_HISTORY_MAX entries). */

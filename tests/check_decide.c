@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "decide.h"
@@ -50,6 +51,40 @@ static void teardown(void) {
         core = sup_core_free(core);
 }
 
+/* Reasons are written as text here and parsed, as the shell's edges do.
+ * A ring of them, so one expression may hold several. */
+static const sup_reason *R(const char *text) {
+        static sup_reason ring[8];
+        static size_t next;
+
+        if (!text)
+                return NULL;
+        sup_reason *r = &ring[next++ % 8];
+        sup_reason_done(r);
+        ck_assert_msg(sup_reason_parse(text, r) == 0, "not a reason: %s", text);
+        return r;
+}
+
+/* And spelled back for the plan strings. */
+static const char *S(const sup_reason *r) {
+        static char ring[4][512];
+        static size_t next;
+        char *b = ring[next++ % 4];
+        char *text = sup_reason_to_string(r);
+
+        ck_assert_ptr_nonnull(text);
+        snprintf(b, 512, "%s", text);
+        free(text);
+        return b;
+}
+
+/* A report's reason; a shutdown report's is always the same (decide.h). */
+static const char *report_reason(const sup_op *op) {
+        if (!op->reason)
+                return op->context == SUP_REPORT_SHUTDOWN ? "reached_max_restart_intensity" : "undefined";
+        return S(op->reason);
+}
+
 static const char *label(const sup_child *ch) {
         return ch->data ? (const char *) ch->data : ch->spec->name;
 }
@@ -65,14 +100,15 @@ static const char *fmt_plan(const sup_plan *p) {
                 switch (op->kind) {
                 case SUP_OP_REPORT:
                         n += snprintf(buf + n, sizeof(buf) - n, "%sreport(%s,%s,%s)", sep,
-                                      sup_report_context_to_string(op->context), label(op->child), op->reason);
+                                      sup_report_context_to_string(op->context), label(op->child), report_reason(op));
                         break;
                 case SUP_OP_RETRY:
                         n += snprintf(buf + n, sizeof(buf) - n, "%sretry(%s,%llu)", sep, label(op->child),
                                       (unsigned long long) op->delay_usec);
                         break;
                 case SUP_OP_BOOT_FAILED:
-                        n += snprintf(buf + n, sizeof(buf) - n, "%s%s(%s,%s)", sep, k, label(op->child), op->reason);
+                        n += snprintf(buf + n, sizeof(buf) - n, "%s%s(%s,%s)", sep, k, label(op->child),
+                                      op->reason ? S(op->reason) : "undefined");
                         break;
                 case SUP_OP_SHUTDOWN:
                         n += snprintf(buf + n, sizeof(buf) - n, "%s%s", sep, k);
@@ -126,9 +162,9 @@ static const sup_op *last_op(void) {
 #define START_IGNORE(now, expected) \
         EXPECT(sup_core_start_result(core, sup_core_starting(core), SUP_START_IGNORE, NULL, (now), 0.5, &P), expected)
 #define START_FAILED(now, reason, expected)                                                                      \
-        EXPECT(sup_core_start_result(core, sup_core_starting(core), SUP_START_FAILED, (reason), (now), 0.5, &P), \
+        EXPECT(sup_core_start_result(core, sup_core_starting(core), SUP_START_FAILED, R(reason), (now), 0.5, &P), \
                expected)
-#define EXITED(name, reason, now, expected) EXPECT(sup_core_exited(core, C(name), (reason), (now), 0.5, &P), expected)
+#define EXITED(name, reason, now, expected) EXPECT(sup_core_exited(core, C(name), R(reason), (now), 0.5, &P), expected)
 #define RETRY(name, expected) EXPECT(sup_core_retry(core, C(name), C(name)->retry_id, &P), expected)
 
 /* Boots the tree with every start succeeding at time 0. */
@@ -192,7 +228,7 @@ START_TEST(boot_ignore) {
 END_TEST
 
 START_TEST(boot_failed) {
-        char reason[128];
+        sup_reason reason;
 
         tree(SUP_ONE_FOR_ONE, 1, 5, "ptpp");
         EXPECT(sup_core_boot(core, &P), "start(c1)");
@@ -201,15 +237,15 @@ START_TEST(boot_failed) {
         START_FAILED(0, "{init_failed,no db}",
                      "report(start_error,c3,{init_failed,no db}) stop(c2) stop(c1) boot_failed(c3,{init_failed,no db})");
         ck_assert(!P->parallel);
-        ck_assert_int_eq(sup_op_exit_reason(last_op(), reason, sizeof(reason)),
-                         (int) strlen("{shutdown,{failed_to_start_child,c3,{init_failed,no db}}}"));
-        ck_assert_str_eq(reason, "{shutdown,{failed_to_start_child,c3,{init_failed,no db}}}");
-        ck_assert_int_eq(sup_op_exit_reason(last_op(), reason, 10), -ENOBUFS);
+        ck_assert_int_eq(sup_op_exit_reason(last_op(), &reason), 0);
+        ck_assert_int_eq(reason.kind, IPC_REASON_SHUTDOWN_TEXT);
+        ck_assert_str_eq(S(&reason), "{shutdown,{failed_to_start_child,c3,{init_failed,no db}}}");
+        sup_reason_done(&reason);
         /* c4 was never started, and the node is done. */
         ck_assert_str_eq(states(), "c1:stopped c2:stopped c3:stopped c4:stopped");
         ck_assert_uint_eq(C("c4")->restarts, 0);
         ck_assert(sup_core_finished(core));
-        ck_assert_int_eq(sup_core_exited(core, C("c1"), "killed", 1, 0.5, &P), -ESHUTDOWN);
+        ck_assert_int_eq(sup_core_exited(core, C("c1"), R("killed"), 1, 0.5, &P), -ESHUTDOWN);
         ck_assert_int_eq(sup_core_shutdown(core, &P), -ESHUTDOWN);
         ck_assert_int_eq(sup_core_restart_child(core, "c4", &P), -ESHUTDOWN);
 }
@@ -227,7 +263,7 @@ START_TEST(busy_while_starting) {
         tree(SUP_ONE_FOR_ONE, 5, 5, "pp");
         EXPECT(sup_core_boot(core, &P), "start(c1)");
         START_OK(0, "start(c2)");
-        ck_assert_int_eq(sup_core_exited(core, C("c1"), "killed", 1, 0.5, &P), -EINPROGRESS);
+        ck_assert_int_eq(sup_core_exited(core, C("c1"), R("killed"), 1, 0.5, &P), -EINPROGRESS);
         ck_assert_int_eq(sup_core_terminate_child(core, "c1", &P), -EINPROGRESS);
         ck_assert_int_eq(sup_core_restart_child(core, "c1", &P), -EINPROGRESS);
         ck_assert_int_eq(sup_core_delete_child(core, "c1", &P), -EINPROGRESS);
@@ -240,7 +276,7 @@ START_TEST(busy_while_starting) {
         START_OK(2, "");
         /* An exit of a child not running is a shell bug. */
         ck_assert_int_eq(sup_core_terminate_child(core, "c2", &P), 0);
-        ck_assert_int_eq(sup_core_exited(core, C("c2"), "killed", 3, 0.5, &P), -ESTALE);
+        ck_assert_int_eq(sup_core_exited(core, C("c2"), R("killed"), 3, 0.5, &P), -ESTALE);
         ck_assert_int_eq(sup_core_start_result(core, C("c2"), SUP_START_FAILED, NULL, 1, 0.5, &P), -EINVAL);
 }
 END_TEST
@@ -354,16 +390,16 @@ START_TEST(restart_type_by_reason) {
 END_TEST
 
 START_TEST(reason_clean) {
-        ck_assert(sup_reason_is_clean("normal"));
-        ck_assert(sup_reason_is_clean("shutdown"));
-        ck_assert(sup_reason_is_clean("{shutdown,x}"));
-        ck_assert(sup_reason_is_clean("{shutdown,{a,b}}"));
-        ck_assert(!sup_reason_is_clean("{shutdown,x"));
-        ck_assert(!sup_reason_is_clean("{shutdownx}"));
-        ck_assert(!sup_reason_is_clean("shutdown2"));
-        ck_assert(!sup_reason_is_clean("killed"));
-        ck_assert(!sup_reason_is_clean("{error,normal}"));
-        ck_assert(!sup_reason_is_clean(""));
+        /* Text that is no reason at all: check_exit_reason.c. */
+        ck_assert(sup_reason_is_clean(R("normal")));
+        ck_assert(sup_reason_is_clean(R("shutdown")));
+        ck_assert(sup_reason_is_clean(R("{shutdown,x}")));
+        ck_assert(sup_reason_is_clean(R("{shutdown,{a,b}}")));
+        ck_assert(!sup_reason_is_clean(R("killed")));
+        ck_assert(!sup_reason_is_clean(R("{error,normal}")));
+        ck_assert(!sup_reason_is_clean(R("{exit_status,0}")));
+        ck_assert(!sup_reason_is_clean(R("start_timeout")));
+        ck_assert(!sup_reason_is_clean(R("{init_failed,shutdown}")));
         ck_assert(!sup_reason_is_clean(NULL));
 }
 END_TEST
@@ -371,39 +407,39 @@ END_TEST
 START_TEST(shutdown_error_due) {
         sup_spec s = { .name = (char *) "x", .restart = SUP_PERMANENT, .shutdown_ms = 500 };
 
-        ck_assert(!sup_shutdown_error_due(&s, "shutdown"));
-        ck_assert(sup_shutdown_error_due(&s, "killed"));          /* killed after the timeout */
-        ck_assert(sup_shutdown_error_due(&s, "normal"));
-        ck_assert(sup_shutdown_error_due(&s, "{shutdown,x}"));
-        ck_assert(sup_shutdown_error_due(&s, "{signal,SIGSEGV}"));
+        ck_assert(!sup_shutdown_error_due(&s, R("shutdown")));
+        ck_assert(sup_shutdown_error_due(&s, R("killed")));          /* killed after the timeout */
+        ck_assert(sup_shutdown_error_due(&s, R("normal")));
+        ck_assert(sup_shutdown_error_due(&s, R("{shutdown,x}")));
+        ck_assert(sup_shutdown_error_due(&s, R("{signal,SIGSEGV}")));
         s.restart = SUP_TRANSIENT;
-        ck_assert(!sup_shutdown_error_due(&s, "normal"));
-        ck_assert(!sup_shutdown_error_due(&s, "{shutdown,x}"));
-        ck_assert(sup_shutdown_error_due(&s, "killed"));
+        ck_assert(!sup_shutdown_error_due(&s, R("normal")));
+        ck_assert(!sup_shutdown_error_due(&s, R("{shutdown,x}")));
+        ck_assert(sup_shutdown_error_due(&s, R("killed")));
         s.shutdown_ms = SUP_SHUTDOWN_BRUTAL_KILL;
-        ck_assert(!sup_shutdown_error_due(&s, "killed"));
-        ck_assert(!sup_shutdown_error_due(&s, "shutdown"));
+        ck_assert(!sup_shutdown_error_due(&s, R("killed")));
+        ck_assert(!sup_shutdown_error_due(&s, R("shutdown")));
         s.restart = SUP_PERMANENT;
-        ck_assert(!sup_shutdown_error_due(&s, "killed"));
-        ck_assert(sup_shutdown_error_due(&s, "shutdown"));
+        ck_assert(!sup_shutdown_error_due(&s, R("killed")));
+        ck_assert(sup_shutdown_error_due(&s, R("shutdown")));
         s.shutdown_ms = SUP_SHUTDOWN_INFINITY;
-        ck_assert(!sup_shutdown_error_due(&s, "shutdown"));
-        ck_assert(sup_shutdown_error_due(&s, "killed"));
+        ck_assert(!sup_shutdown_error_due(&s, R("shutdown")));
+        ck_assert(sup_shutdown_error_due(&s, R("killed")));
 }
 END_TEST
 
 /* ---- intensity ---- */
 
 START_TEST(intensity_0) {
-        char reason[32];
+        sup_reason reason;
 
         tree(SUP_ONE_FOR_ONE, 0, 5, "ppp");
         boot_all();
         EXITED("c2", "killed", 100 * SEC,
                "report(child_terminated,c2,killed) report(shutdown,c2,reached_max_restart_intensity) "
                "stop(c3) stop(c1) escalate(c2)");
-        ck_assert_int_eq(sup_op_exit_reason(last_op(), reason, sizeof(reason)), 8);
-        ck_assert_str_eq(reason, "shutdown");
+        ck_assert_int_eq(sup_op_exit_reason(last_op(), &reason), 0);
+        ck_assert_str_eq(S(&reason), "shutdown");
         ck_assert(sup_core_finished(core));
         ck_assert_str_eq(states(), "c1:stopped c2:stopped c3:stopped");
 }
@@ -578,13 +614,15 @@ END_TEST
 
 /* The plan keeps its own copy of the reason. */
 START_TEST(plan_owns_reason) {
-        char reason[32] = "{exit_status,7}";
+        sup_reason reason;
 
         tree(SUP_ONE_FOR_ONE, 5, 60, "p");
         boot_all();
-        ck_assert_int_eq(sup_core_exited(core, C("c1"), reason, 1, 0.5, &P), 0);
-        strcpy(reason, "overwritten");
-        ck_assert_str_eq(fmt_plan(P), "report(child_terminated,c1,{exit_status,7}) start(c1)");
+        ck_assert_int_eq(sup_reason_with_text(IPC_REASON_ERROR, "disk full", &reason), 0);
+        ck_assert_int_eq(sup_core_exited(core, C("c1"), &reason, 1, 0.5, &P), 0);
+        strcpy(reason.text, "overwrite");
+        sup_reason_done(&reason);
+        ck_assert_str_eq(fmt_plan(P), "report(child_terminated,c1,{error,disk full}) start(c1)");
 }
 END_TEST
 
@@ -641,9 +679,9 @@ START_TEST(any_significant) {
         /* A transient one ending cleanly ends the node. */
         EXITED("c3", "normal", 3, "stop(c4) stop(c2) stop(c1) auto_shutdown(c3)");
         ck_assert(sup_core_finished(core));
-        char reason[16];
-        ck_assert_int_eq(sup_op_exit_reason(last_op(), reason, sizeof(reason)), 8);
-        ck_assert_str_eq(reason, "shutdown");
+        sup_reason reason;
+        ck_assert_int_eq(sup_op_exit_reason(last_op(), &reason), 0);
+        ck_assert_str_eq(S(&reason), "shutdown");
 }
 END_TEST
 
@@ -848,7 +886,7 @@ START_TEST(simple_instances) {
         sup_child *a = add_instance("a"), *b = add_instance("b"), *c = add_instance("c");
         ck_assert_str_eq(states(), "a:running b:running c:running");
         ck_assert_ptr_null(sup_core_find(core, "c1"));
-        EXPECT(sup_core_exited(core, b, "killed", 1, 0.5, &P), "report(child_terminated,b,killed) start(b)");
+        EXPECT(sup_core_exited(core, b, R("killed"), 1, 0.5, &P), "report(child_terminated,b,killed) start(b)");
         START_OK(1, "");
         ck_assert_ptr_eq(sup_core_first(core)->next, b);
         EXPECT(sup_core_terminate_instance(core, a, &P), "stop(a) drop(a)");
@@ -875,13 +913,13 @@ START_TEST(simple_clean_exit_drops) {
         simple_tree('r', 5);
         sup_child *a = add_instance("a");
         add_instance("b");
-        EXPECT(sup_core_exited(core, a, "normal", 1, 0.5, &P), "drop(a)");
+        EXPECT(sup_core_exited(core, a, R("normal"), 1, 0.5, &P), "drop(a)");
         ck_assert_str_eq(states(), "b:running");
         sup_core_free(core);
 
         simple_tree('t', 5);
         a = add_instance("a");
-        EXPECT(sup_core_exited(core, a, "killed", 1, 0.5, &P), "report(child_terminated,a,killed) drop(a)");
+        EXPECT(sup_core_exited(core, a, R("killed"), 1, 0.5, &P), "report(child_terminated,a,killed) drop(a)");
         ck_assert_uint_eq(sup_core_n_children(core), 0);
 }
 END_TEST
@@ -890,7 +928,7 @@ END_TEST
 START_TEST(simple_restart_ignore) {
         simple_tree('p', 10);
         sup_child *a = add_instance("a");
-        EXPECT(sup_core_exited(core, a, "killed", 1, 0.5, &P), "report(child_terminated,a,killed) start(a)");
+        EXPECT(sup_core_exited(core, a, R("killed"), 1, 0.5, &P), "report(child_terminated,a,killed) start(a)");
         START_IGNORE(1, "drop(a)");
         ck_assert_uint_eq(sup_core_n_children(core), 0);
 }
@@ -913,9 +951,9 @@ START_TEST(simple_escalation) {
         simple_tree('p', 1);
         sup_child *a = add_instance("a");
         add_instance("b");
-        EXPECT(sup_core_exited(core, a, "killed", 1, 0.5, &P), "report(child_terminated,a,killed) start(a)");
+        EXPECT(sup_core_exited(core, a, R("killed"), 1, 0.5, &P), "report(child_terminated,a,killed) start(a)");
         START_OK(1, "");
-        EXPECT(sup_core_exited(core, a, "killed", 2, 0.5, &P),
+        EXPECT(sup_core_exited(core, a, R("killed"), 2, 0.5, &P),
                "report(child_terminated,a,killed) report(shutdown,a,reached_max_restart_intensity) "
                "stop(b) escalate(a)");
         ck_assert(P->parallel);
@@ -1044,7 +1082,7 @@ END_TEST
 START_TEST(backoff_jitter_in_core) {
         backoff_tree("p", SUP_ONE_FOR_ONE);
         kid[0].backoff.jitter = 0.5;
-        EXPECT(sup_core_exited(core, C("c1"), "killed", SEC, 0.0, &P), "report(child_terminated,c1,killed) retry(c1,50000)");
+        EXPECT(sup_core_exited(core, C("c1"), R("killed"), SEC, 0.0, &P), "report(child_terminated,c1,killed) retry(c1,50000)");
 }
 END_TEST
 
@@ -1071,7 +1109,7 @@ END_TEST
 
 START_TEST(string_names) {
         sup_op op = { .kind = SUP_OP_STOP };
-        char b[8];
+        sup_reason b;
 
         ck_assert_str_eq(sup_child_state_to_string(SUP_CHILD_RESTARTING), "restarting");
         ck_assert_ptr_null(sup_child_state_to_string(_SUP_CHILD_STATE_MAX));
@@ -1079,7 +1117,7 @@ START_TEST(string_names) {
         ck_assert_str_eq(sup_op_kind_to_string(SUP_OP_AUTO_SHUTDOWN), "auto_shutdown");
         ck_assert_str_eq(sup_error_to_string(-EAGAIN), "restarting");
         ck_assert_ptr_null(sup_error_to_string(-ENOMEM));
-        ck_assert_int_eq(sup_op_exit_reason(&op, b, sizeof(b)), -EINVAL);
+        ck_assert_int_eq(sup_op_exit_reason(&op, &b), -EINVAL);
         for (int k = 0; k < _SUP_OP_KIND_MAX; k++)
                 ck_assert_ptr_nonnull(sup_op_kind_to_string((sup_op_kind) k));
         for (int k = 0; k < _SUP_REPORT_CONTEXT_MAX; k++)

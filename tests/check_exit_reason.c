@@ -1,5 +1,6 @@
 /* check_exit_reason.c: exit reasons from reports and wait statuses. */
 #include <check.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,15 @@
 Suite *exit_reason_suite(void);
 
 static const char *name(sup_exit_facts f) {
-        static gs_buf out = GS_BUF_INIT;
-        ck_assert_int_eq(sup_exit_reason(&f, &out), 0);
-        return (const char *) out.data;
+        static char *text;
+        sup_reason r;
+
+        ck_assert_int_eq(sup_exit_reason(&f, &r), 0);
+        free(text);
+        text = sup_reason_to_string(&r);
+        sup_reason_done(&r);
+        ck_assert_ptr_nonnull(text);
+        return text;
 }
 
 START_TEST(test_plain_programs) {
@@ -46,6 +53,78 @@ START_TEST(test_reported) {
                          "{error,disk full}");
         /* The report is the server's own last word, as OTP's exit reason. */
         ck_assert_str_eq(name((sup_exit_facts) { .reported = "normal", .code = CLD_EXITED }), "normal");
+        /* A server cannot claim what only gensupd can see. */
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "killed", .code = CLD_EXITED, .status = 1 }),
+                         "{error,killed}");
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "{exit_status,0}", .code = CLD_EXITED, .status = 1 }),
+                         "{error,{exit_status,0}}");
+        /* proc.c's wrapping of an INIT_FAILED frame stays as it is. */
+        ck_assert_str_eq(name((sup_exit_facts) { .reported = "{init_failed,no db}", .code = CLD_EXITED, .status = 1 }),
+                         "{init_failed,no db}");
+}
+END_TEST
+
+/* Every spelling DESIGN.md gives parses to its kind and back. */
+START_TEST(test_parse_round_trip) {
+        static const struct {
+                const char *text;
+                ipc_reason_kind kind;
+        } cases[] = {
+                { "normal", IPC_REASON_NORMAL },
+                { "shutdown", IPC_REASON_SHUTDOWN },
+                { "{shutdown,drained}", IPC_REASON_SHUTDOWN_TEXT },
+                { "{shutdown,{failed_to_start_child,db,{init_failed,x}}}", IPC_REASON_SHUTDOWN_TEXT },
+                { "{shutdown,}", IPC_REASON_SHUTDOWN_TEXT },
+                { "{error,disk full}", IPC_REASON_ERROR },
+                { "killed", IPC_REASON_KILLED },
+                { "{exit_status,3}", IPC_REASON_EXIT_STATUS },
+                { "{signal,SIGSEGV}", IPC_REASON_SIGNAL },
+                { "{signal,SIGABRT,core_dumped}", IPC_REASON_SIGNAL },
+                { "{signal,SIG74}", IPC_REASON_SIGNAL },
+                { "{init_failed,no db}", IPC_REASON_INIT_FAILED },
+                { "start_timeout", IPC_REASON_START_TIMEOUT },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                sup_reason r;
+                ck_assert_int_eq(sup_reason_parse(cases[i].text, &r), 0);
+                ck_assert_int_eq(r.kind, cases[i].kind);
+                char *text = sup_reason_to_string(&r);
+                ck_assert_str_eq(text, cases[i].text);
+                free(text);
+                sup_reason_done(&r);
+        }
+        sup_reason r;
+        ck_assert_int_eq(sup_reason_parse("{signal,SIGABRT,core_dumped}", &r), 0);
+        ck_assert_int_eq(r.code, SIGABRT);
+        ck_assert(r.core_dumped);
+        ck_assert_int_eq(sup_reason_parse("{exit_status,42}", &r), 0);
+        ck_assert_int_eq(r.code, 42);
+}
+END_TEST
+
+/* Text that is no reason; and the one "clean" rule, as libgensup's
+ * public gs_reason_is_clean() sees it too. */
+START_TEST(test_parse_refuses) {
+        static const char *const bad[] = {
+                "", "{shutdown,x", "{shutdownx}", "shutdown2", "{exit_status,}", "{exit_status,x}",
+                "{signal,SIGNOPE}", "{signal,}", "{error,", "Normal", "{killed}",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                sup_reason r;
+                ck_assert_msg(sup_reason_parse(bad[i], &r) == -EINVAL, "parsed %s", bad[i]);
+                ck_assert_msg(!gs_reason_is_clean(bad[i]), "clean: %s", bad[i]);
+        }
+        ck_assert_int_eq(sup_reason_parse(NULL, &(sup_reason) { 0 }), -EINVAL);
+        ck_assert(!gs_reason_is_clean(NULL));
+        ck_assert(gs_reason_is_clean("normal"));
+        ck_assert(gs_reason_is_clean("shutdown"));
+        ck_assert(gs_reason_is_clean("{shutdown,{a,b}}"));
+        ck_assert(!gs_reason_is_clean("{error,normal}"));
+        ck_assert(!gs_reason_is_clean("killed"));
+        /* Only the kinds: every other one is not clean. */
+        for (int k = 0; k < _IPC_REASON_KIND_MAX; k++)
+                ck_assert_int_eq(ipc_reason_kind_is_clean((ipc_reason_kind) k),
+                                 k == IPC_REASON_NORMAL || k == IPC_REASON_SHUTDOWN || k == IPC_REASON_SHUTDOWN_TEXT);
 }
 END_TEST
 
@@ -89,6 +168,8 @@ Suite *exit_reason_suite(void) {
         tcase_add_test(tc, test_plain_programs);
         tcase_add_test(tc, test_stopped_by_us);
         tcase_add_test(tc, test_reported);
+        tcase_add_test(tc, test_parse_round_trip);
+        tcase_add_test(tc, test_parse_refuses);
         tcase_add_test(tc, test_reason_clean);
         tcase_add_test(tc, test_signal_names);
         suite_add_tcase(s, tc);
