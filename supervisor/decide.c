@@ -148,6 +148,19 @@ bool sup_shutdown_error_due(const sup_spec *spec, const sup_reason *reason) {
         return true;
 }
 
+bool sup_errno_is_resource_shortage(int r) {
+        return r == -EMFILE || r == -ENFILE || r == -EAGAIN || r == -ENOMEM;
+}
+
+uint64_t sup_resource_delay_usec(unsigned n) {
+        uint64_t ms = SUP_RESOURCE_DELAY_FIRST_MS;
+        for (unsigned i = 1; i < n && ms < SUP_RESOURCE_DELAY_MAX_MS; i++)
+                ms *= 2;
+        if (ms > SUP_RESOURCE_DELAY_MAX_MS)
+                ms = SUP_RESOURCE_DELAY_MAX_MS;
+        return ms * USEC_PER_MSEC;
+}
+
 uint64_t sup_backoff_delay_usec(const sup_backoff *b, unsigned n, double random) {
         if (!b || b->initial_ms == 0)
                 return 0;
@@ -522,6 +535,15 @@ static unsigned saturating_inc(unsigned n) {
         return n == UINT_MAX ? n : n + 1;
 }
 
+/* A restart's start failed for want of gensupd's resources: report it,
+ * and retry after a growing delay, not counted toward the intensity. */
+static void start_short(sup_core *c, sup_child *child) {
+        plan_report(c, SUP_REPORT_START_ERROR, c->has_reason ? &c->reason : NULL, child);
+        unqueue_all(c);
+        child->shortage_n = saturating_inc(child->shortage_n);
+        plan_retry(c, child, sup_resource_delay_usec(child->shortage_n));
+}
+
 /* ---- entry points ---- */
 
 int sup_core_new(const sup_spec *sup, sup_core **ret) {
@@ -589,7 +611,7 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
 int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
                           uint64_t now_usec, double random, const sup_plan **ret_plan) {
         if (!c || !child || !ret_plan || (unsigned) result >= _SUP_START_RESULT_MAX ||
-            (result == SUP_START_FAILED && !reason))
+            ((result == SUP_START_FAILED || result == SUP_START_NO_RESOURCES) && !reason))
                 return -EINVAL;
         if (c->finished)
                 return -ESHUTDOWN;
@@ -611,12 +633,21 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
         case SUP_START_OK:
                 child->state = SUP_CHILD_RUNNING;
                 child->started_at_usec = now_usec;
+                child->shortage_n = 0;
                 break;
         case SUP_START_IGNORE:
                 child->state = SUP_CHILD_STOPPED;
                 if (is_temporary(child) || is_simple(c))
                         plan_drop(c, child);
                 break;
+        case SUP_START_NO_RESOURCES:
+                if (job == JOB_GROUP) {
+                        start_short(c, child);
+                        *ret_plan = plan_end(c);
+                        return 0;
+                }
+                /* At boot and for the ctl operations: a failed start. */
+                /* fall through */
         case SUP_START_FAILED:
                 switch (job) {
                 case JOB_BOOT:

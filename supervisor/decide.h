@@ -51,6 +51,20 @@
  * RETRY op, so the node stays responsive meanwhile; siblings a group
  * restart takes down are stopped at once, and started after the delay.
  *
+ * Resource shortage (beyond OTP): a start that fails because gensupd
+ * itself lacks a resource (no free fd: EMFILE, ENFILE; fork refused under
+ * a process limit: EAGAIN; ENOMEM) says nothing about the child. OTP
+ * counts every failed restart attempt, and retries at once, so a
+ * supervisor out of fds would reach its intensity within milliseconds
+ * and take the tree down for a passing shortage. The shell feeds such a
+ * start as SUP_START_NO_RESOURCES (sup_errno_is_resource_shortage()).
+ * In a restart it is reported (start_error) and retried after
+ * sup_resource_delay_usec(n), n counting the child's consecutive
+ * shortages, and it is not counted toward the intensity: the tree waits
+ * for the resource to come back instead of giving up. At boot and for
+ * start_child / restart_child it fails as any failed start does, so the
+ * operator hears of it at once.
+ *
  * simple_one_for_one: children are instances of the one template
  * (spec->children[0]), added with sup_core_start_instance(); they have no
  * names, are never kept when they end, and are all stopped at once
@@ -88,6 +102,7 @@ struct sup_child {
         void *data;                   /* the shell's object; the core never touches it */
         uint64_t started_at_usec;     /* CLOCK_MONOTONIC; when its last start succeeded */
         unsigned backoff_n;           /* consecutive fast or failed restarts */
+        unsigned shortage_n;          /* consecutive starts that failed for want of resources */
         uint64_t restarts;            /* STARTs issued after its first one */
 
         /* private to decide.c */
@@ -142,6 +157,7 @@ typedef enum sup_start_result {
         SUP_START_OK,                 /* ready */
         SUP_START_IGNORE,             /* init returned ignore */
         SUP_START_FAILED,             /* init failed, start timeout, exec failed, died early */
+        SUP_START_NO_RESOURCES,       /* gensupd lacked a resource to start it (see above) */
         _SUP_START_RESULT_MAX,
 } sup_start_result;
 
@@ -191,6 +207,9 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan);
  *   failed child as the strategy says (one_for_all: all of them, so those
  *   restarted already are stopped again; rest_for_one: the failed child
  *   and those after it).
+ * - a restart, no resources: start_error report, child RESTARTING, not
+ *   counted, RETRY after sup_resource_delay_usec(). At boot and for the
+ *   ctl operations below, no resources is a failed start.
  * - start_child / start_instance: failed -> DROP (spec discarded; answer
  *   the ctl with the reason); ignore -> temporary or instance: DROP.
  * - restart_child: failed/ignore -> back to STOPPED; no report, no count.
@@ -285,6 +304,17 @@ bool sup_reason_is_clean(const sup_reason *reason);
  * shutdown always (from brutal_kill only for non-permanent children),
  * normal and {shutdown,_} for non-permanent children. */
 bool sup_shutdown_error_due(const sup_spec *spec, const sup_reason *reason);
+
+/* Whether a start that failed with r (-errno) failed for want of
+ * gensupd's own resources: -EMFILE, -ENFILE, -EAGAIN, -ENOMEM. */
+bool sup_errno_is_resource_shortage(int r);
+
+#define SUP_RESOURCE_DELAY_FIRST_MS 100    /* the first retry after a shortage ... */
+#define SUP_RESOURCE_DELAY_MAX_MS 5000     /* ... doubling up to this */
+
+/* The delay before the retry after the n-th consecutive shortage (n >= 1):
+ * 100 ms, 200 ms, ..., at most 5 s. */
+uint64_t sup_resource_delay_usec(unsigned n);
 
 /* The delay of the n-th consecutive restart (n >= 1): initial_ms *
  * factor^(n-1), at most max_ms (0: no cap but 2^32-1 ms), then moved by

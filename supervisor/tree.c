@@ -63,6 +63,7 @@ struct sup_entry {
         char **args;                   /* simple_one_for_one: extra arguments */
         sup_spec *instance_spec;       /* simple_one_for_one: the template under the instance's name
                                         * (a shallow copy: only name is its own) */
+        int shortage;                  /* -errno of its last start, failed for want of resources */
         sup_exit_record *history;      /* a ring of SUP_HISTORY_MAX, made at the first exit */
         size_t hist_next, hist_len;
 };
@@ -391,14 +392,24 @@ static void start_result(sup_node *n, sup_entry *e, sup_start_result result, con
 
 static int start_sub(sup_node *n, sup_entry *e);
 
+/* A start that failed in gensupd (r < 0): for want of resources (the
+ * core retries it later, uncounted), or a failed start. */
+static sup_start_result start_failure(sup_entry *e, int r) {
+        if (!sup_errno_is_resource_shortage(r))
+                return SUP_START_FAILED;
+        e->shortage = r;
+        return SUP_START_NO_RESOURCES;
+}
+
 static void op_start(sup_node *n, sup_entry *e) {
+        e->shortage = 0;
         if (e->spec->type == SUP_SUPERVISOR) {
                 n->awaiting_start = e;
                 int r = start_sub(n, e);
                 if (r < 0) {
                         sup_reason reason;
                         (void) sup_reason_with_text(IPC_REASON_ERROR, strerror(-r), &reason);
-                        start_result(n, e, SUP_START_FAILED, &reason);
+                        start_result(n, e, start_failure(e, r), &reason);
                         sup_reason_done(&reason);
                 }
                 return;
@@ -429,7 +440,7 @@ static void op_start(sup_node *n, sup_entry *e) {
                 sup_reason reason;
                 (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), &reason);
                 record_exit(e, SUP_EXIT_START_ERROR, &reason);
-                start_result(n, e, SUP_START_FAILED, &reason);
+                start_result(n, e, start_failure(e, r), &reason);
                 sup_reason_done(&reason);
                 return;
         }
@@ -482,7 +493,12 @@ static void op_retry(sup_node *n, const sup_op *op) {
                 r = sd_event_add_defer(n->env->proc.event, &e->retry, on_retry_defer, e);
         if (r < 0)
                 sup_log_errno(LOG_ERR, r, "%s: scheduling a restart: %m", e->name);
-        else
+        else if (e->shortage)
+                sup_log_errno(LOG_WARNING, e->shortage,
+                              "%s: no resources to start it (%m): retrying in %llu ms, not counted toward the "
+                              "restart intensity",
+                              e->name, (unsigned long long) (op->delay_usec / 1000));
+        if (r >= 0)
                 /* After the events already queued: OTP's try_again_restart is a
                  * message to itself. */
                 (void) sd_event_source_set_priority(e->retry, SD_EVENT_PRIORITY_IDLE);
@@ -516,7 +532,7 @@ static void run_op(sup_node *n, sup_op *op) {
                         const sup_plan *plan;
                         /* A static text: no memory to copy one. */
                         sup_reason oom = { .kind = IPC_REASON_ERROR, .text = (char *) "out of memory" };
-                        int r = sup_core_start_result(n->core, op->child, SUP_START_FAILED, &oom, sup_mono_usec(),
+                        int r = sup_core_start_result(n->core, op->child, SUP_START_NO_RESOURCES, &oom, sup_mono_usec(),
                                                       random_fraction(), &plan);
                         install_result(n, r, plan, "start result");
                         break;
@@ -646,7 +662,7 @@ static void start_ctl(sup_node *n, ctl_request *c) {
 
 /* The answer to a start that did not succeed: why, spelled (a frame). */
 static void ctl_finish_failed(ctl_request *c, const sup_node *n) {
-        char *why = n->last_start == SUP_START_FAILED ? sup_reason_to_string(&n->last_start_failure) : NULL;
+        char *why = n->last_start != SUP_START_IGNORE ? sup_reason_to_string(&n->last_start_failure) : NULL;
         ctl_finish(c, -EIO, c->started, 0, why ? why : "undefined");
         free(why);
 }

@@ -535,6 +535,71 @@ START_TEST(failed_restart_retries_count) {
 }
 END_TEST
 
+/* A restart that fails for want of gensupd's resources waits, longer
+ * each time, and does not burn the intensity: intensity 1 would give up
+ * on the second failed attempt of any other kind. */
+#define START_SHORT(now, expected)                                                                              \
+        EXPECT(sup_core_start_result(core, sup_core_starting(core), SUP_START_NO_RESOURCES,                     \
+                                     R("{init_failed,Too many open files}"), (now), 0.5, &P),                   \
+               expected)
+#define SHORT_REPORT "report(start_error,c1,{init_failed,Too many open files}) "
+
+START_TEST(resource_shortage_waits_uncounted) {
+        static const char *const delays[] = { "100000", "200000", "400000", "800000", "1600000",
+                                               "3200000", "5000000", "5000000" };
+        char expected[128];
+
+        tree(SUP_ONE_FOR_ALL, 1, 60, "pp");
+        boot_all();
+        EXITED("c1", "killed", 1 * SEC, "report(child_terminated,c1,killed) stop(c2) start(c1)");
+        ck_assert_uint_eq(sup_core_history_len(core), 1);
+        for (size_t i = 0; i < sizeof(delays) / sizeof(delays[0]); i++) {
+                snprintf(expected, sizeof(expected), SHORT_REPORT "retry(c1,%s)", delays[i]);
+                START_SHORT((2 + i) * SEC, expected);
+                ck_assert_str_eq(states(), "c1:restarting c2:stopped");
+                ck_assert_uint_eq(sup_core_history_len(core), 1);
+                RETRY("c1", "start(c1)");
+        }
+        START_OK(20 * SEC, "start(c2)");
+        START_OK(20 * SEC, "");
+        ck_assert_str_eq(states(), "c1:running c2:running");
+        ck_assert(!sup_core_finished(core));
+        /* A start that works makes the next shortage wait 100 ms again. */
+        EXITED("c2", "killed", 100 * SEC, "report(child_terminated,c2,killed) stop(c1) start(c1)");
+        START_SHORT(100 * SEC, SHORT_REPORT "retry(c1,100000)");
+}
+END_TEST
+
+/* At boot, and for ctl operations, it is a failed start as any other. */
+START_TEST(resource_shortage_at_boot) {
+        tree(SUP_ONE_FOR_ONE, 5, 60, "pp");
+        EXPECT(sup_core_boot(core, &P), "start(c1)");
+        START_SHORT(0, SHORT_REPORT "boot_failed(c1,{init_failed,Too many open files})");
+        core = sup_core_free(core);
+        tree(SUP_ONE_FOR_ONE, 5, 60, "pp");
+        boot_all();
+        EXPECT(sup_core_terminate_child(core, "c1", &P), "stop(c1)");
+        EXPECT(sup_core_restart_child(core, "c1", &P), "start(c1)");
+        START_SHORT(1, "");
+        ck_assert_str_eq(states(), "c1:stopped c2:running");
+}
+END_TEST
+
+START_TEST(resource_shortage_classes) {
+        ck_assert(sup_errno_is_resource_shortage(-EMFILE));
+        ck_assert(sup_errno_is_resource_shortage(-ENFILE));
+        ck_assert(sup_errno_is_resource_shortage(-EAGAIN));
+        ck_assert(sup_errno_is_resource_shortage(-ENOMEM));
+        ck_assert(!sup_errno_is_resource_shortage(-ENOENT));
+        ck_assert(!sup_errno_is_resource_shortage(-EACCES));
+        ck_assert(!sup_errno_is_resource_shortage(0));
+        ck_assert_uint_eq(sup_resource_delay_usec(1), 100000);
+        ck_assert_uint_eq(sup_resource_delay_usec(6), 3200000);
+        ck_assert_uint_eq(sup_resource_delay_usec(7), 5000000);
+        ck_assert_uint_eq(sup_resource_delay_usec(UINT32_MAX), 5000000);
+}
+END_TEST
+
 START_TEST(failed_restart_then_ok) {
         tree(SUP_ONE_FOR_ONE, 5, 60, "p");
         boot_all();
@@ -1170,6 +1235,9 @@ Suite *decide_suite(void) {
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_add_test(tc, failed_restart_retries_count);
         tcase_add_test(tc, failed_restart_then_ok);
+        tcase_add_test(tc, resource_shortage_waits_uncounted);
+        tcase_add_test(tc, resource_shortage_at_boot);
+        tcase_add_test(tc, resource_shortage_classes);
         tcase_add_test(tc, one_for_all_sibling_fails);
         tcase_add_test(tc, rest_for_one_sibling_fails);
         tcase_add_test(tc, group_failure_escalates);
