@@ -54,6 +54,11 @@ struct sup_core {
 
         sup_job job;
         sup_child *starting;          /* whose start result the job awaits */
+        /* The queued children (to be started by the job) all come at or
+         * after cursor in start order: finding the next, or unqueueing
+         * them all, costs what is queued, not the whole list. */
+        sup_child *cursor;
+        size_t n_queued;
 
         sup_op *ops;
         size_t n_ops, cap_ops;
@@ -255,7 +260,20 @@ static sup_child *child_append(sup_core *c, const sup_spec *spec, void *data) {
         return ch;
 }
 
+static void set_queued(sup_core *c, sup_child *ch, bool queued) {
+        if (ch->queued == queued)
+                return;
+        ch->queued = queued;
+        if (queued)
+                c->n_queued++;
+        else
+                c->n_queued--;
+}
+
 static void child_unlink(sup_core *c, sup_child *ch) {
+        set_queued(c, ch, false);
+        if (c->cursor == ch)
+                c->cursor = ch->next;
         if (ch->prev)
                 ch->prev->next = ch->next;
         else
@@ -332,14 +350,13 @@ static void plan_report(sup_core *c, sup_report_context ctx, const sup_reason *r
 
 static void plan_drop(sup_core *c, sup_child *ch) {
         ch->state = SUP_CHILD_STOPPED;
-        ch->queued = false;
         child_unlink(c, ch);
         plan_add(c, SUP_OP_DROP, ch);
 }
 
 static void plan_start(sup_core *c, sup_job job, sup_child *ch) {
         ch->state = SUP_CHILD_STARTING;
-        ch->queued = false;
+        set_queued(c, ch, false);
         if (ch->started_once)
                 ch->restarts++;
         ch->started_once = true;
@@ -363,7 +380,7 @@ static void plan_terminal(sup_core *c, sup_op_kind kind, sup_child *child, const
                 if (is_live(ch))
                         plan_add(c, SUP_OP_STOP, ch);
                 ch->state = SUP_CHILD_STOPPED;
-                ch->queued = false;
+                set_queued(c, ch, false);
         }
         c->plan.parallel = is_simple(c);
         sup_op *op = plan_add(c, kind, child);
@@ -419,8 +436,9 @@ static bool add_restart(sup_core *c, uint64_t now_usec) {
 
 /* Starts the next queued child of the boot or group job, or ends it. */
 static void start_next(sup_core *c, sup_job job) {
-        for (sup_child *ch = c->first; ch; ch = ch->next)
+        for (sup_child *ch = c->cursor; ch && c->n_queued > 0; ch = ch->next)
                 if (ch->queued) {
+                        c->cursor = ch->next;
                         plan_start(c, job, ch);
                         return;
                 }
@@ -429,8 +447,8 @@ static void start_next(sup_core *c, sup_job job) {
 }
 
 static void unqueue_all(sup_core *c) {
-        for (sup_child *ch = c->first; ch; ch = ch->next)
-                ch->queued = false;
+        for (sup_child *ch = c->cursor; ch && c->n_queued > 0; ch = ch->next)
+                set_queued(c, ch, false);
 }
 
 /* Restarts child's group as its strategy says: the other running members
@@ -468,11 +486,13 @@ static void restart_group(sup_core *c, sup_child *child, uint64_t delay_usec) {
                                 plan_drop(c, ch);
                         else {
                                 ch->state = SUP_CHILD_STOPPED;
-                                ch->queued = true;
+                                set_queued(c, ch, true);
+                                c->cursor = ch;
                         }
                 } else {
                         ch->state = SUP_CHILD_STOPPED;
-                        ch->queued = true;
+                        set_queued(c, ch, true);
+                        c->cursor = ch;
                 }
                 if (ch == from)
                         break;
@@ -602,7 +622,8 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
 
         c->booted = true;
         for (sup_child *ch = c->first; ch; ch = ch->next)
-                ch->queued = true;
+                set_queued(c, ch, true);
+        c->cursor = c->first;
         start_next(c, JOB_BOOT);
         *ret_plan = plan_end(c);
         return 0;

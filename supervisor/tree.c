@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "spec.h"
 #include "log.h"
+#include "pidmap.h"
 #include "strv.h"
 #include "tree.h"
 
@@ -72,6 +73,8 @@ struct sup_node {
         const sup_tree_env *env;
         sup_node *parent;
         sup_entry *as_entry;           /* this node's entry in its parent; NULL for the root */
+        sup_pidmap *pids;              /* the whole tree's pid -> worker entry (the root's) */
+        sup_pidmap root_pids;          /* the root: that map */
         sup_core *core;
         const sup_spec *spec;
 
@@ -291,6 +294,7 @@ static sup_entry *entry_new(sup_node *n, sup_child *core, const sup_spec *spec, 
 static sup_entry *entry_free(sup_entry *e) {
         if (!e)
                 return NULL;
+        sup_pidmap_remove(e->owner->pids, e->last_pid, e);
         sd_event_source_disable_unref(e->retry);
         sup_proc_free(e->proc);
         e->sub = node_free(e->sub);
@@ -445,6 +449,8 @@ static void op_start(sup_node *n, sup_entry *e) {
                 return;
         }
         e->last_pid = sup_proc_pid(e->proc);
+        if (sup_pidmap_put(n->pids, e->last_pid, e) < 0)
+                sup_log(LOG_CRIT, "%s: out of memory: its READY=1 will not be heard", e->name);
         n->awaiting_start = e;
 }
 
@@ -791,6 +797,8 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *rea
         case _SUP_PROC_OUTCOME_MAX:
                 return;
         }
+        /* The process is gone: its pid is no longer this entry's. */
+        sup_pidmap_remove(n->pids, e->last_pid, e);
 
         if (e->stopping) {
                 stop_done(n, e, outcome == SUP_PROC_OUTCOME_EXITED ? reason : NULL);
@@ -872,6 +880,7 @@ static int node_new(const sup_tree_env *env, const sup_spec *spec, sup_node *par
         n->spec = spec;
         n->parent = parent;
         n->as_entry = as_entry;
+        n->pids = parent ? parent->pids : &n->root_pids;
         int r = sup_core_new(spec, &n->core);
         if (r < 0) {
                 free(n);
@@ -902,6 +911,7 @@ static sup_node *node_free(sup_node *n) {
         sd_event_source_disable_unref(n->tell);
         sup_core_free(n->core);
         sup_reason_done(&n->exit_reason);
+        sup_pidmap_done(&n->root_pids);
         free(n);
         return NULL;
 }
@@ -1060,7 +1070,8 @@ sup_node *sup_tree_find_node(sup_node *n, const char *name) {
 }
 
 sup_entry *sup_tree_find_pid(sup_node *root, pid_t pid) {
-        return find(root, NULL, pid);
+        sup_entry *e = sup_pidmap_get(root->pids, pid);
+        return e && e->proc && sup_proc_pid(e->proc) == pid ? e : NULL;
 }
 
 sup_entry *sup_tree_find(sup_node *root, const char *name) {

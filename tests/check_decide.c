@@ -1170,6 +1170,56 @@ START_TEST(no_backoff_immediate) {
 }
 END_TEST
 
+/* ---- scale ---- */
+
+#define BIG 100000
+
+/* A tree of 100,000 children boots one START at a time, in order, and a
+ * restart in it starts just the one child: start_next and unqueue_all
+ * look at what is queued, not at the whole list (each used to walk it,
+ * which made the boot quadratic). */
+START_TEST(boot_and_restart_100k) {
+        static sup_spec big[BIG];
+        static sup_spec *bigs[BIG];
+        static char big_names[BIG][8];
+
+        memset(&sup, 0, sizeof(sup));
+        sup = (sup_spec) { .name = (char *) "top", .type = SUP_SUPERVISOR, .strategy = SUP_ONE_FOR_ONE,
+                           .intensity = 5, .period_s = 60, .children = bigs, .n_children = BIG };
+        for (size_t i = 0; i < BIG; i++) {
+                snprintf(big_names[i], sizeof(big_names[i]), "b%zu", i);
+                big[i] = (sup_spec) { .name = big_names[i], .type = SUP_WORKER, .restart = SUP_PERMANENT,
+                                      .shutdown_ms = 5000 };
+                bigs[i] = &big[i];
+        }
+        ck_assert_int_eq(sup_core_new(&sup, &core), 0);
+        ck_assert_int_eq(sup_core_boot(core, &P), 0);
+        size_t started = 0;
+        sup_child *expect = sup_core_first(core);
+        while (sup_core_starting(core)) {
+                ck_assert_ptr_eq(sup_core_starting(core), expect);
+                ck_assert_uint_eq(P->n_ops, 1);
+                ck_assert_int_eq(P->ops[0].kind, SUP_OP_START);
+                started++;
+                expect = expect->next;
+                ck_assert_int_eq(sup_core_start_result(core, sup_core_starting(core), SUP_START_OK, NULL, 0, 0.5, &P),
+                                 0);
+        }
+        ck_assert_uint_eq(started, BIG);
+        ck_assert_ptr_null(expect);
+        sup_counts n;
+        sup_core_count_children(core, &n);
+        ck_assert_uint_eq(n.active, BIG);
+
+        sup_child *mid = sup_core_find(core, "b50000");
+        ck_assert_ptr_nonnull(mid);
+        EXPECT(sup_core_exited(core, mid, R("killed"), SEC, 0.5, &P), "report(child_terminated,b50000,killed) start(b50000)");
+        START_OK(SEC, "");
+        sup_core_count_children(core, &n);
+        ck_assert_uint_eq(n.active, BIG);
+}
+END_TEST
+
 /* ---- names ---- */
 
 START_TEST(string_names) {
@@ -1274,6 +1324,12 @@ Suite *decide_suite(void) {
         tcase_add_test(tc, simple_start_failed_or_ignored);
         tcase_add_test(tc, simple_escalation);
         tcase_add_test(tc, simple_new_bad);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("scale");
+        tcase_set_timeout(tc, 120);
+        tcase_add_checked_fixture(tc, NULL, teardown);
+        tcase_add_test(tc, boot_and_restart_100k);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("shutdown");
