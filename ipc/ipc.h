@@ -144,4 +144,18 @@ int ipc_peer_cred(int fd, struct ucred *ret);
 /* A connected CLOEXEC SOCK_STREAM socketpair. */
 int ipc_socketpair(int ret_fds[2]);
 
+/* ---- text from a peer (text.c) ---- */
+
+/* Whether the character cp must not be shown as it is: C0 controls (but
+ * newline and tab when multiline), DEL, C1 controls, bidi embeddings,
+ * overrides, isolates and marks, line and paragraph separators. */
+bool ipc_char_unsafe(uint32_t cp, bool multiline);
+/* A copy of text from a peer, fit to print and to put in JSON: at most
+ * max bytes, valid UTF-8, each unsafe character (ipc_char_unsafe) and
+ * each byte that is not UTF-8 replaced by '?'. NULL on ENOMEM. */
+char *ipc_text_clean(const char *text, size_t max, bool multiline);
+/* The same in place, on len bytes of buf (a NUL among them is unsafe
+ * too): returns the new length, never more than len. */
+size_t ipc_text_sanitize(char *buf, size_t len, bool multiline);
+
 #endif

@@ -130,11 +130,12 @@ static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t
 
 static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
         const char *otp = sup_error_to_string(r);
-        char buf[512];
         if (!text)
                 text = otp ? otp : strerror(r < 0 ? -r : r);
-        snprintf(buf, sizeof(buf), "%s", text);
-        reply(c, ref, r, buf, NULL, NULL, 0);
+        /* It may be a child's own words (an ERROR frame): made printable. */
+        char *clean = ipc_text_clean(text, 511, false);
+        reply(c, ref, r, clean ? clean : "out of memory", NULL, NULL, 0);
+        free(clean);
 }
 
 /* ---- pending answers ---- */

@@ -922,9 +922,7 @@ static const char *otp_hint(const char *error) {
         return NULL;
 }
 
-static void report_reply_error(const cmd_def *cmd, int code, const char *error) {
-        if (!error || !*error)
-                error = strerror(code);
+static void report_reply_error_text(const cmd_def *cmd, int code, const char *error) {
         if (code == EPERM && strncmp(error, "permission denied", 17) != 0) {
                 fail(cmd, "permission denied: %s", error);
                 return;
@@ -934,6 +932,13 @@ static void report_reply_error(const cmd_def *cmd, int code, const char *error) 
                 fail(cmd, "%s (%s)", error, hint);
         else
                 fail(cmd, "%s", error);
+}
+
+static void report_reply_error(const cmd_def *cmd, int code, const char *error_in) {
+        /* Shown on a terminal: no escape sequences or bidi overrides from a peer. */
+        char *clean = error_in && *error_in ? ipc_text_clean(error_in, 1024, false) : NULL;
+        report_reply_error_text(cmd, code, clean ? clean : strerror(code));
+        free(clean);
 }
 
 /* One EVENT frame: a line for people, or a JSON line. */
