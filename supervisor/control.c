@@ -774,7 +774,9 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                         free(ctl);
                         return -ENOMEM;
                 }
-                r = ipc_listen(ctl->path, 128);
+                /* Anyone may connect, to be told clearly whether they may
+                 * ask: 0666, set at bind (never by a chmod that follows links). */
+                r = ipc_listen_as(ctl->path, 128, &(ipc_sock_perm) { 0666, (uid_t) -1, (gid_t) -1 });
                 if (r < 0) {
                         sup_log_errno(LOG_ERR, r, "control socket %s: %m", ctl->path);
                         sup_control_free(ctl);
@@ -782,8 +784,6 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                 }
                 ctl->listen_fd = r;
                 ctl->owns_path = true;
-                /* Anyone may connect, to be told clearly whether they may ask. */
-                (void) chmod(ctl->path, 0666);
         }
         r = sd_event_add_io(d->event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
         if (r < 0) {

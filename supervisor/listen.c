@@ -1,7 +1,6 @@
 /* listen.c: the listening sockets gensupd holds for its children. */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "ipc.h"
 #include "listen.h"
@@ -9,18 +8,21 @@
 #define LISTEN_BACKLOG 4096
 
 int sup_listen_open(const char *runtime_dir, const sup_spec *spec, char **ret_path) {
+        ipc_sock_perm perm = { .mode = spec->socket_mode, .uid = (uid_t) -1, .gid = (gid_t) -1 };
         char *path = NULL;
-        int r = ipc_socket_path(runtime_dir, spec->name, &path);
+        int r = ipc_sock_perm_parse(NULL, spec->socket_user, spec->socket_group, &perm);
         if (r < 0)
                 return r;
-        int fd = ipc_listen(path, LISTEN_BACKLOG);
+        r = ipc_socket_path(runtime_dir, spec->name, &path);
+        if (r < 0)
+                return r;
+        /* As systemd's SocketMode=, SocketUser=, SocketGroup=, set as the
+         * socket is made (never by a chmod of the path after). */
+        int fd = ipc_listen_as(path, LISTEN_BACKLOG, &perm);
         if (fd < 0) {
                 free(path);
                 return fd;
         }
-        /* As systemd's SocketMode= default: the server decides who it
-         * answers, and anyone may knock. */
-        (void) chmod(path, 0666);
         *ret_path = path;
         return fd;
 }
