@@ -210,6 +210,9 @@ typedef struct gs_server_options {
 /* Runs a server: the whole life of the process. Parses the library's own
  * options from argv and hands the rest to init:
  *   --socket PATH        listen on PATH (standalone mode)
+ *   --socket-mode MODE   its file mode, octal (default 0660)
+ *   --socket-user USER   its owner (default: the process's)
+ *   --socket-group GROUP its group (default: the process's)
  *   --name NAME          the server's name
  *   --trace              trace messages from the start
  *   --hibernate-after MS hibernate after MS idle

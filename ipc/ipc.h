@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "gensup.pb-c.h"
 
@@ -121,6 +122,41 @@ size_t ipc_conn_pending(const ipc_conn *c);
  * Returns the revents, 0 on timeout, or -errno. */
 int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
 
+/* ---- trusted directories (dir.c) ---- */
+
+/* Why a directory was not trusted: the directory (or link) at fault,
+ * its owner and mode. path is owned: ipc_dir_fault_done frees it. */
+typedef struct ipc_dir_fault {
+        char *path;
+        uid_t uid;
+        mode_t mode;
+        const char *why;   /* "owned by another user", ... (static) */
+} ipc_dir_fault;
+void ipc_dir_fault_done(ipc_dir_fault *f);
+
+#define IPC_DIR_CREATE (1u << 0)   /* make what is missing: dir with mode, parents 0755 */
+#define IPC_DIR_OWNED (1u << 1)    /* dir itself owned by uid (not root's unless uid is 0) */
+
+/* Opens dir (O_PATH) after checking it may be trusted by uid with its
+ * sockets (see gensupd(8) SECURITY): walking from / with openat, every
+ * directory above is owned by root or uid and not writable by group or
+ * others unless sticky; dir itself is owned by root or uid (exactly uid
+ * with IPC_DIR_OWNED) and not writable by group or others; a symbolic
+ * link is followed only when root or uid owns it. Returns the fd (the
+ * caller closes it), -EPERM with *ret_fault filled (when not NULL; free
+ * with ipc_dir_fault_done) if something is not trusted, -ENOTDIR,
+ * -ENOENT or another -errno. */
+int ipc_dir_open(const char *dir, uid_t uid, unsigned flags, mode_t mode, ipc_dir_fault *ret_fault);
+/* A runtime directory for this process: creates dir (with exactly mode)
+ * and its missing parents, or takes the one there only if it is owned by
+ * the effective uid and trusted as ipc_dir_open says. 0 or -errno:
+ * -EPERM for a directory made or writable by someone else, -ENOTDIR. */
+int ipc_mkdir_p(const char *dir, mode_t mode);
+/* Whether the directory holding socket_path may be trusted by this
+ * process (ipc_dir_open with the effective uid): a client's check
+ * before it talks to a socket. 0, -EPERM (with *ret_fault) or -errno. */
+int ipc_dir_check_socket(const char *socket_path, ipc_dir_fault *ret_fault);
+
 /* ---- sockets (sock.c) ---- */
 
 /* The runtime directory: $GENSUP_RUNTIME_DIR, else /run/gensup for root,
@@ -128,14 +164,38 @@ int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
 int ipc_runtime_dir(char **ret);
 /* <dir>/<name>.sock, or name itself when it contains a '/'. */
 int ipc_socket_path(const char *dir, const char *name, char **ret);
-/* Creates dir (with mode) and its missing parents; -ENOTDIR if it is
- * there but not a directory. */
-int ipc_mkdir_p(const char *dir, mode_t mode);
+
+/* Who may use a socket file, as systemd's SocketMode=, SocketUser= and
+ * SocketGroup=. */
+typedef struct ipc_sock_perm {
+        mode_t mode;   /* the file's mode, exactly, whatever the umask */
+        uid_t uid;     /* its owner; (uid_t) -1: the caller's */
+        gid_t gid;     /* its group; (gid_t) -1: the caller's */
+} ipc_sock_perm;
+#define IPC_SOCK_PERM_DEFAULT_MODE 0660
+
+/* Fills perm from text as the config and the options spell it: mode in
+ * octal digits ("0660", at most 0777), user and group as names or
+ * numbers; a NULL leaves that field as it is. 0, -EINVAL for a bad mode,
+ * -ESRCH for an unknown user or group. */
+int ipc_sock_perm_parse(const char *mode, const char *user, const char *group, ipc_sock_perm *perm);
+
+/* Binds the Unix socket fd at path with perm (NULL: as the umask makes
+ * it). The mode is set by the umask around bind (as systemd does), never
+ * by a chmod of the path afterwards, which would follow a link put in its
+ * place; the owner is set with lchown on what lstat found to be a socket.
+ * The umask is process-wide: do not call this while another thread
+ * creates files. Returns 0 or -errno. */
+int ipc_bind(int fd, const char *path, const ipc_sock_perm *perm);
 /* Binds and listens on a Unix socket at path (removing a stale socket
- * first), CLOEXEC and non-blocking. Returns the fd or -errno;
+ * first), CLOEXEC and non-blocking. The directory must be trusted
+ * (ipc_dir_check_socket): -EPERM otherwise. Returns the fd or -errno;
  * -EADDRINUSE if a live process still listens there, -ENAMETOOLONG if
  * path does not fit sockaddr_un. */
 int ipc_listen(const char *path, int backlog);
+/* The same, with the socket file's mode and owner from perm (NULL: as
+ * ipc_listen). */
+int ipc_listen_as(const char *path, int backlog, const ipc_sock_perm *perm);
 /* Connects to a Unix socket at path (blocking connect), CLOEXEC. Returns
  * the fd or -errno: -ENOENT or -ECONNREFUSED when nothing listens. */
 int ipc_connect(const char *path);
@@ -143,5 +203,19 @@ int ipc_connect(const char *path);
 int ipc_peer_cred(int fd, struct ucred *ret);
 /* A connected CLOEXEC SOCK_STREAM socketpair. */
 int ipc_socketpair(int ret_fds[2]);
+
+/* ---- text from a peer (text.c) ---- */
+
+/* Whether the character cp must not be shown as it is: C0 controls (but
+ * newline and tab when multiline), DEL, C1 controls, bidi embeddings,
+ * overrides, isolates and marks, line and paragraph separators. */
+bool ipc_char_unsafe(uint32_t cp, bool multiline);
+/* A copy of text from a peer, fit to print and to put in JSON: at most
+ * max bytes, valid UTF-8, each unsafe character (ipc_char_unsafe) and
+ * each byte that is not UTF-8 replaced by '?'. NULL on ENOMEM. */
+char *ipc_text_clean(const char *text, size_t max, bool multiline);
+/* The same in place, on len bytes of buf (a NUL among them is unsafe
+ * too): returns the new length, never more than len. */
+size_t ipc_text_sanitize(char *buf, size_t len, bool multiline);
 
 #endif

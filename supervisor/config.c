@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ipc.h"
 #include "strv.h"
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -354,10 +355,15 @@ static const struct {
         { "listen", IN_WORKER },
         { "ready", IN_WORKER },
         { "start_timeout", IN_WORKER },
+        { "socket_mode", IN_WORKER },
+        { "socket_user", IN_WORKER },
+        { "socket_group", IN_WORKER },
         { "environment", IN_WORKER },
+        { "pass_environment", IN_WORKER },
         { "working_directory", IN_WORKER },
         { "user", IN_WORKER },
         { "group", IN_WORKER },
+        { "supplementary_groups", IN_WORKER },
         { "rlimits", IN_WORKER },
         { "backoff", IN_WORKER },
         { "strategy", IN_SUPERVISOR | IN_ROOT },
@@ -671,6 +677,7 @@ static void spec_defaults(sup_spec *s) {
         s->listen = false;
         s->ready = SUP_READY_NOTIFY;
         s->start_timeout_ms = SUP_DEFAULT_START_TIMEOUT_MS;
+        s->socket_mode = SUP_DEFAULT_SOCKET_MODE;
         /* Filled in even when backoff is absent: initial 0 turns it off,
          * and equal settings give equal specs. */
         s->backoff = (sup_backoff) {
@@ -838,6 +845,82 @@ static void parse_user_group(ctx *c, const config_setting_t *g, sup_spec *s) {
         }
 }
 
+/* socket_mode is a string of octal digits, as systemd's SocketMode=:
+ * libconfig would read 0660 as the decimal number 660. */
+static void parse_socket_mode(ctx *c, const config_setting_t *v, sup_spec *s) {
+        ipc_sock_perm perm = { .mode = SUP_DEFAULT_SOCKET_MODE };
+        const char *str;
+
+        if (!is_string(v)) {
+                err(c, v, "socket_mode: expected octal digits in a string, as \"0660\"");
+                return;
+        }
+        (void) get_string(c, v, "socket_mode", &str);
+        if (ipc_sock_perm_parse(str, NULL, NULL, &perm) < 0)
+                err(c, v, "socket_mode: \"%s\" is not a file mode (octal, at most 0777)", str);
+        else
+                s->socket_mode = (unsigned) perm.mode;
+}
+
+/* The socket keys of a listening child (gensupd(8) SECURITY). */
+static void parse_socket_keys(ctx *c, const config_setting_t *g, sup_spec *s) {
+        const config_setting_t *v;
+        const char *str;
+
+        if ((v = config_setting_get_member(g, "socket_mode")))
+                parse_socket_mode(c, v, s);
+        if ((v = config_setting_get_member(g, "socket_user")) && get_string(c, v, "socket_user", &str)) {
+                if (!all_digits(str) && !getpwnam(str))
+                        err(c, v, "socket_user: unknown user \"%s\"", str);
+                else
+                        s->socket_user = xstrdup(c, str);
+        }
+        if ((v = config_setting_get_member(g, "socket_group")) && get_string(c, v, "socket_group", &str)) {
+                if (!all_digits(str) && !getgrnam(str))
+                        err(c, v, "socket_group: unknown group \"%s\"", str);
+                else
+                        s->socket_group = xstrdup(c, str);
+        }
+        if (!s->listen && (s->socket_user || s->socket_group || config_setting_get_member(g, "socket_mode")))
+                err(c, g, "socket_mode, socket_user and socket_group need listen = true");
+}
+
+/* Names of variables, as the shell allows them. */
+static bool env_name_ok(const char *n) {
+        if (!*n || (*n >= '0' && *n <= '9'))
+                return false;
+        for (; *n; n++)
+                if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') || *n == '_'))
+                        return false;
+        return true;
+}
+
+static void parse_pass_environment(ctx *c, const config_setting_t *v, sup_spec *s) {
+        char **names = NULL;
+        if (!get_strv(c, v, "pass_environment", &names))
+                return;
+        for (size_t i = 0; names[i]; i++)
+                if (!env_name_ok(names[i])) {
+                        err(c, v, "pass_environment: \"%s\" is not a variable name", names[i]);
+                        sup_strv_free(names);
+                        return;
+                }
+        s->pass_environment = names;
+}
+
+static void parse_supplementary_groups(ctx *c, const config_setting_t *v, sup_spec *s) {
+        char **groups = NULL;
+        if (!get_strv(c, v, "supplementary_groups", &groups))
+                return;
+        for (size_t i = 0; groups[i]; i++)
+                if (!all_digits(groups[i]) && !getgrnam(groups[i])) {
+                        err(c, v, "supplementary_groups: unknown group \"%s\"", groups[i]);
+                        sup_strv_free(groups);
+                        return;
+                }
+        s->supplementary_groups = groups;
+}
+
 static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
         const config_setting_t *v;
         const char *str;
@@ -871,6 +954,11 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
                         s->working_directory = xstrdup(c, str);
         }
         parse_user_group(c, g, s);
+        parse_socket_keys(c, g, s);
+        if ((v = config_setting_get_member(g, "pass_environment")))
+                parse_pass_environment(c, v, s);
+        if ((v = config_setting_get_member(g, "supplementary_groups")))
+                parse_supplementary_groups(c, v, s);
         if ((v = config_setting_get_member(g, "rlimits")))
                 parse_rlimits(c, v, s);
         if ((v = config_setting_get_member(g, "backoff")))

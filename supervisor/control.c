@@ -130,11 +130,12 @@ static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t
 
 static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
         const char *otp = sup_error_to_string(r);
-        char buf[512];
         if (!text)
                 text = otp ? otp : strerror(r < 0 ? -r : r);
-        snprintf(buf, sizeof(buf), "%s", text);
-        reply(c, ref, r, buf, NULL, NULL, 0);
+        /* It may be a child's own words (an ERROR frame): made printable. */
+        char *clean = ipc_text_clean(text, 511, false);
+        reply(c, ref, r, clean ? clean : "out of memory", NULL, NULL, 0);
+        free(clean);
 }
 
 /* ---- pending answers ---- */
@@ -773,7 +774,9 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                         free(ctl);
                         return -ENOMEM;
                 }
-                r = ipc_listen(ctl->path, 128);
+                /* Anyone may connect, to be told clearly whether they may
+                 * ask: 0666, set at bind (never by a chmod that follows links). */
+                r = ipc_listen_as(ctl->path, 128, &(ipc_sock_perm) { 0666, (uid_t) -1, (gid_t) -1 });
                 if (r < 0) {
                         sup_log_errno(LOG_ERR, r, "control socket %s: %m", ctl->path);
                         sup_control_free(ctl);
@@ -781,8 +784,6 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                 }
                 ctl->listen_fd = r;
                 ctl->owns_path = true;
-                /* Anyone may connect, to be told clearly whether they may ask. */
-                (void) chmod(ctl->path, 0666);
         }
         r = sd_event_add_io(d->event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
         if (r < 0) {

@@ -7,57 +7,10 @@
 #include <string.h>
 
 #include "exit_reason.h"
-
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-        size_t len;
-        uint32_t min, cp;
-
-        if (s[0] < 0x80)
-                return 1;
-        if ((s[0] & 0xe0) == 0xc0)
-                len = 2, min = 0x80, cp = s[0] & 0x1f;
-        else if ((s[0] & 0xf0) == 0xe0)
-                len = 3, min = 0x800, cp = s[0] & 0x0f;
-        else if ((s[0] & 0xf8) == 0xf0)
-                len = 4, min = 0x10000, cp = s[0] & 0x07;
-        else
-                return 0;
-        if (len > n)
-                return 0;
-        for (size_t i = 1; i < len; i++) {
-                if ((s[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return len;
-}
+#include "ipc.h"
 
 char *sup_text_clean(const char *text, size_t max, bool multiline) {
-        const unsigned char *in = (const unsigned char *) text;
-        size_t n = strnlen(text, max);
-        char *out = malloc(n + 1);
-        size_t o = 0;
-
-        if (!out)
-                return NULL;
-        for (size_t i = 0; i < n;) {
-                size_t len = utf8_len(in + i, n - i);
-                bool control = len == 1 && (in[i] < 0x20 || in[i] == 0x7f) &&
-                               !(multiline && (in[i] == '\n' || in[i] == '\t'));
-                if (len == 0 || control) {
-                        out[o++] = '?';
-                        i++;
-                        continue;
-                }
-                memcpy(out + o, in + i, len);
-                o += len;
-                i += len;
-        }
-        out[o] = '\0';
-        return out;
+        return ipc_text_clean(text, max, multiline);
 }
 
 char *sup_reason_clean(const char *reason) {

@@ -57,8 +57,9 @@ int sup_exit_reason(const sup_exit_facts *f, sup_reason *ret);
 #define SUP_REASON_MAX 1024   /* bytes of a reason a child reports that are kept */
 
 /* A copy of text a child sent, fit to print and to put in JSON: at most
- * max bytes, valid UTF-8, no control characters but newlines and tabs
- * when multiline (each offending byte becomes '?'). NULL on ENOMEM. */
+ * max bytes, valid UTF-8, no control characters (C0 but newlines and tabs
+ * when multiline, C1) and no bidi overrides; see ipc_text_clean, which
+ * this is. NULL on ENOMEM. */
 char *sup_text_clean(const char *text, size_t max, bool multiline);
 /* An exit reason: one line of at most SUP_REASON_MAX bytes. */
 char *sup_reason_clean(const char *reason);

@@ -922,9 +922,7 @@ static const char *otp_hint(const char *error) {
         return NULL;
 }
 
-static void report_reply_error(const cmd_def *cmd, int code, const char *error) {
-        if (!error || !*error)
-                error = strerror(code);
+static void report_reply_error_text(const cmd_def *cmd, int code, const char *error) {
         if (code == EPERM && strncmp(error, "permission denied", 17) != 0) {
                 fail(cmd, "permission denied: %s", error);
                 return;
@@ -934,6 +932,13 @@ static void report_reply_error(const cmd_def *cmd, int code, const char *error) 
                 fail(cmd, "%s (%s)", error, hint);
         else
                 fail(cmd, "%s", error);
+}
+
+static void report_reply_error(const cmd_def *cmd, int code, const char *error_in) {
+        /* Shown on a terminal: no escape sequences or bidi overrides from a peer. */
+        char *clean = error_in && *error_in ? ipc_text_clean(error_in, 1024, false) : NULL;
+        report_reply_error_text(cmd, code, clean ? clean : strerror(code));
+        free(clean);
 }
 
 /* One EVENT frame: a line for people, or a JSON line. */
@@ -1049,7 +1054,19 @@ static int run_daemon_command(const opts *o, const cmd_def *cmd, char **args, si
                 return EXIT_FAILED;
         }
 
-        int fd = ipc_connect(path);
+        ipc_dir_fault fault = { 0 };
+        int fd = ipc_dir_check_socket(path, &fault);
+        if (fd == -EPERM && fault.path) {
+                /* Whoever may change that directory may be the one answering. */
+                fprintf(stderr, "gensupctl: not trusting %s: %s is %s (uid %u, mode %04o); see gensupctl(1) SECURITY\n",
+                        path, fault.path, fault.why, (unsigned) fault.uid, (unsigned) (fault.mode & 07777));
+                ipc_dir_fault_done(&fault);
+                free(path);
+                return EXIT_FAILED;
+        }
+        ipc_dir_fault_done(&fault);
+        if (fd >= 0)
+                fd = ipc_connect(path);
         if (fd < 0) {
                 fprintf(stderr, "gensupctl: cannot reach gensupd at %s: %s (is it running? set GENSUP_RUNTIME_DIR or -s)\n",
                         path, strerror(-fd));
@@ -1226,6 +1243,9 @@ static int run_client_command(const opts *o, const cmd_def *cmd, char **args, si
                 if (r == -ENOENT || r == -ECONNREFUSED)
                         fail(cmd, "no such server: %s (nothing listens%s%s)", name, strchr(target, '/') ? " at " : "",
                              strchr(target, '/') ? target : "");
+                else if (r == -EPERM)
+                        fail(cmd, "not trusting the socket of %s: its directory, or one above, is not root's or yours "
+                                  "or is writable by others (see SECURITY in gensupctl(1))", name);
                 else
                         fail(cmd, "cannot connect to %s: %s", name, strerror(-r));
                 goto out;

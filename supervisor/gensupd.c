@@ -104,6 +104,29 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* The runtime directory holds every socket gensupd answers on: it must be
+ * gensupd's own, and nobody else's to change (gensupd(8) SECURITY). */
+static int open_runtime_dir(const char *dir) {
+        ipc_dir_fault fault = { 0 };
+        int fd = ipc_dir_open(dir, geteuid(), IPC_DIR_CREATE | IPC_DIR_OWNED, 0755, &fault);
+
+        if (fd == -EPERM && fault.path) {
+                sup_log(LOG_ERR,
+                        "refusing runtime directory %s: %s is %s (uid %u, mode %04o); it must be owned by "
+                        "uid %u and not writable by group or others, and so must every directory above it "
+                        "(or be root's; sticky ones as /tmp may be writable); see gensupd(8) SECURITY",
+                        dir, fault.path, fault.why, (unsigned) fault.uid, (unsigned) (fault.mode & 07777),
+                        (unsigned) geteuid());
+                ipc_dir_fault_done(&fault);
+                return -EPERM;
+        }
+        ipc_dir_fault_done(&fault);
+        if (fd < 0)
+                return sup_log_errno(LOG_ERR, fd, "runtime directory %s: %m", dir);
+        close(fd);
+        return 0;
+}
+
 static int run(sup_daemon *d) {
         sigset_t mask;
         int r;
@@ -137,9 +160,9 @@ static int run(sup_daemon *d) {
                 return sup_log_errno(LOG_ERR, r, "no runtime directory (set GENSUP_RUNTIME_DIR): %m");
         if (!d->runtime_dir)
                 return -ENOMEM;
-        r = ipc_mkdir_p(d->runtime_dir, 0755);
+        r = open_runtime_dir(d->runtime_dir);
         if (r < 0)
-                return sup_log_errno(LOG_ERR, r, "creating %s: %m", d->runtime_dir);
+                return r;
 
         /* The control socket first: a second gensupd on the same runtime
          * directory stops here, before it touches anything of the first. */

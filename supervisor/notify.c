@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ipc.h"
 #include "notify.h"
 
 #define DATAGRAM_MAX 4096
@@ -77,12 +77,7 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
 }
 
 int sup_notify_open(sd_event *e, const char *path, sup_notify_handler handler, void *userdata, sup_notify **ret) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int one = 1, r;
-
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(sa.sun_path, path);
 
         sup_notify *n = calloc(1, sizeof(*n));
         if (!n)
@@ -95,13 +90,15 @@ int sup_notify_open(sd_event *e, const char *path, sup_notify_handler handler, v
                 goto fail;
         }
         (void) unlink(path);
-        if (bind(n->fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
-            setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+        /* Children may run as other users; senders are told apart by pid.
+         * The mode is set at bind, never by a chmod that follows links. */
+        r = ipc_bind(n->fd, path, &(ipc_sock_perm) { 0666, (uid_t) -1, (gid_t) -1 });
+        if (r < 0)
+                goto fail;
+        if (setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
                 r = -errno;
                 goto fail;
         }
-        /* Children may run as other users; senders are told apart by pid. */
-        (void) chmod(path, 0666);
         n->path = strdup(path);
         if (!n->path) {
                 r = -ENOMEM;

@@ -10,6 +10,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "ipc.h"
 #include "output.h"
 
 #define LINE_MAX_BYTES 4096   /* a longer line is cut into pieces of this size */
@@ -26,7 +27,10 @@ struct reader {
 
 static reader *readers;
 
-static void emit(reader *r, const char *s, size_t n) {
+static void emit(reader *r, char *s, size_t n) {
+        /* A child's bytes must not drive the terminal that shows the log
+         * (escape sequences, C1 controls, bidi overrides). */
+        n = ipc_text_sanitize(s, n, true);
         fprintf(stderr, "%s: %.*s\n", r->name, (int) n, s);
 }
 

@@ -34,12 +34,12 @@
 #include "reaper.h"
 #include "exit_reason.h"
 #include "ipc.h"
+#include "listen.h"
 #include "log.h"
 #include "output.h"
 #include "spawn.h"
 #include "strv.h"
 
-#define LISTEN_BACKLOG 4096
 #define MAX_SYS_PENDING 64
 #define CONTROL_MAX_FRAME (1u * 1024u * 1024u)
 
@@ -377,20 +377,10 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
 static int open_listen_socket(sup_proc *c) {
         if (c->listen_fd >= 0 || !c->spec->listen)
                 return 0;
-        char *path = NULL;
-        int r = ipc_socket_path(c->env->runtime_dir, c->spec->name, &path);
+        int r = sup_listen_open(c->env->runtime_dir, c->spec, &c->listen_path);
         if (r < 0)
                 return r;
-        r = ipc_listen(path, LISTEN_BACKLOG);
-        if (r < 0) {
-                free(path);
-                return r;
-        }
-        /* As systemd's SocketMode= default: the server decides who it
-         * answers, and anyone may knock. */
-        (void) chmod(path, 0666);
         c->listen_fd = r;
-        c->listen_path = path;
         return 0;
 }
 

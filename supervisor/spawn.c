@@ -21,11 +21,11 @@
 
 #include <linux/close_range.h>
 
+#include "child_cred.h"
+#include "child_env.h"
 #include "ipc.h"
 #include "spawn.h"
 #include "strv.h"
-
-extern char **environ;
 
 #define LISTEN_FD_START 3
 
@@ -60,87 +60,42 @@ static _Noreturn void child_fail(int pipe_fd, int step) {
         _exit(127);
 }
 
-static bool is_ours(const char *kv) {
-        static const char *const keys[] = {
-                "GENSUP_CONTROL_FD=", "GENSUP_NAME=", "GENSUP_RUNTIME_DIR=", "LISTEN_FDS=",
-                "LISTEN_PID=", "LISTEN_FDNAMES=", "NOTIFY_SOCKET=", "WATCHDOG_PID=", "WATCHDOG_USEC=",
-        };
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-                if (strncmp(kv, keys[i], strlen(keys[i])) == 0)
-                        return true;
-        return false;
-}
-
-static bool overridden(const char *kv, char *const *spec_env) {
-        const char *eq = strchr(kv, '=');
-        size_t n = eq ? (size_t) (eq - kv) + 1 : strlen(kv);
-        for (int i = 0; spec_env && spec_env[i]; i++)
-                if (strncmp(kv, spec_env[i], n) == 0)
-                        return true;
-        return false;
-}
-
 typedef struct prepared {
         char **argv;
-        char **envp;
-        char *listen_pid;     /* "LISTEN_PID=" with room for the pid, filled in the child */
-        uid_t uid;
-        gid_t gid;
-        gid_t *groups;        /* supplementary groups: the user's, as initgroups(3) */
-        int n_groups;
-        bool change_user;
-        bool change_group;
+        char **envp;          /* owned strings */
+        char *listen_pid;     /* "LISTEN_PID=" in envp with room for the pid, filled in the child */
+        sup_cred cred;
 } prepared;
 
 static void prepared_done(prepared *p) {
-        if (p->envp)
-                for (char **e = p->envp; *e; e++)
-                        if (is_ours(*e))
-                                free(*e);
-        free(p->envp);
+        sup_strv_free(p->envp);
         free(p->argv);
-        free(p->groups);
+        sup_cred_done(&p->cred);
 }
 
-static int add_env(char **envp, int *n, const char *key, const char *value) {
-        char *s;
-        if (asprintf(&s, "%s=%s", key, value) < 0)
+/* What gensupd itself tells the child, as "KEY=VALUE" strings. */
+static int our_env(const sup_spawn_params *p, int control_fd_in_child, char *ours[static 8]) {
+        const sup_spec *s = p->spec;
+        int n = 0;
+
+        if (asprintf(&ours[n++], "GENSUP_CONTROL_FD=%d", control_fd_in_child) < 0 ||
+            asprintf(&ours[n++], "GENSUP_NAME=%s", s->name) < 0 ||
+            (p->runtime_dir && asprintf(&ours[n++], "GENSUP_RUNTIME_DIR=%s", p->runtime_dir) < 0) ||
+            (p->notify_socket && asprintf(&ours[n++], "NOTIFY_SOCKET=%s", p->notify_socket) < 0) ||
+            (p->listen_fd >= 0 && (asprintf(&ours[n++], "LISTEN_FDS=1") < 0 ||
+                                   asprintf(&ours[n++], "LISTEN_FDNAMES=%s", s->name) < 0 ||
+                                   asprintf(&ours[n++], "LISTEN_PID=0000000000") < 0))) {
+                ours[n - 1] = NULL;
                 return -ENOMEM;
-        envp[(*n)++] = s;
+        }
+        ours[n] = NULL;
         return 0;
-}
-
-/* A name, or a number as the config allows. */
-static bool numeric_id(const char *s, unsigned long *ret) {
-        char *end;
-        errno = 0;
-        unsigned long v = strtoul(s, &end, 10);
-        if (*s == '\0' || *end != '\0' || errno != 0)
-                return false;
-        *ret = v;
-        return true;
-}
-
-static struct passwd *lookup_user(const char *name) {
-        unsigned long id;
-        struct passwd *pw = getpwnam(name);
-        if (!pw && numeric_id(name, &id))
-                pw = getpwuid((uid_t) id);
-        return pw;
-}
-
-static struct group *lookup_group(const char *name) {
-        unsigned long id;
-        struct group *gr = getgrnam(name);
-        if (!gr && numeric_id(name, &id))
-                gr = getgrgid((gid_t) id);
-        return gr;
 }
 
 static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared *ret) {
         const sup_spec *s = p->spec;
         prepared pr = { 0 };
-        char user_name[256] = "";
+        char *ours[8] = { 0 };
         int r = -ENOMEM;
 
         int n_exec = (int) sup_strv_length(s->exec), n_extra = (int) sup_strv_length(p->extra_args);
@@ -152,84 +107,19 @@ static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared 
         for (int i = 0; i < n_extra; i++)
                 pr.argv[n_exec + i] = p->extra_args[i];
 
-        int n_base = (int) sup_strv_length(environ), n_spec = (int) sup_strv_length(s->environment), n = 0;
-        pr.envp = calloc((size_t) (n_base + n_spec + 8), sizeof(char *));
-        if (!pr.envp)
+        if ((r = sup_cred_resolve(s, &pr.cred)) < 0 || (r = our_env(p, control_fd_in_child, ours)) < 0 ||
+            (r = sup_child_env(s, &pr.cred, ours, &pr.envp)) < 0)
                 goto fail;
-        for (int i = 0; i < n_base; i++)
-                if (!is_ours(environ[i]) && !overridden(environ[i], s->environment))
-                        pr.envp[n++] = environ[i];
-        /* What gensupd sets for the child is its to set. */
-        for (int i = 0; i < n_spec; i++)
-                if (!is_ours(s->environment[i]))
-                        pr.envp[n++] = s->environment[i];
-        char num[16];
-        snprintf(num, sizeof(num), "%d", control_fd_in_child);
-        if (add_env(pr.envp, &n, "GENSUP_CONTROL_FD", num) < 0 ||
-            add_env(pr.envp, &n, "GENSUP_NAME", s->name) < 0 ||
-            (p->runtime_dir && add_env(pr.envp, &n, "GENSUP_RUNTIME_DIR", p->runtime_dir) < 0) ||
-            (p->notify_socket && add_env(pr.envp, &n, "NOTIFY_SOCKET", p->notify_socket) < 0))
-                goto fail;
-        if (p->listen_fd >= 0) {
-                if (add_env(pr.envp, &n, "LISTEN_FDS", "1") < 0 ||
-                    add_env(pr.envp, &n, "LISTEN_FDNAMES", s->name) < 0 ||
-                    add_env(pr.envp, &n, "LISTEN_PID", "0000000000") < 0)
-                        goto fail;
-                pr.listen_pid = pr.envp[n - 1];
-        }
-
-        if (s->user) {
-                struct passwd *pw = lookup_user(s->user);
-                if (!pw) {
-                        r = -ESRCH;
-                        goto fail;
-                }
-                pr.uid = pw->pw_uid;
-                pr.gid = pw->pw_gid;
-                pr.change_user = pr.change_group = true;
-                snprintf(user_name, sizeof(user_name), "%s", pw->pw_name);
-        }
-        if (s->group) {
-                struct group *gr = lookup_group(s->group);
-                if (!gr) {
-                        r = -ESRCH;
-                        goto fail;
-                }
-                pr.gid = gr->gr_gid;
-                pr.change_group = true;
-        }
-        if (pr.change_user) {
-                /* The user's own groups, as a login would give them. */
-                int room = 32;
-                for (;;) {
-                        gid_t *g = realloc(pr.groups, (size_t) room * sizeof(gid_t));
-                        if (!g) {
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        pr.groups = g;
-                        int want = room;
-                        if (getgrouplist(user_name, pr.gid, pr.groups, &want) >= 0) {
-                                pr.n_groups = want;
-                                break;
-                        }
-                        if (want <= room || want > 65536) {
-                                r = -EINVAL;
-                                goto fail;
-                        }
-                        room = want;
-                }
-        } else if (pr.change_group) {
-                if (!(pr.groups = malloc(sizeof(gid_t)))) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-                pr.groups[0] = pr.gid;
-                pr.n_groups = 1;
-        }
+        for (char **e = pr.envp; *e; e++)
+                if (strncmp(*e, "LISTEN_PID=", strlen("LISTEN_PID=")) == 0)
+                        pr.listen_pid = *e;
+        for (int i = 0; ours[i]; i++)
+                free(ours[i]);
         *ret = pr;
         return 0;
 fail:
+        for (int i = 0; ours[i]; i++)
+                free(ours[i]);
         prepared_done(&pr);
         return r;
 }
@@ -284,13 +174,13 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
                         child_fail(report_fd, STEP_RLIMIT);
         if (s->working_directory && chdir(s->working_directory) < 0)
                 child_fail(report_fd, STEP_CHDIR);
-        if (pr->change_group) {
-                if (setgroups((size_t) pr->n_groups, pr->groups) < 0)
+        if (pr->cred.change_group) {
+                if (setgroups((size_t) pr->cred.n_groups, pr->cred.groups) < 0)
                         child_fail(report_fd, STEP_SETGROUPS);
-                if (setgid(pr->gid) < 0)
+                if (setgid(pr->cred.gid) < 0)
                         child_fail(report_fd, STEP_SETGID);
         }
-        if (pr->change_user && setuid(pr->uid) < 0)
+        if (pr->cred.change_user && setuid(pr->cred.uid) < 0)
                 child_fail(report_fd, STEP_SETUID);
 
         /* Last, because changing credentials clears the death signal. */

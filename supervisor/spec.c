@@ -135,6 +135,10 @@ sup_spec *sup_spec_free(sup_spec *s) {
         free(s->working_directory);
         free(s->user);
         free(s->group);
+        free(s->socket_user);
+        free(s->socket_group);
+        sup_strv_free(s->pass_environment);
+        sup_strv_free(s->supplementary_groups);
         free(s->rlimits);
         for (size_t i = 0; i < s->n_children; i++)
                 sup_spec_free(s->children[i]);
@@ -171,6 +175,11 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
             a->start_timeout_ms != b->start_timeout_ms || !sup_strv_equal(a->environment, b->environment) ||
             !sup_streq(a->working_directory, b->working_directory) || !sup_streq(a->user, b->user) ||
             !sup_streq(a->group, b->group) || !rlimits_equal(a, b))
+                return false;
+        if (a->socket_mode != b->socket_mode || !sup_streq(a->socket_user, b->socket_user) ||
+            !sup_streq(a->socket_group, b->socket_group) ||
+            !sup_strv_equal(a->pass_environment, b->pass_environment) ||
+            !sup_strv_equal(a->supplementary_groups, b->supplementary_groups))
                 return false;
         if (a->backoff.initial_ms != b->backoff.initial_ms || a->backoff.max_ms != b->backoff.max_ms ||
             a->backoff.factor != b->backoff.factor || a->backoff.jitter != b->backoff.jitter ||

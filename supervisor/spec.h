@@ -52,6 +52,7 @@ typedef enum sup_ready {
 #define SUP_SHUTDOWN_BRUTAL_KILL (-2)   /* shutdown = "brutal_kill" */
 #define SUP_DEFAULT_WORKER_SHUTDOWN_MS 5000
 #define SUP_DEFAULT_START_TIMEOUT_MS 10000
+#define SUP_DEFAULT_SOCKET_MODE 0660     /* as IPC_SOCK_PERM_DEFAULT_MODE */
 
 typedef struct sup_rlimit {
         int resource;          /* RLIMIT_NOFILE, ... */
@@ -85,10 +86,15 @@ struct sup_spec {
         bool listen;                  /* gensupd holds <runtime_dir>/<name>.sock for it */
         sup_ready ready;
         uint64_t start_timeout_ms;
+        unsigned socket_mode;         /* of <name>.sock (listen); default SUP_DEFAULT_SOCKET_MODE */
+        char *socket_user;            /* its owner, a name or a number; NULL: gensupd's uid */
+        char *socket_group;           /* its group; NULL: gensupd's gid */
         char **environment;           /* "KEY=VALUE", NULL-terminated, may be NULL */
+        char **pass_environment;      /* names taken from gensupd's environment into a clean one */
         char *working_directory;      /* NULL: gensupd's */
-        char *user;                   /* NULL: gensupd's */
+        char *user;                   /* NULL: gensupd's; set: a clean environment (spawn.c) */
         char *group;                  /* NULL: the user's primary group */
+        char **supplementary_groups;  /* added to the user's own groups; names or numbers */
         sup_rlimit *rlimits;
         size_t n_rlimits;
         sup_backoff backoff;

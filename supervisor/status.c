@@ -1,4 +1,5 @@
 /* status.c: the tree as JSON for gensupctl. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,15 @@ json_t *sup_status_spec(const sup_spec *s) {
         json_object_set_new(j, "working_directory", or_null(s->working_directory));
         json_object_set_new(j, "user", or_null(s->user));
         json_object_set_new(j, "group", or_null(s->group));
+        json_object_set_new(j, "supplementary_groups", strv_json(s->supplementary_groups));
+        json_object_set_new(j, "pass_environment", strv_json(s->pass_environment));
+        if (s->listen) {
+                char mode[8];
+                snprintf(mode, sizeof(mode), "%04o", s->socket_mode);
+                json_object_set_new(j, "socket_mode", json_string(mode));
+                json_object_set_new(j, "socket_user", or_null(s->socket_user));
+                json_object_set_new(j, "socket_group", or_null(s->socket_group));
+        }
         json_t *rl = json_object();
         for (size_t i = 0; i < s->n_rlimits; i++)
                 json_object_set_new(rl, sup_rlimit_to_string(s->rlimits[i].resource),

@@ -484,6 +484,49 @@ START_TEST(test_unknown_keys) {
 }
 END_TEST
 
+static sup_spec *parse_ok(const char *text);
+
+START_TEST(test_security_key_errors) {
+        expect_errors("err_security.conf", (const char *const[]) {
+                ":3: socket_mode: expected octal digits in a string, as \"0660\"",
+                ":4: socket_mode: \"0999\" is not a file mode (octal, at most 0777)",
+                ":4: socket_user: unknown user \"no-such-user-xyz\"",
+                ":5: socket_mode: \"01777\" is not a file mode (octal, at most 0777)",
+                ":5: socket_group: unknown group \"no-such-group-xyz\"",
+                ":6: socket_mode, socket_user and socket_group need listen = true",
+                ":7: pass_environment: \"1BAD\" is not a variable name",
+                ":8: supplementary_groups: unknown group \"no-such-group-xyz\"",
+                ":9: supplementary_groups: expected a list of strings [\"...\", ...]",
+                NULL,
+        });
+}
+END_TEST
+
+START_TEST(test_security_keys) {
+        sup_spec *s = parse_ok("name = \"x\"; exec = [\"/bin/true\"]; listen = true;");
+        ck_assert_uint_eq(s->socket_mode, 0660);
+        ck_assert_ptr_null(s->socket_user);
+        ck_assert_ptr_null(s->socket_group);
+        ck_assert_ptr_null(s->pass_environment);
+        ck_assert_ptr_null(s->supplementary_groups);
+        sup_spec *t = parse_ok("name = \"x\"; exec = [\"/bin/true\"]; listen = true; socket_mode = \"0600\";\n"
+                               "socket_user = \"root\"; socket_group = \"4242\"; pass_environment = [\"LANG\", \"TZ\"];\n"
+                               "supplementary_groups = [\"root\", \"4243\"];");
+        ck_assert_uint_eq(t->socket_mode, 0600);
+        ck_assert_str_eq(t->socket_user, "root");
+        ck_assert_str_eq(t->socket_group, "4242");
+        assert_strv(t->pass_environment, (const char *const[]) { "LANG", "TZ", NULL });
+        assert_strv(t->supplementary_groups, (const char *const[]) { "root", "4243", NULL });
+        /* Each key makes a different spec (a reload restarts the child). */
+        ck_assert(!sup_spec_equal(s, t, false));
+        sup_spec *u = parse_ok("name = \"x\"; exec = [\"/bin/true\"]; listen = true; socket_mode = \"0660\";");
+        ck_assert(sup_spec_equal(s, u, false));
+        sup_spec_free(s);
+        sup_spec_free(t);
+        sup_spec_free(u);
+}
+END_TEST
+
 START_TEST(test_value_errors) {
         expect_errors("err_values.conf", (const char *const[]) {
                 ":1: runtime_dir: \"relative/dir\" is not an absolute path",
@@ -810,6 +853,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_name_errors);
         tcase_add_test(tc, test_unknown_keys);
         tcase_add_test(tc, test_value_errors);
+        tcase_add_test(tc, test_security_key_errors);
         tcase_add_test(tc, test_missing_supervisor);
         tcase_add_test(tc, test_include_errors);
         tcase_add_test(tc, test_too_many_errors);
@@ -824,6 +868,7 @@ Suite *config_suite(void) {
 
         tc = tcase_create("compare");
         tcase_add_test(tc, test_equal);
+        tcase_add_test(tc, test_security_keys);
         tcase_add_test(tc, test_equal_deep);
         tcase_add_test(tc, test_enum_strings);
         suite_add_tcase(s, tc);

@@ -148,6 +148,12 @@ START_TEST(test_reason_clean) {
         ck_assert_uint_eq(strlen(r), SUP_REASON_MAX);
         free(r);
         free(big);
+        /* C1 controls (U+009B, a terminal's CSI) and bidi overrides
+         * (U+202E) from a STOP reason neither drive a terminal nor
+         * reorder what an operator reads. */
+        r = sup_reason_clean("{shutdown,a\xc2\x9b" "31mb\xe2\x80\xae" "c\xe2\x81\xa9}");
+        ck_assert_str_eq(r, "{shutdown,a?31mb?c?}");
+        free(r);
         /* Multi-line text keeps its lines and tabs. */
         r = sup_text_clean("one\ntwo\tthree\r", 100, true);
         ck_assert_str_eq(r, "one\ntwo\tthree?");

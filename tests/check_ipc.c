@@ -1717,6 +1717,155 @@ START_TEST(test_sock_mkdir_p) {
 }
 END_TEST
 
+/* ---- trusted directories, socket modes ---- */
+
+static void assert_fault(const char *dir, const char *at, const char *why) {
+        ipc_dir_fault f = { 0 };
+        ck_assert_int_eq(ipc_dir_open(dir, geteuid(), 0, 0, &f), -EPERM);
+        ck_assert_ptr_nonnull(f.path);
+        ck_assert_str_eq(f.path, at);
+        ck_assert_str_eq(f.why, why);
+        ipc_dir_fault_done(&f);
+        ck_assert_ptr_null(f.path);
+}
+
+START_TEST(test_dir_foreign_owner) {
+        if (geteuid() != 0)
+                return;   /* only root can give a directory away */
+        tpath foreign = tmp_path("foreign");
+        ck_assert_int_eq(mkdir(foreign.s, 0755), 0);
+        ck_assert_int_eq(chown(foreign.s, 65534, 65534), 0);
+        ck_assert_int_eq(ipc_mkdir_p(foreign.s, 0755), -EPERM);
+        assert_fault(foreign.s, foreign.s, "owned by another user");
+        tpath sock = tmp_path("foreign/x.sock");
+        ck_assert_int_eq(ipc_dir_check_socket(sock.s, NULL), -EPERM);
+        ck_assert_int_eq(ipc_listen(sock.s, 8), -EPERM);
+        struct stat st;
+        ck_assert_int_lt(lstat(sock.s, &st), 0);
+
+        /* Root's own directory below it is no better: nobody may rename it. */
+        tpath below = tmp_path("foreign/mine");
+        ck_assert_int_eq(mkdir(below.s, 0755), 0);
+        ck_assert_int_eq(ipc_mkdir_p(below.s, 0755), -EPERM);
+        assert_fault(below.s, foreign.s, "owned by another user");
+
+        /* A link nobody owns is not followed, wherever it points. */
+        tpath target = tmp_path("target"), link = tmp_path("link");
+        ck_assert_int_eq(mkdir(target.s, 0755), 0);
+        ck_assert_int_eq(symlink(target.s, link.s), 0);
+        ck_assert_int_eq(ipc_mkdir_p(link.s, 0755), 0);   /* root's link: fine */
+        ck_assert_int_eq(lchown(link.s, 65534, 65534), 0);
+        ck_assert_int_eq(ipc_mkdir_p(link.s, 0755), -EPERM);
+        assert_fault(link.s, link.s, "a symbolic link owned by another user");
+}
+END_TEST
+
+START_TEST(test_dir_writable) {
+        tpath open_dir = tmp_path("open");
+        ck_assert_int_eq(mkdir(open_dir.s, 0755), 0);
+        ck_assert_int_eq(chmod(open_dir.s, 0777), 0);
+        ck_assert_int_eq(ipc_mkdir_p(open_dir.s, 0755), -EPERM);
+        assert_fault(open_dir.s, open_dir.s, "writable by group or others");
+        ck_assert_int_eq(chmod(open_dir.s, 0775), 0);
+        assert_fault(open_dir.s, open_dir.s, "writable by group or others");
+
+        /* Sticky, as /tmp: fine above, not as the directory itself. */
+        ck_assert_int_eq(chmod(open_dir.s, 01777), 0);
+        assert_fault(open_dir.s, open_dir.s, "writable by group or others");
+        tpath sub = tmp_path("open/sub");
+        ck_assert_int_eq(ipc_mkdir_p(sub.s, 0755), 0);
+        ck_assert_int_eq(chmod(open_dir.s, 0777), 0);
+        assert_fault(sub.s, open_dir.s, "writable by group or others");
+
+        /* Not a directory. */
+        tpath file = tmp_path("plainfile");
+        int fd = open(file.s, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        close(fd);
+        ck_assert_int_eq(ipc_dir_open(file.s, geteuid(), 0, 0, NULL), -ENOTDIR);
+}
+END_TEST
+
+START_TEST(test_dir_made_with_mode) {
+        umask(077);
+        tpath deep = tmp_path("made/a/b");
+        ck_assert_int_eq(ipc_mkdir_p(deep.s, 0750), 0);
+        struct stat st;
+        ck_assert_int_eq(stat(deep.s, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0750);
+        tpath parent = tmp_path("made/a");
+        ck_assert_int_eq(stat(parent.s, &st), 0);
+        ck_assert_uint_eq(st.st_mode & 07777, 0755);
+        /* A relative path is taken from the working directory. */
+        ck_assert_int_eq(chdir(tmpdir), 0);
+        int fd = ipc_dir_open("made/a", geteuid(), 0, 0, NULL);
+        ck_assert_int_ge(fd, 0);
+        assert_cloexec(fd);
+        close(fd);
+        ck_assert_int_eq(ipc_dir_check_socket("made/a/x.sock", NULL), 0);
+        ck_assert_int_eq(ipc_dir_check_socket("x.sock", NULL), 0);
+}
+END_TEST
+
+START_TEST(test_sock_modes) {
+        /* The mode is exact, whatever the umask. */
+        umask(077);
+        ipc_sock_perm perm = { .mode = 0640, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+        if (geteuid() == 0)
+                perm.gid = 4242;
+        tpath path = tmp_path("moded.sock");
+        int lfd = ipc_listen_as(path.s, 8, &perm);
+        ck_assert_int_ge(lfd, 0);
+        struct stat st;
+        ck_assert_int_eq(lstat(path.s, &st), 0);
+        ck_assert(S_ISSOCK(st.st_mode));
+        ck_assert_uint_eq(st.st_mode & 07777, 0640);
+        ck_assert_uint_eq(st.st_gid, geteuid() == 0 ? 4242 : getegid());
+        close(lfd);
+        /* The umask is the process's again. */
+        ck_assert_uint_eq(umask(077), 077);
+
+        /* Modes, users and groups as the config spells them. */
+        ipc_sock_perm p = { 0660, (uid_t) -1, (gid_t) -1 };
+        ck_assert_int_eq(ipc_sock_perm_parse("0600", "root", "4242", &p), 0);
+        ck_assert_uint_eq(p.mode, 0600);
+        ck_assert_uint_eq(p.uid, 0);
+        ck_assert_uint_eq(p.gid, 4242);
+        ck_assert_int_eq(ipc_sock_perm_parse("777", NULL, NULL, &p), 0);
+        ck_assert_uint_eq(p.mode, 0777);
+        const char *bad[] = { "", "0999", "01777", "-1", "+1", "0x1ff", " 660", "rw-rw----" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                ck_assert_int_eq(ipc_sock_perm_parse(bad[i], NULL, NULL, &p), -EINVAL);
+        ck_assert_int_eq(ipc_sock_perm_parse(NULL, "no-such-user-xyz", NULL, &p), -ESRCH);
+        ck_assert_int_eq(ipc_sock_perm_parse(NULL, NULL, "no-such-group-xyz", &p), -ESRCH);
+        /* A failed parse changes nothing. */
+        ck_assert_uint_eq(p.mode, 0777);
+        ck_assert_uint_eq(p.uid, 0);
+}
+END_TEST
+
+START_TEST(test_text_clean) {
+        /* C1 controls: U+009B CSI, U+0085 NEL; bidi: U+202E RLO, U+2066
+         * LRI, U+200F RLM; U+2028 LINE SEPARATOR; ESC and DEL. */
+        char *t = ipc_text_clean("a\xc2\x9b" "31m b\xc2\x85 c\xe2\x80\xae d\xe2\x81\xa6 e\xe2\x80\x8f f\xe2\x80\xa8 "
+                                 "g\x1b[0m h\x7f", 1000, false);
+        ck_assert_str_eq(t, "a?31m b? c? d? e? f? g?[0m h?");
+        free(t);
+        /* What is only text stays: accents, other scripts, emoji, U+00A0. */
+        t = ipc_text_clean("caf\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x90\xb1 \xc2\xa0|", 1000, false);
+        ck_assert_str_eq(t, "caf\xc3\xa9 \xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x90\xb1 \xc2\xa0|");
+        free(t);
+        t = ipc_text_clean("one\ttwo\nthree\r", 1000, true);
+        ck_assert_str_eq(t, "one\ttwo\nthree?");
+        free(t);
+        /* In place, a NUL included. */
+        char buf[] = { 'x', '\0', 'y', (char) 0xc2, (char) 0x9b, 'z' };
+        size_t n = ipc_text_sanitize(buf, sizeof(buf), false);
+        ck_assert_uint_eq(n, 5);
+        ck_assert_int_eq(memcmp(buf, "x?y?z", 5), 0);
+}
+END_TEST
+
 Suite *ipc_suite(void) {
         Suite *s = suite_create("ipc");
 
@@ -1768,6 +1917,14 @@ Suite *ipc_suite(void) {
         tcase_add_test(tc, test_sock_runtime_dir);
         tcase_add_test(tc, test_sock_socket_path);
         tcase_add_test(tc, test_sock_mkdir_p);
+        tcase_add_test(tc, test_dir_foreign_owner);
+        tcase_add_test(tc, test_dir_writable);
+        tcase_add_test(tc, test_dir_made_with_mode);
+        tcase_add_test(tc, test_sock_modes);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("text");
+        tcase_add_test(tc, test_text_clean);
         suite_add_tcase(s, tc);
 
         return s;

@@ -486,7 +486,11 @@ int gs_client_connect(const char *name_or_path, gs_client **ret) {
         free(dir);
         if (r < 0)
                 return r;
-        int fd = ipc_connect(path);
+        /* A socket in a directory someone else may change may be anyone's:
+         * only root's or our own are trusted (gensup(3) SECURITY). */
+        int fd = ipc_dir_check_socket(path, NULL);
+        if (fd >= 0)
+                fd = ipc_connect(path);
         free(path);
         if (fd < 0)
                 /* A socket file nobody listens on is no server either. */

@@ -551,6 +551,7 @@ const char *gs_server_name(const gs_server *s) {
 typedef struct args {
         const char *name;
         const char *socket;
+        ipc_sock_perm perm;   /* --socket-mode, --socket-user, --socket-group */
         bool trace;
         bool no_trap_exit;
         bool hibernate_after_set;
@@ -580,6 +581,7 @@ static int parse_args(int argc, char **argv, args *a) {
                 return -ENOMEM;
         a->argc = 0;
         a->argv[a->argc++] = argc > 0 ? argv[0] : (char *) "gensup-server";
+        a->perm = (ipc_sock_perm) { IPC_SOCK_PERM_DEFAULT_MODE, (uid_t) -1, (gid_t) -1 };
 
         bool done = false;
         for (int i = 1; i < argc; i++) {
@@ -603,9 +605,10 @@ static int parse_args(int argc, char **argv, args *a) {
                         a->no_trap_exit = true;
                         continue;
                 }
-                const char *with_value[] = { "--socket", "--name", "--hibernate-after" };
+                const char *with_value[] = { "--socket", "--name", "--hibernate-after", "--socket-mode",
+                                             "--socket-user", "--socket-group" };
                 int which = -1;
-                for (int k = 0; k < 3; k++) {
+                for (int k = 0; k < 6; k++) {
                         n = strlen(with_value[k]);
                         if (strncmp(arg, with_value[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
                                 which = k;
@@ -629,6 +632,11 @@ static int parse_args(int argc, char **argv, args *a) {
                         if (parse_u64(val, &a->hibernate_after_ms) < 0)
                                 return -EINVAL;
                         a->hibernate_after_set = true;
+                        break;
+                case 3 ... 5:
+                        if (ipc_sock_perm_parse(which == 3 ? val : NULL, which == 4 ? val : NULL,
+                                                which == 5 ? val : NULL, &a->perm) < 0)
+                                return -EINVAL;
                         break;
                 default:
                         a->argv[a->argc++] = argv[i];
@@ -673,7 +681,7 @@ static int take_control_fd(int *ret) {
 
 /* Listens on path, unless a live server already does (as OTP's
  * already_started: never take a name from a running server). */
-static int listen_own(gs_server *s, const char *path) {
+static int listen_own(gs_server *s, const char *path, const ipc_sock_perm *perm) {
         int fd = ipc_connect(path);
 
         if (fd >= 0) {
@@ -689,7 +697,7 @@ static int listen_own(gs_server *s, const char *path) {
                 (void) ipc_mkdir_p(dir, 0755);
         }
         free(dir);
-        fd = ipc_listen(path, SOMAXCONN);
+        fd = ipc_listen_as(path, SOMAXCONN, perm);
         if (fd < 0)
                 return fd;
         s->socket_path = strdup(path);
@@ -702,7 +710,7 @@ static int listen_own(gs_server *s, const char *path) {
         return 0;
 }
 
-static int listen_name(gs_server *s) {
+static int listen_name(gs_server *s, const ipc_sock_perm *perm) {
         char *dir = NULL, *path = NULL;
         int r = ipc_runtime_dir(&dir);
 
@@ -712,12 +720,13 @@ static int listen_name(gs_server *s) {
         free(dir);
         if (r < 0)
                 return r;
-        r = listen_own(s, path);
+        r = listen_own(s, path, perm);
         free(path);
         return r;
 }
 
-static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, bool name_known) {
+static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, bool name_known,
+                        const ipc_sock_perm *perm) {
         int n = sd_listen_fds(1);   /* also unsets LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES */
 
         /* Under gensupd the passed socket wins: it is the one clients know,
@@ -736,10 +745,10 @@ static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, b
                 return 0;
         }
         if (socket_opt)
-                return listen_own(s, socket_opt);
+                return listen_own(s, socket_opt, perm);
         if (supervised && !name_known)
                 return 0;
-        int r = listen_name(s);
+        int r = listen_name(s, perm);
         /* Under gensupd the control fd is enough to run. */
         if (r == -ENOENT && supervised)
                 return 0;
@@ -858,8 +867,8 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
                 return 1;
         }
         if (parse_args(argc, argv, &a) < 0) {
-                fprintf(stderr, "%s: bad library options (--socket PATH, --name NAME, --trace, "
-                                "--hibernate-after MS, --no-trap-exit, --)\n",
+                fprintf(stderr, "%s: bad library options (--socket PATH, --socket-mode MODE, --socket-user USER, "
+                                "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, --)\n",
                         argc > 0 ? argv[0] : "server");
                 free(a.argv);
                 return 1;
@@ -926,7 +935,7 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
         /* --socket overrides the socket_path option, as every argv option
          * overrides its gs_server_options field. */
         const char *socket_opt = a.socket ? a.socket : (o.socket_path && *o.socket_path ? o.socket_path : NULL);
-        r = setup_listen(s, supervised, socket_opt, a.name || o.name || env_name);
+        r = setup_listen(s, supervised, socket_opt, a.name || o.name || env_name, &a.perm);
         if (r < 0) {
                 fprintf(stderr, "%s: cannot listen%s%s: %s\n", s->name, socket_opt ? " on " : "",
                         socket_opt ? socket_opt : "", strerror(-r));
