@@ -54,7 +54,9 @@ static pid_t ctl_spawn(char *const args[], uid_t uid, int *ret_out, int *ret_err
         char *argv[MAX_ARGS + 2];
         size_t n = 0;
 
-        argv[n++] = (char *) gensupctl;
+        /* Another user may not reach the build folder (a checkout in
+         * /root): run a copy they can. */
+        argv[n++] = uid != (uid_t) -1 ? it_public_copy(gensupctl) : (char *) gensupctl;
         for (size_t i = 0; args[i] && n < MAX_ARGS + 1; i++)
                 argv[n++] = args[i];
         argv[n] = NULL;

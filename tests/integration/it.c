@@ -19,7 +19,10 @@
 
 #define MAX_CHILDREN 64
 
+#define MAX_PUBLIC 16
+
 static char *tmpdir;
+static char *public_dirs[MAX_PUBLIC];   /* it_public_copy's directories */
 static pid_t children[MAX_CHILDREN];
 static pid_t owner;     /* the process whose atexit cleans up */
 
@@ -35,6 +38,11 @@ static void cleanup(void) {
         for (size_t i = 0; i < MAX_CHILDREN; i++)
                 if (children[i] > 0)
                         it_kill(children[i]);
+        for (size_t i = 0; i < MAX_PUBLIC && public_dirs[i]; i++) {
+                (void) nftw(public_dirs[i], rm_one, 16, FTW_DEPTH | FTW_PHYS);
+                free(public_dirs[i]);
+                public_dirs[i] = NULL;
+        }
         if (tmpdir) {
                 (void) nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
                 free(tmpdir);
@@ -48,6 +56,7 @@ static void ensure_cleanup(void) {
         owner = getpid();
         /* A fork of a process that had registered: reset what it inherited. */
         memset(children, 0, sizeof(children));
+        memset(public_dirs, 0, sizeof(public_dirs));
         tmpdir = NULL;
         atexit(cleanup);
 }
@@ -100,6 +109,9 @@ static void start_remover(const char *dir) {
         pid_t pid = fork();
         if (pid == 0) {
                 char c;
+                /* Out of the test's process group: Check kills that group
+                 * once the test process is gone. */
+                (void) setpgid(0, 0);
                 if (dup2(p[0], 3) < 0)
                         _exit(0);
                 /* Hold nothing of the test's open: no socket kept alive. */
@@ -142,6 +154,46 @@ char *it_path(const char *name) {
 
 char *it_example(const char *prog) {
         return it_strf("%s/examples/%s", GS_BUILD_DIR, prog);
+}
+
+static int copy_fd(int in, int out) {
+        char buf[65536];
+        ssize_t n;
+
+        while ((n = read(in, buf, sizeof(buf))) != 0) {
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, (size_t) (n - off));
+                        if (w < 0 && errno != EINTR)
+                                return -errno;
+                        off += w > 0 ? w : 0;
+                }
+        }
+        return 0;
+}
+
+char *it_public_copy(const char *path) {
+        ensure_cleanup();
+        char tmpl[] = "/tmp/gs-pub-XXXXXX";
+        if (!mkdtemp(tmpl) || chmod(tmpl, 0755) < 0)
+                abort();
+        start_remover(tmpl);
+        for (size_t i = 0; i < MAX_PUBLIC; i++)
+                if (!public_dirs[i]) {
+                        public_dirs[i] = strdup(tmpl);
+                        break;
+                }
+        const char *base = strrchr(path, '/');
+        char *copy = it_strf("%s/%s", tmpl, base ? base + 1 : path);
+        int in = open(path, O_RDONLY | O_CLOEXEC);
+        int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        if (in < 0 || out < 0 || copy_fd(in, out) < 0 || fchmod(out, 0755) < 0 || close(out) < 0)
+                abort();
+        close(in);
+        return copy;
 }
 
 static void child_env(char *const env[]) {

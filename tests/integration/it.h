@@ -30,6 +30,11 @@ char *it_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *it_path(const char *name);
 /* GS_BUILD_DIR/examples/<prog>, as it_strf. */
 char *it_example(const char *prog);
+/* A copy of the program at path that every user can run: in a fresh
+ * mkdtemp directory with mode 0755 (the checkout may sit in a directory
+ * other users cannot enter, as /root is), removed at exit. Returns the
+ * copy's path (as it_strf); aborts on failure. */
+char *it_public_copy(const char *path);
 
 /* An fd to give a child: src in the parent becomes dst in the child. */
 typedef struct it_fd {
