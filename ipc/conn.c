@@ -226,6 +226,10 @@ int ipc_conn_read_wait(ipc_conn *c, int timeout_ms) {
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
+
+        /* Nothing buffered (c->in may be NULL then: NULL + 0 is undefined). */
+        if (avail == 0)
+                return 0;
         int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
 
         if (wire < 0)
@@ -347,6 +351,9 @@ static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
 int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
+
+        if (avail == 0)
+                return 0;
         int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
 
         if (wire <= 0)
