@@ -6,6 +6,7 @@
 #   make bench                run the benchmarks
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
+#   make fuzz                 libFuzzer on every harness in fuzz/ (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make uninstall PREFIX=/usr/local DESTDIR=
 #
@@ -190,13 +191,43 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 
+# ---- fuzzing: one harness per fuzz/fuzz_<target>.c ----
+# make check links each with fuzz/driver.c (a plain main that runs it over
+# its seed corpus once, no clang needed); make fuzz links them with
+# libFuzzer (clang, ASan, UBSan) into build-fuzz and fuzzes each target
+# for FUZZ_SECONDS (and at most FUZZ_RUNS inputs, when set).
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?= 0
+FUZZ_B := build-fuzz
+FUZZ_DRIVER_BIN := $(patsubst %,$(B)/fuzz/run-%,$(FUZZ_TARGETS))
+
+$(B)/fuzz/run-%: $(B)/obj/fuzz/fuzz_%.o $(B)/obj/fuzz/driver.o $(SUP_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+$(B)/fuzz/fuzz-%: $(B)/obj/fuzz/fuzz_%.o $(SUP_OBJ) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o %.a,$^) $(DEP_LIBS)
+
+fuzz-programs: $(patsubst %,$(B)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+
+fuzz:
+	@tools/install-deps fuzz
+	$(MAKE) B=$(FUZZ_B) CC=clang SANITIZE=address,undefined CFLAGS="-fsanitize=fuzzer-no-link -Wno-error" fuzz-programs
+	nice tools/run-fuzz $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_RUNS) $(FUZZ_TARGETS)
+
 MAN_PAGES := $(wildcard man/*.[1-8])
 
 # ---- top-level targets ----
 programs: $(LIB_A) $(LIB_SO) $(SUP_BIN) $(EXAMPLE_BIN) $(BENCH_BIN)
 
-check: programs $(TEST_BIN)
+check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	$(B)/tests/check-unit
+	@for t in $(FUZZ_TARGETS); do \
+		$(B)/fuzz/run-$$t fuzz/corpus/$$t > $(B)/fuzz/run-$$t.log 2>&1 </dev/null || \
+			{ cat $(B)/fuzz/run-$$t.log; echo "fuzz corpus $$t: failed"; exit 1; }; done
+	@echo "fuzz corpora ($(FUZZ_TARGETS)): every seed ran, no crash"
 	$(if $(IT_SRC),$(B)/tests/check-integration)
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
@@ -256,9 +287,9 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/gensup $(DESTDIR)$(DATADIR)/gensup $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench install uninstall clean
+.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs
 .DELETE_ON_ERROR:
 .SECONDARY:
 

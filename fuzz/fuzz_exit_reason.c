@@ -1,0 +1,53 @@
+/* fuzz_exit_reason.c: exit reasons from text a child sends: cleaned to
+ * one printable line, named from the facts gensupd saw, normalized as
+ * libgensup does. Kept thin: the parse itself is exit_reason.c's. */
+/* The checks below are the point (and some have effects): never off. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "exit_reason.h"
+#include "gensup.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_line(const char *s) {
+        assert(s);
+        assert(strlen(s) <= SUP_REASON_MAX);
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+                assert(*p >= 0x20 && *p != 0x7f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        char *text = malloc(size + 1);
+        assert(text);
+        memcpy(text, data, size);
+        text[size] = '\0';
+
+        char *clean = sup_reason_clean(text);
+        check_line(clean);
+        /* Cleaning is idempotent. */
+        char *again = sup_reason_clean(clean);
+        assert(strcmp(again, clean) == 0);
+        free(again);
+
+        /* As gensupd names an exit after the child reported clean. */
+        sup_exit_facts f = { .reported = clean, .code = CLD_EXITED, .status = size ? data[0] : 0 };
+        gs_buf reason = GS_BUF_INIT;
+        if (sup_exit_reason(&f, &reason) == 0)
+                assert(reason.len > 0);
+        gs_buf_done(&reason);
+
+        gs_buf norm = GS_BUF_INIT;
+        if (gs_reason_normalize(text, &norm) == 0)
+                (void) gs_reason_is_clean((const char *) norm.data);
+        (void) gs_reason_is_clean(text);
+        gs_buf_done(&norm);
+
+        free(clean);
+        free(text);
+        return 0;
+}
