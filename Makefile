@@ -6,6 +6,7 @@
 #   make bench                run the benchmarks
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
+#   make stress-check         the integration suites 10 times on busy CPUs
 #   make fuzz                 libFuzzer on every harness in fuzz/ (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make uninstall PREFIX=/usr/local DESTDIR=
@@ -247,6 +248,13 @@ valgrind-check: programs $(TEST_BIN)
 		cat $$(grep -l '^==[0-9]*== ' $(B)/valgrind/*.log); echo "valgrind-check: errors above"; exit 1; fi
 	@echo "valgrind-check: no errors, no definite leaks"
 
+# The integration suites STRESS_RUNS times while stress-ng keeps every
+# CPU busy (tools/stress-check). Niced: it is meant to load the machine.
+STRESS_RUNS ?= 10
+stress-check: programs $(TEST_BIN)
+	@tools/install-deps stress
+	nice tools/stress-check $(B) $(STRESS_RUNS)
+
 run: programs
 	tools/run-demo $(B)
 
@@ -289,7 +297,7 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs
+.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs stress-check
 .DELETE_ON_ERROR:
 .SECONDARY:
 

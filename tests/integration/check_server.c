@@ -445,6 +445,7 @@ START_TEST(test_noreply_later_reply) {
 
         /* The caller goes away: -ENOTCONN. */
         ck_assert_int_eq(it_send_call(a, 43, "noreply"), 0);
+        wait_calls(b, 5);   /* a's second call is handled (another connection) */
         expect_reply(b, "count", "6");
         ipc_conn_free(a);
         for (int i = 0; i < 1000 && stats(b).connections != 1; i++)

@@ -12,7 +12,7 @@
 
 #include "sup.h"
 
-#define NOTIFY_PROGRAM "/bin/systemd-notify"
+#define NOTIFY_PROGRAM "/bin/systemd-notify"   /* as in GSD_NOTIFY_READY */
 
 static int64_t now_ms(void) {
         struct timespec ts;

@@ -107,6 +107,10 @@ char *gsd_call(const char *name, const char *text, int timeout_ms);
 char *gsd_sh_child(const char *name, const char *log);
 /* Whether gsd_sh_child children can tell gensupd they are ready here. */
 bool gsd_can_notify(void);
+/* A shell command that tells gensupd (ready = "notify") the shell is
+ * ready: put it after the traps and whatever else must be in place
+ * before gensupd may count the child as running. Needs gsd_can_notify. */
+#define GSD_NOTIFY_READY "/bin/systemd-notify --pid=$$ --ready"
 
 /* Lines of a file (a NULL-terminated vector, caller frees with
  * gsd_lines_free); an empty vector if the file is missing. */
