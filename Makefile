@@ -6,6 +6,7 @@
 #   make bench                run the benchmarks
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
+#   make chaos                servers killed at random under call load (CHAOS_SECONDS)
 #   make stress-check         the integration suites 10 times on busy CPUs
 #   make fuzz                 libFuzzer on every harness in fuzz/ (FUZZ_SECONDS each)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -182,7 +183,13 @@ $(B)/tests/check-integration: $(B)/obj/tests/integration-runner.o $(call obj,$(I
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DEP_LIBS)
 
-TEST_BIN := $(B)/tests/check-unit $(if $(IT_SRC),$(B)/tests/check-integration)
+# The chaos test (tests/chaos/chaos.c): gensupd, servers and clients
+# under random kills; make chaos runs it for CHAOS_SECONDS.
+$(B)/tests/chaos: $(B)/obj/tests/chaos/chaos.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
+TEST_BIN := $(B)/tests/check-unit $(if $(IT_SRC),$(B)/tests/check-integration) $(B)/tests/chaos
 
 # ---- benchmarks: one program per bench/*.c ----
 BENCH_SRC := $(wildcard bench/*.c)
@@ -230,6 +237,7 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 			{ cat $(B)/fuzz/run-$$t.log; echo "fuzz corpus $$t: failed"; exit 1; }; done
 	@echo "fuzz corpora ($(FUZZ_TARGETS)): every seed ran, no crash"
 	$(if $(IT_SRC),$(B)/tests/check-integration)
+	$(B)/tests/chaos $(B) 5
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
@@ -247,6 +255,10 @@ valgrind-check: programs $(TEST_BIN)
 	@if grep -l '^==[0-9]*== ' $(B)/valgrind/*.log 2>/dev/null; then \
 		cat $$(grep -l '^==[0-9]*== ' $(B)/valgrind/*.log); echo "valgrind-check: errors above"; exit 1; fi
 	@echo "valgrind-check: no errors, no definite leaks"
+
+CHAOS_SECONDS ?= 60
+chaos: programs $(B)/tests/chaos
+	$(B)/tests/chaos $(B) $(CHAOS_SECONDS)
 
 # The integration suites STRESS_RUNS times while stress-ng keeps every
 # CPU busy (tools/stress-check). Niced: it is meant to load the machine.
@@ -297,7 +309,7 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs stress-check
+.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs stress-check chaos
 .DELETE_ON_ERROR:
 .SECONDARY:
 
