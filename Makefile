@@ -222,7 +222,7 @@ fuzz-programs: $(patsubst %,$(B)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 
 fuzz:
 	@tools/install-deps fuzz
-	$(MAKE) B=$(FUZZ_B) CC=clang SANITIZE=address,undefined CFLAGS="-fsanitize=fuzzer-no-link -Wno-error" fuzz-programs
+	$(MAKE) B=$(FUZZ_B) CC=clang SANITIZE=address,undefined WERROR= CFLAGS=-fsanitize=fuzzer-no-link fuzz-programs
 	nice tools/run-fuzz $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_RUNS) $(FUZZ_TARGETS)
 
 MAN_PAGES := $(wildcard man/*.[1-8])
