@@ -9,6 +9,11 @@
 #undef SUITE
 
 int main(void) {
+        /* Case timeouts are there to catch hangs, and a case waits up to
+         * IT_WAIT_MS for each event: on a busy machine a case may take
+         * several times its idle length. Check multiplies every timeout
+         * set after this (the caller's CK_TIMEOUT_MULTIPLIER wins). */
+        setenv("CK_TIMEOUT_MULTIPLIER", "3", 0);
         SRunner *sr = srunner_create(NULL);
 
 #define SUITE(name) srunner_add_suite(sr, name##_suite());

@@ -458,7 +458,7 @@ START_TEST(test_start_terminate_restart_delete) {
         doc = ctl_json("terminate-child", "top", "w2");
         json_decref(doc);
         /* Not our child: gone once kill(0) fails (gensupd has reaped it). */
-        for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+        for (int i = 0; i < IT_WAIT_MS / 10 && kill(pid, 0) == 0; i++)
                 nap_ms(10);
         ck_assert_int_ne(kill(pid, 0), 0);
         doc = ctl_json("status", "w2");

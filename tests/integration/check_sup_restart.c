@@ -147,7 +147,7 @@ static char *sh_children(const char *const *names, size_t n) {
         char *list = strdup("");
         for (size_t i = 0; i < n; i++) {
                 char *exec = gsd_sh_child(names[i], LOG);
-                char *more = it_strf("%s%s  { name = \"%s\"; exec = [%s]; start_timeout = 5000; shutdown = 5000; }",
+                char *more = it_strf("%s%s  { name = \"%s\"; exec = [%s]; start_timeout = 30000; shutdown = 30000; }",
                                      list, i ? ",\n" : "", names[i], exec);
                 free(exec);
                 free(list);

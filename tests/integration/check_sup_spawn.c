@@ -61,7 +61,7 @@ START_TEST(child_environment) {
         gsd_signal(D, SIGKILL);
         int status;
         ck_assert_int_eq(gsd_wait_exit(D, IT_WAIT_MS, &status), 0);
-        for (int i = 0; i < 200 && gsd_pid_alive(child); i++)
+        for (int i = 0; i < IT_WAIT_MS / 10 && gsd_pid_alive(child); i++)
                 usleep(10000);
         ck_assert_msg(!gsd_pid_alive(child), "pid %d outlived gensupd", (int) child);
 }

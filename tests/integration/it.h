@@ -16,7 +16,11 @@
 
 #include "ipc.h"
 
-#define IT_WAIT_MS 10000   /* how long helpers wait for things that must happen */
+/* How long helpers wait for things that must happen. Generous: on a busy
+ * machine (make stress-check, CI runners shared by many jobs) a chain of
+ * restarts can take many times what it takes on an idle one, and only a
+ * real failure waits the whole time. */
+#define IT_WAIT_MS 30000
 
 /* Creates a fresh temporary directory, sets GENSUP_RUNTIME_DIR to it (so
  * children inherit it) and returns it; removed at exit. One per process:
