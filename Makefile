@@ -233,7 +233,8 @@ programs: $(LIB_A) $(LIB_SO) $(SUP_BIN) $(EXAMPLE_BIN) $(BENCH_BIN)
 check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	$(B)/tests/check-unit
 	@for t in $(FUZZ_TARGETS); do \
-		$(B)/fuzz/run-$$t fuzz/corpus/$$t > $(B)/fuzz/run-$$t.log 2>&1 </dev/null || \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0 \
+			$(B)/fuzz/run-$$t fuzz/corpus/$$t > $(B)/fuzz/run-$$t.log 2>&1 </dev/null || \
 			{ cat $(B)/fuzz/run-$$t.log; echo "fuzz corpus $$t: failed"; exit 1; }; done
 	@echo "fuzz corpora ($(FUZZ_TARGETS)): every seed ran, no crash"
 	$(if $(IT_SRC),$(B)/tests/check-integration)
