@@ -52,8 +52,11 @@ static void echo(const ipc_frame *f) {
         assert(ipc_conn_new(sv[0], 0, &out) == 0);
         assert(ipc_conn_new(sv[1], 0, &in) == 0);
         if (ipc_conn_queue(out, f) == 0 && ipc_conn_flush(out) == 0) {
-                while (ipc_conn_next(in, &back) == 0)
+                int r;
+                while ((r = ipc_conn_next(in, &back)) == 0)
                         assert(ipc_conn_read(in) > 0);
+                /* What was taken in can be sent on. */
+                assert(r == 1);
                 same_frame(f, back);
                 ipc_frame_free(back);
         }

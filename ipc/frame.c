@@ -1,5 +1,6 @@
 /* frame.c: the pure part of the wire: varints and frame encoding. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,36 @@ static void budget_free(void *data, void *p) {
         free(p);
 }
 
+/* protobuf-c takes field number 0, which protobuf forbids, as an unknown
+ * field when its tag is spelled in two bytes or more, and refuses it in
+ * one: such a frame could not even be sent on as it came (fuzz_server
+ * found it). Refused here, in every nested message too. */
+static bool has_field_zero(const ProtobufCMessage *m) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        const char *base = (const char *) m;
+
+        for (unsigned i = 0; i < m->n_unknown_fields; i++)
+                if (m->unknown_fields[i].tag == 0)
+                        return true;
+        for (unsigned i = 0; i < d->n_fields; i++) {
+                const ProtobufCFieldDescriptor *fd = &d->fields[i];
+                if (fd->type != PROTOBUF_C_TYPE_MESSAGE)
+                        continue;
+                if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+                        size_t n = *(const size_t *) (base + fd->quantifier_offset);
+                        ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *) (base + fd->offset);
+                        for (size_t k = 0; k < n; k++)
+                                if (has_field_zero(v[k]))
+                                        return true;
+                } else {
+                        const ProtobufCMessage *sub = *(ProtobufCMessage *const *) (base + fd->offset);
+                        if (sub && has_field_zero(sub))
+                                return true;
+                }
+        }
+        return false;
+}
+
 ipc_frame *ipc_frame_unpack(const uint8_t *data, size_t len) {
         budget b = { .left = 4 * len + 4096 };
         ProtobufCAllocator a = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
@@ -99,7 +130,7 @@ ipc_frame *ipc_frame_unpack(const uint8_t *data, size_t len) {
         /* A frame without a kind (an empty body decodes as one) says
          * nothing: garbage. Kinds newer than ours pass, for the receiver
          * to refuse. */
-        if (f && f->kind == GENSUP__KIND__KIND_UNSPECIFIED)
+        if (f && (f->kind == GENSUP__KIND__KIND_UNSPECIFIED || has_field_zero(&f->base)))
                 f = ipc_frame_free(f);
         return f;
 }
