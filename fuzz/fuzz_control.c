@@ -117,7 +117,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* A peer that has sent everything and closed is answered and let go. */
         assert(closed);
         close(fd);
-        if (finished || d.stopping) {
+        if (d.stopping || finished) {
+                /* As gensupd does: the loop runs until the tree has stopped
+                 * (every child reaped); only then is everything freed. */
+                for (int turn = 0; turn < MAX_TURNS && !finished; turn++)
+                        (void) sd_event_run(d.event, 10 * 1000);
+                assert(finished);
                 sup_daemon_done(&d);
                 daemon_start();
         }
