@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "clock.h"
+#include "commands.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -178,7 +179,7 @@ static void pending_free(pending *p) {
 typedef struct request {
         ctl_conn *conn;
         uint64_t ref;
-        const char *command;
+        const ctl_command *cmd;
         char **args;
         size_t n_args;
 } request;
@@ -307,18 +308,9 @@ static void on_sys_done(void *userdata, Gensup__Frame *f) {
 
 static void cmd_sys(request *q) {
         Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
-        const char *cmd = q->command;
 
-        if (strcmp(cmd, "get-state") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__GET_STATE;
-        else if (strcmp(cmd, "statistics") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__STATISTICS;
-        else if (strcmp(cmd, "suspend") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__SUSPEND;
-        else if (strcmp(cmd, "resume") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__RESUME;
-        else {
-                sys.op = GENSUP__SYS_REQUEST__OP__TRACE;
+        sys.op = q->cmd->sys_op;
+        if (q->cmd->id == CTL_CMD_TRACE) {
                 if (q->n_args != 2 || (strcmp(q->args[1], "on") != 0 && strcmp(q->args[1], "off") != 0)) {
                         reply_error(q->conn, q->ref, -EINVAL, "trace NAME on|off");
                         return;
@@ -380,7 +372,7 @@ static void cmd_tree(request *q) {
         char *extra[64];   /* start-child takes at most 64 arguments, the SUP among them */
         const char *name = q->n_args > 1 ? q->args[1] : NULL;
 
-        if (strcmp(q->command, "start-child") == 0) {
+        if (q->cmd->id == CTL_CMD_START_CHILD) {
                 if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
                         kind = SUP_CTL_START_INSTANCE;
                         /* The frame's args are counted, not NULL-terminated
@@ -428,9 +420,9 @@ static void cmd_tree(request *q) {
                         }
                         sup_errors_done(&errors);
                 }
-        } else if (strcmp(q->command, "terminate-child") == 0)
+        } else if (q->cmd->id == CTL_CMD_TERMINATE_CHILD)
                 kind = SUP_CTL_TERMINATE_CHILD;
-        else if (strcmp(q->command, "restart-child") == 0)
+        else if (q->cmd->id == CTL_CMD_RESTART_CHILD)
                 kind = SUP_CTL_RESTART_CHILD;
         else
                 kind = SUP_CTL_DELETE_CHILD;
@@ -485,32 +477,47 @@ static void cmd_reload(request *q) {
         free(error);
 }
 
-typedef struct command {
-        const char *name;
-        size_t min_args, max_args;
-        bool writes;
-        void (*run)(request *q);
-} command;
-
-static const command commands[] = {
-        { "status", 0, 1, false, cmd_status },
-        { "which-children", 1, 1, false, cmd_which_children },
-        { "count-children", 1, 1, false, cmd_count_children },
-        { "get-childspec", 2, 2, false, cmd_get_childspec },
-        { "history", 1, 1, false, cmd_history },
-        { "events", 0, 1, false, cmd_events },
-        { "get-state", 1, 1, false, cmd_sys },
-        { "statistics", 1, 1, false, cmd_sys },
-        { "suspend", 1, 1, true, cmd_sys },
-        { "resume", 1, 1, true, cmd_sys },
-        { "trace", 2, 2, true, cmd_sys },
-        { "start-child", 1, 64, true, cmd_tree },
-        { "terminate-child", 2, 2, true, cmd_tree },
-        { "restart-child", 2, 2, true, cmd_tree },
-        { "delete-child", 2, 2, true, cmd_tree },
-        { "reload", 0, 0, true, cmd_reload },
-        { "stop", 0, 0, true, cmd_stop },
+/* The commands gensupd answers itself (CTL_ROUTE_DAEMON); sys and tree
+ * requests go through cmd_sys and cmd_tree. */
+static void (*const daemon_commands[_CTL_CMD_MAX])(request *q) = {
+        [CTL_CMD_STATUS] = cmd_status,
+        [CTL_CMD_WHICH_CHILDREN] = cmd_which_children,
+        [CTL_CMD_COUNT_CHILDREN] = cmd_count_children,
+        [CTL_CMD_GET_CHILDSPEC] = cmd_get_childspec,
+        [CTL_CMD_HISTORY] = cmd_history,
+        [CTL_CMD_EVENTS] = cmd_events,
+        [CTL_CMD_RELOAD] = cmd_reload,
+        [CTL_CMD_STOP] = cmd_stop,
 };
+
+static void reply_unknown(ctl_conn *c, uint64_t ref, const char *command) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown command: %.64s", command);
+        reply_error(c, ref, -EINVAL, msg);
+}
+
+static void dispatch(request *q) {
+        switch (q->cmd->route) {
+        case CTL_ROUTE_DAEMON:
+                if (daemon_commands[q->cmd->id])
+                        daemon_commands[q->cmd->id](q);
+                else
+                        reply_unknown(q->conn, q->ref, q->cmd->name);
+                return;
+        case CTL_ROUTE_SYS:
+                cmd_sys(q);
+                return;
+        case CTL_ROUTE_TREE:
+                cmd_tree(q);
+                return;
+        case CTL_ROUTE_CALL:
+        case CTL_ROUTE_CAST:
+        case _CTL_ROUTE_MAX:
+                /* Those go straight to the server, never through gensupd. */
+                reply_unknown(q->conn, q->ref, q->cmd->name);
+                return;
+        }
+}
 
 static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
         if (f->kind != GENSUP__KIND__CTL || !f->ctl || !f->ctl->command) {
@@ -518,30 +525,23 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
                 return;
         }
         const Gensup__CtlRequest *in = f->ctl;
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-                const command *cmd = &commands[i];
-                if (strcmp(cmd->name, in->command) != 0)
-                        continue;
-                if (in->n_args < cmd->min_args || in->n_args > cmd->max_args) {
-                        reply_error(c, f->ref, -EINVAL, "wrong number of arguments");
-                        return;
-                }
-                if (cmd->writes && !c->may_write) {
-                        sup_log(LOG_WARNING, "control: refused %s from pid %d (uid %d): not permitted", cmd->name,
-                                (int) c->cred.pid, (int) c->cred.uid);
-                        reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
-                        return;
-                }
-                request q = {
-                        .conn = c, .ref = f->ref, .command = cmd->name,
-                        .args = in->args, .n_args = in->n_args,
-                };
-                cmd->run(&q);
+        const ctl_command *cmd = ctl_command_find(in->command);
+        if (!cmd) {
+                reply_unknown(c, f->ref, in->command);
                 return;
         }
-        char msg[128];
-        snprintf(msg, sizeof(msg), "unknown command: %.64s", in->command);
-        reply_error(c, f->ref, -EINVAL, msg);
+        if (in->n_args < cmd->min_args || in->n_args > cmd->max_args) {
+                reply_error(c, f->ref, -EINVAL, "wrong number of arguments");
+                return;
+        }
+        if (cmd->writes && !c->may_write) {
+                sup_log(LOG_WARNING, "control: refused %s from pid %d (uid %d): not permitted", cmd->name,
+                        (int) c->cred.pid, (int) c->cred.uid);
+                reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
+                return;
+        }
+        request q = { .conn = c, .ref = f->ref, .cmd = cmd, .args = in->args, .n_args = in->n_args };
+        dispatch(&q);
 }
 
 /* ---- connections ---- */

@@ -10,8 +10,7 @@
 #include "config.h"
 #include "notify.h"
 #include "tree.h"
-
-#define GENSUP_VERSION "0.1.0"
+#include "version.h"
 
 #include <jansson.h>
 
