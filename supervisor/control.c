@@ -22,12 +22,9 @@
 
 #include "clock.h"
 #include "commands.h"
-#include "config.h"
 #include "control.h"
-#include "daemon.h"
 #include "ipc.h"
 #include "log.h"
-#include "status.h"
 
 #define MAX_CONNECTIONS 64   /* readers; root and gensupd's user get as many more */
 #define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
@@ -42,7 +39,6 @@ typedef struct pending pending;
 struct pending {
         ctl_conn *conn;
         uint64_t ref;
-        char *name;
         pending *prev, *next;
 };
 
@@ -60,7 +56,9 @@ struct ctl_conn {
 };
 
 struct sup_control {
-        sup_daemon *d;
+        sd_event *event;
+        const sup_control_ops *ops;
+        void *userdata;
         int listen_fd;
         bool owns_path;
         char *path;
@@ -130,9 +128,8 @@ static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t
 }
 
 static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
-        const char *otp = sup_error_to_string(r);
         if (!text)
-                text = otp ? otp : strerror(r < 0 ? -r : r);
+                text = strerror(r < 0 ? -r : r);
         /* It may be a child's own words (an ERROR frame): made printable. */
         char *clean = ipc_text_clean(text, 511, false);
         reply(c, ref, r, clean ? clean : "out of memory", NULL, NULL, 0);
@@ -141,13 +138,12 @@ static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
 
 /* ---- pending answers ---- */
 
-static pending *pending_new(ctl_conn *c, uint64_t ref, const char *name) {
+static pending *pending_new(ctl_conn *c, uint64_t ref) {
         pending *p = calloc(1, sizeof(*p));
         if (!p)
                 return NULL;
         p->conn = c;
         p->ref = ref;
-        p->name = name ? strdup(name) : NULL;
         p->next = c->pendings;
         if (c->pendings)
                 c->pendings->prev = p;
@@ -169,8 +165,18 @@ static ctl_conn *pending_take(pending *p) {
         return c;
 }
 
-static void pending_free(pending *p) {
-        free(p->name);
+/* sup_control_done: the answer to a deferred request. */
+static void on_done(void *token, int r, const char *error, json_t *json) {
+        pending *p = token;
+        ctl_conn *c = pending_take(p);
+
+        if (c && r >= 0)
+                reply(c, p->ref, 0, NULL, json, NULL, 0);
+        else {
+                if (c)
+                        reply_error(c, p->ref, r, error);
+                json_decref(json);
+        }
         free(p);
 }
 
@@ -179,91 +185,59 @@ static void pending_free(pending *p) {
 typedef struct request {
         ctl_conn *conn;
         uint64_t ref;
-        const ctl_command *cmd;
-        char **args;
-        size_t n_args;
+        sup_control_request q;
 } request;
 
-static bool need_node(request *q, const char *name, sup_node **ret) {
-        sup_node *n = q->conn->ctl->d->root ? sup_tree_find_node(q->conn->ctl->d->root, name) : NULL;
-        if (!n) {
-                char msg[160];
-                snprintf(msg, sizeof(msg), "no such supervisor: %s", name);
-                reply_error(q->conn, q->ref, -ENOENT, msg);
-                return false;
-        }
-        *ret = n;
-        return true;
+typedef int (*deferred_op)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                           char **ret_error);
+
+static void reply_unknown(ctl_conn *c, uint64_t ref, const char *command) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown command: %.64s", command);
+        reply_error(c, ref, -EINVAL, msg);
 }
 
-static sup_entry *need_entry(request *q, const char *name) {
-        sup_entry *e = q->conn->ctl->d->root ? sup_tree_find(q->conn->ctl->d->root, name) : NULL;
-        if (!e) {
-                char msg[160];
-                snprintf(msg, sizeof(msg), "no such child: %s", name);
-                reply_error(q->conn, q->ref, -ENOENT, msg);
-        }
-        return e;
-}
+static void run_query(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
+        json_t *json = NULL;
+        char *error = NULL;
 
-static void cmd_status(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        json_t *j;
-
-        if (q->n_args == 1) {
-                sup_node *n = d->root ? sup_tree_find_node(d->root, q->args[0]) : NULL;
-                if (n && !sup_node_entry(n))
-                        j = sup_status_node(n);
-                else {
-                        sup_entry *e = need_entry(q, q->args[0]);
-                        if (!e)
-                                return;
-                        j = sup_status_entry(e);
-                }
-        } else
-                j = sup_status_daemon(d);
-        reply(q->conn, q->ref, 0, NULL, j, NULL, 0);
-}
-
-static void cmd_which_children(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        reply(q->conn, q->ref, 0, NULL, sup_status_which_children(n), NULL, 0);
-}
-
-static void cmd_count_children(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        sup_counts k;
-        sup_core_count_children(sup_node_core(n), &k);
-        reply(q->conn, q->ref, 0, NULL,
-              json_pack("{s:I,s:I,s:I,s:I}", "specs", (json_int_t) k.specs, "active", (json_int_t) k.active,
-                        "supervisors", (json_int_t) k.supervisors, "workers", (json_int_t) k.workers),
-              NULL, 0);
-}
-
-static void cmd_get_childspec(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        sup_entry *e = sup_tree_find(q->conn->ctl->d->root, q->args[1]);
-        if (!e || sup_entry_owner(e) != n) {
-                reply_error(q->conn, q->ref, -ENOENT, NULL);
+        if (!ops->query) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
                 return;
         }
-        reply(q->conn, q->ref, 0, NULL, sup_status_spec(sup_entry_spec(e)), NULL, 0);
+        int r = ops->query(rq->conn->ctl->userdata, &rq->q, &json, &error);
+        if (r < 0)
+                reply_error(rq->conn, rq->ref, r, error);
+        else
+                reply(rq->conn, rq->ref, 0, NULL, json, NULL, 0);
+        free(error);
 }
 
-static void cmd_history(request *q) {
-        sup_entry *e = need_entry(q, q->args[0]);
-        if (e)
-                reply(q->conn, q->ref, 0, NULL, sup_status_history(e), NULL, 0);
+/* An op that answers later: the pending answer outlives the connection
+ * if need be. */
+static void run_deferred(request *rq, deferred_op op) {
+        if (!op) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
+                return;
+        }
+        pending *p = pending_new(rq->conn, rq->ref);
+        if (!p) {
+                reply_error(rq->conn, rq->ref, -ENOMEM, NULL);
+                return;
+        }
+        char *error = NULL;
+        int r = op(rq->conn->ctl->userdata, &rq->q, on_done, p, &error);
+        if (r < 0) {
+                pending_take(p);
+                free(p);
+                reply_error(rq->conn, rq->ref, r, error);
+        }
+        free(error);
 }
 
-static void cmd_events(request *q) {
-        sup_control *ctl = q->conn->ctl;
+static void run_events(request *rq) {
+        sup_control *ctl = rq->conn->ctl;
         json_t *list = json_array();
         size_t start = (ctl->events_next + EVENTS_KEPT - ctl->events_n) % EVENTS_KEPT;
 
@@ -272,249 +246,47 @@ static void cmd_events(request *q) {
                 if (ev)
                         json_array_append_new(list, ev);
         }
-        if (q->n_args == 1 && strcmp(q->args[0], "--follow") == 0)
-                q->conn->follow = true;
-        reply(q->conn, q->ref, 0, NULL, json_pack("{s:o}", "events", list), NULL, 0);
+        if (rq->q.n_args == 1 && strcmp(rq->q.args[0], "--follow") == 0)
+                rq->conn->follow = true;
+        reply(rq->conn, rq->ref, 0, NULL, json_pack("{s:o}", "events", list), NULL, 0);
 }
 
-static void cmd_stop(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        reply(q->conn, q->ref, 0, NULL, NULL, NULL, 0);
-        if (!d->stopping && d->root) {
-                d->stopping = true;
-                sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->conn->cred.pid,
-                        (int) q->conn->cred.uid);
-                (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-                sup_tree_stop(d->root);
-        }
-}
-
-/* A child's answer to a forwarded sys request. */
-static void on_sys_done(void *userdata, Gensup__Frame *f) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
-
-        if (c) {
-                if (!f)
-                        reply_error(c, p->ref, -ECONNRESET, "the child went away");
-                else if (f->kind == GENSUP__KIND__ERROR)
-                        reply_error(c, p->ref, -(f->code ? f->code : EIO), f->reason);
-                else
-                        reply(c, p->ref, 0, NULL, sup_status_sys_reply(p->name, f->sys_reply), NULL, 0);
-        }
-        ipc_frame_free(f);
-        pending_free(p);
-}
-
-static void cmd_sys(request *q) {
-        Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
-
-        sys.op = q->cmd->sys_op;
-        if (q->cmd->id == CTL_CMD_TRACE) {
-                if (q->n_args != 2 || (strcmp(q->args[1], "on") != 0 && strcmp(q->args[1], "off") != 0)) {
-                        reply_error(q->conn, q->ref, -EINVAL, "trace NAME on|off");
-                        return;
-                }
-                sys.flag = strcmp(q->args[1], "on") == 0;
-        }
-        sup_entry *e = need_entry(q, q->args[0]);
-        if (!e)
-                return;
-        sup_proc *proc = sup_entry_proc(e);
-        if (!proc) {
-                reply_error(q->conn, q->ref, -EOPNOTSUPP, "not a worker");
+static void run_stop(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
+        if (!ops->stop) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
                 return;
         }
-        pending *p = pending_new(q->conn, q->ref, sup_entry_name(e));
-        if (!p) {
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
-                return;
-        }
-        int r = sup_proc_sys(proc, &sys, on_sys_done, p);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r,
-                            r == -ENOTCONN ? "not running, or not a gensup server (no control connection)" : NULL);
-        }
+        /* The answer first: stopping may take a while, or end the loop. */
+        reply(rq->conn, rq->ref, 0, NULL, NULL, NULL, 0);
+        ops->stop(rq->conn->ctl->userdata, &rq->q);
 }
 
-/* A tree request is done. */
-static void on_tree_done(void *userdata, int r, const char *name, pid_t pid, const char *reason) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
+static void dispatch(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
 
-        if (c) {
-                if (r < 0)
-                        reply_error(c, p->ref, r, reason);
-                else {
-                        json_t *j = json_object();
-                        if (name)
-                                json_object_set_new(j, "name", json_string(name));
-                        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
-                        if (reason)
-                                json_object_set_new(j, "info", json_string(reason));
-                        reply(c, p->ref, 0, NULL, j, NULL, 0);
-                }
-        }
-        pending_free(p);
-}
-
-static void cmd_tree(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-
-        sup_ctl_kind kind;
-        sup_spec *spec = NULL;
-        char *const *args = NULL;
-        char *extra[64];   /* start-child takes at most 64 arguments, the SUP among them */
-        const char *name = q->n_args > 1 ? q->args[1] : NULL;
-
-        if (q->cmd->id == CTL_CMD_START_CHILD) {
-                if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
-                        kind = SUP_CTL_START_INSTANCE;
-                        /* The frame's args are counted, not NULL-terminated
-                         * as sup_tree_ctl wants them. */
-                        size_t n_extra = q->n_args - 1;
-                        if (n_extra >= sizeof(extra) / sizeof(extra[0]))
-                                n_extra = sizeof(extra) / sizeof(extra[0]) - 1;
-                        for (size_t i = 0; i < n_extra; i++)
-                                extra[i] = q->args[i + 1];
-                        extra[n_extra] = NULL;
-                        args = extra;
-                        name = NULL;
-                } else {
-                        if (q->n_args != 2) {
-                                reply_error(q->conn, q->ref, -EINVAL, "start-child SUP SPEC (a child spec's settings)");
-                                return;
-                        }
-                        kind = SUP_CTL_START_CHILD;
-                        const char **taken = NULL;
-                        sup_errors errors = { 0 };
-                        char *dir = strdup(d->config->path);
-                        char *slash = dir ? strrchr(dir, '/') : NULL;
-                        if (slash)
-                                *slash = '\0';
-                        int r = sup_spec_names(d->config->root, &taken);
-                        if (r >= 0)
-                                r = sup_spec_parse(q->args[1], "start-child", dir, sup_node_spec(n), taken, &spec,
-                                                   &errors);
-                        free(taken);
-                        free(dir);
-                        if (r >= 0 && sup_tree_find(d->root, spec->name)) {
-                                /* Already in the tree (a start_child'ed one, say). */
-                                sup_entry *e = sup_tree_find(d->root, spec->name);
-                                r = sup_entry_pid(e) > 0 ? -EEXIST : -EALREADY;
-                                spec = sup_spec_free(spec);
-                        }
-                        if (r < 0) {
-                                char msg[1024] = "";
-                                for (size_t i = 0; i < errors.n; i++)
-                                        snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s", i ? "; " : "",
-                                                 errors.lines[i]);
-                                sup_errors_done(&errors);
-                                reply_error(q->conn, q->ref, r, msg[0] ? msg : NULL);
-                                return;
-                        }
-                        sup_errors_done(&errors);
-                }
-        } else if (q->cmd->id == CTL_CMD_TERMINATE_CHILD)
-                kind = SUP_CTL_TERMINATE_CHILD;
-        else if (q->cmd->id == CTL_CMD_RESTART_CHILD)
-                kind = SUP_CTL_RESTART_CHILD;
-        else
-                kind = SUP_CTL_DELETE_CHILD;
-
-        if (kind != SUP_CTL_START_CHILD && kind != SUP_CTL_START_INSTANCE && q->n_args != 2) {
-                reply_error(q->conn, q->ref, -EINVAL, "SUP NAME expected");
-                return;
-        }
-        /* A new child is named by its spec, not by the text it came in. */
-        if (kind == SUP_CTL_START_CHILD)
-                name = NULL;
-        pending *p = pending_new(q->conn, q->ref, spec ? spec->name : name);
-        if (!p) {
-                sup_spec_free(spec);
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
-                return;
-        }
-        int r = sup_tree_ctl(n, kind, name, spec, args, on_tree_done, p);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r, NULL);
-        }
-}
-
-static void on_reload_done(void *userdata, json_t *result) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
-
-        if (c)
-                reply(c, p->ref, 0, NULL, result, NULL, 0);
-        else
-                json_decref(result);
-        pending_free(p);
-}
-
-static void cmd_reload(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        pending *p = pending_new(q->conn, q->ref, NULL);
-        if (!p) {
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
-                return;
-        }
-        char *error = NULL;
-        sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->conn->cred.pid, (int) q->conn->cred.uid);
-        int r = sup_daemon_reload(d, on_reload_done, p, &error);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r, error);
-        }
-        free(error);
-}
-
-/* The commands gensupd answers itself (CTL_ROUTE_DAEMON); sys and tree
- * requests go through cmd_sys and cmd_tree. */
-static void (*const daemon_commands[_CTL_CMD_MAX])(request *q) = {
-        [CTL_CMD_STATUS] = cmd_status,
-        [CTL_CMD_WHICH_CHILDREN] = cmd_which_children,
-        [CTL_CMD_COUNT_CHILDREN] = cmd_count_children,
-        [CTL_CMD_GET_CHILDSPEC] = cmd_get_childspec,
-        [CTL_CMD_HISTORY] = cmd_history,
-        [CTL_CMD_EVENTS] = cmd_events,
-        [CTL_CMD_RELOAD] = cmd_reload,
-        [CTL_CMD_STOP] = cmd_stop,
-};
-
-static void reply_unknown(ctl_conn *c, uint64_t ref, const char *command) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "unknown command: %.64s", command);
-        reply_error(c, ref, -EINVAL, msg);
-}
-
-static void dispatch(request *q) {
-        switch (q->cmd->route) {
+        switch (rq->q.cmd->route) {
         case CTL_ROUTE_DAEMON:
-                if (daemon_commands[q->cmd->id])
-                        daemon_commands[q->cmd->id](q);
+                if (rq->q.cmd->id == CTL_CMD_EVENTS)
+                        run_events(rq);
+                else if (rq->q.cmd->id == CTL_CMD_STOP)
+                        run_stop(rq);
+                else if (rq->q.cmd->id == CTL_CMD_RELOAD)
+                        run_deferred(rq, ops->reload);
                 else
-                        reply_unknown(q->conn, q->ref, q->cmd->name);
+                        run_query(rq);
                 return;
         case CTL_ROUTE_SYS:
-                cmd_sys(q);
+                run_deferred(rq, ops->sys);
                 return;
         case CTL_ROUTE_TREE:
-                cmd_tree(q);
+                run_deferred(rq, ops->tree);
                 return;
         case CTL_ROUTE_CALL:
         case CTL_ROUTE_CAST:
         case _CTL_ROUTE_MAX:
                 /* Those go straight to the server, never through gensupd. */
-                reply_unknown(q->conn, q->ref, q->cmd->name);
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
                 return;
         }
 }
@@ -540,8 +312,12 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
                 reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
                 return;
         }
-        request q = { .conn = c, .ref = f->ref, .cmd = cmd, .args = in->args, .n_args = in->n_args };
-        dispatch(&q);
+        request rq = {
+                .conn = c,
+                .ref = f->ref,
+                .q = { .cmd = cmd, .args = in->args, .n_args = in->n_args, .peer = c->cred },
+        };
+        dispatch(&rq);
 }
 
 /* ---- connections ---- */
@@ -670,7 +446,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 c->ctl = ctl;
                 c->cred = cred;
                 c->may_write = full;
-                if (sd_event_add_io(ctl->d->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
+                if (sd_event_add_io(ctl->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
                         ipc_conn_free(c->conn);
                         free(c);
                         continue;
@@ -750,15 +526,17 @@ void sup_control_set_group(sup_control *ctl, const char *group) {
         }
 }
 
-int sup_control_open(sup_daemon *d, sup_control **ret) {
+int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control_ops *ops, void *userdata,
+                     sup_control **ret) {
         sup_control *ctl = calloc(1, sizeof(*ctl));
         int r;
 
         if (!ctl)
                 return -ENOMEM;
-        ctl->d = d;
+        ctl->event = event;
+        ctl->ops = ops;
+        ctl->userdata = userdata;
         ctl->listen_fd = -1;
-        sup_control_set_group(ctl, d->config->control_group);
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);
@@ -770,7 +548,7 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                         (void) fcntl(ctl->listen_fd, F_SETFL, flags | O_NONBLOCK);
         }
         else {
-                if (asprintf(&ctl->path, "%s/control.sock", d->runtime_dir) < 0) {
+                if (asprintf(&ctl->path, "%s/control.sock", runtime_dir) < 0) {
                         free(ctl);
                         return -ENOMEM;
                 }
@@ -785,7 +563,7 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                 ctl->listen_fd = r;
                 ctl->owns_path = true;
         }
-        r = sd_event_add_io(d->event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        r = sd_event_add_io(event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
         if (r < 0) {
                 sup_control_free(ctl);
                 return r;
