@@ -30,6 +30,10 @@
 #define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
 #define MAX_PENDING_OUTPUT (4u * 1024u * 1024u)
 #define EVENTS_KEPT 256
+#define FRAMES_PER_TURN 16       /* requests handled per connection per loop iteration */
+#define ACCEPTS_PER_TURN 16
+#define ACCEPT_RETRY_USEC (100u * 1000u)   /* out of fds: try accepting again after this */
+#define RESERVE_FDS 2
 
 typedef struct ctl_conn ctl_conn;
 typedef struct pending pending;
@@ -49,8 +53,10 @@ struct ctl_conn {
         struct ucred cred;
         bool may_write;
         bool follow;
-        bool handling;        /* inside on_conn: freeing waits until it returns */
+        bool handling;        /* inside its frames' handlers: freeing waits until they return */
         bool dead;
+        bool eof;             /* the client sent all it will: answer what it asked, then close */
+        bool backlog;         /* frames read and not handled yet (FRAMES_PER_TURN at a time) */
         pending *pendings;
         ctl_conn *prev, *next;
 };
@@ -63,6 +69,9 @@ struct sup_control {
         bool owns_path;
         char *path;
         sd_event_source *listen_source;
+        sd_event_source *accept_retry;   /* out of fds: accepting waits for this timer */
+        bool accept_stalled;             /* that was logged */
+        int reserve[RESERVE_FDS];        /* kept open, given up to accept root when out of fds */
         ctl_conn *conns;
         size_t n_conns;
         gid_t group;
@@ -75,8 +84,8 @@ struct sup_control {
 
 static void conn_free(ctl_conn *c);
 
-/* Drops a connection now, or, from inside its own handler, as soon as
- * that returns. */
+/* Drops a connection now, or, from inside its own handlers, as soon as
+ * they return. */
 static void conn_drop(ctl_conn *c) {
         if (c->handling)
                 c->dead = true;
@@ -84,20 +93,40 @@ static void conn_drop(ctl_conn *c) {
                 conn_free(c);
 }
 
+/* A client that sent all it will is done with once every answer it is
+ * owed, now or later, is written. */
+static bool conn_finished(ctl_conn *c) {
+        return c->eof && !c->backlog && !c->pendings && ipc_conn_pending(c->conn) == 0;
+}
+
+/* What the connection waits for: requests while the client sends and
+ * none are waiting to be handled; room while answers wait to be written,
+ * or while requests wait to be handled (the next turn comes when the
+ * client can take more answers, as every other source's does). Nothing
+ * at all (a half-closed client waiting for an answer to come): the
+ * source is off. */
+static void conn_update(ctl_conn *c) {
+        uint32_t events = 0;
+        if (!c->eof && !c->backlog)
+                events |= EPOLLIN;
+        if (c->backlog || ipc_conn_pending(c->conn) > 0)
+                events |= EPOLLOUT;
+        if (events)
+                (void) sd_event_source_set_io_events(c->source, events);
+        (void) sd_event_source_set_enabled(c->source, events ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 /* ---- sending ---- */
 
 static void conn_flush(ctl_conn *c) {
         int r = ipc_conn_flush(c->conn);
-        if (r == -EAGAIN) {
-                if (ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
-                        sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read",
-                                (int) c->cred.pid);
-                        conn_drop(c);
-                        return;
-                }
-                (void) sd_event_source_set_io_events(c->source, EPOLLIN | EPOLLOUT);
-        } else if (r < 0)
+        if (r == -EAGAIN && ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
+                sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read", (int) c->cred.pid);
                 conn_drop(c);
+        } else if ((r < 0 && r != -EAGAIN) || conn_finished(c))
+                conn_drop(c);
+        else
+                conn_update(c);
 }
 
 static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
@@ -322,46 +351,62 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
 
 /* ---- connections ---- */
 
-static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ctl_conn *c = userdata;
-
-        if (revents & EPOLLOUT) {
-                int r = ipc_conn_flush(c->conn);
-                if (r == 0)
-                        (void) sd_event_source_set_io_events(s, EPOLLIN);
-                else if (r != -EAGAIN) {
-                        conn_free(c);
-                        return 0;
-                }
-        }
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                return 0;
-
-        int r = ipc_conn_read(c->conn);
-        if (r == -EAGAIN)
-                return 0;
-        for (;;) {
+/* Handles the requests read so far, FRAMES_PER_TURN at most: a client
+ * that sends many at once takes turns with the others. A malformed frame
+ * ends the connection. */
+static void conn_handle(ctl_conn *c) {
+        c->handling = true;
+        c->backlog = true;   /* until the loop below sees the end */
+        for (int n = 0; n < FRAMES_PER_TURN && !c->dead; n++) {
                 Gensup__Frame *f = NULL;
                 int k = ipc_conn_next(c->conn, &f);
                 if (k < 0) {
                         sup_log(LOG_WARNING, "control: %s from pid %d, closing that connection",
                                 k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
-                        conn_free(c);
-                        return 0;
-                }
-                if (k == 0)
+                        c->dead = true;
                         break;
-                c->handling = true;
+                }
+                if (k == 0) {
+                        c->backlog = false;
+                        break;
+                }
                 handle_frame(c, f);
-                c->handling = false;
                 ipc_frame_free(f);
-                if (c->dead) {
+        }
+        c->handling = false;
+}
+
+/* One read per wakeup, or, with requests still waiting, none. At EOF the
+ * requests read are still answered, deferred ones too, before the
+ * connection closes: a client may shut down its write side and wait for
+ * its answer. */
+static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ctl_conn *c = userdata;
+
+        if (revents & EPOLLOUT) {
+                int r = ipc_conn_flush(c->conn);
+                if (r < 0 && r != -EAGAIN) {
                         conn_free(c);
                         return 0;
                 }
         }
-        if (r < 0)
+        if (c->backlog)
+                conn_handle(c);
+        else if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof) {
+                int r = ipc_conn_read(c->conn);
+                if (r == -ECONNRESET)
+                        c->eof = true;
+                else if (r < 0 && r != -EAGAIN) {
+                        conn_free(c);
+                        return 0;
+                }
+                if (r != -EAGAIN)
+                        conn_handle(c);
+        }
+        if (c->dead || conn_finished(c))
                 conn_free(c);
+        else
+                conn_update(c);
         return 0;
 }
 
@@ -397,65 +442,138 @@ static void log_refusal(sup_control *ctl, const struct ucred *cred) {
         ctl->refused_unlogged = 0;
 }
 
+/* Says why before closing: one frame, best effort. */
+static void refuse(int cfd, int code, const char *why) {
+        ipc_conn *tmp = NULL;
+        if (ipc_conn_new(cfd, 0, &tmp) < 0)
+                return;
+        Gensup__Frame f;
+        Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
+        ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, 0);
+        cr.code = code;
+        cr.error = (char *) why;
+        f.ctl_reply = &cr;
+        (void) ipc_conn_queue(tmp, &f);
+        (void) ipc_conn_flush(tmp);
+        ipc_conn_free(tmp);
+}
+
+static void conn_add(sup_control *ctl, int cfd, const struct ucred *cred, bool full) {
+        ctl_conn *c = calloc(1, sizeof(*c));
+        if (!c || ipc_conn_new(cfd, 0, &c->conn) < 0) {
+                if (c)
+                        free(c);
+                else
+                        close(cfd);
+                return;
+        }
+        /* Requests are small; answers (status of a big tree) are not. */
+        ipc_conn_set_max_in(c->conn, MAX_CTL_FRAME);
+        c->ctl = ctl;
+        c->cred = *cred;
+        c->may_write = full;
+        if (sd_event_add_io(ctl->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
+                ipc_conn_free(c->conn);
+                free(c);
+                return;
+        }
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        ctl->n_conns++;
+}
+
+/* A new connection: kept, or refused with the reason. One accepted with
+ * a reserve fd (out_of_fds) is kept for root and gensupd's user only,
+ * who may need it to stop things. */
+static void accept_one(sup_control *ctl, int cfd, bool out_of_fds) {
+        struct ucred cred;
+        if (ipc_peer_cred(cfd, &cred) < 0) {
+                close(cfd);
+                return;
+        }
+        bool full = cred.uid == 0 || cred.uid == geteuid();
+        bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
+        /* Readers cannot take the places root needs to stop things. */
+        bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS) || (out_of_fds && !full);
+        if (!full && !read_only) {
+                refuse(cfd, EPERM, "permission denied: not root, not gensupd's user, not in control_group");
+                log_refusal(ctl, &cred);
+        } else if (crowded)
+                refuse(cfd, EBUSY, "too many control connections");
+        else
+                conn_add(ctl, cfd, &cred, full);
+}
+
+/* ---- out of fds: a reserve, and a pause ---- */
+
+static void reserve_fill(sup_control *ctl) {
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] < 0)
+                        ctl->reserve[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Gives up one reserve fd; false when none is left. */
+static bool reserve_release(sup_control *ctl) {
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] >= 0) {
+                        close(ctl->reserve[i]);
+                        ctl->reserve[i] = -1;
+                        return true;
+                }
+        return false;
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_control *ctl = userdata;
+        ctl->accept_retry = sd_event_source_disable_unref(ctl->accept_retry);
+        reserve_fill(ctl);
+        (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_ON);
+        return 0;
+}
+
+/* The listening socket stays readable while connections wait, so instead
+ * of trying again at once (a busy loop) accepting waits for a timer, as
+ * libgensup's listener does. Connections wait in the backlog meanwhile. */
+static void accept_pause(sup_control *ctl) {
+        (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_OFF);
+        if (!ctl->accept_retry &&
+            sd_event_add_time_relative(ctl->event, &ctl->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+                                       on_accept_retry, ctl) < 0)
+                (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_ON);
+}
+
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_control *ctl = userdata;
+        bool out_of_fds = false;
 
         /* A bounded number per wakeup: the source is level-triggered. */
-        for (int turn = 0; turn < 16; turn++) {
+        for (int turn = 0; turn < ACCEPTS_PER_TURN; turn++) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (cfd < 0)
+                if (cfd >= 0) {
+                        ctl->accept_stalled = false;
+                        accept_one(ctl, cfd, out_of_fds);
+                        if (out_of_fds)
+                                reserve_fill(ctl);   /* back, unless the connection kept it */
+                        out_of_fds = false;
+                        continue;
+                }
+                if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return 0;
-                struct ucred cred;
-                if (ipc_peer_cred(cfd, &cred) < 0) {
-                        close(cfd);
+                /* Out of fds (or memory): one reserve fd lets root in. */
+                if ((errno == EMFILE || errno == ENFILE) && !out_of_fds && reserve_release(ctl)) {
+                        out_of_fds = true;
                         continue;
                 }
-                bool full = cred.uid == 0 || cred.uid == geteuid();
-                bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
-                /* Readers cannot take the places root needs to stop things. */
-                bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS);
-                if ((!full && !read_only) || crowded) {
-                        /* Say why before closing: one frame, best effort. */
-                        ipc_conn *tmp = NULL;
-                        if (ipc_conn_new(cfd, 0, &tmp) == 0) {
-                                Gensup__Frame f;
-                                Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
-                                ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, 0);
-                                cr.code = full || read_only ? EBUSY : EPERM;
-                                cr.error = (char *) (full || read_only ? "too many control connections"
-                                                                       : "permission denied: not root, not gensupd's user, not in control_group");
-                                f.ctl_reply = &cr;
-                                (void) ipc_conn_queue(tmp, &f);
-                                (void) ipc_conn_flush(tmp);
-                                ipc_conn_free(tmp);
-                        }
-                        if (!full && !read_only)
-                                log_refusal(ctl, &cred);
-                        continue;
-                }
-                ctl_conn *c = calloc(1, sizeof(*c));
-                if (!c || ipc_conn_new(cfd, 0, &c->conn) < 0) {
-                        if (c)
-                                free(c);
-                        else
-                                close(cfd);
-                        continue;
-                }
-                /* Requests are small; answers (status of a big tree) are not. */
-                ipc_conn_set_max_in(c->conn, MAX_CTL_FRAME);
-                c->ctl = ctl;
-                c->cred = cred;
-                c->may_write = full;
-                if (sd_event_add_io(ctl->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
-                        ipc_conn_free(c->conn);
-                        free(c);
-                        continue;
-                }
-                c->next = ctl->conns;
-                if (ctl->conns)
-                        ctl->conns->prev = c;
-                ctl->conns = c;
-                ctl->n_conns++;
+                if (!ctl->accept_stalled)
+                        sup_log(LOG_WARNING, "control: cannot accept connections (%s): trying again every %ums",
+                                strerror(errno), ACCEPT_RETRY_USEC / 1000u);
+                ctl->accept_stalled = true;   /* one line per episode */
+                accept_pause(ctl);
+                return 0;
         }
         return 0;
 }
@@ -476,6 +594,7 @@ static void conn_free(ctl_conn *c) {
                 c->next->prev = c->prev;
         ctl->n_conns--;
         free(c);
+        reserve_fill(ctl);   /* if a connection had taken one */
 }
 
 /* ---- events ---- */
@@ -537,6 +656,8 @@ int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control
         ctl->ops = ops;
         ctl->userdata = userdata;
         ctl->listen_fd = -1;
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                ctl->reserve[i] = -1;
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);
@@ -568,6 +689,7 @@ int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control
                 sup_control_free(ctl);
                 return r;
         }
+        reserve_fill(ctl);
         *ret = ctl;
         return 0;
 }
@@ -578,6 +700,10 @@ sup_control *sup_control_free(sup_control *ctl) {
         while (ctl->conns)
                 conn_free(ctl->conns);
         sd_event_source_disable_unref(ctl->listen_source);
+        sd_event_source_disable_unref(ctl->accept_retry);
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] >= 0)
+                        close(ctl->reserve[i]);
         if (ctl->listen_fd >= 0)
                 close(ctl->listen_fd);
         if (ctl->owns_path)

@@ -374,6 +374,67 @@ START_TEST(test_events_kept_and_followed) {
 }
 END_TEST
 
+/* Half-closed: the client has sent all it will and waits. Its answer
+ * (one that comes later too) is written, then the connection closes. */
+START_TEST(test_half_close_answered) {
+        ipc_conn *c = client();
+        send_ctl(c, 21, "status", NULL);
+        send_ctl(c, 22, "delete-child", ARGV("top", "w1"));
+        ck_assert_int_eq(shutdown(ipc_conn_fd(c), SHUT_WR), 0);
+        ck_assert_int_eq(recv_reply(c, 21, NULL, 0, NULL), 0);
+        RUN_UNTIL(fk.done != NULL);
+        fake_answer(&fk, 0, NULL, json_pack("{s:s}", "name", "w1"));
+        ck_assert_int_eq(recv_reply(c, 22, NULL, 0, NULL), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(recv_frame(c, &f), -ECONNRESET);
+        ipc_conn_free(c);
+}
+END_TEST
+
+#define FLOOD 200
+
+/* One client that sends many requests at once does not hold the loop:
+ * another client's request is answered while most of the flood still
+ * waits, and every request of the flood is answered in the end, in
+ * order. sd_event_run dispatches one source per call, so the number of
+ * calls is the measure here, not time. */
+START_TEST(test_flood_takes_turns) {
+        ipc_conn *flood = client();
+        for (uint64_t i = 0; i < FLOOD; i++) {
+                Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
+                ipc_frame f;
+                ipc_frame_init(&f, GENSUP__KIND__CTL, 1000 + i);
+                req.command = (char *) "status";
+                f.ctl = &req;
+                ck_assert_int_eq(ipc_conn_queue(flood, &f), 0);
+        }
+        ck_assert_int_eq(ipc_conn_flush(flood), 0);   /* one write: the requests arrive together */
+        ipc_conn *other = client();
+        send_ctl(other, 7, "status", NULL);
+        ck_assert_int_eq(recv_reply(other, 7, NULL, 0, NULL), 0);
+
+        /* What the flood has received so far. */
+        size_t answered = 0;
+        for (;;) {
+                ipc_frame *f = NULL;
+                int r = ipc_conn_next(flood, &f);
+                if (r > 0) {
+                        answered++;
+                        ipc_frame_free(f);
+                        continue;
+                }
+                if (ipc_conn_read(flood) <= 0)
+                        break;
+        }
+        ck_assert_msg(answered < FLOOD / 2, "%zu of %d answered before the other client's one", answered, FLOOD);
+        for (size_t i = answered; i < FLOOD; i++)
+                ck_assert_int_eq(recv_reply(flood, 1000 + i, NULL, 0, NULL), 0);
+        ck_assert_int_eq(fk.n_query, FLOOD + 1);
+        ipc_conn_free(flood);
+        ipc_conn_free(other);
+}
+END_TEST
+
 Suite *control_suite(void) {
         Suite *s = suite_create("control");
         TCase *tc = tcase_create("ops");
@@ -386,6 +447,8 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_answer_after_close);
         tcase_add_test(tc, test_stop_answered_first);
         tcase_add_test(tc, test_events_kept_and_followed);
+        tcase_add_test(tc, test_half_close_answered);
+        tcase_add_test(tc, test_flood_takes_turns);
         suite_add_tcase(s, tc);
         return s;
 }
