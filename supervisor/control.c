@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,6 +27,7 @@
 #include "control.h"
 #include "ipc.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define MAX_CONNECTIONS 64   /* readers; root and gensupd's user get as many more */
 #define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
@@ -34,6 +37,27 @@
 #define ACCEPTS_PER_TURN 16
 #define ACCEPT_RETRY_USEC (100u * 1000u)   /* out of fds: try accepting again after this */
 #define RESERVE_FDS 2
+
+/* Lines a peer can cause, each kind rate-limited on its own: a client
+ * that sends garbage in a loop must not fill the log (once 266,514 lines
+ * in ten minutes). */
+#define NOISE_INTERVAL_USEC (5u * 1000u * 1000u)
+#define NOISE_BURST 10
+
+typedef enum ctl_noise {
+        NOISE_BAD_FRAME,        /* malformed or oversized frames */
+        NOISE_REFUSED_PEER,     /* connections from those who may not ask */
+        NOISE_REFUSED_WRITE,    /* write commands from readers */
+        NOISE_DROPPED,          /* clients that do not read their answers */
+        _NOISE_MAX,
+} ctl_noise;
+
+static const char *const noise_what[_NOISE_MAX] = {
+        [NOISE_BAD_FRAME] = "bad frames",
+        [NOISE_REFUSED_PEER] = "refused connections",
+        [NOISE_REFUSED_WRITE] = "refused write commands",
+        [NOISE_DROPPED] = "dropped clients",
+};
 
 typedef struct ctl_conn ctl_conn;
 typedef struct pending pending;
@@ -77,10 +101,65 @@ struct sup_control {
         gid_t group;
         bool has_group;
         char *events[EVENTS_KEPT];   /* JSON lines, a ring */
-        time_t refused_second;       /* CLOCK_MONOTONIC second of the last refusal logged */
-        unsigned long long refused_unlogged;
+        sup_ratelimit noise[_NOISE_MAX];   /* lines a peer can cause */
+        sd_event_source *noise_timer;      /* sums up the lines held back */
         size_t events_next, events_n;
 };
+
+/* ---- rate-limited log lines ---- */
+
+/* Writes the "N messages suppressed" lines that are due. */
+static void noise_tell(sup_control *ctl, uint64_t now) {
+        for (size_t k = 0; k < _NOISE_MAX; k++) {
+                uint64_t held = sup_ratelimit_take_held(&ctl->noise[k], now);
+                if (held > 0)
+                        sup_log(LOG_WARNING, "control: %llu messages suppressed (%s)", (unsigned long long) held,
+                                noise_what[k]);
+        }
+}
+
+static int on_noise_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Sets the timer for the next summary, if lines are held back. */
+static void noise_arm(sup_control *ctl) {
+        uint64_t next = UINT64_MAX, at;
+        for (size_t k = 0; k < _NOISE_MAX; k++)
+                if (sup_ratelimit_pending(&ctl->noise[k], &at) && at < next)
+                        next = at;
+        if (next == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(ctl->noise_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!ctl->noise_timer) {
+                if (sd_event_add_time(ctl->event, &ctl->noise_timer, CLOCK_MONOTONIC, next, 0, on_noise_timer, ctl) < 0)
+                        return;   /* the summary comes with the next line */
+        } else
+                (void) sd_event_source_set_time(ctl->noise_timer, next);
+        (void) sd_event_source_set_enabled(ctl->noise_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_noise_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_control *ctl = userdata;
+        noise_tell(ctl, sup_mono_usec());
+        noise_arm(ctl);
+        return 0;
+}
+
+/* A warning a peer caused: written if its kind is within its rate. */
+static void log_noise(sup_control *ctl, ctl_noise kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void log_noise(sup_control *ctl, ctl_noise kind, const char *fmt, ...) {
+        uint64_t now = sup_mono_usec();
+        noise_tell(ctl, now);
+        if (sup_ratelimit_allow(&ctl->noise[kind], now)) {
+                char msg[512];
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(msg, sizeof(msg), fmt, ap);
+                va_end(ap);
+                sup_log(LOG_WARNING, "control: %s", msg);
+        }
+        noise_arm(ctl);
+}
 
 static void conn_free(ctl_conn *c);
 
@@ -121,7 +200,7 @@ static void conn_update(ctl_conn *c) {
 static void conn_flush(ctl_conn *c) {
         int r = ipc_conn_flush(c->conn);
         if (r == -EAGAIN && ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
-                sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read", (int) c->cred.pid);
+                log_noise(c->ctl, NOISE_DROPPED, "dropping a client (pid %d) that does not read", (int) c->cred.pid);
                 conn_drop(c);
         } else if ((r < 0 && r != -EAGAIN) || conn_finished(c))
                 conn_drop(c);
@@ -336,8 +415,8 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
                 return;
         }
         if (cmd->writes && !c->may_write) {
-                sup_log(LOG_WARNING, "control: refused %s from pid %d (uid %d): not permitted", cmd->name,
-                        (int) c->cred.pid, (int) c->cred.uid);
+                log_noise(c->ctl, NOISE_REFUSED_WRITE, "refused %s from pid %d (uid %d): not permitted", cmd->name,
+                          (int) c->cred.pid, (int) c->cred.uid);
                 reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
                 return;
         }
@@ -361,8 +440,8 @@ static void conn_handle(ctl_conn *c) {
                 Gensup__Frame *f = NULL;
                 int k = ipc_conn_next(c->conn, &f);
                 if (k < 0) {
-                        sup_log(LOG_WARNING, "control: %s from pid %d, closing that connection",
-                                k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
+                        log_noise(c->ctl, NOISE_BAD_FRAME, "%s from pid %d, closing that connection",
+                                  k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
                         c->dead = true;
                         break;
                 }
@@ -423,25 +502,6 @@ static bool peer_in_group(int fd, const struct ucred *cred, gid_t group) {
         return false;
 }
 
-/* One line per refusal would let anyone fill the log: at most one a second,
- * saying how many were not written. */
-static void log_refusal(sup_control *ctl, const struct ucred *cred) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec == ctl->refused_second) {
-                ctl->refused_unlogged++;
-                return;
-        }
-        if (ctl->refused_unlogged > 0)
-                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted (and %llu more not logged)",
-                        (int) cred->pid, (int) cred->uid, (unsigned long long) ctl->refused_unlogged);
-        else
-                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted", (int) cred->pid,
-                        (int) cred->uid);
-        ctl->refused_second = now.tv_sec;
-        ctl->refused_unlogged = 0;
-}
-
 /* Says why before closing: one frame, best effort. */
 static void refuse(int cfd, int code, const char *why) {
         ipc_conn *tmp = NULL;
@@ -499,7 +559,8 @@ static void accept_one(sup_control *ctl, int cfd, bool out_of_fds) {
         bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS) || (out_of_fds && !full);
         if (!full && !read_only) {
                 refuse(cfd, EPERM, "permission denied: not root, not gensupd's user, not in control_group");
-                log_refusal(ctl, &cred);
+                log_noise(ctl, NOISE_REFUSED_PEER, "refused pid %d (uid %d): not permitted", (int) cred.pid,
+                          (int) cred.uid);
         } else if (crowded)
                 refuse(cfd, EBUSY, "too many control connections");
         else
@@ -658,6 +719,8 @@ int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control
         ctl->listen_fd = -1;
         for (size_t i = 0; i < RESERVE_FDS; i++)
                 ctl->reserve[i] = -1;
+        for (size_t k = 0; k < _NOISE_MAX; k++)
+                ctl->noise[k] = SUP_RATELIMIT_INIT(NOISE_INTERVAL_USEC, NOISE_BURST);
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);
@@ -701,6 +764,8 @@ sup_control *sup_control_free(sup_control *ctl) {
                 conn_free(ctl->conns);
         sd_event_source_disable_unref(ctl->listen_source);
         sd_event_source_disable_unref(ctl->accept_retry);
+        noise_tell(ctl, UINT64_MAX);   /* what is held back is told at exit */
+        sd_event_source_disable_unref(ctl->noise_timer);
         for (size_t i = 0; i < RESERVE_FDS; i++)
                 if (ctl->reserve[i] >= 0)
                         close(ctl->reserve[i]);

@@ -5,11 +5,15 @@
  * a client sees (CTL_REPLY frames) and what the ops were asked. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -213,10 +217,10 @@ static int recv_reply(ipc_conn *c, uint64_t ref, char *error, size_t size, json_
 /* Runs the loop until cond holds. */
 #define RUN_UNTIL(cond)                                                         \
         do {                                                                    \
-                int turn_ = 0;                                                  \
-                while (!(cond) && turn_++ < MAX_TURNS)                          \
+                bool ok_ = false;                                               \
+                for (int turn_ = 0; !(ok_ = (cond)) && turn_ < MAX_TURNS; turn_++) \
                         ck_assert_int_ge(sd_event_run(event, TURN_USEC), 0);    \
-                ck_assert_msg((cond), "never: %s", #cond);                      \
+                ck_assert_msg(ok_, "never: %s", #cond);                         \
         } while (0)
 
 #define ARGV(...) ((const char *const[]) { __VA_ARGS__, NULL })
@@ -435,6 +439,103 @@ START_TEST(test_flood_takes_turns) {
 }
 END_TEST
 
+/* ---- rate-limited log lines ---- */
+
+#define NOBODY 65534
+#define REFUSALS 50
+
+/* In a child process that is nobody (in group NOBODY, a reader): sends
+ * `stop` REFUSALS times, each answered EPERM. Exits 0 when they were. */
+static void refused_writer(void) {
+        if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                _exit(2);
+        int fd = ipc_connect(sock_path);
+        ipc_conn *c = NULL;
+        if (fd < 0 || ipc_conn_new(fd, 0, &c) < 0)
+                _exit(3);
+        int status = 0;
+        for (uint64_t i = 0; i < REFUSALS && status == 0; i++) {
+                Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
+                ipc_frame f, *in = NULL;
+                ipc_frame_init(&f, GENSUP__KIND__CTL, i + 1);
+                req.command = (char *) "stop";
+                f.ctl = &req;
+                if (ipc_conn_queue(c, &f) < 0 || ipc_conn_flush(c) < 0)
+                        status = 4;
+                while (status == 0 && ipc_conn_next(c, &in) == 0) {
+                        if (ipc_conn_wait(c, true, 10000) <= 0 || ipc_conn_read(c) < 0)
+                                status = 5;
+                }
+                if (status == 0 && (!in || in->kind != GENSUP__KIND__CTL_REPLY || in->ctl_reply->code != EPERM))
+                        status = 6;
+                ipc_frame_free(in);
+        }
+        ipc_conn_free(c);
+        _exit(status);
+}
+
+/* The lines of the log that hold needle, and the messages the lines
+ * "N messages suppressed (what)" counted. */
+static size_t count_lines(const char *path, const char *needle, const char *what, size_t *ret_held) {
+        FILE *f = fopen(path, "re");
+        char line[1024];
+        size_t n = 0, held = 0;
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                n += strstr(line, needle) != NULL;
+                unsigned long long k;
+                char kind[64];
+                const char *s = strstr(line, "control: ");
+                if (s && sscanf(s, "control: %llu messages suppressed (%63[^)])", &k, kind) == 2 &&
+                    strcmp(kind, what) == 0)
+                        held += (size_t) k;
+        }
+        fclose(f);
+        *ret_held = held;
+        return n;
+}
+
+/* A reader that sends write commands in a loop: each is refused, a
+ * bounded number of lines say so, and one line counts the rest once
+ * their interval has ended. */
+START_TEST(test_refused_writes_rate_limited) {
+        if (geteuid() != 0)
+                return;   /* only root can become a reader here */
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        sup_control_set_group(ctl, "65534");
+        char *log_path = NULL;
+        ck_assert_int_ge(asprintf(&log_path, "%s/log", dir), 0);
+        int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(log_fd, 0);
+        int saved = dup(STDERR_FILENO);
+        ck_assert_int_ge(saved, 0);
+        ck_assert_int_eq(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0)
+                refused_writer();
+        int status = -1;
+        RUN_UNTIL(waitpid(pid, &status, WNOHANG) == pid);
+        /* Every refusal is told, in a line or in a count; the last count
+         * comes when its interval ends. */
+        size_t lines = 0, held = 0;
+        RUN_UNTIL((lines = count_lines(log_path, "control: refused stop from pid ", "refused write commands",
+                                       &held)) + held >= REFUSALS);
+
+        ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        close(log_fd);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reader: wait status %#x", status);
+        ck_assert_int_eq(fk.n_stop, 0);
+        ck_assert_int_eq(lines + held, REFUSALS);
+        ck_assert_int_ge(held, 1);
+        ck_assert_msg(lines < REFUSALS / 2, "%zu lines for %d refusals", lines, REFUSALS);
+        free(log_path);
+}
+END_TEST
+
 Suite *control_suite(void) {
         Suite *s = suite_create("control");
         TCase *tc = tcase_create("ops");
@@ -449,6 +550,7 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_events_kept_and_followed);
         tcase_add_test(tc, test_half_close_answered);
         tcase_add_test(tc, test_flood_takes_turns);
+        tcase_add_test(tc, test_refused_writes_rate_limited);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -910,6 +910,64 @@ START_TEST(test_hangup_after_request) {
 }
 END_TEST
 
+/* ---- rate-limited log lines ---- */
+
+/* The lines of gensupd's log about malformed frames (one each), and the
+ * frames the "N messages suppressed (bad frames)" lines counted. */
+static void count_bad_frame_lines(size_t *ret_lines, size_t *ret_held) {
+        char *text = it_read_file(gensupd_log);
+        size_t lines = 0, held = 0;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strstr(line, "control: malformed frame from pid "))
+                        lines++;
+                const char *s = strstr(line, "control: ");
+                unsigned long long n;
+                char what[32];
+                if (s && sscanf(s, "control: %llu messages suppressed (%31[^)])", &n, what) == 2 &&
+                    strcmp(what, "bad frames") == 0)
+                        held += (size_t) n;
+        }
+        free(text);
+        *ret_lines = lines;
+        *ret_held = held;
+}
+
+#define BAD_CLIENTS 200
+
+/* Garbage in a loop (once 266,514 lines in ten minutes): a bounded number
+ * of lines, the rest counted in "N messages suppressed" lines, so that
+ * every frame is accounted for, and nothing else disturbed. */
+START_TEST(test_bad_frames_rate_limited) {
+        char *sock = it_path("control.sock");
+        static const uint8_t junk[] = { 6, 0xde, 0xad, 0xbe, 0xef, 0x0f, 0xff };
+        for (int i = 0; i < BAD_CLIENTS; i++) {
+                ipc_conn *bad = it_connect(sock);
+                ck_assert_ptr_nonnull(bad);
+                ck_assert_int_eq(it_send_raw(bad, junk, sizeof(junk)), 0);
+                expect_closed(bad);
+                ipc_conn_free(bad);
+        }
+        /* The last summary comes when its interval ends (5 s). */
+        size_t lines, held;
+        int64_t deadline = now_ms() + 4 * IT_WAIT_MS;
+        for (;;) {
+                count_bad_frame_lines(&lines, &held);
+                if (lines + held >= BAD_CLIENTS)
+                        break;
+                ck_assert_msg(now_ms() < deadline, "%zu lines and %zu suppressed for %d bad frames", lines, held,
+                              BAD_CLIENTS);
+                nap_ms(50);
+        }
+        ck_assert_int_eq(lines + held, BAD_CLIENTS);
+        ck_assert_int_ge(held, 1);
+        ck_assert_msg(lines < BAD_CLIENTS / 2, "%zu lines for %d bad frames", lines, BAD_CLIENTS);
+        json_decref(ctl_json("status"));
+}
+END_TEST
+
 /* ---- the control socket under pressure ---- */
 
 /* A raw CTL request. */
@@ -1119,6 +1177,7 @@ Suite *ctl_suite(void) {
         tcase_add_test(tc, test_permission_denied);
         tcase_add_test(tc, test_garbage_and_oversize);
         tcase_add_test(tc, test_hangup_after_request);
+        tcase_add_test(tc, test_bad_frames_rate_limited);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("pressure");
