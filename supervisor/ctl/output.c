@@ -482,6 +482,35 @@ static char *rlimit_value(const json_t *v) {
         return jtext(v);
 }
 
+/* A worker spec's rlimits and restart backoff, one line each. */
+static void kv_add_limits(kvlist *l, json_t *doc) {
+        gs_buf b = GS_BUF_INIT;
+        const char *key;
+        json_t *v;
+        json_object_foreach(json_object_get(doc, "rlimits"), key, v) {
+                char *soft = rlimit_value(json_array_get(v, 0)), *hard = rlimit_value(json_array_get(v, 1));
+                gs_buf_printf(&b, "%s%s=%s:%s", b.len ? " " : "", key, soft ? soft : "?", hard ? hard : "?");
+                free(soft);
+                free(hard);
+        }
+        kv_add(l, "rlimits", b.len ? strndup((char *) b.data, b.len) : NULL, NULL);
+        gs_buf_done(&b);
+
+        json_t *bo = json_object_get(doc, "backoff");
+        if (!json_is_object(bo))
+                return;
+        char *ini = ms_text(json_object_get(bo, "initial")), *max = ms_text(json_object_get(bo, "max"));
+        char *reset = ms_text(json_object_get(bo, "reset_after"));
+        kv_add(l, "backoff",
+               ctl_strf("initial %s, max %s, factor %g, jitter %g, reset after %s", ini, max,
+                        json_number_value(json_object_get(bo, "factor")),
+                        json_number_value(json_object_get(bo, "jitter")), reset),
+               NULL);
+        free(ini);
+        free(max);
+        free(reset);
+}
+
 static void print_childspec(json_t *doc) {
         kvlist l = { .n = 0 };
         const char *type = jstr(doc, "type");
@@ -513,32 +542,7 @@ static void print_childspec(json_t *doc) {
                 kv_add(&l, "working_directory", jtext(json_object_get(doc, "working_directory")), NULL);
                 kv_add(&l, "user", jtext(json_object_get(doc, "user")), NULL);
                 kv_add(&l, "group", jtext(json_object_get(doc, "group")), NULL);
-
-                gs_buf b = GS_BUF_INIT;
-                const char *key;
-                json_t *v;
-                json_object_foreach(json_object_get(doc, "rlimits"), key, v) {
-                        char *soft = rlimit_value(json_array_get(v, 0)), *hard = rlimit_value(json_array_get(v, 1));
-                        gs_buf_printf(&b, "%s%s=%s:%s", b.len ? " " : "", key, soft ? soft : "?", hard ? hard : "?");
-                        free(soft);
-                        free(hard);
-                }
-                kv_add(&l, "rlimits", b.len ? strndup((char *) b.data, b.len) : NULL, NULL);
-                gs_buf_done(&b);
-
-                json_t *bo = json_object_get(doc, "backoff");
-                if (json_is_object(bo)) {
-                        char *ini = ms_text(json_object_get(bo, "initial")), *max = ms_text(json_object_get(bo, "max"));
-                        char *reset = ms_text(json_object_get(bo, "reset_after"));
-                        kv_add(&l, "backoff",
-                               ctl_strf("initial %s, max %s, factor %g, jitter %g, reset after %s", ini, max,
-                                     json_number_value(json_object_get(bo, "factor")),
-                                     json_number_value(json_object_get(bo, "jitter")), reset),
-                               NULL);
-                        free(ini);
-                        free(max);
-                        free(reset);
-                }
+                kv_add_limits(&l, doc);
         }
         static const char *const known[] = { "name", "type", "restart", "shutdown", "significant", "strategy",
                                              "intensity", "period", "auto_shutdown", "children", "exec", "listen",
