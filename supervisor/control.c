@@ -3,10 +3,21 @@
  * Each request is one CTL frame; each answer one CTL_REPLY frame carrying
  * a JSON document (gensupctl(1) describes them). Peers are checked with
  * SO_PEERCRED: root and gensupd's own uid may do everything, members of
- * control_group may read, everyone else is refused (and logged). A peer
- * can make gensupd hold only bounded memory: frames are small, pending
- * output is capped (a stuck `events --follow` reader is dropped), and
- * connections are limited in number. */
+ * control_group may read, everyone else is refused. What a command does
+ * is the ops' business (control.h; gensupd's are in answers.c): this
+ * file knows connections, not the tree.
+ *
+ * Map: rate-limited log lines (what a peer can make us log); sending;
+ * answers that come later (pending, outliving their connection if need
+ * be); requests (checked against commands.h, routed to the ops);
+ * connections (16 requests per turn, half-close answered before the
+ * close); accepting (refusals, and out of fds: a reserve for root and a
+ * pause instead of a busy loop); events; setup.
+ *
+ * A peer can make gensupd hold only bounded memory and do bounded work:
+ * frames are small, pending output is capped (a stuck `events --follow`
+ * reader is dropped), connections are limited in number, and every
+ * handler does a bounded amount per wakeup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
