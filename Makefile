@@ -124,15 +124,20 @@ $(LIB_SO): $(LIB_OBJ) worker/libgensup.sym
 link = $(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(DEP_LIBS)
 
 # ---- supervisor: gensupd and gensupctl ----
-SUP_SRC := $(filter-out supervisor/gensupd.c supervisor/gensupctl.c,$(wildcard supervisor/*.c))
+SUP_SRC := $(filter-out supervisor/gensupd.c,$(wildcard supervisor/*.c))
 SUP_OBJ := $(call obj,$(SUP_SRC))
-SUP_BIN := $(if $(wildcard supervisor/gensupd.c),$(B)/bin/gensupd) $(if $(wildcard supervisor/gensupctl.c),$(B)/bin/gensupctl)
+# gensupctl (supervisor/ctl/) is a client of the control socket: it links
+# libgensup (ipc/, the proto, the client API) and the command table it
+# shares with control.c, and no other gensupd object.
+CTL_SRC := $(wildcard supervisor/ctl/*.c) supervisor/commands.c
+CTL_OBJ := $(call obj,$(CTL_SRC))
+SUP_BIN := $(if $(wildcard supervisor/gensupd.c),$(B)/bin/gensupd) $(if $(wildcard supervisor/ctl/main.c),$(B)/bin/gensupctl)
 
 $(B)/bin/gensupd: $(B)/obj/supervisor/gensupd.o $(SUP_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 
-$(B)/bin/gensupctl: $(B)/obj/supervisor/gensupctl.o $(SUP_OBJ) $(LIB_A)
+$(B)/bin/gensupctl: $(CTL_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 

@@ -3,13 +3,26 @@
  * Each request is one CTL frame; each answer one CTL_REPLY frame carrying
  * a JSON document (gensupctl(1) describes them). Peers are checked with
  * SO_PEERCRED: root and gensupd's own uid may do everything, members of
- * control_group may read, everyone else is refused (and logged). A peer
- * can make gensupd hold only bounded memory: frames are small, pending
- * output is capped (a stuck `events --follow` reader is dropped), and
- * connections are limited in number. */
+ * control_group may read, everyone else is refused. What a command does
+ * is the ops' business (control.h; gensupd's are in answers.c): this
+ * file knows connections, not the tree.
+ *
+ * Map: rate-limited log lines (what a peer can make us log); sending;
+ * answers that come later (pending, outliving their connection if need
+ * be); requests (checked against commands.h, routed to the ops);
+ * connections (16 requests per turn, half-close answered before the
+ * close); accepting (refusals, and out of fds: a reserve for root and a
+ * pause instead of a busy loop); events; setup.
+ *
+ * A peer can make gensupd hold only bounded memory and do bounded work:
+ * frames are small, pending output is capped (a stuck `events --follow`
+ * reader is dropped), connections are limited in number, and every
+ * handler does a bounded amount per wakeup. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,17 +34,41 @@
 #include <systemd/sd-daemon.h>
 
 #include "clock.h"
-#include "config.h"
+#include "commands.h"
 #include "control.h"
-#include "daemon.h"
 #include "ipc.h"
 #include "log.h"
-#include "status.h"
+#include "ratelimit.h"
 
 #define MAX_CONNECTIONS 64   /* readers; root and gensupd's user get as many more */
 #define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
 #define MAX_PENDING_OUTPUT (4u * 1024u * 1024u)
 #define EVENTS_KEPT 256
+#define FRAMES_PER_TURN 16       /* requests handled per connection per loop iteration */
+#define ACCEPTS_PER_TURN 16
+#define ACCEPT_RETRY_USEC (100u * 1000u)   /* out of fds: try accepting again after this */
+#define RESERVE_FDS 2
+
+/* Lines a peer can cause, each kind rate-limited on its own: a client
+ * that sends garbage in a loop must not fill the log (once 266,514 lines
+ * in ten minutes). */
+#define NOISE_INTERVAL_USEC (5u * 1000u * 1000u)
+#define NOISE_BURST 10
+
+typedef enum ctl_noise {
+        NOISE_BAD_FRAME,        /* malformed or oversized frames */
+        NOISE_REFUSED_PEER,     /* connections from those who may not ask */
+        NOISE_REFUSED_WRITE,    /* write commands from readers */
+        NOISE_DROPPED,          /* clients that do not read their answers */
+        _NOISE_MAX,
+} ctl_noise;
+
+static const char *const noise_what[_NOISE_MAX] = {
+        [NOISE_BAD_FRAME] = "bad frames",
+        [NOISE_REFUSED_PEER] = "refused connections",
+        [NOISE_REFUSED_WRITE] = "refused write commands",
+        [NOISE_DROPPED] = "dropped clients",
+};
 
 typedef struct ctl_conn ctl_conn;
 typedef struct pending pending;
@@ -41,7 +78,6 @@ typedef struct pending pending;
 struct pending {
         ctl_conn *conn;
         uint64_t ref;
-        char *name;
         pending *prev, *next;
 };
 
@@ -52,32 +88,94 @@ struct ctl_conn {
         struct ucred cred;
         bool may_write;
         bool follow;
-        bool handling;        /* inside on_conn: freeing waits until it returns */
+        bool handling;        /* inside its frames' handlers: freeing waits until they return */
         bool dead;
+        bool eof;             /* the client sent all it will: answer what it asked, then close */
+        bool backlog;         /* frames read and not handled yet (FRAMES_PER_TURN at a time) */
         pending *pendings;
         ctl_conn *prev, *next;
 };
 
 struct sup_control {
-        sup_daemon *d;
+        sd_event *event;
+        const sup_control_ops *ops;
+        void *userdata;
         int listen_fd;
         bool owns_path;
         char *path;
         sd_event_source *listen_source;
+        sd_event_source *accept_retry;   /* out of fds: accepting waits for this timer */
+        bool accept_stalled;             /* that was logged */
+        int reserve[RESERVE_FDS];        /* kept open, given up to accept root when out of fds */
         ctl_conn *conns;
         size_t n_conns;
         gid_t group;
         bool has_group;
         char *events[EVENTS_KEPT];   /* JSON lines, a ring */
-        time_t refused_second;       /* CLOCK_MONOTONIC second of the last refusal logged */
-        unsigned long long refused_unlogged;
+        sup_ratelimit noise[_NOISE_MAX];   /* lines a peer can cause */
+        sd_event_source *noise_timer;      /* sums up the lines held back */
         size_t events_next, events_n;
 };
 
+/* ---- rate-limited log lines ---- */
+
+/* Writes the "N messages suppressed" lines that are due. */
+static void noise_tell(sup_control *ctl, uint64_t now) {
+        for (size_t k = 0; k < _NOISE_MAX; k++) {
+                uint64_t held = sup_ratelimit_take_held(&ctl->noise[k], now);
+                if (held > 0)
+                        sup_log(LOG_WARNING, "control: %llu messages suppressed (%s)", (unsigned long long) held,
+                                noise_what[k]);
+        }
+}
+
+static int on_noise_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Sets the timer for the next summary, if lines are held back. */
+static void noise_arm(sup_control *ctl) {
+        uint64_t next = UINT64_MAX, at;
+        for (size_t k = 0; k < _NOISE_MAX; k++)
+                if (sup_ratelimit_pending(&ctl->noise[k], &at) && at < next)
+                        next = at;
+        if (next == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(ctl->noise_timer, SD_EVENT_OFF);
+                return;
+        }
+        if (!ctl->noise_timer) {
+                if (sd_event_add_time(ctl->event, &ctl->noise_timer, CLOCK_MONOTONIC, next, 0, on_noise_timer, ctl) < 0)
+                        return;   /* the summary comes with the next line */
+        } else
+                (void) sd_event_source_set_time(ctl->noise_timer, next);
+        (void) sd_event_source_set_enabled(ctl->noise_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_noise_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_control *ctl = userdata;
+        noise_tell(ctl, sup_mono_usec());
+        noise_arm(ctl);
+        return 0;
+}
+
+/* A warning a peer caused: written if its kind is within its rate. */
+static void log_noise(sup_control *ctl, ctl_noise kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void log_noise(sup_control *ctl, ctl_noise kind, const char *fmt, ...) {
+        uint64_t now = sup_mono_usec();
+        noise_tell(ctl, now);
+        if (sup_ratelimit_allow(&ctl->noise[kind], now)) {
+                char msg[512];
+                va_list ap;
+                va_start(ap, fmt);
+                vsnprintf(msg, sizeof(msg), fmt, ap);
+                va_end(ap);
+                sup_log(LOG_WARNING, "control: %s", msg);
+        }
+        noise_arm(ctl);
+}
+
 static void conn_free(ctl_conn *c);
 
-/* Drops a connection now, or, from inside its own handler, as soon as
- * that returns. */
+/* Drops a connection now, or, from inside its own handlers, as soon as
+ * they return. */
 static void conn_drop(ctl_conn *c) {
         if (c->handling)
                 c->dead = true;
@@ -85,20 +183,40 @@ static void conn_drop(ctl_conn *c) {
                 conn_free(c);
 }
 
+/* A client that sent all it will is done with once every answer it is
+ * owed, now or later, is written. */
+static bool conn_finished(ctl_conn *c) {
+        return c->eof && !c->backlog && !c->pendings && ipc_conn_pending(c->conn) == 0;
+}
+
+/* What the connection waits for: requests while the client sends and
+ * none are waiting to be handled; room while answers wait to be written,
+ * or while requests wait to be handled (the next turn comes when the
+ * client can take more answers, as every other source's does). Nothing
+ * at all (a half-closed client waiting for an answer to come): the
+ * source is off. */
+static void conn_update(ctl_conn *c) {
+        uint32_t events = 0;
+        if (!c->eof && !c->backlog)
+                events |= EPOLLIN;
+        if (c->backlog || ipc_conn_pending(c->conn) > 0)
+                events |= EPOLLOUT;
+        if (events)
+                (void) sd_event_source_set_io_events(c->source, events);
+        (void) sd_event_source_set_enabled(c->source, events ? SD_EVENT_ON : SD_EVENT_OFF);
+}
+
 /* ---- sending ---- */
 
 static void conn_flush(ctl_conn *c) {
         int r = ipc_conn_flush(c->conn);
-        if (r == -EAGAIN) {
-                if (ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
-                        sup_log(LOG_WARNING, "control: dropping a client (pid %d) that does not read",
-                                (int) c->cred.pid);
-                        conn_drop(c);
-                        return;
-                }
-                (void) sd_event_source_set_io_events(c->source, EPOLLIN | EPOLLOUT);
-        } else if (r < 0)
+        if (r == -EAGAIN && ipc_conn_pending(c->conn) > MAX_PENDING_OUTPUT) {
+                log_noise(c->ctl, NOISE_DROPPED, "dropping a client (pid %d) that does not read", (int) c->cred.pid);
                 conn_drop(c);
+        } else if ((r < 0 && r != -EAGAIN) || conn_finished(c))
+                conn_drop(c);
+        else
+                conn_update(c);
 }
 
 static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
@@ -129,9 +247,8 @@ static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t
 }
 
 static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
-        const char *otp = sup_error_to_string(r);
         if (!text)
-                text = otp ? otp : strerror(r < 0 ? -r : r);
+                text = strerror(r < 0 ? -r : r);
         /* It may be a child's own words (an ERROR frame): made printable. */
         char *clean = ipc_text_clean(text, 511, false);
         reply(c, ref, r, clean ? clean : "out of memory", NULL, NULL, 0);
@@ -140,13 +257,12 @@ static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
 
 /* ---- pending answers ---- */
 
-static pending *pending_new(ctl_conn *c, uint64_t ref, const char *name) {
+static pending *pending_new(ctl_conn *c, uint64_t ref) {
         pending *p = calloc(1, sizeof(*p));
         if (!p)
                 return NULL;
         p->conn = c;
         p->ref = ref;
-        p->name = name ? strdup(name) : NULL;
         p->next = c->pendings;
         if (c->pendings)
                 c->pendings->prev = p;
@@ -168,8 +284,18 @@ static ctl_conn *pending_take(pending *p) {
         return c;
 }
 
-static void pending_free(pending *p) {
-        free(p->name);
+/* sup_control_done: the answer to a deferred request. */
+static void on_done(void *token, int r, const char *error, json_t *json) {
+        pending *p = token;
+        ctl_conn *c = pending_take(p);
+
+        if (c && r >= 0)
+                reply(c, p->ref, 0, NULL, json, NULL, 0);
+        else {
+                if (c)
+                        reply_error(c, p->ref, r, error);
+                json_decref(json);
+        }
         free(p);
 }
 
@@ -178,91 +304,59 @@ static void pending_free(pending *p) {
 typedef struct request {
         ctl_conn *conn;
         uint64_t ref;
-        const char *command;
-        char **args;
-        size_t n_args;
+        sup_control_request q;
 } request;
 
-static bool need_node(request *q, const char *name, sup_node **ret) {
-        sup_node *n = q->conn->ctl->d->root ? sup_tree_find_node(q->conn->ctl->d->root, name) : NULL;
-        if (!n) {
-                char msg[160];
-                snprintf(msg, sizeof(msg), "no such supervisor: %s", name);
-                reply_error(q->conn, q->ref, -ENOENT, msg);
-                return false;
-        }
-        *ret = n;
-        return true;
+typedef int (*deferred_op)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                           char **ret_error);
+
+static void reply_unknown(ctl_conn *c, uint64_t ref, const char *command) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "unknown command: %.64s", command);
+        reply_error(c, ref, -EINVAL, msg);
 }
 
-static sup_entry *need_entry(request *q, const char *name) {
-        sup_entry *e = q->conn->ctl->d->root ? sup_tree_find(q->conn->ctl->d->root, name) : NULL;
-        if (!e) {
-                char msg[160];
-                snprintf(msg, sizeof(msg), "no such child: %s", name);
-                reply_error(q->conn, q->ref, -ENOENT, msg);
-        }
-        return e;
-}
+static void run_query(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
+        json_t *json = NULL;
+        char *error = NULL;
 
-static void cmd_status(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        json_t *j;
-
-        if (q->n_args == 1) {
-                sup_node *n = d->root ? sup_tree_find_node(d->root, q->args[0]) : NULL;
-                if (n && !sup_node_entry(n))
-                        j = sup_status_node(n);
-                else {
-                        sup_entry *e = need_entry(q, q->args[0]);
-                        if (!e)
-                                return;
-                        j = sup_status_entry(e);
-                }
-        } else
-                j = sup_status_daemon(d);
-        reply(q->conn, q->ref, 0, NULL, j, NULL, 0);
-}
-
-static void cmd_which_children(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        reply(q->conn, q->ref, 0, NULL, sup_status_which_children(n), NULL, 0);
-}
-
-static void cmd_count_children(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        sup_counts k;
-        sup_core_count_children(sup_node_core(n), &k);
-        reply(q->conn, q->ref, 0, NULL,
-              json_pack("{s:I,s:I,s:I,s:I}", "specs", (json_int_t) k.specs, "active", (json_int_t) k.active,
-                        "supervisors", (json_int_t) k.supervisors, "workers", (json_int_t) k.workers),
-              NULL, 0);
-}
-
-static void cmd_get_childspec(request *q) {
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-        sup_entry *e = sup_tree_find(q->conn->ctl->d->root, q->args[1]);
-        if (!e || sup_entry_owner(e) != n) {
-                reply_error(q->conn, q->ref, -ENOENT, NULL);
+        if (!ops->query) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
                 return;
         }
-        reply(q->conn, q->ref, 0, NULL, sup_status_spec(sup_entry_spec(e)), NULL, 0);
+        int r = ops->query(rq->conn->ctl->userdata, &rq->q, &json, &error);
+        if (r < 0)
+                reply_error(rq->conn, rq->ref, r, error);
+        else
+                reply(rq->conn, rq->ref, 0, NULL, json, NULL, 0);
+        free(error);
 }
 
-static void cmd_history(request *q) {
-        sup_entry *e = need_entry(q, q->args[0]);
-        if (e)
-                reply(q->conn, q->ref, 0, NULL, sup_status_history(e), NULL, 0);
+/* An op that answers later: the pending answer outlives the connection
+ * if need be. */
+static void run_deferred(request *rq, deferred_op op) {
+        if (!op) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
+                return;
+        }
+        pending *p = pending_new(rq->conn, rq->ref);
+        if (!p) {
+                reply_error(rq->conn, rq->ref, -ENOMEM, NULL);
+                return;
+        }
+        char *error = NULL;
+        int r = op(rq->conn->ctl->userdata, &rq->q, on_done, p, &error);
+        if (r < 0) {
+                pending_take(p);
+                free(p);
+                reply_error(rq->conn, rq->ref, r, error);
+        }
+        free(error);
 }
 
-static void cmd_events(request *q) {
-        sup_control *ctl = q->conn->ctl;
+static void run_events(request *rq) {
+        sup_control *ctl = rq->conn->ctl;
         json_t *list = json_array();
         size_t start = (ctl->events_next + EVENTS_KEPT - ctl->events_n) % EVENTS_KEPT;
 
@@ -271,246 +365,50 @@ static void cmd_events(request *q) {
                 if (ev)
                         json_array_append_new(list, ev);
         }
-        if (q->n_args == 1 && strcmp(q->args[0], "--follow") == 0)
-                q->conn->follow = true;
-        reply(q->conn, q->ref, 0, NULL, json_pack("{s:o}", "events", list), NULL, 0);
+        if (rq->q.n_args == 1 && strcmp(rq->q.args[0], "--follow") == 0)
+                rq->conn->follow = true;
+        reply(rq->conn, rq->ref, 0, NULL, json_pack("{s:o}", "events", list), NULL, 0);
 }
 
-static void cmd_stop(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        reply(q->conn, q->ref, 0, NULL, NULL, NULL, 0);
-        if (!d->stopping && d->root) {
-                d->stopping = true;
-                sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->conn->cred.pid,
-                        (int) q->conn->cred.uid);
-                (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-                sup_tree_stop(d->root);
+static void run_stop(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
+        if (!ops->stop) {
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
+                return;
         }
+        /* The answer first: stopping may take a while, or end the loop. */
+        reply(rq->conn, rq->ref, 0, NULL, NULL, NULL, 0);
+        ops->stop(rq->conn->ctl->userdata, &rq->q);
 }
 
-/* A child's answer to a forwarded sys request. */
-static void on_sys_done(void *userdata, Gensup__Frame *f) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
+static void dispatch(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
 
-        if (c) {
-                if (!f)
-                        reply_error(c, p->ref, -ECONNRESET, "the child went away");
-                else if (f->kind == GENSUP__KIND__ERROR)
-                        reply_error(c, p->ref, -(f->code ? f->code : EIO), f->reason);
+        switch (rq->q.cmd->route) {
+        case CTL_ROUTE_DAEMON:
+                if (rq->q.cmd->id == CTL_CMD_EVENTS)
+                        run_events(rq);
+                else if (rq->q.cmd->id == CTL_CMD_STOP)
+                        run_stop(rq);
+                else if (rq->q.cmd->id == CTL_CMD_RELOAD)
+                        run_deferred(rq, ops->reload);
                 else
-                        reply(c, p->ref, 0, NULL, sup_status_sys_reply(p->name, f->sys_reply), NULL, 0);
-        }
-        ipc_frame_free(f);
-        pending_free(p);
-}
-
-static void cmd_sys(request *q) {
-        Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
-        const char *cmd = q->command;
-
-        if (strcmp(cmd, "get-state") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__GET_STATE;
-        else if (strcmp(cmd, "statistics") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__STATISTICS;
-        else if (strcmp(cmd, "suspend") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__SUSPEND;
-        else if (strcmp(cmd, "resume") == 0)
-                sys.op = GENSUP__SYS_REQUEST__OP__RESUME;
-        else {
-                sys.op = GENSUP__SYS_REQUEST__OP__TRACE;
-                if (q->n_args != 2 || (strcmp(q->args[1], "on") != 0 && strcmp(q->args[1], "off") != 0)) {
-                        reply_error(q->conn, q->ref, -EINVAL, "trace NAME on|off");
-                        return;
-                }
-                sys.flag = strcmp(q->args[1], "on") == 0;
-        }
-        sup_entry *e = need_entry(q, q->args[0]);
-        if (!e)
+                        run_query(rq);
                 return;
-        sup_proc *proc = sup_entry_proc(e);
-        if (!proc) {
-                reply_error(q->conn, q->ref, -EOPNOTSUPP, "not a worker");
+        case CTL_ROUTE_SYS:
+                run_deferred(rq, ops->sys);
                 return;
-        }
-        pending *p = pending_new(q->conn, q->ref, sup_entry_name(e));
-        if (!p) {
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
+        case CTL_ROUTE_TREE:
+                run_deferred(rq, ops->tree);
                 return;
-        }
-        int r = sup_proc_sys(proc, &sys, on_sys_done, p);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r,
-                            r == -ENOTCONN ? "not running, or not a gensup server (no control connection)" : NULL);
+        case CTL_ROUTE_CALL:
+        case CTL_ROUTE_CAST:
+        case _CTL_ROUTE_MAX:
+                /* Those go straight to the server, never through gensupd. */
+                reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
+                return;
         }
 }
-
-/* A tree request is done. */
-static void on_tree_done(void *userdata, int r, const char *name, pid_t pid, const char *reason) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
-
-        if (c) {
-                if (r < 0)
-                        reply_error(c, p->ref, r, reason);
-                else {
-                        json_t *j = json_object();
-                        if (name)
-                                json_object_set_new(j, "name", json_string(name));
-                        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
-                        if (reason)
-                                json_object_set_new(j, "info", json_string(reason));
-                        reply(c, p->ref, 0, NULL, j, NULL, 0);
-                }
-        }
-        pending_free(p);
-}
-
-static void cmd_tree(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        sup_node *n;
-        if (!need_node(q, q->args[0], &n))
-                return;
-
-        sup_ctl_kind kind;
-        sup_spec *spec = NULL;
-        char *const *args = NULL;
-        char *extra[64];   /* start-child takes at most 64 arguments, the SUP among them */
-        const char *name = q->n_args > 1 ? q->args[1] : NULL;
-
-        if (strcmp(q->command, "start-child") == 0) {
-                if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
-                        kind = SUP_CTL_START_INSTANCE;
-                        /* The frame's args are counted, not NULL-terminated
-                         * as sup_tree_ctl wants them. */
-                        size_t n_extra = q->n_args - 1;
-                        if (n_extra >= sizeof(extra) / sizeof(extra[0]))
-                                n_extra = sizeof(extra) / sizeof(extra[0]) - 1;
-                        for (size_t i = 0; i < n_extra; i++)
-                                extra[i] = q->args[i + 1];
-                        extra[n_extra] = NULL;
-                        args = extra;
-                        name = NULL;
-                } else {
-                        if (q->n_args != 2) {
-                                reply_error(q->conn, q->ref, -EINVAL, "start-child SUP SPEC (a child spec's settings)");
-                                return;
-                        }
-                        kind = SUP_CTL_START_CHILD;
-                        const char **taken = NULL;
-                        sup_errors errors = { 0 };
-                        char *dir = strdup(d->config->path);
-                        char *slash = dir ? strrchr(dir, '/') : NULL;
-                        if (slash)
-                                *slash = '\0';
-                        int r = sup_spec_names(d->config->root, &taken);
-                        if (r >= 0)
-                                r = sup_spec_parse(q->args[1], "start-child", dir, sup_node_spec(n), taken, &spec,
-                                                   &errors);
-                        free(taken);
-                        free(dir);
-                        if (r >= 0 && sup_tree_find(d->root, spec->name)) {
-                                /* Already in the tree (a start_child'ed one, say). */
-                                sup_entry *e = sup_tree_find(d->root, spec->name);
-                                r = sup_entry_pid(e) > 0 ? -EEXIST : -EALREADY;
-                                spec = sup_spec_free(spec);
-                        }
-                        if (r < 0) {
-                                char msg[1024] = "";
-                                for (size_t i = 0; i < errors.n; i++)
-                                        snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s", i ? "; " : "",
-                                                 errors.lines[i]);
-                                sup_errors_done(&errors);
-                                reply_error(q->conn, q->ref, r, msg[0] ? msg : NULL);
-                                return;
-                        }
-                        sup_errors_done(&errors);
-                }
-        } else if (strcmp(q->command, "terminate-child") == 0)
-                kind = SUP_CTL_TERMINATE_CHILD;
-        else if (strcmp(q->command, "restart-child") == 0)
-                kind = SUP_CTL_RESTART_CHILD;
-        else
-                kind = SUP_CTL_DELETE_CHILD;
-
-        if (kind != SUP_CTL_START_CHILD && kind != SUP_CTL_START_INSTANCE && q->n_args != 2) {
-                reply_error(q->conn, q->ref, -EINVAL, "SUP NAME expected");
-                return;
-        }
-        /* A new child is named by its spec, not by the text it came in. */
-        if (kind == SUP_CTL_START_CHILD)
-                name = NULL;
-        pending *p = pending_new(q->conn, q->ref, spec ? spec->name : name);
-        if (!p) {
-                sup_spec_free(spec);
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
-                return;
-        }
-        int r = sup_tree_ctl(n, kind, name, spec, args, on_tree_done, p);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r, NULL);
-        }
-}
-
-static void on_reload_done(void *userdata, json_t *result) {
-        pending *p = userdata;
-        ctl_conn *c = pending_take(p);
-
-        if (c)
-                reply(c, p->ref, 0, NULL, result, NULL, 0);
-        else
-                json_decref(result);
-        pending_free(p);
-}
-
-static void cmd_reload(request *q) {
-        sup_daemon *d = q->conn->ctl->d;
-        pending *p = pending_new(q->conn, q->ref, NULL);
-        if (!p) {
-                reply_error(q->conn, q->ref, -ENOMEM, NULL);
-                return;
-        }
-        char *error = NULL;
-        sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->conn->cred.pid, (int) q->conn->cred.uid);
-        int r = sup_daemon_reload(d, on_reload_done, p, &error);
-        if (r < 0) {
-                pending_take(p);
-                pending_free(p);
-                reply_error(q->conn, q->ref, r, error);
-        }
-        free(error);
-}
-
-typedef struct command {
-        const char *name;
-        size_t min_args, max_args;
-        bool writes;
-        void (*run)(request *q);
-} command;
-
-static const command commands[] = {
-        { "status", 0, 1, false, cmd_status },
-        { "which-children", 1, 1, false, cmd_which_children },
-        { "count-children", 1, 1, false, cmd_count_children },
-        { "get-childspec", 2, 2, false, cmd_get_childspec },
-        { "history", 1, 1, false, cmd_history },
-        { "events", 0, 1, false, cmd_events },
-        { "get-state", 1, 1, false, cmd_sys },
-        { "statistics", 1, 1, false, cmd_sys },
-        { "suspend", 1, 1, true, cmd_sys },
-        { "resume", 1, 1, true, cmd_sys },
-        { "trace", 2, 2, true, cmd_sys },
-        { "start-child", 1, 64, true, cmd_tree },
-        { "terminate-child", 2, 2, true, cmd_tree },
-        { "restart-child", 2, 2, true, cmd_tree },
-        { "delete-child", 2, 2, true, cmd_tree },
-        { "reload", 0, 0, true, cmd_reload },
-        { "stop", 0, 0, true, cmd_stop },
-};
 
 static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
         if (f->kind != GENSUP__KIND__CTL || !f->ctl || !f->ctl->command) {
@@ -518,74 +416,87 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
                 return;
         }
         const Gensup__CtlRequest *in = f->ctl;
-        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-                const command *cmd = &commands[i];
-                if (strcmp(cmd->name, in->command) != 0)
-                        continue;
-                if (in->n_args < cmd->min_args || in->n_args > cmd->max_args) {
-                        reply_error(c, f->ref, -EINVAL, "wrong number of arguments");
-                        return;
-                }
-                if (cmd->writes && !c->may_write) {
-                        sup_log(LOG_WARNING, "control: refused %s from pid %d (uid %d): not permitted", cmd->name,
-                                (int) c->cred.pid, (int) c->cred.uid);
-                        reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
-                        return;
-                }
-                request q = {
-                        .conn = c, .ref = f->ref, .command = cmd->name,
-                        .args = in->args, .n_args = in->n_args,
-                };
-                cmd->run(&q);
+        const ctl_command *cmd = ctl_command_find(in->command);
+        if (!cmd) {
+                reply_unknown(c, f->ref, in->command);
                 return;
         }
-        char msg[128];
-        snprintf(msg, sizeof(msg), "unknown command: %.64s", in->command);
-        reply_error(c, f->ref, -EINVAL, msg);
+        if (in->n_args < cmd->min_args || in->n_args > cmd->max_args) {
+                reply_error(c, f->ref, -EINVAL, "wrong number of arguments");
+                return;
+        }
+        if (cmd->writes && !c->may_write) {
+                log_noise(c->ctl, NOISE_REFUSED_WRITE, "refused %s from pid %d (uid %d): not permitted", cmd->name,
+                          (int) c->cred.pid, (int) c->cred.uid);
+                reply_error(c, f->ref, -EPERM, "permission denied: this command needs root or gensupd's user");
+                return;
+        }
+        request rq = {
+                .conn = c,
+                .ref = f->ref,
+                .q = { .cmd = cmd, .args = in->args, .n_args = in->n_args, .peer = c->cred },
+        };
+        dispatch(&rq);
 }
 
 /* ---- connections ---- */
 
+/* Handles the requests read so far, FRAMES_PER_TURN at most: a client
+ * that sends many at once takes turns with the others. A malformed frame
+ * ends the connection. */
+static void conn_handle(ctl_conn *c) {
+        c->handling = true;
+        c->backlog = true;   /* until the loop below sees the end */
+        for (int n = 0; n < FRAMES_PER_TURN && !c->dead; n++) {
+                Gensup__Frame *f = NULL;
+                int k = ipc_conn_next(c->conn, &f);
+                if (k < 0) {
+                        log_noise(c->ctl, NOISE_BAD_FRAME, "%s from pid %d, closing that connection",
+                                  k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
+                        c->dead = true;
+                        break;
+                }
+                if (k == 0) {
+                        c->backlog = false;
+                        break;
+                }
+                handle_frame(c, f);
+                ipc_frame_free(f);
+        }
+        c->handling = false;
+}
+
+/* One read per wakeup, or, with requests still waiting, none. At EOF the
+ * requests read are still answered, deferred ones too, before the
+ * connection closes: a client may shut down its write side and wait for
+ * its answer. */
 static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ctl_conn *c = userdata;
 
         if (revents & EPOLLOUT) {
                 int r = ipc_conn_flush(c->conn);
-                if (r == 0)
-                        (void) sd_event_source_set_io_events(s, EPOLLIN);
-                else if (r != -EAGAIN) {
+                if (r < 0 && r != -EAGAIN) {
                         conn_free(c);
                         return 0;
                 }
         }
-        if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-                return 0;
-
-        int r = ipc_conn_read(c->conn);
-        if (r == -EAGAIN)
-                return 0;
-        for (;;) {
-                Gensup__Frame *f = NULL;
-                int k = ipc_conn_next(c->conn, &f);
-                if (k < 0) {
-                        sup_log(LOG_WARNING, "control: %s from pid %d, closing that connection",
-                                k == -EMSGSIZE ? "oversized frame" : "malformed frame", (int) c->cred.pid);
+        if (c->backlog)
+                conn_handle(c);
+        else if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof) {
+                int r = ipc_conn_read(c->conn);
+                if (r == -ECONNRESET)
+                        c->eof = true;
+                else if (r < 0 && r != -EAGAIN) {
                         conn_free(c);
                         return 0;
                 }
-                if (k == 0)
-                        break;
-                c->handling = true;
-                handle_frame(c, f);
-                c->handling = false;
-                ipc_frame_free(f);
-                if (c->dead) {
-                        conn_free(c);
-                        return 0;
-                }
+                if (r != -EAGAIN)
+                        conn_handle(c);
         }
-        if (r < 0)
+        if (c->dead || conn_finished(c))
                 conn_free(c);
+        else
+                conn_update(c);
         return 0;
 }
 
@@ -602,84 +513,139 @@ static bool peer_in_group(int fd, const struct ucred *cred, gid_t group) {
         return false;
 }
 
-/* One line per refusal would let anyone fill the log: at most one a second,
- * saying how many were not written. */
-static void log_refusal(sup_control *ctl, const struct ucred *cred) {
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec == ctl->refused_second) {
-                ctl->refused_unlogged++;
+/* Says why before closing: one frame, best effort. */
+static void refuse(int cfd, int code, const char *why) {
+        ipc_conn *tmp = NULL;
+        if (ipc_conn_new(cfd, 0, &tmp) < 0)
+                return;
+        Gensup__Frame f;
+        Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
+        ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, 0);
+        cr.code = code;
+        cr.error = (char *) why;
+        f.ctl_reply = &cr;
+        (void) ipc_conn_queue(tmp, &f);
+        (void) ipc_conn_flush(tmp);
+        ipc_conn_free(tmp);
+}
+
+static void conn_add(sup_control *ctl, int cfd, const struct ucred *cred, bool full) {
+        ctl_conn *c = calloc(1, sizeof(*c));
+        if (!c || ipc_conn_new(cfd, 0, &c->conn) < 0) {
+                if (c)
+                        free(c);
+                else
+                        close(cfd);
                 return;
         }
-        if (ctl->refused_unlogged > 0)
-                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted (and %llu more not logged)",
-                        (int) cred->pid, (int) cred->uid, (unsigned long long) ctl->refused_unlogged);
+        /* Requests are small; answers (status of a big tree) are not. */
+        ipc_conn_set_max_in(c->conn, MAX_CTL_FRAME);
+        c->ctl = ctl;
+        c->cred = *cred;
+        c->may_write = full;
+        if (sd_event_add_io(ctl->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
+                ipc_conn_free(c->conn);
+                free(c);
+                return;
+        }
+        c->next = ctl->conns;
+        if (ctl->conns)
+                ctl->conns->prev = c;
+        ctl->conns = c;
+        ctl->n_conns++;
+}
+
+/* A new connection: kept, or refused with the reason. One accepted with
+ * a reserve fd (out_of_fds) is kept for root and gensupd's user only,
+ * who may need it to stop things. */
+static void accept_one(sup_control *ctl, int cfd, bool out_of_fds) {
+        struct ucred cred;
+        if (ipc_peer_cred(cfd, &cred) < 0) {
+                close(cfd);
+                return;
+        }
+        bool full = cred.uid == 0 || cred.uid == geteuid();
+        bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
+        /* Readers cannot take the places root needs to stop things. */
+        bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS) || (out_of_fds && !full);
+        if (!full && !read_only) {
+                refuse(cfd, EPERM, "permission denied: not root, not gensupd's user, not in control_group");
+                log_noise(ctl, NOISE_REFUSED_PEER, "refused pid %d (uid %d): not permitted", (int) cred.pid,
+                          (int) cred.uid);
+        } else if (crowded)
+                refuse(cfd, EBUSY, "too many control connections");
         else
-                sup_log(LOG_WARNING, "control: refused pid %d (uid %d): not permitted", (int) cred->pid,
-                        (int) cred->uid);
-        ctl->refused_second = now.tv_sec;
-        ctl->refused_unlogged = 0;
+                conn_add(ctl, cfd, &cred, full);
+}
+
+/* ---- out of fds: a reserve, and a pause ---- */
+
+static void reserve_fill(sup_control *ctl) {
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] < 0)
+                        ctl->reserve[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Gives up one reserve fd; false when none is left. */
+static bool reserve_release(sup_control *ctl) {
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] >= 0) {
+                        close(ctl->reserve[i]);
+                        ctl->reserve[i] = -1;
+                        return true;
+                }
+        return false;
+}
+
+static int on_accept_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_control *ctl = userdata;
+        ctl->accept_retry = sd_event_source_disable_unref(ctl->accept_retry);
+        reserve_fill(ctl);
+        (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_ON);
+        return 0;
+}
+
+/* The listening socket stays readable while connections wait, so instead
+ * of trying again at once (a busy loop) accepting waits for a timer, as
+ * libgensup's listener does. Connections wait in the backlog meanwhile. */
+static void accept_pause(sup_control *ctl) {
+        (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_OFF);
+        if (!ctl->accept_retry &&
+            sd_event_add_time_relative(ctl->event, &ctl->accept_retry, CLOCK_MONOTONIC, ACCEPT_RETRY_USEC, 0,
+                                       on_accept_retry, ctl) < 0)
+                (void) sd_event_source_set_enabled(ctl->listen_source, SD_EVENT_ON);
 }
 
 static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_control *ctl = userdata;
+        bool out_of_fds = false;
 
         /* A bounded number per wakeup: the source is level-triggered. */
-        for (int turn = 0; turn < 16; turn++) {
+        for (int turn = 0; turn < ACCEPTS_PER_TURN; turn++) {
                 int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (cfd < 0)
+                if (cfd >= 0) {
+                        ctl->accept_stalled = false;
+                        accept_one(ctl, cfd, out_of_fds);
+                        if (out_of_fds)
+                                reserve_fill(ctl);   /* back, unless the connection kept it */
+                        out_of_fds = false;
+                        continue;
+                }
+                if (errno == EINTR || errno == ECONNABORTED)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return 0;
-                struct ucred cred;
-                if (ipc_peer_cred(cfd, &cred) < 0) {
-                        close(cfd);
+                /* Out of fds (or memory): one reserve fd lets root in. */
+                if ((errno == EMFILE || errno == ENFILE) && !out_of_fds && reserve_release(ctl)) {
+                        out_of_fds = true;
                         continue;
                 }
-                bool full = cred.uid == 0 || cred.uid == geteuid();
-                bool read_only = !full && ctl->has_group && peer_in_group(cfd, &cred, ctl->group);
-                /* Readers cannot take the places root needs to stop things. */
-                bool crowded = ctl->n_conns >= (full ? 2 * MAX_CONNECTIONS : MAX_CONNECTIONS);
-                if ((!full && !read_only) || crowded) {
-                        /* Say why before closing: one frame, best effort. */
-                        ipc_conn *tmp = NULL;
-                        if (ipc_conn_new(cfd, 0, &tmp) == 0) {
-                                Gensup__Frame f;
-                                Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
-                                ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, 0);
-                                cr.code = full || read_only ? EBUSY : EPERM;
-                                cr.error = (char *) (full || read_only ? "too many control connections"
-                                                                       : "permission denied: not root, not gensupd's user, not in control_group");
-                                f.ctl_reply = &cr;
-                                (void) ipc_conn_queue(tmp, &f);
-                                (void) ipc_conn_flush(tmp);
-                                ipc_conn_free(tmp);
-                        }
-                        if (!full && !read_only)
-                                log_refusal(ctl, &cred);
-                        continue;
-                }
-                ctl_conn *c = calloc(1, sizeof(*c));
-                if (!c || ipc_conn_new(cfd, 0, &c->conn) < 0) {
-                        if (c)
-                                free(c);
-                        else
-                                close(cfd);
-                        continue;
-                }
-                /* Requests are small; answers (status of a big tree) are not. */
-                ipc_conn_set_max_in(c->conn, MAX_CTL_FRAME);
-                c->ctl = ctl;
-                c->cred = cred;
-                c->may_write = full;
-                if (sd_event_add_io(ctl->d->event, &c->source, cfd, EPOLLIN, on_conn, c) < 0) {
-                        ipc_conn_free(c->conn);
-                        free(c);
-                        continue;
-                }
-                c->next = ctl->conns;
-                if (ctl->conns)
-                        ctl->conns->prev = c;
-                ctl->conns = c;
-                ctl->n_conns++;
+                if (!ctl->accept_stalled)
+                        sup_log(LOG_WARNING, "control: cannot accept connections (%s): trying again every %ums",
+                                strerror(errno), ACCEPT_RETRY_USEC / 1000u);
+                ctl->accept_stalled = true;   /* one line per episode */
+                accept_pause(ctl);
+                return 0;
         }
         return 0;
 }
@@ -700,6 +666,7 @@ static void conn_free(ctl_conn *c) {
                 c->next->prev = c->prev;
         ctl->n_conns--;
         free(c);
+        reserve_fill(ctl);   /* if a connection had taken one */
 }
 
 /* ---- events ---- */
@@ -750,15 +717,21 @@ void sup_control_set_group(sup_control *ctl, const char *group) {
         }
 }
 
-int sup_control_open(sup_daemon *d, sup_control **ret) {
+int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control_ops *ops, void *userdata,
+                     sup_control **ret) {
         sup_control *ctl = calloc(1, sizeof(*ctl));
         int r;
 
         if (!ctl)
                 return -ENOMEM;
-        ctl->d = d;
+        ctl->event = event;
+        ctl->ops = ops;
+        ctl->userdata = userdata;
         ctl->listen_fd = -1;
-        sup_control_set_group(ctl, d->config->control_group);
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                ctl->reserve[i] = -1;
+        for (size_t k = 0; k < _NOISE_MAX; k++)
+                ctl->noise[k] = SUP_RATELIMIT_INIT(NOISE_INTERVAL_USEC, NOISE_BURST);
 
         /* Socket activation: systemd may hand us the control socket. */
         int n = sd_listen_fds(1);
@@ -770,7 +743,7 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                         (void) fcntl(ctl->listen_fd, F_SETFL, flags | O_NONBLOCK);
         }
         else {
-                if (asprintf(&ctl->path, "%s/control.sock", d->runtime_dir) < 0) {
+                if (asprintf(&ctl->path, "%s/control.sock", runtime_dir) < 0) {
                         free(ctl);
                         return -ENOMEM;
                 }
@@ -785,11 +758,12 @@ int sup_control_open(sup_daemon *d, sup_control **ret) {
                 ctl->listen_fd = r;
                 ctl->owns_path = true;
         }
-        r = sd_event_add_io(d->event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
+        r = sd_event_add_io(event, &ctl->listen_source, ctl->listen_fd, EPOLLIN, on_accept, ctl);
         if (r < 0) {
                 sup_control_free(ctl);
                 return r;
         }
+        reserve_fill(ctl);
         *ret = ctl;
         return 0;
 }
@@ -800,6 +774,12 @@ sup_control *sup_control_free(sup_control *ctl) {
         while (ctl->conns)
                 conn_free(ctl->conns);
         sd_event_source_disable_unref(ctl->listen_source);
+        sd_event_source_disable_unref(ctl->accept_retry);
+        noise_tell(ctl, UINT64_MAX);   /* what is held back is told at exit */
+        sd_event_source_disable_unref(ctl->noise_timer);
+        for (size_t i = 0; i < RESERVE_FDS; i++)
+                if (ctl->reserve[i] >= 0)
+                        close(ctl->reserve[i]);
         if (ctl->listen_fd >= 0)
                 close(ctl->listen_fd);
         if (ctl->owns_path)

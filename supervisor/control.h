@@ -1,15 +1,69 @@
-/* control.h: gensupd's control socket (control.c). */
+/* control.h: gensupd's control socket (control.c): the connections, who may
+ * do what, CTL frames in and CTL_REPLY frames out, answers that come
+ * later, and the recent events.
+ *
+ * control.c knows the commands (commands.h) but not the daemon: what a
+ * command does is the business of the ops it is opened with, as relayd's
+ * proc.c passes each process its p_cb. gensupd's ops are in answers.c;
+ * tests/check_control.c opens it with fakes. */
 #ifndef GENSUP_CONTROL_H
 #define GENSUP_CONTROL_H
 
+#include <stddef.h>
+#include <sys/socket.h>
+
 #include <jansson.h>
+#include <systemd/sd-event.h>
+
+#include "commands.h"
 
 typedef struct sup_control sup_control;
-struct sup_daemon;
+
+/* One request, as the ops see it: the command (found in commands.h's
+ * table, its argument count checked, its permission granted), its
+ * arguments and who asked. Valid during the op's call only. */
+typedef struct sup_control_request {
+        const ctl_command *cmd;
+        char *const *args;
+        size_t n_args;
+        struct ucred peer;
+} sup_control_request;
+
+/* The answer to a deferred request, called exactly once per request an op
+ * accepted: r < 0 with error (a line, or NULL for strerror's), or r >= 0
+ * with json (taken; NULL answers {}). It may come after the client left:
+ * it is then dropped. */
+typedef void (*sup_control_done)(void *token, int r, const char *error, json_t *json);
+
+/* What the commands do. Each op is given the userdata passed at open.
+ * An op that fails returns -errno and may set *ret_error to a line the
+ * client is told (malloc'ed, freed by control.c); one that defers returns
+ * 0 and calls done(token, ...) later, or before it returns. */
+typedef struct sup_control_ops {
+        /* The read commands answered at once (CTL_ROUTE_DAEMON but events,
+         * reload and stop): 0 with *ret_json. */
+        int (*query)(void *userdata, const sup_control_request *q, json_t **ret_json, char **ret_error);
+        /* start-child, terminate-child, restart-child, delete-child
+         * (CTL_ROUTE_TREE). */
+        int (*tree)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                    char **ret_error);
+        /* get-state, statistics, suspend, resume, trace (CTL_ROUTE_SYS):
+         * forwarded to the child. */
+        int (*sys)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                   char **ret_error);
+        /* reload: re-read the config. */
+        int (*reload)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                      char **ret_error);
+        /* stop: stop the tree, then exit. Answered before it is called. */
+        void (*stop)(void *userdata, const sup_control_request *q);
+} sup_control_ops;
 
 /* Listens on <runtime_dir>/control.sock, or takes the socket systemd
- * passed (sd_listen_fds). */
-int sup_control_open(struct sup_daemon *d, sup_control **ret);
+ * passed (sd_listen_fds), and answers on event's loop with ops (kept, not
+ * copied) and userdata. */
+int sup_control_open(sd_event *event, const char *runtime_dir, const sup_control_ops *ops, void *userdata,
+                     sup_control **ret);
+/* Closes every connection; answers still to come are dropped. */
 sup_control *sup_control_free(sup_control *ctl);
 /* Grants the read-only commands to this group (a name or a number);
  * NULL: to nobody beyond root and gensupd's uid. */

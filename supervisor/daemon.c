@@ -11,10 +11,6 @@
 #include "reload.h"
 #include "status.h"
 
-int sup_daemon_control_open(sup_daemon *d) {
-        return sup_control_open(d, &d->control);
-}
-
 void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason) {
         if (d->control)
                 sup_control_event(d->control, sup_status_event(kind, e, reason));

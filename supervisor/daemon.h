@@ -10,8 +10,7 @@
 #include "config.h"
 #include "notify.h"
 #include "tree.h"
-
-#define GENSUP_VERSION "0.1.0"
+#include "version.h"
 
 #include <jansson.h>
 
@@ -28,13 +27,10 @@ typedef struct sup_daemon {
         bool stopping;
         int exit_status;
         uint64_t started_usec;   /* CLOCK_MONOTONIC */
-        void *reloading;         /* the reload being carried out (reload.c) */
+        struct sup_reload_job *reloading;     /* the reload being carried out (reload.c), or NULL */
         struct sup_reload_retired *retired;   /* configs children may still use */
 } sup_daemon;
 
-/* The control socket (control.c): <runtime_dir>/control.sock, or the one
- * systemd passed (sd_listen_fds). */
-int sup_daemon_control_open(sup_daemon *d);
 /* A tree event, for gensupctl events --follow. */
 void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason);
 /* Reloads the config (reload.c), then brings control_group up to date,

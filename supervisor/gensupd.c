@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "answers.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
@@ -166,7 +167,7 @@ static int run(sup_daemon *d) {
 
         /* The control socket first: a second gensupd on the same runtime
          * directory stops here, before it touches anything of the first. */
-        r = sup_daemon_control_open(d);
+        r = sup_answers_open(d);
         if (r < 0)
                 return r;
 

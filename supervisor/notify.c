@@ -11,13 +11,33 @@
 
 #define DATAGRAM_MAX 4096
 
+#define RETRY_USEC (100u * 1000u)
+
 struct sup_notify {
         sd_event_source *source;
+        sd_event_source *retry;   /* receiving failed: it waits for this timer */
         int fd;
         char *path;
         sup_notify_handler handler;
         void *userdata;
 };
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        sup_notify *n = userdata;
+        n->retry = sd_event_source_disable_unref(n->retry);
+        (void) sd_event_source_set_enabled(n->source, SD_EVENT_ON);
+        return 0;
+}
+
+/* A failure other than "nothing left" (out of memory, say) leaves the
+ * datagram queued and the socket readable: trying again at once would be
+ * a busy loop, so receiving waits a little. */
+static void pause_receiving(sup_notify *n) {
+        (void) sd_event_source_set_enabled(n->source, SD_EVENT_OFF);
+        if (!n->retry && sd_event_add_time_relative(sd_event_source_get_event(n->source), &n->retry, CLOCK_MONOTONIC,
+                                                    RETRY_USEC, 0, on_retry, n) < 0)
+                (void) sd_event_source_set_enabled(n->source, SD_EVENT_ON);
+}
 
 static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         sup_notify *n = userdata;
@@ -38,6 +58,8 @@ static int on_datagram(sd_event_source *s, int fd, uint32_t revents, void *userd
                 if (len < 0) {
                         if (errno == EINTR)
                                 continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK)
+                                pause_receiving(n);
                         return 0;
                 }
                 pid_t pid = 0;
@@ -118,6 +140,7 @@ sup_notify *sup_notify_free(sup_notify *n) {
         if (!n)
                 return NULL;
         sd_event_source_disable_unref(n->source);
+        sd_event_source_disable_unref(n->retry);
         if (n->fd >= 0)
                 close(n->fd);
         if (n->path)

@@ -29,7 +29,7 @@ typedef struct step {
         const sup_spec *spec;   /* STEP_START */
 } step;
 
-typedef struct job {
+typedef struct sup_reload_job {
         sup_daemon *d;
         sup_config *old;
         step *steps;

@@ -4,6 +4,7 @@
  * runs the real gensupctl binary, mostly with --json, and reads what it
  * prints with jansson. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -909,6 +912,183 @@ START_TEST(test_hangup_after_request) {
 }
 END_TEST
 
+/* ---- rate-limited log lines ---- */
+
+/* The lines of gensupd's log about malformed frames (one each), and the
+ * frames the "N messages suppressed (bad frames)" lines counted. */
+static void count_bad_frame_lines(size_t *ret_lines, size_t *ret_held) {
+        char *text = it_read_file(gensupd_log);
+        size_t lines = 0, held = 0;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                if (strstr(line, "control: malformed frame from pid "))
+                        lines++;
+                const char *s = strstr(line, "control: ");
+                unsigned long long n;
+                char what[32];
+                if (s && sscanf(s, "control: %llu messages suppressed (%31[^)])", &n, what) == 2 &&
+                    strcmp(what, "bad frames") == 0)
+                        held += (size_t) n;
+        }
+        free(text);
+        *ret_lines = lines;
+        *ret_held = held;
+}
+
+#define BAD_CLIENTS 200
+
+/* Garbage in a loop (once 266,514 lines in ten minutes): a bounded number
+ * of lines, the rest counted in "N messages suppressed" lines, so that
+ * every frame is accounted for, and nothing else disturbed. */
+START_TEST(test_bad_frames_rate_limited) {
+        char *sock = it_path("control.sock");
+        static const uint8_t junk[] = { 6, 0xde, 0xad, 0xbe, 0xef, 0x0f, 0xff };
+        for (int i = 0; i < BAD_CLIENTS; i++) {
+                ipc_conn *bad = it_connect(sock);
+                ck_assert_ptr_nonnull(bad);
+                ck_assert_int_eq(it_send_raw(bad, junk, sizeof(junk)), 0);
+                expect_closed(bad);
+                ipc_conn_free(bad);
+        }
+        /* The last summary comes when its interval ends (5 s). */
+        size_t lines, held;
+        int64_t deadline = now_ms() + 4 * IT_WAIT_MS;
+        for (;;) {
+                count_bad_frame_lines(&lines, &held);
+                if (lines + held >= BAD_CLIENTS)
+                        break;
+                ck_assert_msg(now_ms() < deadline, "%zu lines and %zu suppressed for %d bad frames", lines, held,
+                              BAD_CLIENTS);
+                nap_ms(50);
+        }
+        ck_assert_int_eq(lines + held, BAD_CLIENTS);
+        ck_assert_int_ge(held, 1);
+        ck_assert_msg(lines < BAD_CLIENTS / 2, "%zu lines for %d bad frames", lines, BAD_CLIENTS);
+        json_decref(ctl_json("status"));
+}
+END_TEST
+
+/* ---- the control socket under pressure ---- */
+
+/* A raw CTL request. */
+static void send_ctl_raw(ipc_conn *c, uint64_t ref, const char *command, char **args, size_t n_args) {
+        Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__CTL, ref);
+        req.command = (char *) command;
+        req.args = args;
+        req.n_args = n_args;
+        f.ctl = &req;
+        ck_assert_int_eq(it_send(c, &f), 0);
+}
+
+/* The answer to ref: the reply's JSON (a new reference); the reply must
+ * say ok. */
+static json_t *recv_ctl_json(ipc_conn *c, uint64_t ref) {
+        ipc_frame *in = NULL;
+        int r = it_recv(c, IT_WAIT_MS, &in);
+        ck_assert_msg(r == 0, "no answer to request %llu: %d", (unsigned long long) ref, r);
+        ck_assert_int_eq(in->kind, GENSUP__KIND__CTL_REPLY);
+        ck_assert_int_eq(in->ref, ref);
+        ck_assert_msg(in->ctl_reply->code == 0, "error %u: %s", in->ctl_reply->code, in->ctl_reply->error);
+        json_t *doc = json_loads(in->ctl_reply->json, 0, NULL);
+        ck_assert_ptr_nonnull(doc);
+        ipc_frame_free(in);
+        return doc;
+}
+
+/* A client that sends its request and shuts down its write side still
+ * gets the answer, also one that comes later (a sys request to a child),
+ * and then EOF. */
+START_TEST(test_half_close) {
+        char *sock = it_path("control.sock");
+        static const char *const commands[] = { "statistics", "get-state", "status" };
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                ipc_conn *c = it_connect(sock);
+                ck_assert_ptr_nonnull(c);
+                char *args[] = { "ts" };
+                send_ctl_raw(c, 40 + i, commands[i], args, 1);
+                ck_assert_int_eq(shutdown(ipc_conn_fd(c), SHUT_WR), 0);
+                json_t *doc = recv_ctl_json(c, 40 + i);
+                ck_assert_str_eq(str(doc, "name"), "ts");
+                json_decref(doc);
+                expect_closed(c);
+                ipc_conn_free(c);
+        }
+        int status;
+        ck_assert_int_eq(it_wait_exit(gensupd_pid, 0, &status), -ETIMEDOUT);
+}
+END_TEST
+
+static size_t count_fds(pid_t pid) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+        DIR *d = opendir(path);
+        ck_assert_ptr_nonnull(d);
+        size_t n = 0;
+        for (struct dirent *e; (e = readdir(d));)
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n;
+}
+
+/* The state letter of /proc/PID/stat: R running (or runnable), S asleep. */
+static char proc_state(pid_t pid) {
+        char *text = it_read_file(it_strf("/proc/%d/stat", (int) pid));
+        ck_assert_ptr_nonnull(text);
+        char *paren = strrchr(text, ')');
+        ck_assert_ptr_nonnull(paren);
+        char state = paren[2];
+        free(text);
+        return state;
+}
+
+#define HELD 24   /* control connections the test holds, more than gensupd has fds left */
+#define SAMPLES 200
+
+/* Out of fds with clients waiting to be accepted: gensupd must wait, not
+ * spin on a listener that stays readable, and serve again once fds are
+ * free. A spinning process is in state R in nearly every sample, a
+ * waiting one in S. */
+START_TEST(test_out_of_fds) {
+        char *sock = it_path("control.sock");
+        size_t in_use = count_fds(gensupd_pid);
+        struct rlimit lim, old;
+        ck_assert_int_eq(prlimit(gensupd_pid, RLIMIT_NOFILE, NULL, &old), 0);
+        lim = (struct rlimit) { .rlim_cur = in_use + 6, .rlim_max = old.rlim_max };
+        ck_assert_int_eq(prlimit(gensupd_pid, RLIMIT_NOFILE, &lim, NULL), 0);
+
+        ipc_conn *held[HELD];
+        for (size_t i = 0; i < HELD; i++) {
+                held[i] = it_connect(sock);
+                ck_assert_ptr_nonnull(held[i]);
+        }
+        /* gensupd took what it could: its table is full. */
+        int64_t deadline = now_ms() + IT_WAIT_MS;
+        while (count_fds(gensupd_pid) < lim.rlim_cur) {
+                ck_assert_msg(now_ms() < deadline, "gensupd holds %zu fds, not %zu", count_fds(gensupd_pid),
+                              (size_t) lim.rlim_cur);
+                nap_ms(10);
+        }
+        int running = 0;
+        for (int i = 0; i < SAMPLES; i++) {
+                running += proc_state(gensupd_pid) == 'R';
+                nap_ms(1);
+        }
+        ck_assert_msg(running < SAMPLES / 2, "gensupd was running in %d of %d samples: it spins", running, SAMPLES);
+
+        /* Room again: the connections waiting are taken, and served. */
+        for (size_t i = 0; i < HELD; i++)
+                held[i] = ipc_conn_free(held[i]);
+        ck_assert_int_eq(prlimit(gensupd_pid, RLIMIT_NOFILE, &old, NULL), 0);
+        json_t *doc = ctl_json("status");
+        ck_assert_ptr_nonnull(json_object_get(doc, "tree"));
+        json_decref(doc);
+}
+END_TEST
+
 /* ---- without gensupd: usage errors and an absent daemon ---- */
 
 START_TEST(test_usage) {
@@ -999,6 +1179,14 @@ Suite *ctl_suite(void) {
         tcase_add_test(tc, test_permission_denied);
         tcase_add_test(tc, test_garbage_and_oversize);
         tcase_add_test(tc, test_hangup_after_request);
+        tcase_add_test(tc, test_bad_frames_rate_limited);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("pressure");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, TIMEOUT_S);
+        tcase_add_test(tc, test_half_close);
+        tcase_add_test(tc, test_out_of_fds);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("usage");

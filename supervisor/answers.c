@@ -1,0 +1,373 @@
+/* answers.c: what gensupd's control commands do. control.c carries the
+ * requests (connections, permissions, frames, answers that come later);
+ * this file is the sup_control_ops it is opened with, on the daemon's side.
+ *
+ * Map: the read commands answer from the tree at once (query); the tree
+ * requests (start-child and friends) go to a supervisor of the tree,
+ * sys requests to a child, and a reload to reload.c: each answers through
+ * a relay when it is done. stop starts stopping the tree. Errors are
+ * OTP's names where the tree has one (decide.h's sup_error_to_string). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "answers.h"
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "status.h"
+
+/* ---- errors ---- */
+
+/* r, with text (NULL: OTP's name for r, if it has one) for the client. */
+static int fail(int r, const char *text, char **ret_error) {
+        if (!text)
+                text = sup_error_to_string(r);
+        *ret_error = text ? strdup(text) : NULL;
+        return r;
+}
+
+static int fail_no_node(const char *name, char **ret_error) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "no such supervisor: %s", name);
+        return fail(-ENOENT, msg, ret_error);
+}
+
+static int fail_no_entry(const char *name, char **ret_error) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "no such child: %s", name);
+        return fail(-ENOENT, msg, ret_error);
+}
+
+static sup_node *find_node(sup_daemon *d, const char *name) {
+        return d->root ? sup_tree_find_node(d->root, name) : NULL;
+}
+
+static sup_entry *find_entry(sup_daemon *d, const char *name) {
+        return d->root ? sup_tree_find(d->root, name) : NULL;
+}
+
+/* ---- read commands ---- */
+
+static int query_status(sup_daemon *d, const sup_control_request *q, json_t **ret_json, char **ret_error) {
+        if (q->n_args == 0) {
+                *ret_json = sup_status_daemon(d);
+                return 0;
+        }
+        sup_node *n = find_node(d, q->args[0]);
+        if (n && !sup_node_entry(n)) {
+                *ret_json = sup_status_node(n);
+                return 0;
+        }
+        sup_entry *e = find_entry(d, q->args[0]);
+        if (!e)
+                return fail_no_entry(q->args[0], ret_error);
+        *ret_json = sup_status_entry(e);
+        return 0;
+}
+
+static json_t *count_children(sup_node *n) {
+        sup_counts k;
+        sup_core_count_children(sup_node_core(n), &k);
+        return json_pack("{s:I,s:I,s:I,s:I}", "specs", (json_int_t) k.specs, "active", (json_int_t) k.active,
+                         "supervisors", (json_int_t) k.supervisors, "workers", (json_int_t) k.workers);
+}
+
+/* which-children, count-children, get-childspec: about a supervisor. */
+static int query_node(sup_daemon *d, const sup_control_request *q, json_t **ret_json, char **ret_error) {
+        sup_node *n = find_node(d, q->args[0]);
+        if (!n)
+                return fail_no_node(q->args[0], ret_error);
+        if (q->cmd->id == CTL_CMD_WHICH_CHILDREN)
+                *ret_json = sup_status_which_children(n);
+        else if (q->cmd->id == CTL_CMD_COUNT_CHILDREN)
+                *ret_json = count_children(n);
+        else {
+                sup_entry *e = find_entry(d, q->args[1]);
+                if (!e || sup_entry_owner(e) != n)
+                        return fail(-ENOENT, NULL, ret_error);
+                *ret_json = sup_status_spec(sup_entry_spec(e));
+        }
+        return 0;
+}
+
+static int on_query(void *userdata, const sup_control_request *q, json_t **ret_json, char **ret_error) {
+        sup_daemon *d = userdata;
+
+        switch (q->cmd->id) {
+        case CTL_CMD_STATUS:
+                return query_status(d, q, ret_json, ret_error);
+        case CTL_CMD_WHICH_CHILDREN:
+        case CTL_CMD_COUNT_CHILDREN:
+        case CTL_CMD_GET_CHILDSPEC:
+                return query_node(d, q, ret_json, ret_error);
+        case CTL_CMD_HISTORY: {
+                sup_entry *e = find_entry(d, q->args[0]);
+                if (!e)
+                        return fail_no_entry(q->args[0], ret_error);
+                *ret_json = sup_status_history(e);
+                return 0;
+        }
+        case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
+        case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
+        case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
+        case CTL_CMD_RELOAD: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+                break;
+        }
+        return fail(-EINVAL, "not a read command", ret_error);
+}
+
+/* ---- relays: answers that come later ---- */
+
+typedef struct relay {
+        sup_control_done done;
+        void *token;
+        char *name;   /* the child a sys request went to */
+} relay;
+
+static relay *relay_new(sup_control_done done, void *token, const char *name) {
+        relay *x = calloc(1, sizeof(*x));
+        if (!x)
+                return NULL;
+        *x = (relay) { .done = done, .token = token, .name = name ? strdup(name) : NULL };
+        if (name && !x->name) {
+                free(x);
+                return NULL;
+        }
+        return x;
+}
+
+/* Answers and frees the relay. */
+static void relay_answer(relay *x, int r, const char *error, json_t *json) {
+        if (r < 0 && !error)
+                error = sup_error_to_string(r);
+        x->done(x->token, r, error, json);
+        free(x->name);
+        free(x);
+}
+
+/* ---- sys requests ---- */
+
+/* A child's answer to a forwarded sys request. */
+static void on_sys_done(void *userdata, Gensup__Frame *f) {
+        relay *x = userdata;
+
+        if (!f)
+                relay_answer(x, -ECONNRESET, "the child went away", NULL);
+        else if (f->kind == GENSUP__KIND__ERROR)
+                relay_answer(x, -(f->code ? (int) f->code : EIO), f->reason, NULL);
+        else
+                relay_answer(x, 0, NULL, sup_status_sys_reply(x->name, f->sys_reply));
+        ipc_frame_free(f);
+}
+
+static int on_sys(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                  char **ret_error) {
+        sup_daemon *d = userdata;
+        Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
+
+        sys.op = q->cmd->sys_op;
+        if (q->cmd->id == CTL_CMD_TRACE) {
+                if (q->n_args != 2 || (strcmp(q->args[1], "on") != 0 && strcmp(q->args[1], "off") != 0))
+                        return fail(-EINVAL, "trace NAME on|off", ret_error);
+                sys.flag = strcmp(q->args[1], "on") == 0;
+        }
+        sup_entry *e = find_entry(d, q->args[0]);
+        if (!e)
+                return fail_no_entry(q->args[0], ret_error);
+        sup_proc *proc = sup_entry_proc(e);
+        if (!proc)
+                return fail(-EOPNOTSUPP, "not a worker", ret_error);
+        relay *x = relay_new(done, token, sup_entry_name(e));
+        if (!x)
+                return fail(-ENOMEM, NULL, ret_error);
+        int r = sup_proc_sys(proc, &sys, on_sys_done, x);
+        if (r < 0) {
+                free(x->name);
+                free(x);
+                return fail(r, r == -ENOTCONN ? "not running, or not a gensup server (no control connection)" : NULL,
+                            ret_error);
+        }
+        return 0;
+}
+
+/* ---- tree requests ---- */
+
+/* A tree request is done. */
+static void on_tree_done(void *userdata, int r, const char *name, pid_t pid, const char *reason) {
+        relay *x = userdata;
+        if (r < 0) {
+                relay_answer(x, r, reason, NULL);
+                return;
+        }
+        json_t *j = json_object();
+        if (name)
+                json_object_set_new(j, "name", json_string(name));
+        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
+        if (reason)
+                json_object_set_new(j, "info", json_string(reason));
+        relay_answer(x, 0, NULL, j);
+}
+
+/* The config's errors, one line: "a; b; c". */
+static char *join_errors(const sup_errors *errors) {
+        char msg[1024] = "";
+        for (size_t i = 0; i < errors->n; i++)
+                snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), "%s%s", i ? "; " : "", errors->lines[i]);
+        return msg[0] ? strdup(msg) : NULL;
+}
+
+/* start-child SUP SPEC on an ordinary supervisor: the spec text parsed as
+ * the config's would be, its name new to the tree. */
+static int parse_new_spec(sup_daemon *d, sup_node *n, const char *text, sup_spec **ret, char **ret_error) {
+        const char **taken = NULL;
+        sup_errors errors = { 0 };
+        sup_spec *spec = NULL;
+        char *dir = strdup(d->config->path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash)
+                *slash = '\0';
+        int r = sup_spec_names(d->config->root, &taken);
+        if (r >= 0)
+                r = sup_spec_parse(text, "start-child", dir, sup_node_spec(n), taken, &spec, &errors);
+        free(taken);
+        free(dir);
+        if (r >= 0 && sup_tree_find(d->root, spec->name)) {
+                /* Already in the tree (a start_child'ed one, say). */
+                r = sup_entry_pid(sup_tree_find(d->root, spec->name)) > 0 ? -EEXIST : -EALREADY;
+                spec = sup_spec_free(spec);
+        }
+        if (r < 0) {
+                char *msg = join_errors(&errors);
+                sup_errors_done(&errors);
+                r = fail(r, msg, ret_error);
+                free(msg);
+                return r;
+        }
+        sup_errors_done(&errors);
+        *ret = spec;
+        return 0;
+}
+
+/* The request for sup_tree_ctl: its kind, and the spec (start-child) or
+ * extra arguments (a simple_one_for_one instance, NULL-terminated in
+ * extra) it carries. The name stays q->args[1] but for start-child. */
+static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, sup_ctl_kind *ret_kind,
+                     sup_spec **ret_spec, char **extra, size_t n_extra_max, char **ret_error) {
+        switch (q->cmd->id) {
+        case CTL_CMD_START_CHILD:
+                if (sup_node_spec(n)->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
+                        /* The frame's args are counted, not NULL-terminated
+                         * as sup_tree_ctl wants them. */
+                        size_t n_extra = q->n_args - 1 < n_extra_max ? q->n_args - 1 : n_extra_max - 1;
+                        for (size_t i = 0; i < n_extra; i++)
+                                extra[i] = q->args[i + 1];
+                        extra[n_extra] = NULL;
+                        *ret_kind = SUP_CTL_START_INSTANCE;
+                        return 0;
+                }
+                if (q->n_args != 2)
+                        return fail(-EINVAL, "start-child SUP SPEC (a child spec's settings)", ret_error);
+                *ret_kind = SUP_CTL_START_CHILD;
+                return parse_new_spec(d, n, q->args[1], ret_spec, ret_error);
+        case CTL_CMD_TERMINATE_CHILD:
+                *ret_kind = SUP_CTL_TERMINATE_CHILD;
+                break;
+        case CTL_CMD_RESTART_CHILD:
+                *ret_kind = SUP_CTL_RESTART_CHILD;
+                break;
+        case CTL_CMD_DELETE_CHILD:
+                *ret_kind = SUP_CTL_DELETE_CHILD;
+                break;
+        case CTL_CMD_STATUS: case CTL_CMD_WHICH_CHILDREN: case CTL_CMD_COUNT_CHILDREN: case CTL_CMD_GET_CHILDSPEC:
+        case CTL_CMD_HISTORY: case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS:
+        case CTL_CMD_SUSPEND: case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_CALL: case CTL_CMD_CAST:
+        case CTL_CMD_RELOAD: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+                return fail(-EINVAL, "not a tree request", ret_error);
+        }
+        if (q->n_args != 2)
+                return fail(-EINVAL, "SUP NAME expected", ret_error);
+        return 0;
+}
+
+static int on_tree(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                   char **ret_error) {
+        sup_daemon *d = userdata;
+        sup_node *n = find_node(d, q->args[0]);
+        if (!n)
+                return fail_no_node(q->args[0], ret_error);
+
+        sup_ctl_kind kind = _SUP_CTL_KIND_MAX;
+        sup_spec *spec = NULL;
+        char *extra[64];   /* start-child takes at most 64 arguments, the SUP among them */
+        int r = tree_kind(d, n, q, &kind, &spec, extra, sizeof(extra) / sizeof(extra[0]), ret_error);
+        if (r < 0)
+                return r;
+        /* A new child is named by its spec, an instance by its supervisor. */
+        const char *name = kind == SUP_CTL_START_CHILD || kind == SUP_CTL_START_INSTANCE ? NULL : q->args[1];
+        relay *x = relay_new(done, token, NULL);
+        if (!x) {
+                sup_spec_free(spec);
+                return fail(-ENOMEM, NULL, ret_error);
+        }
+        r = sup_tree_ctl(n, kind, name, spec, kind == SUP_CTL_START_INSTANCE ? extra : NULL, on_tree_done, x);
+        if (r < 0) {
+                free(x);
+                return fail(r, NULL, ret_error);
+        }
+        return 0;
+}
+
+/* ---- reload and stop ---- */
+
+static void on_reload_done(void *userdata, json_t *result) {
+        relay_answer(userdata, 0, NULL, result);
+}
+
+static int on_reload(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                     char **ret_error) {
+        sup_daemon *d = userdata;
+        relay *x = relay_new(done, token, NULL);
+        if (!x)
+                return fail(-ENOMEM, NULL, ret_error);
+        sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->peer.pid, (int) q->peer.uid);
+        char *error = NULL;
+        int r = sup_daemon_reload(d, on_reload_done, x, &error);
+        if (r < 0) {
+                free(x);
+                r = fail(r, error, ret_error);
+        }
+        free(error);
+        return r;
+}
+
+static void on_stop(void *userdata, const sup_control_request *q) {
+        sup_daemon *d = userdata;
+        if (d->stopping || !d->root)
+                return;
+        d->stopping = true;
+        sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->peer.pid,
+                (int) q->peer.uid);
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+        sup_tree_stop(d->root);
+}
+
+static const sup_control_ops answers = {
+        .query = on_query,
+        .tree = on_tree,
+        .sys = on_sys,
+        .reload = on_reload,
+        .stop = on_stop,
+};
+
+int sup_answers_open(sup_daemon *d) {
+        int r = sup_control_open(d->event, d->runtime_dir, &answers, d, &d->control);
+        if (r < 0)
+                return r;
+        sup_control_set_group(d->control, d->config->control_group);
+        return 0;
+}
