@@ -1,6 +1,7 @@
 /* log.c: gensupd's messages and supervisor reports, journal or stderr. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,11 +9,24 @@
 #include <systemd/sd-journal.h>
 
 #include "log.h"
+#include "sink.h"
 
 static bool use_journal;
 
 void sup_log_open(bool force_stderr) {
         use_journal = !force_stderr && access("/run/systemd/journal/socket", W_OK) == 0;
+        /* Children's copies go to stderr even with the journal, when a
+         * child's journal stream cannot be had. */
+        (void) sup_sink_open(STDERR_FILENO);
+}
+
+int sup_log_attach(sd_event *e) {
+        return sup_sink_attach(e);
+}
+
+void sup_log_close(void) {
+        /* The loop is over: wait a little for a slow reader, not forever. */
+        sup_sink_close(2000);
 }
 
 bool sup_log_to_journal(void) {
@@ -34,7 +48,7 @@ int sup_log_errno(int priority, int error, const char *fmt, ...) {
         if (use_journal)
                 sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", priority, "SYSLOG_IDENTIFIER=gensupd", NULL);
         else
-                fprintf(stderr, "gensupd: %s\n", msg);
+                (void) sup_sink_line(SUP_SINK_OWN, 0, "gensupd: ", msg, strlen(msg));
         return error < 0 ? error : 0;
 }
 
@@ -61,5 +75,5 @@ void sup_log_report(const sup_report *r) {
                                 "GENSUP_RESTART_TYPE=%s", r->restart, "GENSUP_SHUTDOWN=%s", r->shutdown,
                                 "GENSUP_CHILD_TYPE=%s", r->type, NULL);
         else
-                fprintf(stderr, "gensupd: %s\n", msg);
+                (void) sup_sink_line(SUP_SINK_OWN, r->realtime_usec, "gensupd: ", msg, strlen(msg));
 }

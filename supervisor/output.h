@@ -6,12 +6,17 @@
 
 #include <systemd/sd-event.h>
 
-/* Returns an fd to give the child as stdout and stderr (the caller closes
- * its copy after spawning): a journal stream named after the child where
- * journald runs, else a pipe whose lines gensupd copies to its own stderr
- * as "NAME: line". The pipe's reader lives until the last writer (the
- * child and anything it forked) closes it. Returns the fd or -errno. */
-int sup_output_open(sd_event *e, const char *name, bool journal);
+#include "spec.h"
+
+/* Opens the child's stdout and stderr: ret_fds[0] and ret_fds[1], to
+ * give the child as fds 1 and 2 (the caller closes its copies after
+ * spawning). Where journald runs, a journal stream named after the child
+ * (both fds on it); else two pipes whose lines gensupd copies to its own
+ * stderr as "NAME stdout: line" and "NAME stderr: line", within limit
+ * (NULL: none; one budget for both), dropping and counting the rest. A
+ * pipe's reader lives until the last writer (the child and anything it
+ * forked) closes it. Returns 0 or -errno. */
+int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, bool journal, int ret_fds[2]);
 
 /* Copies what is still buffered and frees every reader (at exit). */
 void sup_output_close_all(void);

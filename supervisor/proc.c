@@ -391,9 +391,10 @@ int sup_proc_start(sup_proc *c) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: listening socket: %m", c->spec->name);
 
-        int out = sup_output_open(c->env->event, c->spec->name, c->env->journal);
-        if (out < 0)
-                return sup_log_errno(LOG_ERR, out, "%s: output: %m", c->spec->name);
+        int out[2];
+        r = sup_output_open(c->env->event, c->spec->name, &c->spec->output_limit, c->env->journal, out);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
         sup_spawn_params params = {
                 .spec = c->spec,
@@ -401,12 +402,14 @@ int sup_proc_start(sup_proc *c) {
                 .listen_fd = c->listen_fd,
                 .runtime_dir = c->env->runtime_dir,
                 .notify_socket = c->env->notify_socket,
-                .output_fd = out,
+                .output_fd = out[0],
+                .error_fd = out[1],
         };
         sup_process p;
         const char *step = NULL;
         r = sup_spawn(&params, &p, &step);
-        close(out);
+        close(out[0]);
+        close(out[1]);
         if (r < 0) {
                 sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
                 return r;

@@ -177,6 +177,9 @@ json_t *sup_status_spec(const sup_spec *s) {
                             json_pack("{s:I,s:I,s:f,s:f,s:I}", "initial", (json_int_t) s->backoff.initial_ms, "max",
                                       (json_int_t) s->backoff.max_ms, "factor", s->backoff.factor, "jitter",
                                       s->backoff.jitter, "reset_after", (json_int_t) s->backoff.reset_after_ms));
+        json_object_set_new(j, "output_limit",
+                            json_pack("{s:I,s:I,s:I}", "lines", (json_int_t) s->output_limit.lines, "bytes",
+                                      (json_int_t) s->output_limit.bytes, "burst", (json_int_t) s->output_limit.burst_s));
         return j;
 }
 
