@@ -16,10 +16,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <systemd/sd-journal.h>
-
 #include "clock.h"
 #include "ipc.h"
+#include "journal.h"
 #include "output.h"
 #include "sink.h"
 
@@ -282,7 +281,7 @@ static int reader_open(sd_event *e, budget *b, const char *stream) {
 }
 
 static int journal_open(const char *name, int ret_fds[2]) {
-        int fd = sd_journal_stream_fd(name, LOG_INFO, 1);
+        int fd = sup_journal_stream_fd(name, LOG_INFO);
         if (fd < 0)
                 return fd;
         int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
