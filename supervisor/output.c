@@ -36,6 +36,7 @@ typedef struct budget {
         uint64_t refilled_usec;        /* CLOCK_MONOTONIC */
         uint64_t noted_usec;           /* the last note; 0: none yet */
         uint64_t dropped_lines, dropped_bytes;   /* since the last note */
+        sup_output_counts *counts;     /* all drops, for status; may be NULL */
 } budget;
 
 typedef struct reader reader;
@@ -79,6 +80,10 @@ static bool admit(budget *r, size_t n) {
         if ((r->limit.lines > 0 && r->line_tokens < 1.0) || (r->limit.bytes > 0 && r->byte_tokens < (double) n)) {
                 r->dropped_lines++;
                 r->dropped_bytes += n;
+                if (r->counts) {
+                        r->counts->lines++;
+                        r->counts->bytes += n;
+                }
                 return false;
         }
         r->line_tokens -= 1.0;
@@ -136,6 +141,7 @@ static void budget_unref(budget *b) {
         if (--b->refs > 0)
                 return;
         note_drops(b, sup_mono_usec());
+        sup_output_counts_unref(b->counts);
         free(b);
 }
 
@@ -232,10 +238,27 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         return 0;
 }
 
-static budget *budget_new(const char *name, const sup_output_limit *limit) {
+sup_output_counts *sup_output_counts_new(void) {
+        sup_output_counts *c = calloc(1, sizeof(*c));
+        if (c)
+                c->refs = 1;
+        return c;
+}
+
+sup_output_counts *sup_output_counts_unref(sup_output_counts *c) {
+        if (c && --c->refs == 0)
+                free(c);
+        return NULL;
+}
+
+static budget *budget_new(const char *name, const sup_output_limit *limit, sup_output_counts *counts) {
         budget *b = calloc(1, sizeof(*b));
         if (!b)
                 return NULL;
+        if (counts) {
+                counts->refs++;
+                b->counts = counts;
+        }
         snprintf(b->name, sizeof(b->name), "%s", name);
         if (limit)
                 b->limit = *limit;
@@ -294,11 +317,12 @@ static int journal_open(const char *name, int ret_fds[2]) {
         return 0;
 }
 
-int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, bool journal, int ret_fds[2]) {
+int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, sup_output_counts *counts,
+                    bool journal, int ret_fds[2]) {
         if (journal && journal_open(name, ret_fds) >= 0)
                 return 0;
 
-        budget *b = budget_new(name, limit);
+        budget *b = budget_new(name, limit, counts);
         if (!b)
                 return -ENOMEM;
         b->refs = 1;    /* ours, while opening */

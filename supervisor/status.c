@@ -75,6 +75,11 @@ json_t *sup_status_entry(const sup_entry *e) {
         } else {
                 sup_proc *p = sup_entry_proc(e);
                 json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
+                const sup_output_counts *oc = p ? sup_proc_output_counts(p) : NULL;
+                /* Only where something was dropped: big trees stay small. */
+                if (oc && oc->lines > 0)
+                        json_object_set_new(j, "output_dropped", json_pack("{s:I,s:I}", "lines", (json_int_t) oc->lines,
+                                                                           "bytes", (json_int_t) oc->bytes));
                 if (sup_entry_args(e))
                         json_object_set_new(j, "args", strv_json(sup_entry_args(e)));
         }

@@ -222,6 +222,13 @@ START_TEST(output_limit) {
         ck_assert_uint_gt(copied, 0);
         ck_assert_uint_lt(copied, 5000);
         ck_assert_uint_eq(gsd_log_count(D, " burst stdout: 1\n"), 1);
+        /* status counts them too. */
+        json_t *c = gsd_child(D, "burst");
+        json_t *dropped = json_object_get(c, "output_dropped");
+        ck_assert_msg(json_is_object(dropped), "no output_dropped in status");
+        ck_assert_int_gt(gsd_int(dropped, "lines"), 0);
+        ck_assert_int_gt(gsd_int(dropped, "bytes"), 0);
+        json_decref(c);
         D = gsd_finish(D);
 }
 END_TEST
