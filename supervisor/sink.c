@@ -229,7 +229,12 @@ bool sup_sink_line(sup_sink_class class, uint64_t realtime_usec, const char *pre
         put_escaped(p + STAMP_LEN + plen, text, n);
         p[need - 1] = '\n';
         sink.tail += need;
-        flush();
+        /* With the loop watching, the lines of one iteration go out in one
+         * write when it next polls; without, at once. */
+        if (sink.source)
+                set_watch(true);
+        else
+                flush();
         return true;
 }
 
