@@ -366,6 +366,7 @@ static const struct {
         { "supplementary_groups", IN_WORKER },
         { "rlimits", IN_WORKER },
         { "backoff", IN_WORKER },
+        { "output_limit", IN_WORKER },
         { "strategy", IN_SUPERVISOR | IN_ROOT },
         { "intensity", IN_SUPERVISOR | IN_ROOT },
         { "period", IN_SUPERVISOR | IN_ROOT },
@@ -687,6 +688,11 @@ static void spec_defaults(sup_spec *s) {
                 .jitter = 0.0,
                 .reset_after_ms = 60000,
         };
+        s->output_limit = (sup_output_limit) {
+                .lines = SUP_DEFAULT_OUTPUT_LINES,
+                .bytes = SUP_DEFAULT_OUTPUT_BYTES,
+                .burst_s = SUP_DEFAULT_OUTPUT_BURST_S,
+        };
         s->strategy = SUP_ONE_FOR_ONE;
         s->intensity = 1;
         s->period_s = 5;
@@ -799,6 +805,26 @@ static void parse_backoff(ctx *c, const config_setting_t *g, sup_spec *s) {
         if ((v = config_setting_get_member(g, "reset_after")) &&
             get_int_range(c, v, "backoff.reset_after", 0, LLONG_MAX, &n))
                 s->backoff.reset_after_ms = (uint64_t) n;
+}
+
+static void parse_output_limit(ctx *c, const config_setting_t *g, sup_spec *s) {
+        static const char *const keys[] = { "lines", "bytes", "burst" };
+        const config_setting_t *v;
+        long long n;
+
+        if (!config_setting_is_group(g)) {
+                err(c, g, "output_limit: expected a group { lines = ...; bytes = ...; burst = ...; }");
+                return;
+        }
+        check_keys(c, g, keys, ELEMENTSOF(keys), "output_limit");
+        if ((v = config_setting_get_member(g, "lines")) &&
+            get_int_range(c, v, "output_limit.lines", 0, INT32_MAX, &n))
+                s->output_limit.lines = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "bytes")) &&
+            get_int_range(c, v, "output_limit.bytes", 0, INT32_MAX, &n))
+                s->output_limit.bytes = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "burst")) && get_int_range(c, v, "output_limit.burst", 1, 3600, &n))
+                s->output_limit.burst_s = (uint64_t) n;
 }
 
 static void parse_environment(ctx *c, const config_setting_t *v, sup_spec *s) {
@@ -963,6 +989,8 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
                 parse_rlimits(c, v, s);
         if ((v = config_setting_get_member(g, "backoff")))
                 parse_backoff(c, v, s);
+        if ((v = config_setting_get_member(g, "output_limit")))
+                parse_output_limit(c, v, s);
 }
 
 static sup_spec *parse_child(ctx *c, const config_setting_t *g, const sup_spec *parent);

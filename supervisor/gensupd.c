@@ -149,6 +149,9 @@ static int run(sup_daemon *d) {
         (void) sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
         (void) sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
         (void) sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+        r = sup_log_attach(d->event);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "watching stderr: %m");
         r = sup_reaper_open(d->event);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "watching children: %m");
@@ -265,5 +268,6 @@ int main(int argc, char **argv) {
                 d.exit_status = EXIT_FAILURE;
 
         sup_daemon_done(&d);
+        sup_log_close();
         return d.exit_status;
 }

@@ -1,5 +1,13 @@
 /* output.c: copying children's output to gensupd's stderr, line by line,
- * each line prefixed with the child's name. */
+ * each line prefixed with the child's name, within the child's output
+ * limit.
+ *
+ * A child may write without pause (`yes`): reading its pipe is bounded
+ * work per wakeup, and once a child is over its limit its pipe is not read
+ * at all for PAUSE_USEC. What it wrote meanwhile waits in the pipe (its
+ * writes block, as on any full pipe); what is over the limit when read is
+ * dropped, counted, and noted at most every NOTE_USEC. So a chatty child
+ * costs gensupd a few reads per pause, not a CPU. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,30 +16,105 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include <systemd/sd-journal.h>
-
+#include "clock.h"
 #include "ipc.h"
+#include "journal.h"
 #include "output.h"
+#include "sink.h"
 
-#define LINE_MAX_BYTES 4096   /* a longer line is cut into pieces of this size */
+#define LINE_MAX_BYTES 4096    /* a longer line is cut into pieces of this size */
+#define READS_PER_WAKEUP 4     /* then back to the loop */
+#define PAUSE_USEC 100000u     /* not read for this long once over the limit */
+#define NOTE_USEC 10000000u    /* at most one "dropped" note per this */
+
+/* One child's limit, shared by its stdout and stderr readers. */
+typedef struct budget {
+        unsigned refs;                 /* readers using it */
+        char name[SUP_NAME_MAX + 1];
+        sup_output_limit limit;
+        double line_tokens, byte_tokens;
+        uint64_t refilled_usec;        /* CLOCK_MONOTONIC */
+        uint64_t noted_usec;           /* the last note; 0: none yet */
+        uint64_t dropped_lines, dropped_bytes;   /* since the last note */
+        sup_output_counts *counts;     /* all drops, for status; may be NULL */
+} budget;
 
 typedef struct reader reader;
 struct reader {
         reader *prev, *next;
-        sd_event_source *source;
+        sd_event_source *source;       /* EPOLLIN, off while paused */
+        sd_event_source *timer;        /* end of a pause, or a note due */
         int fd;
         size_t len;
-        char name[64];
         char *line;      /* LINE_MAX_BYTES while a child writes; NULL when idle */
+        budget *budget;
+        char prefix[SUP_NAME_MAX + 16];   /* "NAME stdout: " */
+        bool over;                     /* dropped a line in this wakeup */
 };
 
 static reader *readers;
 
+/* ---- the limit ---- */
+
+static bool limited(const budget *r) {
+        return r->limit.lines > 0 || r->limit.bytes > 0;
+}
+
+static void refill(budget *r, uint64_t now) {
+        double dt = (double) (now - r->refilled_usec) / 1e6;
+        double burst = (double) r->limit.burst_s;
+
+        r->refilled_usec = now;
+        r->line_tokens += dt * (double) r->limit.lines;
+        if (r->line_tokens > burst * (double) r->limit.lines)
+                r->line_tokens = burst * (double) r->limit.lines;
+        r->byte_tokens += dt * (double) r->limit.bytes;
+        if (r->byte_tokens > burst * (double) r->limit.bytes)
+                r->byte_tokens = burst * (double) r->limit.bytes;
+}
+
+/* Whether a line of n bytes may pass; takes its tokens if so. */
+static bool admit(budget *r, size_t n) {
+        if (!limited(r))
+                return true;
+        if ((r->limit.lines > 0 && r->line_tokens < 1.0) || (r->limit.bytes > 0 && r->byte_tokens < (double) n)) {
+                r->dropped_lines++;
+                r->dropped_bytes += n;
+                if (r->counts) {
+                        r->counts->lines++;
+                        r->counts->bytes += n;
+                }
+                return false;
+        }
+        r->line_tokens -= 1.0;
+        r->byte_tokens -= (double) n;
+        return true;
+}
+
+static void note_drops(budget *r, uint64_t now) {
+        if (r->dropped_lines == 0)
+                return;
+        char msg[256];
+        int len = snprintf(msg, sizeof(msg),
+                           "%s: output over its limit (%llu lines/s, %llu bytes/s): %llu lines (%llu bytes) dropped",
+                           r->name, (unsigned long long) r->limit.lines, (unsigned long long) r->limit.bytes,
+                           (unsigned long long) r->dropped_lines, (unsigned long long) r->dropped_bytes);
+        (void) sup_sink_line(SUP_SINK_OWN, 0, "gensupd: ", msg, (size_t) len);
+        r->dropped_lines = r->dropped_bytes = 0;
+        r->noted_usec = now;
+}
+
+/* ---- lines ---- */
+
 static void emit(reader *r, char *s, size_t n) {
+        if (!admit(r->budget, n)) {
+                r->over = true;
+                return;
+        }
         /* A child's bytes must not drive the terminal that shows the log
          * (escape sequences, C1 controls, bidi overrides). */
         n = ipc_text_sanitize(s, n, true);
-        fprintf(stderr, "%s: %.*s\n", r->name, (int) n, s);
+        (void) sup_sink_line(SUP_SINK_CHILD, 0, r->prefix, s, n);
 }
 
 static void flush_partial(reader *r) {
@@ -40,10 +123,34 @@ static void flush_partial(reader *r) {
         r->len = 0;
 }
 
+/* Emits the complete lines in the buffer and keeps the rest. */
+static void split_lines(reader *r) {
+        char *start = r->line, *nl;
+        while ((nl = memchr(start, '\n', r->len - (size_t) (start - r->line)))) {
+                emit(r, start, (size_t) (nl - start));
+                start = nl + 1;
+        }
+        size_t rest = r->len - (size_t) (start - r->line);
+        memmove(r->line, start, rest);
+        r->len = rest;
+        if (r->len == LINE_MAX_BYTES)
+                flush_partial(r);
+}
+
+static void budget_unref(budget *b) {
+        if (--b->refs > 0)
+                return;
+        note_drops(b, sup_mono_usec());
+        sup_output_counts_unref(b->counts);
+        free(b);
+}
+
 static void reader_free(reader *r) {
         flush_partial(r);
+        budget_unref(r->budget);
         free(r->line);
         sd_event_source_disable_unref(r->source);
+        sd_event_source_disable_unref(r->timer);
         close(r->fd);
         if (r->prev)
                 r->prev->next = r->next;
@@ -54,16 +161,62 @@ static void reader_free(reader *r) {
         free(r);
 }
 
+/* ---- the loop ---- */
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+static void arm_timer(reader *r, uint64_t when) {
+        if (!r->timer) {
+                sd_event *e = sd_event_source_get_event(r->source);
+                if (sd_event_add_time(e, &r->timer, CLOCK_MONOTONIC, when, PAUSE_USEC / 10u, on_timer, r) < 0) {
+                        /* No timer: read on, unlimited in effect, rather than stall. */
+                        (void) sd_event_source_set_enabled(r->source, SD_EVENT_ON);
+                        return;
+                }
+        } else
+                (void) sd_event_source_set_time(r->timer, when);
+        (void) sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
+}
+
+/* After a wakeup: pause if over the limit; keep a note of drops due. */
+static void schedule(reader *r, uint64_t now) {
+        budget *b = r->budget;
+        uint64_t note_due = b->noted_usec ? b->noted_usec + NOTE_USEC : now;
+
+        if (r->over) {
+                r->over = false;
+                (void) sd_event_source_set_enabled(r->source, SD_EVENT_OFF);
+                arm_timer(r, now + PAUSE_USEC);
+        } else if (b->dropped_lines > 0)
+                arm_timer(r, note_due > now ? note_due : now);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        reader *r = userdata;
+        budget *b = r->budget;
+        uint64_t now = sup_mono_usec();
+
+        if (b->dropped_lines > 0 && (b->noted_usec == 0 || now >= b->noted_usec + NOTE_USEC))
+                note_drops(b, now);
+        (void) sd_event_source_set_enabled(r->source, SD_EVENT_ON);
+        if (b->dropped_lines > 0)
+                arm_timer(r, b->noted_usec + NOTE_USEC);
+        return 0;
+}
+
 static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         reader *r = userdata;
+        uint64_t now = sup_mono_usec();
 
         /* Thousands of quiet children cost no line buffers. */
         if (!r->line && !(r->line = malloc(LINE_MAX_BYTES)))
                 return 0;
+        if (limited(r->budget))
+                refill(r->budget, now);
         /* A few reads per wakeup, then back to the loop: the source is
          * level-triggered, and a child that writes without pause must not
          * keep gensupd from everything else. */
-        for (int turn = 0; turn < 8; turn++) {
+        for (int turn = 0; turn < READS_PER_WAKEUP && !r->over; turn++) {
                 ssize_t n = read(fd, r->line + r->len, LINE_MAX_BYTES - r->len);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -72,34 +225,54 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
                                 free(r->line);
                                 r->line = NULL;
                         }
-                        return 0;
+                        break;
                 }
                 if (n <= 0) {
                         reader_free(r);
                         return 0;
                 }
                 r->len += (size_t) n;
-                char *start = r->line, *nl;
-                while ((nl = memchr(start, '\n', r->len - (size_t) (start - r->line)))) {
-                        emit(r, start, (size_t) (nl - start));
-                        start = nl + 1;
-                }
-                size_t rest = r->len - (size_t) (start - r->line);
-                memmove(r->line, start, rest);
-                r->len = rest;
-                if (r->len == LINE_MAX_BYTES)
-                        flush_partial(r);
+                split_lines(r);
         }
+        schedule(r, now);
         return 0;
 }
 
-int sup_output_open(sd_event *e, const char *name, bool journal) {
-        if (journal) {
-                int fd = sd_journal_stream_fd(name, LOG_INFO, 1);
-                if (fd >= 0)
-                        return fd;
-        }
+sup_output_counts *sup_output_counts_new(void) {
+        sup_output_counts *c = calloc(1, sizeof(*c));
+        if (c)
+                c->refs = 1;
+        return c;
+}
 
+sup_output_counts *sup_output_counts_unref(sup_output_counts *c) {
+        if (c && --c->refs == 0)
+                free(c);
+        return NULL;
+}
+
+static budget *budget_new(const char *name, const sup_output_limit *limit, sup_output_counts *counts) {
+        budget *b = calloc(1, sizeof(*b));
+        if (!b)
+                return NULL;
+        if (counts) {
+                counts->refs++;
+                b->counts = counts;
+        }
+        snprintf(b->name, sizeof(b->name), "%s", name);
+        if (limit)
+                b->limit = *limit;
+        if (b->limit.burst_s == 0)
+                b->limit.burst_s = 1;
+        /* A new child starts with a full bucket: its first burst passes. */
+        b->refilled_usec = sup_mono_usec();
+        b->line_tokens = (double) (b->limit.lines * b->limit.burst_s);
+        b->byte_tokens = (double) (b->limit.bytes * b->limit.burst_s);
+        return b;
+}
+
+/* A pipe whose read end a new reader watches; returns the write end. */
+static int reader_open(sd_event *e, budget *b, const char *stream) {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
@@ -113,7 +286,8 @@ int sup_output_open(sd_event *e, const char *name, bool journal) {
                 return -ENOMEM;
         }
         r->fd = p[0];
-        snprintf(r->name, sizeof(r->name), "%s", name);
+        r->budget = b;
+        snprintf(r->prefix, sizeof(r->prefix), "%s %s: ", b->name, stream);
         int ret = sd_event_add_io(e, &r->source, r->fd, EPOLLIN, on_readable, r);
         if (ret < 0) {
                 close(p[0]);
@@ -121,11 +295,51 @@ int sup_output_open(sd_event *e, const char *name, bool journal) {
                 free(r);
                 return ret;
         }
+        b->refs++;
         r->next = readers;
         if (readers)
                 readers->prev = r;
         readers = r;
         return p[1];
+}
+
+static int journal_open(const char *name, int ret_fds[2]) {
+        int fd = sup_journal_stream_fd(name, LOG_INFO);
+        if (fd < 0)
+                return fd;
+        int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (fd2 < 0) {
+                close(fd);
+                return -errno;
+        }
+        ret_fds[0] = fd;
+        ret_fds[1] = fd2;
+        return 0;
+}
+
+int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, sup_output_counts *counts,
+                    bool journal, int ret_fds[2]) {
+        if (journal && journal_open(name, ret_fds) >= 0)
+                return 0;
+
+        budget *b = budget_new(name, limit, counts);
+        if (!b)
+                return -ENOMEM;
+        b->refs = 1;    /* ours, while opening */
+        int out = reader_open(e, b, "stdout");
+        int err = out < 0 ? out : reader_open(e, b, "stderr");
+        if (err < 0) {
+                if (out >= 0) {
+                        close(out);
+                        /* Its reader sees end of file and goes, with its ref. */
+                }
+                budget_unref(b);
+                return err;
+        }
+        budget_unref(b);
+        ret_fds[0] = out;
+        ret_fds[1] = err;
+        return 0;
 }
 
 void sup_output_close_all(void) {

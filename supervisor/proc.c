@@ -74,6 +74,8 @@ struct sup_proc {
         bool ignored;
         char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
 
+        sup_output_counts *output_counts;   /* lines its output limit dropped */
+
         uint64_t next_ref;
         sys_pending *sys;              /* forwarded sys requests awaiting an answer */
         size_t n_sys;
@@ -90,7 +92,12 @@ int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *ext
         c->userdata = userdata;
         c->listen_fd = -1;
         c->next_ref = 1;
+        if (!(c->output_counts = sup_output_counts_new())) {
+                free(c);
+                return -ENOMEM;
+        }
         if (extra_args && !(c->extra_args = sup_strv_copy(extra_args))) {
+                sup_output_counts_unref(c->output_counts);
                 free(c);
                 return -ENOMEM;
         }
@@ -131,6 +138,7 @@ sup_proc *sup_proc_free(sup_proc *c) {
         sup_strv_free(c->extra_args);
         free(c->reported);
         free(c->sys);
+        sup_output_counts_unref(c->output_counts);
         free(c);
         return NULL;
 }
@@ -391,9 +399,11 @@ int sup_proc_start(sup_proc *c) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: listening socket: %m", c->spec->name);
 
-        int out = sup_output_open(c->env->event, c->spec->name, c->env->journal);
-        if (out < 0)
-                return sup_log_errno(LOG_ERR, out, "%s: output: %m", c->spec->name);
+        int out[2];
+        r = sup_output_open(c->env->event, c->spec->name, &c->spec->output_limit, c->output_counts, c->env->journal,
+                            out);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
         sup_spawn_params params = {
                 .spec = c->spec,
@@ -401,12 +411,14 @@ int sup_proc_start(sup_proc *c) {
                 .listen_fd = c->listen_fd,
                 .runtime_dir = c->env->runtime_dir,
                 .notify_socket = c->env->notify_socket,
-                .output_fd = out,
+                .output_fd = out[0],
+                .error_fd = out[1],
         };
         sup_process p;
         const char *step = NULL;
         r = sup_spawn(&params, &p, &step);
-        close(out);
+        close(out[0]);
+        close(out[1]);
         if (r < 0) {
                 sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
                 return r;
@@ -521,6 +533,10 @@ int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done d
                 return r;
         c->sys[c->n_sys++] = (sys_pending) { .ref = f.ref, .done = done, .userdata = userdata };
         return 0;
+}
+
+const sup_output_counts *sup_proc_output_counts(const sup_proc *c) {
+        return c->output_counts;
 }
 
 sup_proc_state sup_proc_get_state(const sup_proc *c) {

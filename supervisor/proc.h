@@ -13,6 +13,7 @@
 #include "exit_reason.h"
 #include "gensup.h"
 #include "ipc.h"
+#include "output.h"
 #include "spec.h"
 
 typedef enum sup_proc_state {
@@ -75,6 +76,8 @@ typedef void (*sup_proc_sys_done)(void *userdata, Gensup__Frame *reply);
 int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done done, void *userdata);
 
 sup_proc_state sup_proc_get_state(const sup_proc *c);
+/* What its output limit dropped over all its starts. */
+const sup_output_counts *sup_proc_output_counts(const sup_proc *c);
 pid_t sup_proc_pid(const sup_proc *c);
 const sup_spec *sup_proc_spec(const sup_proc *c);
 bool sup_proc_is_ready(const sup_proc *c);

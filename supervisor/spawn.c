@@ -146,7 +146,7 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
         if (setpgid(0, 0) < 0)
                 child_fail(report_fd, STEP_SETPGID);
 
-        /* Lay fds out: 0 /dev/null, 1 and 2 output, 3 listen (if any), then
+        /* Lay fds out: 0 /dev/null, 1 output, 2 error, 3 listen (if any), then
          * control. Sources are CLOEXEC and above the targets' range (see
          * sup_spawn), so no dup2 clobbers a later source. */
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -154,7 +154,7 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
                 child_fail(report_fd, STEP_DEVNULL);
         if (move_fd(null, 0) < 0)
                 child_fail(report_fd, STEP_DUP2);
-        if (p->output_fd >= 0 && (move_fd(p->output_fd, 1) < 0 || move_fd(p->output_fd, 2) < 0))
+        if (p->output_fd >= 0 && (move_fd(p->output_fd, 1) < 0 || move_fd(p->error_fd, 2) < 0))
                 child_fail(report_fd, STEP_DUP2);
         if (p->listen_fd >= 0 && move_fd(p->listen_fd, LISTEN_FD_START) < 0)
                 child_fail(report_fd, STEP_DUP2);
@@ -205,9 +205,9 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
  * highest slot (close_range with CLOSE_RANGE_UNSHARE), then it lays them
  * out in its own table. */
 
-enum { SLOT_CONTROL, SLOT_REPORT, SLOT_LISTEN, SLOT_OUTPUT, _SLOT_MAX };
+enum { SLOT_CONTROL, SLOT_REPORT, SLOT_LISTEN, SLOT_OUTPUT, SLOT_ERROR, _SLOT_MAX };
 
-static int slot_fd[_SLOT_MAX] = { -1, -1, -1, -1 };
+static int slot_fd[_SLOT_MAX] = { -1, -1, -1, -1, -1 };
 static int slot_null = -1;
 static int slot_max = -1;
 static _Alignas(16) char child_stack[256 * 1024];
@@ -265,7 +265,8 @@ static _Noreturn int child_main(void *arg) {
         sup_spawn_params p = *a->p;
         p.listen_fd = a->has_listen ? unstage(SLOT_LISTEN) : -1;
         p.output_fd = a->has_output ? unstage(SLOT_OUTPUT) : -1;
-        if ((a->has_listen && p.listen_fd < 0) || (a->has_output && p.output_fd < 0))
+        p.error_fd = a->has_output ? unstage(SLOT_ERROR) : -1;
+        if ((a->has_listen && p.listen_fd < 0) || (a->has_output && (p.output_fd < 0 || p.error_fd < 0)))
                 child_fail(report, STEP_DUP2);
         run_child(&p, a->pr, control, a->control_target, report, a->parent);
 }
@@ -310,7 +311,8 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
                 goto fail;
         }
         if ((r = slot_stage(SLOT_CONTROL, sv[1])) < 0 || (r = slot_stage(SLOT_REPORT, report[1])) < 0 ||
-            (r = slot_stage(SLOT_LISTEN, p->listen_fd)) < 0 || (r = slot_stage(SLOT_OUTPUT, p->output_fd)) < 0) {
+            (r = slot_stage(SLOT_LISTEN, p->listen_fd)) < 0 || (r = slot_stage(SLOT_OUTPUT, p->output_fd)) < 0 ||
+            (r = slot_stage(SLOT_ERROR, p->error_fd >= 0 ? p->error_fd : p->output_fd)) < 0) {
                 slots_clear();
                 goto fail;
         }

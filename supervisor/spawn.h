@@ -12,7 +12,8 @@ typedef struct sup_spawn_params {
         int listen_fd;                  /* passed as fd 3 with LISTEN_FDS=1; -1 for none */
         const char *runtime_dir;        /* exported as GENSUP_RUNTIME_DIR */
         const char *notify_socket;      /* exported as NOTIFY_SOCKET; NULL for none */
-        int output_fd;                  /* the child's stdout and stderr; -1: gensupd's stderr */
+        int output_fd;                  /* the child's stdout (and stderr); -1: gensupd's stderr */
+        int error_fd;                   /* the child's stderr; -1: output_fd */
 } sup_spawn_params;
 
 typedef struct sup_process {
@@ -23,7 +24,7 @@ typedef struct sup_process {
 /* Forks and execs a child: a control socketpair (the child's end as
  * GENSUP_CONTROL_FD), its own process group, PR_SET_PDEATHSIG
  * SIGKILL, environment, working directory, user and group, rlimits, stdin
- * from /dev/null, stdout and stderr to output_fd, then exec. Returns 0
+ * from /dev/null, stdout to output_fd, stderr to error_fd, then exec. Returns 0
  * once exec succeeded, or a negative errno: the exec's own failure
  * (-ENOENT, -EACCES, ...) is reported back through a CLOEXEC pipe, and the
  * child is reaped. *ret_step names the step that failed ("exec",

@@ -185,6 +185,9 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
             a->backoff.factor != b->backoff.factor || a->backoff.jitter != b->backoff.jitter ||
             a->backoff.reset_after_ms != b->backoff.reset_after_ms)
                 return false;
+        if (a->output_limit.lines != b->output_limit.lines || a->output_limit.bytes != b->output_limit.bytes ||
+            a->output_limit.burst_s != b->output_limit.burst_s)
+                return false;
         if (a->strategy != b->strategy || a->intensity != b->intensity || a->period_s != b->period_s ||
             a->auto_shutdown != b->auto_shutdown)
                 return false;

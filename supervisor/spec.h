@@ -71,6 +71,20 @@ typedef struct sup_backoff {
         uint64_t reset_after_ms;
 } sup_backoff;
 
+/* How much of a child's output gensupd copies (pipe mode, not journal):
+ * a token bucket per child, refilled at lines and bytes per second and
+ * holding burst_s seconds' worth. Lines over it are dropped and counted.
+ * 0 for lines or bytes: no limit on that. */
+typedef struct sup_output_limit {
+        uint64_t lines;       /* per second */
+        uint64_t bytes;       /* per second */
+        uint64_t burst_s;     /* >= 1 */
+} sup_output_limit;
+
+#define SUP_DEFAULT_OUTPUT_LINES 1000
+#define SUP_DEFAULT_OUTPUT_BYTES (256 * 1024)
+#define SUP_DEFAULT_OUTPUT_BURST_S 10
+
 typedef struct sup_spec sup_spec;
 
 struct sup_spec {
@@ -98,6 +112,7 @@ struct sup_spec {
         sup_rlimit *rlimits;
         size_t n_rlimits;
         sup_backoff backoff;
+        sup_output_limit output_limit;
 
         /* supervisors (type = SUP_SUPERVISOR, and the root) */
         sup_strategy strategy;

@@ -75,6 +75,11 @@ json_t *sup_status_entry(const sup_entry *e) {
         } else {
                 sup_proc *p = sup_entry_proc(e);
                 json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
+                const sup_output_counts *oc = p ? sup_proc_output_counts(p) : NULL;
+                /* Only where something was dropped: big trees stay small. */
+                if (oc && oc->lines > 0)
+                        json_object_set_new(j, "output_dropped", json_pack("{s:I,s:I}", "lines", (json_int_t) oc->lines,
+                                                                           "bytes", (json_int_t) oc->bytes));
                 if (sup_entry_args(e))
                         json_object_set_new(j, "args", strv_json(sup_entry_args(e)));
         }
@@ -177,6 +182,9 @@ json_t *sup_status_spec(const sup_spec *s) {
                             json_pack("{s:I,s:I,s:f,s:f,s:I}", "initial", (json_int_t) s->backoff.initial_ms, "max",
                                       (json_int_t) s->backoff.max_ms, "factor", s->backoff.factor, "jitter",
                                       s->backoff.jitter, "reset_after", (json_int_t) s->backoff.reset_after_ms));
+        json_object_set_new(j, "output_limit",
+                            json_pack("{s:I,s:I,s:I}", "lines", (json_int_t) s->output_limit.lines, "bytes",
+                                      (json_int_t) s->output_limit.bytes, "burst", (json_int_t) s->output_limit.burst_s));
         return j;
 }
 

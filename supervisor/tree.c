@@ -132,6 +132,32 @@ static char *report_reason(sup_report_context context, const sup_reason *reason)
         return strdup(context == SUP_REPORT_SHUTDOWN ? "reached_max_restart_intensity" : "undefined");
 }
 
+/* Whether an exit recorded with x is the one a report of context c is
+ * about. */
+static bool exit_matches(sup_exit_context x, sup_report_context c) {
+        switch (c) {
+        case SUP_REPORT_CHILD_TERMINATED:
+                return x == SUP_EXIT_CHILD_TERMINATED;
+        case SUP_REPORT_START_ERROR:
+                return x == SUP_EXIT_START_ERROR;
+        case SUP_REPORT_SHUTDOWN_ERROR:
+                return x == SUP_EXIT_SHUTDOWN_ERROR;
+        case SUP_REPORT_SHUTDOWN:
+        case _SUP_REPORT_CONTEXT_MAX:
+                break;
+        }
+        return false;
+}
+
+/* The wall-clock time of e's last exit when this report is about it: the
+ * exit was stamped as it was seen, the report may come later. 0: now. */
+static uint64_t exit_stamp(const sup_entry *e, sup_report_context context) {
+        if (!e || !e->history || e->hist_len == 0)
+                return 0;
+        const sup_exit_record *r = &e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX];
+        return r->pid == e->last_pid && exit_matches(r->context, context) ? r->realtime_usec : 0;
+}
+
 static void report(sup_node *n, sup_report_context context, const sup_reason *reason, sup_entry *e) {
         char sd[24];
         char *text = report_reason(context, reason);
@@ -144,6 +170,7 @@ static void report(sup_node *n, sup_report_context context, const sup_reason *re
                 .restart = e ? sup_restart_to_string(e->spec->restart) : "undefined",
                 .shutdown = e ? shutdown_text(e->spec, sd) : "undefined",
                 .type = e && e->spec->type == SUP_SUPERVISOR ? "supervisor" : "worker",
+                .realtime_usec = exit_stamp(e, context),
         };
         sup_log_report(&r);
         if (n->env->event)

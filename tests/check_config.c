@@ -109,6 +109,9 @@ static void assert_worker_defaults(const sup_spec *s) {
         ck_assert_double_eq(s->backoff.factor, 2.0);
         ck_assert_double_eq(s->backoff.jitter, 0.0);
         ck_assert_uint_eq(s->backoff.reset_after_ms, 60000);
+        ck_assert_uint_eq(s->output_limit.lines, 1000);
+        ck_assert_uint_eq(s->output_limit.bytes, 262144);
+        ck_assert_uint_eq(s->output_limit.burst_s, 10);
 }
 
 /* ---- good configs ---- */
@@ -641,6 +644,49 @@ START_TEST(test_fragment) {
 }
 END_TEST
 
+/* output_limit: parsed, checked, compared. */
+START_TEST(test_output_limit) {
+        sup_errors e = { 0 };
+        sup_spec *s = NULL, *t = NULL;
+        ck_assert_int_eq(sup_spec_parse("name = \"w\"; exec = [\"/bin/true\"];\n"
+                                        "output_limit = { lines = 0; bytes = 4096; burst = 60; };\n",
+                                        "frag", NULL, NULL, NULL, &s, &e), 0);
+        ck_assert_uint_eq(s->output_limit.lines, 0);
+        ck_assert_uint_eq(s->output_limit.bytes, 4096);
+        ck_assert_uint_eq(s->output_limit.burst_s, 60);
+        /* Keys left out keep their defaults. */
+        ck_assert_int_eq(sup_spec_parse("name = \"w\"; exec = [\"/bin/true\"]; output_limit = { lines = 5; };\n",
+                                        "frag", NULL, NULL, NULL, &t, &e), 0);
+        ck_assert_uint_eq(t->output_limit.lines, 5);
+        ck_assert_uint_eq(t->output_limit.bytes, 262144);
+        ck_assert_uint_eq(t->output_limit.burst_s, 10);
+        ck_assert_int_eq(sup_spec_equal(s, t, true), false);
+        t = sup_spec_free(t);
+        ck_assert_int_eq(sup_spec_parse("name = \"w\"; exec = [\"/bin/true\"];\n"
+                                        "output_limit = { lines = 0; bytes = 4096; burst = 60; };\n",
+                                        "frag", NULL, NULL, NULL, &t, &e), 0);
+        ck_assert_int_eq(sup_spec_equal(s, t, true), true);
+        sup_spec_free(t);
+        sup_spec_free(s);
+
+        s = NULL;
+        ck_assert_int_eq(sup_spec_parse("name = \"w\"; exec = [\"/bin/true\"];\n"
+                                        "output_limit = { lines = -1; burst = 0; rate = 3; };\n",
+                                        "frag", NULL, NULL, NULL, &s, &e), -EINVAL);
+        ck_assert_ptr_null(s);
+        ck_assert_uint_eq(e.n, 3);
+        ck_assert_str_eq(e.lines[0], "frag:2: unknown key \"rate\" in output_limit");
+        ck_assert_str_eq(e.lines[1], "frag:2: output_limit.lines: must be >= 0, got -1");
+        ck_assert_str_eq(e.lines[2], "frag:2: output_limit.burst: must be > 0, got 0");
+        sup_errors_done(&e);
+        ck_assert_int_eq(sup_spec_parse("name = \"w\"; exec = [\"/bin/true\"]; output_limit = 5;\n",
+                                        "frag", NULL, NULL, NULL, &s, &e), -EINVAL);
+        ck_assert_uint_eq(e.n, 1);
+        ck_assert_str_eq(e.lines[0], "frag:1: output_limit: expected a group { lines = ...; bytes = ...; burst = ...; }");
+        sup_errors_done(&e);
+}
+END_TEST
+
 START_TEST(test_fragment_errors) {
         sup_errors e = { 0 };
         sup_spec *s = NULL;
@@ -862,6 +908,7 @@ Suite *config_suite(void) {
         tc = tcase_create("fragment");
         tcase_add_test(tc, test_fragment);
         tcase_add_test(tc, test_fragment_errors);
+        tcase_add_test(tc, test_output_limit);
         tcase_add_test(tc, test_fragment_parent);
         tcase_add_test(tc, test_fragment_base_dir);
         suite_add_tcase(s, tc);

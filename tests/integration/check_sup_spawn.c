@@ -35,9 +35,9 @@ START_TEST(child_environment) {
                 "); };\n");
         ck_assert_int_eq(gsd_start(conf, &D), 0);
         free(conf);
-        ck_assert_int_eq(gsd_wait_log(D, "env: uid=", IT_WAIT_MS), 0);
+        ck_assert_int_eq(gsd_wait_log(D, "env stdout: uid=", IT_WAIT_MS), 0);
         char *log = gsd_log_text(D);
-        char *line = strstr(log, "env: uid=");
+        char *line = strstr(log, "env stdout: uid=");
         ck_assert_ptr_nonnull(line);
         *strchrnul(line, '\n') = '\0';
         ck_assert_msg(strstr(line, "uid=65534 "), "%s", line);
