@@ -39,7 +39,8 @@ PARTS=${*:-restart peers many status heap idle}
 
 N=${SUP_BENCH_N:-200}
 ROUNDS=${SUP_BENCH_ROUNDS:-3}
-PEER_N=${SUP_BENCH_PEER_N:-10}
+PEER_N=${SUP_BENCH_PEER_N:-5}
+PEER_LIFE_MS=${SUP_BENCH_PEER_LIFE_MS:-1100}
 CHILDREN=${SUP_BENCH_CHILDREN:-10000}
 STATUS_RUNS=${SUP_BENCH_STATUS_RUNS:-10}
 IDLE_S=${SUP_BENCH_IDLE_S:-10}
@@ -115,14 +116,15 @@ fi
 STAMP=$W/bin/stamp
 
 # ---- statistics (values in ns on stdin, one a line) ----
-# Prints: n median p90 min max, in ms.
+# Prints: n median p90 p99 min max, in ms (p99: nearest rank).
 stats() {
         sort -n | awk '{ v[NR] = $1 }
         END {
-                if (NR == 0) { print "0 - - - -"; exit }
+                if (NR == 0) { print "0 - - - - -"; exit }
                 m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
                 p = v[int(NR * 0.9 + 0.999999)]
-                printf "%d %.3f %.3f %.3f %.3f\n", NR, m / 1e6, p / 1e6, v[1] / 1e6, v[NR] / 1e6
+                q = v[int(NR * 0.99 + 0.999999)]
+                printf "%d %.3f %.3f %.3f %.3f %.3f\n", NR, m / 1e6, p / 1e6, q / 1e6, v[1] / 1e6, v[NR] / 1e6
         }'
 }
 median_of() { stats | awk '{ print $2 }'; }
@@ -233,7 +235,6 @@ EOF
 }
 
 # ================= restart: floor and gensupd =================
-declare -A RES   # name -> "n median p90 min max" per measure
 declare -A ROUNDMED
 
 add_round() {   # add_round KEY FILE_OF_NS
@@ -243,28 +244,35 @@ add_round() {   # add_round KEY FILE_OF_NS
         cat "$2" >> "$W/all.$1"
 }
 
+# run_floor ROUND MODE [LIFETIME_MS [COUNT [KEY]]]: sup_floor -m MODE
+# (spawn: clone(CLONE_VM|CLONE_VFORK) + exec, as gensupd; fork: fork +
+# exec), COUNT restarts of a child living LIFETIME_MS.
 run_floor() {
-        local d=$W/floor.$1
+        local mode=$2 life=${3:-0} count=${4:-$N}
+        local key=${5:-floor.$mode}
+        local d=$W/$key.$1
         mkdir -p "$d"
-        echo "0 kill fd:3 $d/stamps" > "$d/cfg"
-        "$B/bench/sup_floor" "$STAMP" "$d/cfg" "$N" > "$d/F" || die "sup_floor failed"
+        echo "$life kill fd:3 $d/stamps" > "$d/cfg"
+        "$B/bench/sup_floor" -m "$mode" "$STAMP" "$d/cfg" "$count" > "$d/F" || die "sup_floor failed"
         awk '{ print $3 - $2 }' "$d/F" > "$d/forkready"
-        pairs "$d/stamps" "$d/F" "$N" > "$d/pairs"
-        add_round floor.forkready "$d/forkready"
-        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round floor.restart "$d/x"
-        awk '$3 != "-" { print $3 }' "$d/pairs" > "$d/x"; add_round floor.ready "$d/x"
+        pairs "$d/stamps" "$d/F" "$count" > "$d/pairs"
+        add_round "$key.forkready" "$d/forkready"
+        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
+        awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"; add_round "$key.childready" "$d/x"
+        awk '$3 != "-" { print $3 }' "$d/pairs" > "$d/x"; add_round "$key.ready" "$d/x"
 }
 
-# run_gensupd ROUND READY FOLLOW: N restarts of a child that SIGKILLs
-# itself at once; FOLLOW=1 records gensupd's events (ready acks).
+# run_gensupd ROUND READY FOLLOW [LIFETIME_MS [COUNT [KEY]]]: COUNT
+# restarts of a child that SIGKILLs itself after LIFETIME_MS; FOLLOW=1
+# records gensupd's events (ready acks).
 run_gensupd() {
-        local round=$1 ready=$2 follow=$3
-        local key=gensupd.$ready$([ "$follow" = 1 ] && echo .ack)
+        local round=$1 ready=$2 follow=$3 life=${4:-0} count=${5:-$N}
+        local key=${6:-gensupd.$ready$([ "$follow" = 1 ] && echo .ack)}
         local d=$W/$key.$round
         mkdir -p "$d/run"
         local sready=none
         [ "$ready" = notify ] && sready=notify
-        gensup_conf "$d/g.conf" "$d/run" "$ready" 0 kill "$sready" "$d/stamps"
+        gensup_conf "$d/g.conf" "$d/run" "$ready" "$life" kill "$sready" "$d/stamps"
         "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
         local gp=$!
         PIDS+=("$gp")
@@ -276,15 +284,16 @@ run_gensupd() {
                 fp=$!
                 PIDS+=("$fp")
         fi
-        wait_starts "$d/stamps" $((N + 2)) 120 0.1 || die "gensupd ($key): no $N restarts in 120 s (see $d/log)"
+        local limit=$(( 120 + count * (life / 1000 + 1) * 2 ))
+        wait_starts "$d/stamps" $((count + 2)) "$limit" 0.1 || die "gensupd ($key): no $count restarts in $limit s (see $d/log)"
         stop_pid "$gp" 10
         [ -n "$fp" ] && stop_pid "$fp" 2
         if [ "$follow" = 1 ]; then
                 # The first pairs may predate the follower: keep acked ones.
-                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$N" > "$d/pairs"
+                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$count" > "$d/pairs"
                 awk '{ print $3 }' "$d/pairs" > "$d/x"; add_round "$key" "$d/x"
         else
-                pairs "$d/stamps" /dev/null "$N" > "$d/pairs"
+                pairs "$d/stamps" /dev/null "$count" > "$d/pairs"
                 awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
                 if [ "$ready" = notify ]; then
                         awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"; add_round "$key.childready" "$d/x"
@@ -299,52 +308,70 @@ fmt_row() {   # fmt_row LABEL KEY
         r=$(echo "${ROUNDMED[$2]:-}" | awk '{ mn = $1; mx = $1; for (i = 2; i <= NF; i++) { if ($i < mn) mn = $i; if ($i > mx) mx = $i }
                 print (NF > 1) ? mn ".." mx : "-" }')
         set -- $s
-        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "$LABEL" "$1" "$2" "$3" "$4" "$5" "$r"
+        printf '  %-50s %5s %8s %8s %8s %8s %8s  %s\n' "$LABEL" "$1" "$2" "$3" "$4" "$5" "$6" "$r"
 }
 row() { LABEL=$1; fmt_row "$1" "$2"; }
+row_head() { printf '  %-50s %5s %8s %8s %8s %8s %8s  %s\n' "$1" n median p90 p99 min max "round medians"; }
 med() { [ -f "$W/all.$1" ] && median_of < "$W/all.$1" || echo ""; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+p99() { [ -f "$W/all.$1" ] && stats < "$W/all.$1" | awk '{ print $4 }' || echo ""; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# faster KEY KEY: the one of two measures with the lower median.
+faster() { awk -v a="$(med "$1")" -v b="$(med "$2")" -v ka="$1" -v kb="$2" 'BEGIN { print (b != "" && (a == "" || b + 0 < a + 0)) ? kb : ka }'; }
+# vs LABEL KEY BASE_KEY [TARGET]: KEY over BASE_KEY, median and p99.
+vs() {
+        printf '  %-44s median %5sx  p99 %5sx   (baseline %s: median %s ms, p99 %s ms)%s\n' "$1" \
+                "$(ratio "$(med "$2")" "$(med "$3")")" "$(ratio "$(p99 "$2")" "$(p99 "$3")")" "$3" "$(med "$3")" "$(p99 "$3")" \
+                "${4:+  target <= $4}"
+}
 
 part_restart() {
         say ""
-        say "== restart latency: floor vs gensupd ($ROUNDS interleaved rounds x $N restarts; probe: $STAMP_KIND)"
+        say "== restart latency, crash loop: floor vs gensupd ($ROUNDS interleaved rounds x $N restarts; probe: $STAMP_KIND)"
         local r
         for r in $(seq 1 "$ROUNDS"); do
-                run_floor "$r"
+                run_floor "$r" spawn
                 run_gensupd "$r" exec 0
+                run_floor "$r" fork
                 run_gensupd "$r" notify 0
                 run_gensupd "$r" exec 1
                 run_gensupd "$r" notify 1
         done
         say "  (ms; D = the dying child's last stamp, S = the new child's first, R = it sent READY,"
         say "   ack = the supervisor has the READY: floor read() returned / gensupd's \"started\" event)"
-        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "measure" n median p90 min max "round medians"
-        row "floor: fork -> ready (ipc-floor.md 6)" floor.forkready
-        row "floor: D -> S (waitpid, fork, exec)" floor.restart
-        row "floor: D -> ack (read of READY)" floor.ready
+        row_head measure
+        row "floor spawn: clone(VM|VFORK)+exec -> ready" floor.spawn.forkready
+        row "floor spawn: D -> S (waitpid, spawn, exec)" floor.spawn.restart
+        row "floor spawn: D -> ack (read of READY)" floor.spawn.ready
+        row "floor fork: fork+exec -> ready" floor.fork.forkready
+        row "floor fork: D -> S" floor.fork.restart
+        row "floor fork: D -> ack" floor.fork.ready
         row "gensupd ready=exec: D -> S" gensupd.exec.restart
         row "gensupd ready=exec: D -> ack (started event)" gensupd.exec.ack
         row "gensupd ready=notify: D -> S" gensupd.notify.restart
         row "gensupd ready=notify: D -> R (child sent READY=1)" gensupd.notify.childready
         row "gensupd ready=notify: D -> ack (started event)" gensupd.notify.ack
         say ""
-        say "  gensupd/floor, D -> S, ready=exec:     $(ratio "$(med gensupd.exec.restart)" "$(med floor.restart)")  (target <= 1.3)"
-        say "  gensupd/floor, D -> S, ready=notify:   $(ratio "$(med gensupd.notify.restart)" "$(med floor.restart)")"
-        say "  gensupd/floor, D -> ack, ready=exec:   $(ratio "$(med gensupd.exec.ack)" "$(med floor.ready)")"
-        say "  gensupd/floor, D -> ack, ready=notify: $(ratio "$(med gensupd.notify.ack)" "$(med floor.ready)")"
-        say "  gensupd D -> S / floor fork -> ready:  $(ratio "$(med gensupd.exec.restart)" "$(med floor.forkready)")"
+        local fr fa
+        fr=$(faster floor.spawn.restart floor.fork.restart)
+        fa=$(faster floor.spawn.ready floor.fork.ready)
+        say "  ratios to the fastest floor of this run:"
+        vs "gensupd ready=exec, D -> S" gensupd.exec.restart "$fr" 1.3
+        vs "gensupd ready=notify, D -> S" gensupd.notify.restart "$fr"
+        vs "gensupd ready=exec, D -> ack" gensupd.exec.ack "$fa"
+        vs "gensupd ready=notify, D -> ack" gensupd.notify.ack "$fa"
+        vs "floor fork, D -> S (the old floor)" floor.fork.restart floor.spawn.restart
 }
 
-# ================= peers =================
-# run_peer TOOL SETTING LIFETIME_MS READY [STARTSECS]
+# ================= peers: every supervisor under the same conditions ====
+# run_peer ROUND TOOL LIFETIME_MS READY COUNT: COUNT restarts under TOOL.
 run_peer() {
-        local tool=$1 setting=$2 life=$3 ready=$4 startsecs=${5:-1}
-        local key=peer.$tool.$setting
-        local d=$W/$key
+        local round=$1 tool=$2 life=$3 ready=$4 count=$5
+        local key=peer.$tool
+        local d=$W/$key.$round
         mkdir -p "$d/svc"
         echo "$life kill $ready $d/stamps" > "$d/svc/cfg"
         ln -s "$STAMP" "$d/svc/run"
-        local pid want=$((PEER_N + 1)) limit=$(( (PEER_N + 2) * (life / 1000 + 3) + 20 ))
+        local pid want=$((count + 1)) limit=$(( (count + 2) * (life / 1000 + 3) + 20 ))
         case $tool in
         s6)
                 [ "$ready" = fd:3 ] && echo 3 > "$d/svc/notification-fd"
@@ -368,7 +395,7 @@ user=root
 command=$STAMP $d/svc/cfg
 directory=$d/svc
 autorestart=true
-startsecs=$startsecs
+startsecs=1
 startretries=1000000
 stdout_logfile=NONE
 stderr_logfile=NONE
@@ -378,8 +405,8 @@ EOF
                 ;;
         esac
         PIDS+=("$pid")
-        if ! wait_starts "$d/stamps" $want $limit 0.5; then
-                say "  $tool $setting: fewer than $want starts in $limit s (see $d)"
+        if ! wait_starts "$d/stamps" $want $limit 0.2; then
+                say "  $tool: fewer than $want starts in $limit s (see $d)"
         fi
         case $tool in
         s6) s6-svc -dx "$d/svc" 2>/dev/null || : ;;
@@ -389,46 +416,73 @@ EOF
         stop_pid "$pid" 10
         kill_probes
         touch "$d/stamps"
-        pairs "$d/stamps" /dev/null "$PEER_N" | awk '{ print $1 }' > "$W/all.$key"
+        pairs "$d/stamps" /dev/null "$count" > "$d/pairs"
+        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
+        awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"
+        if [ -s "$d/x" ]; then add_round "$key.childready" "$d/x"; fi
+}
+
+# PEERS: the peers the script can run; installs missing ones when root.
+peer_tools() {
+        local missing=""
+        command -v s6-supervise > /dev/null || missing="$missing s6"
+        command -v runsv > /dev/null || missing="$missing runit"
+        command -v supervisord > /dev/null || missing="$missing supervisor"
+        if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+                say "  installing:$missing (apt-get)"
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "$W/apt.log" 2>&1 ||
+                        say "  apt-get install$missing failed (see $W/apt.log)"
+        fi
+        PEERS=""
+        if command -v s6-supervise > /dev/null && command -v s6-svc > /dev/null; then PEERS="$PEERS s6"
+        else say "  s6-supervise: not installed (apt-get install s6)"; fi
+        if command -v runsv > /dev/null; then PEERS="$PEERS runit"
+        else say "  runsv: not installed (apt-get install runit)"; fi
+        if command -v supervisord > /dev/null; then PEERS="$PEERS supervisord"
+        else say "  supervisord: not installed (apt-get install supervisor)"; fi
+        # systemd-run needs a running systemd manager (PID 1, or a user
+        # manager under it).
+        if [ -d /run/systemd/system ]; then
+                say "  systemd-run: systemd runs here, but the script does not start transient units on the host's manager"
+        else
+                say "  systemd-run: cannot run here: PID 1 is '$(cat /proc/1/comm 2>/dev/null || echo '?')', not systemd (no /run/systemd/system), so no manager can start a transient unit"
+        fi
 }
 
 part_peers() {
         say ""
-        say "== restart latency: peers ($PEER_N restarts per setting, same probe; D -> S)"
-        local have=0
-        if command -v s6-supervise > /dev/null && command -v s6-svc > /dev/null; then
-                have=1
-                run_peer s6 default 0 none
-                run_peer s6 fastest 1100 fd:3
-        else say "  s6-supervise: not installed (apt-get install s6)"; fi
-        if command -v runsv > /dev/null; then
-                have=1
-                run_peer runit default 0 none
-                run_peer runit fastest 1100 none
-        else say "  runsv: not installed (apt-get install runit)"; fi
-        if command -v supervisord > /dev/null; then
-                have=1
-                run_peer supervisord default 1100 none 1
-                run_peer supervisord fastest 0 none 0
-        else say "  supervisord: not installed (apt-get install supervisor)"; fi
-        [ $have = 1 ] || return 0
-        printf '  %-50s %6s %9s %9s %9s %9s\n' "setting" n median p90 min max
-        row "s6-supervise, dies at once (1 s delay)" peer.s6.default
-        row "s6-supervise, notification-fd, lives 1.1 s" peer.s6.fastest
-        row "runsv, dies at once (sleep 1)" peer.runit.default
-        row "runsv, lives 1.1 s" peer.runit.fastest
-        row "supervisord, startsecs=1, lives 1.1 s" peer.supervisord.default
-        row "supervisord, startsecs=0, dies at once" peer.supervisord.fastest
-        local g
-        g=$(med gensupd.exec.restart)
-        if [ -n "$g" ]; then
-                say ""
-                local k
-                for k in s6.default s6.fastest runit.default runit.fastest supervisord.default supervisord.fastest; do
-                        [ -f "$W/all.peer.$k" ] || continue
-                        say "  $(printf '%-22s' "$k"): peer/gensupd(exec) D -> S = $(ratio "$(med peer.$k)" "$g")"
+        say "== restart latency, every supervisor under the same conditions ($ROUNDS interleaved rounds x $PEER_N restarts each;"
+        say "   every child lives $PEER_LIFE_MS ms, then SIGKILLs itself: the peers delay restarts of younger children)"
+        peer_tools
+        local r t
+        for r in $(seq 1 "$ROUNDS"); do
+                run_floor "$r" spawn "$PEER_LIFE_MS" "$PEER_N" fair.floor
+                run_gensupd "$r" notify 0 "$PEER_LIFE_MS" "$PEER_N" fair.gensupd
+                for t in $PEERS; do
+                        case $t in
+                        s6) run_peer "$r" s6 "$PEER_LIFE_MS" fd:3 "$PEER_N" ;;
+                        *) run_peer "$r" "$t" "$PEER_LIFE_MS" none "$PEER_N" ;;
+                        esac
                 done
-        fi
+        done
+        say "  readiness: the probe signals it first thing (floor and s6: a line on fd 3, s6's notification-fd;"
+        say "  gensupd: ready = \"notify\", READY=1 on \$NOTIFY_SOCKET); runsv and supervisord have no readiness protocol."
+        row_head "D -> S (ms)"
+        row "floor: spawn + exec, read fd 3" fair.floor.restart
+        row "gensupd, ready = \"notify\"" fair.gensupd.restart
+        row "s6-supervise, notification-fd 3" peer.s6.restart
+        row "runsv" peer.runit.restart
+        row "supervisord, startsecs=1" peer.supervisord.restart
+        row_head "D -> R (ms; the new child sent readiness)"
+        row "floor" fair.floor.childready
+        row "gensupd" fair.gensupd.childready
+        row "s6-supervise" peer.s6.childready
+        say ""
+        say "  ratios, D -> S, in this run:"
+        vs "gensupd / floor" fair.gensupd.restart fair.floor.restart 1.3
+        for t in $PEERS; do
+                vs "$t / gensupd" "peer.$t.restart" fair.gensupd.restart
+        done
 }
 
 # ================= many children, status, heap =================
@@ -511,7 +565,7 @@ time_cmd() {
                 for i in $(seq 1 "$STATUS_RUNS"); do
                         t0=$(now_ns); "$@" > /dev/null; t1=$(now_ns)
                         echo $((t1 - t0))
-                done | stats | awk -v l="$label" -v b="$bytes" '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, $1, $2, $4, $5, b }'
+                done | stats | awk -v l="$label" -v b="$bytes" '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, $1, $2, $5, $6, b }'
         fi
 }
 
