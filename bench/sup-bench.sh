@@ -3,11 +3,19 @@
 # one run (bench/README.md, "## Supervisor", says what each figure means).
 #
 # Parts (default: all of them, in this order):
-#   restart  crash -> restarted (D -> S) and crash -> ready, gensupd
-#            (ready = "exec" and "notify") against the floor (sup_floor:
-#            socketpair + fork + exec + read 1 byte), in interleaved rounds
-#   peers    the same crash under s6-supervise, runsv and supervisord, each
-#            at its default and at its fastest setting
+#   restart  crash loop: crash -> restarted (D -> S) and crash -> ready,
+#            gensupd (ready = "exec" and "notify") against two floors
+#            (sup_floor: socketpair + clone(VM|VFORK)/fork + exec + read
+#            1 byte), in interleaved rounds; ratios to the faster floor
+#   peers    every supervisor under the same conditions, in interleaved
+#            rounds: the floor, gensupd, s6-supervise (notification-fd),
+#            runsv, supervisord; every child lives 1.1 s (the peers delay
+#            restarts of younger children); systemd-run when it can run
+#   serve    a real libgensup server (bench/gs_start) back in service:
+#            kill -> a new client's call answered under gensupd, against
+#            the same binary started by hand (bench/serve_restart.c)
+#   startup  exec -> exit of a libgensup server against a plain dynamic
+#            and a static binary (bench/startup.c), libraries, LD_DEBUG
 #   many     10,000 children under one one_for_one supervisor: start to
 #            "all children started", memory per child, SIGTERM to exit
 #   status   gensupctl status / which-children on that tree: time and size
@@ -17,15 +25,19 @@
 #   idle     a small idle tree: syscalls (strace -c) and wakeups in 10 s
 #
 # Knobs (environment):
-#   SUP_BENCH_N=200         restarts per round for the floor and gensupd
-#   SUP_BENCH_ROUNDS=3      interleaved rounds of those
-#   SUP_BENCH_PEER_N=10     restarts per peer setting (each costs >= 1 s)
+#   SUP_BENCH_N=200         restarts per round for the crash loop
+#   SUP_BENCH_ROUNDS=3      interleaved rounds (restart, peers, serve)
+#   SUP_BENCH_PEER_N=5      restarts per peer and round (each >= 1.1 s)
+#   SUP_BENCH_PEER_LIFE_MS=1100
+#   SUP_BENCH_SERVE_N=20, SUP_BENCH_SERVE_ROUNDS (= SUP_BENCH_ROUNDS)
+#   SUP_BENCH_STARTUP_N=20, SUP_BENCH_STARTUP_ROUNDS=5
 #   SUP_BENCH_CHILDREN=10000    (fewer when RLIMIT_NOFILE cannot hold them)
 #   SUP_BENCH_HEAP_CHILDREN=1000
 #   SUP_BENCH_STATUS_RUNS=10
 #   SUP_BENCH_IDLE_S=10
 #   SUP_BENCH_KEEP=1        keep the work directory (raw stamps, logs)
 #
+# As root, missing peers are installed with apt-get (s6 runit supervisor).
 # Only bash, awk, sort and coreutils; strace and hyperfine when present.
 # Every process started here is stopped on exit, also on failure or ^C.
 set -eu
@@ -35,19 +47,24 @@ B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|idle]...}
 B=$(cd "$B" && pwd)
 shift
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PARTS=${*:-restart peers many status heap idle}
+PARTS=${*:-restart peers serve startup many status heap idle}
 
 N=${SUP_BENCH_N:-200}
 ROUNDS=${SUP_BENCH_ROUNDS:-3}
 PEER_N=${SUP_BENCH_PEER_N:-5}
 PEER_LIFE_MS=${SUP_BENCH_PEER_LIFE_MS:-1100}
+SERVE_ROUNDS=${SUP_BENCH_SERVE_ROUNDS:-$ROUNDS}
+SERVE_N=${SUP_BENCH_SERVE_N:-20}
+STARTUP_ROUNDS=${SUP_BENCH_STARTUP_ROUNDS:-5}
+STARTUP_N=${SUP_BENCH_STARTUP_N:-20}
 CHILDREN=${SUP_BENCH_CHILDREN:-10000}
 STATUS_RUNS=${SUP_BENCH_STATUS_RUNS:-10}
 IDLE_S=${SUP_BENCH_IDLE_S:-10}
 
 GENSUPD=$B/bin/gensupd
 GENSUPCTL=$B/bin/gensupctl
-for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog"; do
+for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog" \
+         "$B/bench/gs_start" "$B/bench/serve_restart" "$B/bench/startup"; do
         [ -x "$f" ] || { echo "sup-bench: $f missing (make B=$B programs)" >&2; exit 1; }
 done
 
@@ -485,6 +502,84 @@ part_peers() {
         done
 }
 
+# ================= startup: what loading a libgensup server costs =========
+# Builds the binaries compared (in $W/bin), then bench/startup times
+# exec -> exit of each in interleaved rounds; LD_DEBUG=statistics and the
+# libraries each loads say where the time goes.
+part_startup() {
+        local d=$W/startup cc=${CC:-cc}
+        mkdir -p "$d"
+        say ""
+        say "== start-up: exec -> exit ($STARTUP_ROUNDS interleaved rounds x $STARTUP_N starts; clone(VM|VFORK) + execve, as gensupd)"
+        printf 'int main(void) { return 0; }\n' > "$d/trivial.c"
+        local ok=1
+        "$cc" -O2 -o "$W/bin/plain-dynamic" "$d/trivial.c" || ok=0
+        "$cc" -O2 -static -o "$W/bin/plain-static" "$d/trivial.c" || ok=0
+        "$cc" -O2 -o "$W/bin/plain+libsystemd" "$d/trivial.c" -Wl,--no-as-needed -lsystemd || ok=0
+        "$cc" -O2 -o "$W/bin/plain+protobuf-c" "$d/trivial.c" -Wl,--no-as-needed -lprotobuf-c || ok=0
+        # As a user links a server (gensup.pc: -lgensup, Requires
+        # libsystemd and libprotobuf-c): the shared library.
+        "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-shared" "$TOP/bench/gs_start.c" -L"$B/lib" -lgensup \
+                -Wl,-rpath,"$B/lib" $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
+        # libgensup.a, everything else static too where Debian ships an
+        # archive (libsystemd has none: the same libraries as above).
+        "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-static-lib" "$TOP/bench/gs_start.c" "$B/lib/libgensup.a" \
+                -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic -lsystemd || ok=0
+        [ $ok = 1 ] || { say "  could not build the binaries (cc, libsystemd-dev, libprotobuf-c-dev)"; return 0; }
+        cp "$B/bench/gs_start" "$W/bin/gs_start-intree"
+        "$B/bench/startup" -r "$STARTUP_ROUNDS" -n "$STARTUP_N" \
+                "plain dynamic (libc only)=$W/bin/plain-dynamic" \
+                "plain static=$W/bin/plain-static" \
+                "gs_start, shared libgensup (pkg-config)=$W/bin/gs_start-shared" \
+                "gs_start, libgensup.a (make's link)=$W/bin/gs_start-intree" \
+                "gs_start, libgensup.a + libprotobuf-c.a=$W/bin/gs_start-static-lib" \
+                "plain + libsystemd=$W/bin/plain+libsystemd" \
+                "plain + libprotobuf-c=$W/bin/plain+protobuf-c"
+        say "  (ratios to the plain dynamic binary; target for a libgensup server <= 1.2)"
+        local b
+        say ""
+        say "  shared objects loaded (ldd) and LD_DEBUG=statistics (cycles in the dynamic loader, relocations):"
+        for b in plain-dynamic gs_start-shared gs_start-intree plain+libsystemd plain+protobuf-c; do
+                local libs stat
+                libs=$(ldd "$W/bin/$b" | awk '/=>/ { sub(/\.so.*/, "", $1); printf "%s ", $1 }')
+                stat=$(LD_DEBUG=statistics "$W/bin/$b" exit 2>&1 | awk '
+                        /total startup time/ { t = $(NF - 1) }
+                        /time needed for relocation/ { r = $(NF - 2) " " $NF }
+                        /time needed to load objects/ { l = $(NF - 2) " " $NF }
+                        /final number of relocations:/ { n = $NF }
+                        END { printf "loader %s cycles: relocation %s, loading objects %s; %s relocations", t, r, l, n }')
+                say "  $(printf '%-18s' "$b") $(ldd "$W/bin/$b" | grep -c '=>') objects: $libs"
+                say "  $(printf '%-18s' "") $stat"
+        done
+        say "  libsystemd symbols libgensup uses: $(nm -D --undefined-only "$B/lib/libgensup.so" 2>/dev/null | awk '/ sd_/ { sub(/@.*/, "", $2); printf "%s ", $2 }')"
+}
+
+# ================= serve: a real server back in service ===================
+part_serve() {
+        local d=$W/serve
+        mkdir -p "$d/run"
+        say ""
+        say "== a real libgensup server back in service: bench/gs_start, by hand and under gensupd"
+        say "   ($SERVE_ROUNDS interleaved rounds x $SERVE_N of each; bench/serve_restart.c says what each row is)"
+        cat > "$d/g.conf" <<EOF
+runtime_dir = "$d/run";
+supervisor = {
+  name = "bench"; strategy = "one_for_one"; intensity = 1000000; period = 1;
+  children = (
+    { name = "held"; exec = ["$B/bench/gs_start"]; listen = true; shutdown = "brutal_kill"; },
+    { name = "polled"; exec = ["$B/bench/gs_start"]; shutdown = "brutal_kill"; }
+  );
+};
+EOF
+        "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
+        local gp=$!
+        PIDS+=("$gp")
+        wait_log "$d/log" "all children started" 30 "$gp" || die "serve: gensupd did not start (see $d/log)"
+        "$B/bench/serve_restart" -r "$SERVE_ROUNDS" -n "$SERVE_N" -g "$gp" "$B/bench/gs_start" \
+                "$d/run/held.sock" "$d/run/polled.sock" || say "  serve_restart failed"
+        stop_pid "$gp" 10
+}
+
 # ================= many children, status, heap =================
 # many_conf FILE RUNDIR COUNT STAMPS: COUNT children holding (pause()),
 # each stamping S into STAMPS when it starts.
@@ -736,10 +831,12 @@ for p in $PARTS; do
         case $p in
         restart) part_restart ;;
         peers) part_peers ;;
+        serve) part_serve ;;
+        startup) part_startup ;;
         many) want_many=1 ;;
         status) want_status=1 ;;
         idle | heap) ;;
-        *) die "unknown part '$p' (restart peers many status heap idle)" ;;
+        *) die "unknown part '$p' (restart peers serve startup many status heap idle)" ;;
         esac
 done
 if [ $want_many = 1 ] || [ $want_status = 1 ]; then
