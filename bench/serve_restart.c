@@ -57,6 +57,9 @@ typedef struct hand {
         int notify_fd;
         char notify_env[128];    /* NOTIFY_SOCKET=@... */
         char pid_env[32];        /* LISTEN_PID=..., written by the child */
+        bool notify;             /* pass NOTIFY_SOCKET (only for exec->ready:
+                                  * nobody reads it otherwise, and a full
+                                  * queue blocks sd_notify) */
 } hand;
 
 typedef struct series {
@@ -82,7 +85,7 @@ static int hand_child(void *arg) {
         char digits[16];
         int n = 0, pid = (int) getpid();
         char *argv[] = { (char *) h->server, (char *) "--name", (char *) "bench-echo", NULL };
-        char *envp[] = { (char *) "LISTEN_FDS=1", h->pid_env, h->notify_env, NULL };
+        char *envp[] = { (char *) "LISTEN_FDS=1", h->pid_env, h->notify ? h->notify_env : NULL, NULL };
 
         do
                 digits[n++] = (char) ('0' + pid % 10);
@@ -186,6 +189,7 @@ static pid_t server_pid(const char *path) {
 }
 
 static void round_by_hand(hand *h, int n, series *s) {
+        h->notify = true;
         for (int i = 0; i < n; i++) {
                 drain_notify(h);
                 int64_t t0 = bench_now_ns();
@@ -196,6 +200,7 @@ static void round_by_hand(hand *h, int n, series *s) {
                 kill_wait(pid);
                 pause_ms(10);
         }
+        h->notify = false;
         for (int i = 0; i < n; i++) {
                 int64_t t0 = bench_now_ns();
                 pid_t pid = hand_spawn(h);
