@@ -551,6 +551,19 @@ part_startup() {
                 say "  $(printf '%-18s' "$b") $(ldd "$W/bin/$b" | grep -c '=>') objects: $libs"
                 say "  $(printf '%-18s' "") $stat"
         done
+        if command -v perf > /dev/null; then
+                say "  perf stat -e task-clock,page-faults -r 30 BINARY exit (CPU ms and page faults per start):"
+                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd; do
+                        perf stat -x, -e task-clock,page-faults -r 30 "$W/bin/$b" exit 2>&1 >/dev/null |
+                                awk -F, -v b="$b" '$3 ~ /task-clock/ { t = $1 } $3 ~ /page-faults/ { f = $1 }
+                                        END { printf "  %-18s task-clock %.2f ms, %d page faults\n", b, t, f }'
+                done
+                perf record -q -o "$d/perf.data" -F 5000 -- sh -c 'i=0; while [ $i -lt 100 ]; do "$1" exit; i=$((i+1)); done' sh \
+                        "$W/bin/gs_start-shared" > /dev/null 2>&1 &&
+                        perf report -i "$d/perf.data" --no-children -g none --sort comm,dso --stdio 2> /dev/null |
+                        awk '/%/ && $2 ~ /^gs_start/ && n < 5 { printf "%s %s %s", (n ? "," : "  where gs_start-shared spends its start (perf record, 100 starts):"), $1, $3; n++ }
+                             END { if (n) printf "\n" }'
+        fi
         say "  libsystemd symbols libgensup uses: $(nm -D --undefined-only "$B/lib/libgensup.so" 2>/dev/null | awk '/ sd_/ { sub(/@.*/, "", $2); printf "%s ", $2 }')"
 }
 
