@@ -3,7 +3,7 @@
 #   make                      build everything (-Wall -Wextra -Werror)
 #   make check                build and run every test
 #   make run                  start the demo (see README.md)
-#   make bench                run the benchmarks
+#   make bench                run the benchmarks (quick, < 5 min; BENCH_FULL=1: all, at scale)
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
 #   make chaos                servers killed at random under call load (CHAOS_SECONDS)
@@ -277,7 +277,7 @@ run: programs
 	tools/run-demo $(B)
 
 bench: programs
-	bench/run $(B)
+	BENCH_FULL=$(BENCH_FULL) bench/run $(B)
 
 # ---- install ----
 install: programs

@@ -3,11 +3,19 @@
 # one run (bench/README.md, "## Supervisor", says what each figure means).
 #
 # Parts (default: all of them, in this order):
-#   restart  crash -> restarted (D -> S) and crash -> ready, gensupd
-#            (ready = "exec" and "notify") against the floor (sup_floor:
-#            socketpair + fork + exec + read 1 byte), in interleaved rounds
-#   peers    the same crash under s6-supervise, runsv and supervisord, each
-#            at its default and at its fastest setting
+#   restart  crash loop: crash -> restarted (D -> S) and crash -> ready,
+#            gensupd (ready = "exec" and "notify") against two floors
+#            (sup_floor: socketpair + clone(VM|VFORK)/fork + exec + read
+#            1 byte), in interleaved rounds; ratios to the faster floor
+#   peers    every supervisor under the same conditions, in interleaved
+#            rounds: the floor, gensupd, s6-supervise (notification-fd),
+#            runsv, supervisord; every child lives 1.1 s (the peers delay
+#            restarts of younger children); systemd-run when it can run
+#   serve    a real libgensup server (bench/gs_start) back in service:
+#            kill -> a new client's call answered under gensupd, against
+#            the same binary started by hand (bench/serve_restart.c)
+#   startup  exec -> exit of a libgensup server against a plain dynamic
+#            and a static binary (bench/startup.c), libraries, LD_DEBUG
 #   many     10,000 children under one one_for_one supervisor: start to
 #            "all children started", memory per child, SIGTERM to exit
 #   status   gensupctl status / which-children on that tree: time and size
@@ -17,15 +25,19 @@
 #   idle     a small idle tree: syscalls (strace -c) and wakeups in 10 s
 #
 # Knobs (environment):
-#   SUP_BENCH_N=200         restarts per round for the floor and gensupd
-#   SUP_BENCH_ROUNDS=3      interleaved rounds of those
-#   SUP_BENCH_PEER_N=10     restarts per peer setting (each costs >= 1 s)
+#   SUP_BENCH_N=200         restarts per round for the crash loop
+#   SUP_BENCH_ROUNDS=3      interleaved rounds (restart, peers, serve)
+#   SUP_BENCH_PEER_N=5      restarts per peer and round (each >= 1.1 s)
+#   SUP_BENCH_PEER_LIFE_MS=1100
+#   SUP_BENCH_SERVE_N=20, SUP_BENCH_SERVE_ROUNDS (= SUP_BENCH_ROUNDS)
+#   SUP_BENCH_STARTUP_N=20, SUP_BENCH_STARTUP_ROUNDS=5
 #   SUP_BENCH_CHILDREN=10000    (fewer when RLIMIT_NOFILE cannot hold them)
 #   SUP_BENCH_HEAP_CHILDREN=1000
 #   SUP_BENCH_STATUS_RUNS=10
 #   SUP_BENCH_IDLE_S=10
 #   SUP_BENCH_KEEP=1        keep the work directory (raw stamps, logs)
 #
+# As root, missing peers are installed with apt-get (s6 runit supervisor).
 # Only bash, awk, sort and coreutils; strace and hyperfine when present.
 # Every process started here is stopped on exit, also on failure or ^C.
 set -eu
@@ -35,18 +47,24 @@ B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|idle]...}
 B=$(cd "$B" && pwd)
 shift
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PARTS=${*:-restart peers many status heap idle}
+PARTS=${*:-restart peers serve startup many status heap idle}
 
 N=${SUP_BENCH_N:-200}
 ROUNDS=${SUP_BENCH_ROUNDS:-3}
-PEER_N=${SUP_BENCH_PEER_N:-10}
+PEER_N=${SUP_BENCH_PEER_N:-5}
+PEER_LIFE_MS=${SUP_BENCH_PEER_LIFE_MS:-1100}
+SERVE_ROUNDS=${SUP_BENCH_SERVE_ROUNDS:-$ROUNDS}
+SERVE_N=${SUP_BENCH_SERVE_N:-20}
+STARTUP_ROUNDS=${SUP_BENCH_STARTUP_ROUNDS:-5}
+STARTUP_N=${SUP_BENCH_STARTUP_N:-20}
 CHILDREN=${SUP_BENCH_CHILDREN:-10000}
 STATUS_RUNS=${SUP_BENCH_STATUS_RUNS:-10}
 IDLE_S=${SUP_BENCH_IDLE_S:-10}
 
 GENSUPD=$B/bin/gensupd
 GENSUPCTL=$B/bin/gensupctl
-for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog"; do
+for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog" \
+         "$B/bench/gs_start" "$B/bench/serve_restart" "$B/bench/startup"; do
         [ -x "$f" ] || { echo "sup-bench: $f missing (make B=$B programs)" >&2; exit 1; }
 done
 
@@ -115,14 +133,15 @@ fi
 STAMP=$W/bin/stamp
 
 # ---- statistics (values in ns on stdin, one a line) ----
-# Prints: n median p90 min max, in ms.
+# Prints: n median p90 p99 min max, in ms (p99: nearest rank).
 stats() {
         sort -n | awk '{ v[NR] = $1 }
         END {
-                if (NR == 0) { print "0 - - - -"; exit }
+                if (NR == 0) { print "0 - - - - -"; exit }
                 m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
                 p = v[int(NR * 0.9 + 0.999999)]
-                printf "%d %.3f %.3f %.3f %.3f\n", NR, m / 1e6, p / 1e6, v[1] / 1e6, v[NR] / 1e6
+                q = v[int(NR * 0.99 + 0.999999)]
+                printf "%d %.3f %.3f %.3f %.3f %.3f\n", NR, m / 1e6, p / 1e6, q / 1e6, v[1] / 1e6, v[NR] / 1e6
         }'
 }
 median_of() { stats | awk '{ print $2 }'; }
@@ -233,7 +252,6 @@ EOF
 }
 
 # ================= restart: floor and gensupd =================
-declare -A RES   # name -> "n median p90 min max" per measure
 declare -A ROUNDMED
 
 add_round() {   # add_round KEY FILE_OF_NS
@@ -243,28 +261,35 @@ add_round() {   # add_round KEY FILE_OF_NS
         cat "$2" >> "$W/all.$1"
 }
 
+# run_floor ROUND MODE [LIFETIME_MS [COUNT [KEY]]]: sup_floor -m MODE
+# (spawn: clone(CLONE_VM|CLONE_VFORK) + exec, as gensupd; fork: fork +
+# exec), COUNT restarts of a child living LIFETIME_MS.
 run_floor() {
-        local d=$W/floor.$1
+        local mode=$2 life=${3:-0} count=${4:-$N}
+        local key=${5:-floor.$mode}
+        local d=$W/$key.$1
         mkdir -p "$d"
-        echo "0 kill fd:3 $d/stamps" > "$d/cfg"
-        "$B/bench/sup_floor" "$STAMP" "$d/cfg" "$N" > "$d/F" || die "sup_floor failed"
+        echo "$life kill fd:3 $d/stamps" > "$d/cfg"
+        "$B/bench/sup_floor" -m "$mode" "$STAMP" "$d/cfg" "$count" > "$d/F" || die "sup_floor failed"
         awk '{ print $3 - $2 }' "$d/F" > "$d/forkready"
-        pairs "$d/stamps" "$d/F" "$N" > "$d/pairs"
-        add_round floor.forkready "$d/forkready"
-        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round floor.restart "$d/x"
-        awk '$3 != "-" { print $3 }' "$d/pairs" > "$d/x"; add_round floor.ready "$d/x"
+        pairs "$d/stamps" "$d/F" "$count" > "$d/pairs"
+        add_round "$key.forkready" "$d/forkready"
+        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
+        awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"; add_round "$key.childready" "$d/x"
+        awk '$3 != "-" { print $3 }' "$d/pairs" > "$d/x"; add_round "$key.ready" "$d/x"
 }
 
-# run_gensupd ROUND READY FOLLOW: N restarts of a child that SIGKILLs
-# itself at once; FOLLOW=1 records gensupd's events (ready acks).
+# run_gensupd ROUND READY FOLLOW [LIFETIME_MS [COUNT [KEY]]]: COUNT
+# restarts of a child that SIGKILLs itself after LIFETIME_MS; FOLLOW=1
+# records gensupd's events (ready acks).
 run_gensupd() {
-        local round=$1 ready=$2 follow=$3
-        local key=gensupd.$ready$([ "$follow" = 1 ] && echo .ack)
+        local round=$1 ready=$2 follow=$3 life=${4:-0} count=${5:-$N}
+        local key=${6:-gensupd.$ready$([ "$follow" = 1 ] && echo .ack)}
         local d=$W/$key.$round
         mkdir -p "$d/run"
         local sready=none
         [ "$ready" = notify ] && sready=notify
-        gensup_conf "$d/g.conf" "$d/run" "$ready" 0 kill "$sready" "$d/stamps"
+        gensup_conf "$d/g.conf" "$d/run" "$ready" "$life" kill "$sready" "$d/stamps"
         "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
         local gp=$!
         PIDS+=("$gp")
@@ -276,15 +301,16 @@ run_gensupd() {
                 fp=$!
                 PIDS+=("$fp")
         fi
-        wait_starts "$d/stamps" $((N + 2)) 120 0.1 || die "gensupd ($key): no $N restarts in 120 s (see $d/log)"
+        local limit=$(( 120 + count * (life / 1000 + 1) * 2 ))
+        wait_starts "$d/stamps" $((count + 2)) "$limit" 0.1 || die "gensupd ($key): no $count restarts in $limit s (see $d/log)"
         stop_pid "$gp" 10
         [ -n "$fp" ] && stop_pid "$fp" 2
         if [ "$follow" = 1 ]; then
                 # The first pairs may predate the follower: keep acked ones.
-                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$N" > "$d/pairs"
+                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$count" > "$d/pairs"
                 awk '{ print $3 }' "$d/pairs" > "$d/x"; add_round "$key" "$d/x"
         else
-                pairs "$d/stamps" /dev/null "$N" > "$d/pairs"
+                pairs "$d/stamps" /dev/null "$count" > "$d/pairs"
                 awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
                 if [ "$ready" = notify ]; then
                         awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"; add_round "$key.childready" "$d/x"
@@ -299,52 +325,70 @@ fmt_row() {   # fmt_row LABEL KEY
         r=$(echo "${ROUNDMED[$2]:-}" | awk '{ mn = $1; mx = $1; for (i = 2; i <= NF; i++) { if ($i < mn) mn = $i; if ($i > mx) mx = $i }
                 print (NF > 1) ? mn ".." mx : "-" }')
         set -- $s
-        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "$LABEL" "$1" "$2" "$3" "$4" "$5" "$r"
+        printf '  %-50s %5s %8s %8s %8s %8s %8s  %s\n' "$LABEL" "$1" "$2" "$3" "$4" "$5" "$6" "$r"
 }
 row() { LABEL=$1; fmt_row "$1" "$2"; }
+row_head() { printf '  %-50s %5s %8s %8s %8s %8s %8s  %s\n' "$1" n median p90 p99 min max "round medians"; }
 med() { [ -f "$W/all.$1" ] && median_of < "$W/all.$1" || echo ""; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+p99() { [ -f "$W/all.$1" ] && stats < "$W/all.$1" | awk '{ print $4 }' || echo ""; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# faster KEY KEY: the one of two measures with the lower median.
+faster() { awk -v a="$(med "$1")" -v b="$(med "$2")" -v ka="$1" -v kb="$2" 'BEGIN { print (b != "" && (a == "" || b + 0 < a + 0)) ? kb : ka }'; }
+# vs LABEL KEY BASE_KEY [TARGET]: KEY over BASE_KEY, median and p99.
+vs() {
+        printf '  %-44s median %5sx  p99 %5sx   (baseline %s: median %s ms, p99 %s ms)%s\n' "$1" \
+                "$(ratio "$(med "$2")" "$(med "$3")")" "$(ratio "$(p99 "$2")" "$(p99 "$3")")" "$3" "$(med "$3")" "$(p99 "$3")" \
+                "${4:+  target <= $4}"
+}
 
 part_restart() {
         say ""
-        say "== restart latency: floor vs gensupd ($ROUNDS interleaved rounds x $N restarts; probe: $STAMP_KIND)"
+        say "== restart latency, crash loop: floor vs gensupd ($ROUNDS interleaved rounds x $N restarts; probe: $STAMP_KIND)"
         local r
         for r in $(seq 1 "$ROUNDS"); do
-                run_floor "$r"
+                run_floor "$r" spawn
                 run_gensupd "$r" exec 0
+                run_floor "$r" fork
                 run_gensupd "$r" notify 0
                 run_gensupd "$r" exec 1
                 run_gensupd "$r" notify 1
         done
         say "  (ms; D = the dying child's last stamp, S = the new child's first, R = it sent READY,"
         say "   ack = the supervisor has the READY: floor read() returned / gensupd's \"started\" event)"
-        printf '  %-50s %6s %9s %9s %9s %9s  %s\n' "measure" n median p90 min max "round medians"
-        row "floor: fork -> ready (ipc-floor.md 6)" floor.forkready
-        row "floor: D -> S (waitpid, fork, exec)" floor.restart
-        row "floor: D -> ack (read of READY)" floor.ready
+        row_head measure
+        row "floor spawn: clone(VM|VFORK)+exec -> ready" floor.spawn.forkready
+        row "floor spawn: D -> S (waitpid, spawn, exec)" floor.spawn.restart
+        row "floor spawn: D -> ack (read of READY)" floor.spawn.ready
+        row "floor fork: fork+exec -> ready" floor.fork.forkready
+        row "floor fork: D -> S" floor.fork.restart
+        row "floor fork: D -> ack" floor.fork.ready
         row "gensupd ready=exec: D -> S" gensupd.exec.restart
         row "gensupd ready=exec: D -> ack (started event)" gensupd.exec.ack
         row "gensupd ready=notify: D -> S" gensupd.notify.restart
         row "gensupd ready=notify: D -> R (child sent READY=1)" gensupd.notify.childready
         row "gensupd ready=notify: D -> ack (started event)" gensupd.notify.ack
         say ""
-        say "  gensupd/floor, D -> S, ready=exec:     $(ratio "$(med gensupd.exec.restart)" "$(med floor.restart)")  (target <= 1.3)"
-        say "  gensupd/floor, D -> S, ready=notify:   $(ratio "$(med gensupd.notify.restart)" "$(med floor.restart)")"
-        say "  gensupd/floor, D -> ack, ready=exec:   $(ratio "$(med gensupd.exec.ack)" "$(med floor.ready)")"
-        say "  gensupd/floor, D -> ack, ready=notify: $(ratio "$(med gensupd.notify.ack)" "$(med floor.ready)")"
-        say "  gensupd D -> S / floor fork -> ready:  $(ratio "$(med gensupd.exec.restart)" "$(med floor.forkready)")"
+        local fr fa
+        fr=$(faster floor.spawn.restart floor.fork.restart)
+        fa=$(faster floor.spawn.ready floor.fork.ready)
+        say "  ratios to the fastest floor of this run:"
+        vs "gensupd ready=exec, D -> S" gensupd.exec.restart "$fr" 1.3
+        vs "gensupd ready=notify, D -> S" gensupd.notify.restart "$fr"
+        vs "gensupd ready=exec, D -> ack" gensupd.exec.ack "$fa"
+        vs "gensupd ready=notify, D -> ack" gensupd.notify.ack "$fa"
+        vs "floor fork, D -> S (the old floor)" floor.fork.restart floor.spawn.restart
 }
 
-# ================= peers =================
-# run_peer TOOL SETTING LIFETIME_MS READY [STARTSECS]
+# ================= peers: every supervisor under the same conditions ====
+# run_peer ROUND TOOL LIFETIME_MS READY COUNT: COUNT restarts under TOOL.
 run_peer() {
-        local tool=$1 setting=$2 life=$3 ready=$4 startsecs=${5:-1}
-        local key=peer.$tool.$setting
-        local d=$W/$key
+        local round=$1 tool=$2 life=$3 ready=$4 count=$5
+        local key=peer.$tool
+        local d=$W/$key.$round
         mkdir -p "$d/svc"
         echo "$life kill $ready $d/stamps" > "$d/svc/cfg"
         ln -s "$STAMP" "$d/svc/run"
-        local pid want=$((PEER_N + 1)) limit=$(( (PEER_N + 2) * (life / 1000 + 3) + 20 ))
+        local pid want=$((count + 1)) limit=$(( (count + 2) * (life / 1000 + 3) + 20 ))
         case $tool in
         s6)
                 [ "$ready" = fd:3 ] && echo 3 > "$d/svc/notification-fd"
@@ -368,7 +412,7 @@ user=root
 command=$STAMP $d/svc/cfg
 directory=$d/svc
 autorestart=true
-startsecs=$startsecs
+startsecs=1
 startretries=1000000
 stdout_logfile=NONE
 stderr_logfile=NONE
@@ -378,8 +422,8 @@ EOF
                 ;;
         esac
         PIDS+=("$pid")
-        if ! wait_starts "$d/stamps" $want $limit 0.5; then
-                say "  $tool $setting: fewer than $want starts in $limit s (see $d)"
+        if ! wait_starts "$d/stamps" $want $limit 0.2; then
+                say "  $tool: fewer than $want starts in $limit s (see $d)"
         fi
         case $tool in
         s6) s6-svc -dx "$d/svc" 2>/dev/null || : ;;
@@ -389,46 +433,164 @@ EOF
         stop_pid "$pid" 10
         kill_probes
         touch "$d/stamps"
-        pairs "$d/stamps" /dev/null "$PEER_N" | awk '{ print $1 }' > "$W/all.$key"
+        pairs "$d/stamps" /dev/null "$count" > "$d/pairs"
+        awk '{ print $1 }' "$d/pairs" > "$d/x"; add_round "$key.restart" "$d/x"
+        awk '$2 != "-" { print $2 }' "$d/pairs" > "$d/x"
+        if [ -s "$d/x" ]; then add_round "$key.childready" "$d/x"; fi
+}
+
+# PEERS: the peers the script can run; installs missing ones when root.
+peer_tools() {
+        local missing=""
+        command -v s6-supervise > /dev/null || missing="$missing s6"
+        command -v runsv > /dev/null || missing="$missing runit"
+        command -v supervisord > /dev/null || missing="$missing supervisor"
+        if [ -n "$missing" ] && [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+                say "  installing:$missing (apt-get)"
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing > "$W/apt.log" 2>&1 ||
+                        say "  apt-get install$missing failed (see $W/apt.log)"
+        fi
+        PEERS=""
+        if command -v s6-supervise > /dev/null && command -v s6-svc > /dev/null; then PEERS="$PEERS s6"
+        else say "  s6-supervise: not installed (apt-get install s6)"; fi
+        if command -v runsv > /dev/null; then PEERS="$PEERS runit"
+        else say "  runsv: not installed (apt-get install runit)"; fi
+        if command -v supervisord > /dev/null; then PEERS="$PEERS supervisord"
+        else say "  supervisord: not installed (apt-get install supervisor)"; fi
+        # systemd-run needs a running systemd manager (PID 1, or a user
+        # manager under it).
+        if [ -d /run/systemd/system ]; then
+                say "  systemd-run: systemd runs here, but the script does not start transient units on the host's manager"
+        else
+                say "  systemd-run: cannot run here: PID 1 is '$(cat /proc/1/comm 2>/dev/null || echo '?')', not systemd (no /run/systemd/system), so no manager can start a transient unit"
+        fi
 }
 
 part_peers() {
         say ""
-        say "== restart latency: peers ($PEER_N restarts per setting, same probe; D -> S)"
-        local have=0
-        if command -v s6-supervise > /dev/null && command -v s6-svc > /dev/null; then
-                have=1
-                run_peer s6 default 0 none
-                run_peer s6 fastest 1100 fd:3
-        else say "  s6-supervise: not installed (apt-get install s6)"; fi
-        if command -v runsv > /dev/null; then
-                have=1
-                run_peer runit default 0 none
-                run_peer runit fastest 1100 none
-        else say "  runsv: not installed (apt-get install runit)"; fi
-        if command -v supervisord > /dev/null; then
-                have=1
-                run_peer supervisord default 1100 none 1
-                run_peer supervisord fastest 0 none 0
-        else say "  supervisord: not installed (apt-get install supervisor)"; fi
-        [ $have = 1 ] || return 0
-        printf '  %-50s %6s %9s %9s %9s %9s\n' "setting" n median p90 min max
-        row "s6-supervise, dies at once (1 s delay)" peer.s6.default
-        row "s6-supervise, notification-fd, lives 1.1 s" peer.s6.fastest
-        row "runsv, dies at once (sleep 1)" peer.runit.default
-        row "runsv, lives 1.1 s" peer.runit.fastest
-        row "supervisord, startsecs=1, lives 1.1 s" peer.supervisord.default
-        row "supervisord, startsecs=0, dies at once" peer.supervisord.fastest
-        local g
-        g=$(med gensupd.exec.restart)
-        if [ -n "$g" ]; then
-                say ""
-                local k
-                for k in s6.default s6.fastest runit.default runit.fastest supervisord.default supervisord.fastest; do
-                        [ -f "$W/all.peer.$k" ] || continue
-                        say "  $(printf '%-22s' "$k"): peer/gensupd(exec) D -> S = $(ratio "$(med peer.$k)" "$g")"
+        say "== restart latency, every supervisor under the same conditions ($ROUNDS interleaved rounds x $PEER_N restarts each;"
+        say "   every child lives $PEER_LIFE_MS ms, then SIGKILLs itself: the peers delay restarts of younger children)"
+        peer_tools
+        local r t
+        for r in $(seq 1 "$ROUNDS"); do
+                run_floor "$r" spawn "$PEER_LIFE_MS" "$PEER_N" fair.floor
+                run_gensupd "$r" notify 0 "$PEER_LIFE_MS" "$PEER_N" fair.gensupd
+                for t in $PEERS; do
+                        case $t in
+                        s6) run_peer "$r" s6 "$PEER_LIFE_MS" fd:3 "$PEER_N" ;;
+                        *) run_peer "$r" "$t" "$PEER_LIFE_MS" none "$PEER_N" ;;
+                        esac
                 done
+        done
+        say "  readiness: the probe signals it first thing (floor and s6: a line on fd 3, s6's notification-fd;"
+        say "  gensupd: ready = \"notify\", READY=1 on \$NOTIFY_SOCKET); runsv and supervisord have no readiness protocol."
+        row_head "D -> S (ms)"
+        row "floor: spawn + exec, read fd 3" fair.floor.restart
+        row "gensupd, ready = \"notify\"" fair.gensupd.restart
+        row "s6-supervise, notification-fd 3" peer.s6.restart
+        row "runsv" peer.runit.restart
+        row "supervisord, startsecs=1" peer.supervisord.restart
+        row_head "D -> R (ms; the new child sent readiness)"
+        row "floor" fair.floor.childready
+        row "gensupd" fair.gensupd.childready
+        row "s6-supervise" peer.s6.childready
+        say ""
+        say "  ratios, D -> S, in this run:"
+        vs "gensupd / floor" fair.gensupd.restart fair.floor.restart 1.3
+        for t in $PEERS; do
+                vs "$t / gensupd" "peer.$t.restart" fair.gensupd.restart
+        done
+}
+
+# ================= startup: what loading a libgensup server costs =========
+# Builds the binaries compared (in $W/bin), then bench/startup times
+# exec -> exit of each in interleaved rounds; LD_DEBUG=statistics and the
+# libraries each loads say where the time goes.
+part_startup() {
+        local d=$W/startup cc=${CC:-cc}
+        mkdir -p "$d"
+        say ""
+        say "== start-up: exec -> exit ($STARTUP_ROUNDS interleaved rounds x $STARTUP_N starts; clone(VM|VFORK) + execve, as gensupd)"
+        printf 'int main(void) { return 0; }\n' > "$d/trivial.c"
+        local ok=1
+        "$cc" -O2 -o "$W/bin/plain-dynamic" "$d/trivial.c" || ok=0
+        "$cc" -O2 -static -o "$W/bin/plain-static" "$d/trivial.c" || ok=0
+        "$cc" -O2 -o "$W/bin/plain+libsystemd" "$d/trivial.c" -Wl,--no-as-needed -lsystemd || ok=0
+        "$cc" -O2 -o "$W/bin/plain+protobuf-c" "$d/trivial.c" -Wl,--no-as-needed -lprotobuf-c || ok=0
+        # As a user links a server (gensup.pc: -lgensup, Requires
+        # libsystemd and libprotobuf-c): the shared library.
+        "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-shared" "$TOP/bench/gs_start.c" -L"$B/lib" -lgensup \
+                -Wl,-rpath,"$B/lib" $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
+        # libgensup.a, everything else static too where Debian ships an
+        # archive (libsystemd has none: the same libraries as above).
+        "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-static-lib" "$TOP/bench/gs_start.c" "$B/lib/libgensup.a" \
+                -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic -lsystemd || ok=0
+        [ $ok = 1 ] || { say "  could not build the binaries (cc, libsystemd-dev, libprotobuf-c-dev)"; return 0; }
+        cp "$B/bench/gs_start" "$W/bin/gs_start-intree"
+        "$B/bench/startup" -r "$STARTUP_ROUNDS" -n "$STARTUP_N" \
+                "plain dynamic (libc only)=$W/bin/plain-dynamic" \
+                "plain static=$W/bin/plain-static" \
+                "gs_start, shared libgensup (pkg-config)=$W/bin/gs_start-shared" \
+                "gs_start, libgensup.a (make's link)=$W/bin/gs_start-intree" \
+                "gs_start, libgensup.a + libprotobuf-c.a=$W/bin/gs_start-static-lib" \
+                "plain + libsystemd=$W/bin/plain+libsystemd" \
+                "plain + libprotobuf-c=$W/bin/plain+protobuf-c"
+        say "  (ratios to the plain dynamic binary; target for a libgensup server <= 1.2)"
+        local b
+        say ""
+        say "  shared objects loaded (ldd) and LD_DEBUG=statistics (cycles in the dynamic loader, relocations):"
+        for b in plain-dynamic gs_start-shared gs_start-intree plain+libsystemd plain+protobuf-c; do
+                local libs stat
+                libs=$(ldd "$W/bin/$b" | awk '/=>/ { sub(/\.so.*/, "", $1); printf "%s ", $1 }')
+                stat=$(LD_DEBUG=statistics "$W/bin/$b" exit 2>&1 | awk '
+                        /total startup time/ { t = $(NF - 1) }
+                        /time needed for relocation/ { r = $(NF - 2) " " $NF }
+                        /time needed to load objects/ { l = $(NF - 2) " " $NF }
+                        /final number of relocations:/ { n = $NF }
+                        END { printf "loader %s cycles: relocation %s, loading objects %s; %s relocations", t, r, l, n }')
+                say "  $(printf '%-18s' "$b") $(ldd "$W/bin/$b" | grep -c '=>') objects: $libs"
+                say "  $(printf '%-18s' "") $stat"
+        done
+        if command -v perf > /dev/null; then
+                say "  perf stat -e task-clock,page-faults -r 30 BINARY exit (CPU ms and page faults per start):"
+                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd; do
+                        perf stat -x, -e task-clock,page-faults -r 30 "$W/bin/$b" exit 2>&1 >/dev/null |
+                                awk -F, -v b="$b" '$3 ~ /task-clock/ { t = $1 } $3 ~ /page-faults/ { f = $1 }
+                                        END { printf "  %-18s task-clock %.2f ms, %d page faults\n", b, t, f }'
+                done
+                perf record -q -o "$d/perf.data" -F 5000 -- sh -c 'i=0; while [ $i -lt 100 ]; do "$1" exit; i=$((i+1)); done' sh \
+                        "$W/bin/gs_start-shared" > /dev/null 2>&1 &&
+                        perf report -i "$d/perf.data" --no-children -g none --sort comm,dso --stdio 2> /dev/null |
+                        awk '/%/ && $2 ~ /^gs_start/ && n < 5 { printf "%s %s %s", (n ? "," : "  where gs_start-shared spends its start (perf record, 100 starts):"), $1, $3; n++ }
+                             END { if (n) printf "\n" }'
         fi
+        say "  libsystemd symbols libgensup uses: $(nm -D --undefined-only "$B/lib/libgensup.so" 2>/dev/null | awk '/ sd_/ { sub(/@.*/, "", $2); printf "%s ", $2 }')"
+}
+
+# ================= serve: a real server back in service ===================
+part_serve() {
+        local d=$W/serve
+        mkdir -p "$d/run"
+        say ""
+        say "== a real libgensup server back in service: bench/gs_start, by hand and under gensupd"
+        say "   ($SERVE_ROUNDS interleaved rounds x $SERVE_N of each; bench/serve_restart.c says what each row is)"
+        cat > "$d/g.conf" <<EOF
+runtime_dir = "$d/run";
+supervisor = {
+  name = "bench"; strategy = "one_for_one"; intensity = 1000000; period = 1;
+  children = (
+    { name = "held"; exec = ["$B/bench/gs_start"]; listen = true; shutdown = "brutal_kill"; },
+    { name = "polled"; exec = ["$B/bench/gs_start"]; shutdown = "brutal_kill"; }
+  );
+};
+EOF
+        "$GENSUPD" -c "$d/g.conf" --log-stderr 2> "$d/log" &
+        local gp=$!
+        PIDS+=("$gp")
+        wait_log "$d/log" "all children started" 30 "$gp" || die "serve: gensupd did not start (see $d/log)"
+        "$B/bench/serve_restart" -r "$SERVE_ROUNDS" -n "$SERVE_N" -g "$gp" "$B/bench/gs_start" \
+                "$d/run/held.sock" "$d/run/polled.sock" || say "  serve_restart failed"
+        stop_pid "$gp" 10
 }
 
 # ================= many children, status, heap =================
@@ -511,7 +673,7 @@ time_cmd() {
                 for i in $(seq 1 "$STATUS_RUNS"); do
                         t0=$(now_ns); "$@" > /dev/null; t1=$(now_ns)
                         echo $((t1 - t0))
-                done | stats | awk -v l="$label" -v b="$bytes" '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, $1, $2, $4, $5, b }'
+                done | stats | awk -v l="$label" -v b="$bytes" '{ printf "  %-44s %5d %9.1f %9.1f %9.1f %10d\n", l, $1, $2, $5, $6, b }'
         fi
 }
 
@@ -682,10 +844,12 @@ for p in $PARTS; do
         case $p in
         restart) part_restart ;;
         peers) part_peers ;;
+        serve) part_serve ;;
+        startup) part_startup ;;
         many) want_many=1 ;;
         status) want_status=1 ;;
         idle | heap) ;;
-        *) die "unknown part '$p' (restart peers many status heap idle)" ;;
+        *) die "unknown part '$p' (restart peers serve startup many status heap idle)" ;;
         esac
 done
 if [ $want_many = 1 ] || [ $want_status = 1 ]; then
