@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "answers.h"
 #include "daemon.h"
 #include "ipc.h"
 #include "log.h"
@@ -48,7 +49,7 @@ static void daemon_start(void) {
         assert(sd_event_new(&d.event) >= 0);
         assert(sup_reaper_open(d.event) >= 0);
         d.runtime_dir = strdup(dir);
-        assert(d.runtime_dir && sup_daemon_control_open(&d) == 0);
+        assert(d.runtime_dir && sup_answers_open(&d) == 0);
         d.tree_env = (sup_tree_env) {
                 .proc = { .event = d.event, .runtime_dir = d.runtime_dir },
                 .root_finished = on_root_finished,

@@ -349,9 +349,9 @@ END_TEST
 
 /* ---- children as another user ---- */
 
-/* The line the child printed after "name: " in gensupd's log. */
+/* The line the child printed after "NAME stdout: " in gensupd's log. */
 static char *child_line(const char *name) {
-        char *tag = it_strf("%s: ", name);
+        char *tag = it_strf("%s stdout: ", name);
         ck_assert_int_eq(gsd_wait_log(D, tag, IT_WAIT_MS), 0);
         char *log = gsd_log_text(D);
         char *line = strstr(log, tag);
@@ -464,11 +464,11 @@ START_TEST(peer_text_cleaned) {
         ck_assert_int_gt(gsd_wait_new_pid(D, "srv", old, IT_WAIT_MS), 0);
         ck_assert_int_eq(gsd_wait_history(D, "srv", NULL, "{shutdown,a?31mb?c}", 1, IT_WAIT_MS), 0);
 
-        ck_assert_int_eq(gsd_wait_log(D, "loud: red", IT_WAIT_MS), 0);
+        ck_assert_int_eq(gsd_wait_log(D, "loud stdout: red", IT_WAIT_MS), 0);
         char *log = gsd_log_text(D);
         ck_assert_msg(!strstr(log, "\xc2\x9b") && !strstr(log, "\xe2\x80\xae") && !strchr(log, '\033'),
                       "raw control characters in gensupd's log: %s", log);
-        ck_assert_msg(strstr(log, "loud: red?[31m csi? rlo? end"), "%s", log);
+        ck_assert_msg(strstr(log, "loud stdout: red?[31m csi? rlo? end"), "%s", log);
         ck_assert_msg(strstr(log, "{shutdown,a?31mb?c}"), "%s", log);
         free(log);
         free(ts);
