@@ -178,9 +178,12 @@ pairs() {
                         ack = "-"
                         if (np[i] in fready) ack = fready[np[i]] - dm[i]
                         else if (np[i] in eready) ack = eready[np[i]] - drl[i]
-                        print rs[i], rd[i], ack
+                        # %.0f: awk would print values past 2^31 (2.1 s) as
+                        # 2.9e+09, which sort -n reads as 2.9.
+                        print n0(rs[i]), n0(rd[i]), n0(ack)
                 }
-        }'
+        }
+        function n0(x) { return (x == "-") ? x : sprintf("%.0f", x) }'
 }
 
 count_s() { [ -f "$1" ] && grep -c '^S' "$1" || echo 0; }
