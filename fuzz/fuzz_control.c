@@ -61,6 +61,7 @@ static void daemon_start(void) {
 static void cleanup(void) {
         sup_daemon_done(&d);
         unlink(conf_path);
+        unlink(control_path);
         rmdir(dir);
         free(conf_path);
         free(control_path);
