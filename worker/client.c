@@ -177,7 +177,7 @@ static void req_complete(gs_client *c, uint32_t idx, int status) {
         e->state = GS__REQ_DONE;
         e->status = status;
         if (e->owner)
-                gs__reqids_completed(e->owner, e->member);
+                e->owner->completed(e->owner, e->member);
 }
 
 int gs__client_req_take(gs_client *c, uint32_t idx, gs_buf *reply) {
@@ -741,13 +741,13 @@ int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id)
 /* Hands over a done request's answer and releases it. */
 static int deliver(gs_client *c, uint32_t idx, gs_buf *reply) {
         int st = gs__client_req_take(c, idx, reply);
-        gs_reqids *owner = c->reqs[idx].owner;
+        gs__req_owner *owner = c->reqs[idx].owner;
         uint32_t member = c->reqs[idx].member;
 
         gs__client_req_remove(c, idx);
         /* Taken outside its collection: it leaves the collection too. */
         if (owner)
-                gs__reqids_forget(owner, member);
+                owner->forget(owner, member);
         return st;
 }
 
@@ -778,11 +778,11 @@ static int await(gs_client *c, gs_reqid id, int timeout_ms, gs_buf *reply, bool 
                 int r = pump(c, deadline);
                 if (r == -ETIMEDOUT) {
                         if (abandon) {
-                                gs_reqids *owner = c->reqs[idx].owner;
+                                gs__req_owner *owner = c->reqs[idx].owner;
                                 uint32_t member = c->reqs[idx].member;
                                 gs__client_req_remove(c, (uint32_t) idx);
                                 if (owner)
-                                        gs__reqids_forget(owner, member);
+                                        owner->forget(owner, member);
                         }
                         return r;
                 }

@@ -1,7 +1,14 @@
-/* server-internal.h: the insides of the gen_server behaviour, shared by
- * server.c (lifecycle, callbacks, results, timers, fds), server_conn.c
- * (connections, reading, fairness, writing) and sys_server.c (system
- * requests, trace, hibernation). Not installed. */
+/* server-internal.h: the insides of the gen_server behaviour. Calls go
+ * one way, top to bottom, never back:
+ *
+ *   server_main.c      the process's life: setup, init, run, teardown
+ *   server_dispatch.c  routes what the connections hand up
+ *   sys_server.c       system requests
+ *   server.c           callbacks and results, stop, suspend, timers, fds
+ *   server_conn.c      connections: reading, fairness, writing
+ *   trace.c            trace lines on stderr
+ *
+ * server_conn.c hands frames up only through s->dispatch. Not installed. */
 #ifndef GENSUP_SERVER_INTERNAL_H
 #define GENSUP_SERVER_INTERNAL_H
 
@@ -33,6 +40,16 @@
 typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
 typedef struct gs__fd gs__fd;
+
+/* What the connections hand up, through s->dispatch. */
+typedef enum gs__event {
+        GS__EVENT_FRAME,        /* a frame of c to handle (f, borrowed) */
+        GS__EVENT_TURN,         /* a turn of handling begins: timers that
+                                 * fired while suspended go first */
+        GS__EVENT_LINK_DOWN,    /* the control connection closed */
+        _GS__EVENT_MAX,
+} gs__event;
+typedef void gs__dispatch_fn(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);
 
 struct gs__conn {
         gs_server *server;
@@ -77,6 +94,7 @@ struct gs__fd {
 
 struct gs_server {
         const gs_server_ops *ops;
+        gs__dispatch_fn *dispatch;      /* the one way up from server_conn.c */
         void *state;
         sd_event *event;
         char *name;
@@ -131,17 +149,10 @@ struct gs_server {
         gs_buf stop_reply;
 };
 
-/* server.c */
-GS__HIDDEN void gs__stop(gs_server *s, const char *reason, bool run_terminate);
-GS__HIDDEN void gs__exit_signal(gs_server *s, const char *reason);
-GS__HIDDEN void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__deliver_fired(gs_server *s);
-GS__HIDDEN void gs__suspend(gs_server *s);
-GS__HIDDEN void gs__resume(gs_server *s);
-GS__HIDDEN void gs__idle_rearm(gs_server *s);
-GS__HIDDEN uint64_t gs__now_usec(void);
+/* trace.c */
+GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
+                          const void *data, size_t len);
+GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* server_conn.c */
 GS__HIDDEN int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret);
@@ -160,11 +171,28 @@ GS__HIDDEN void gs__flush_bounded(gs_server *s, int timeout_ms);
 GS__HIDDEN void gs__conns_resume(gs_server *s);
 GS__HIDDEN void gs__conns_shrink(gs_server *s);
 
+/* server.c */
+GS__HIDDEN uint64_t gs__now_usec(void);
+GS__HIDDEN void gs__stop(gs_server *s, const char *reason, bool run_terminate);
+GS__HIDDEN void gs__exit_signal(gs_server *s, const char *reason);
+GS__HIDDEN void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__deliver_fired(gs_server *s);
+GS__HIDDEN void gs__suspend(gs_server *s);
+GS__HIDDEN void gs__resume(gs_server *s);
+GS__HIDDEN void gs__hibernate(gs_server *s);
+GS__HIDDEN void gs__idle_rearm(gs_server *s);
+GS__HIDDEN bool gs__init_ret_valid(const gs_ret *r);
+GS__HIDDEN void gs__apply_init(gs_server *s, gs_ret r);
+GS__HIDDEN int gs__timers_setup(gs_server *s);
+GS__HIDDEN void gs__timers_free(gs_server *s);
+GS__HIDDEN void gs__send_stop_reply(gs_server *s);
+
 /* sys_server.c */
 GS__HIDDEN void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__hibernate(gs_server *s);
-GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
-                          const void *data, size_t len);
-GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* server_dispatch.c */
+GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);
 
 #endif

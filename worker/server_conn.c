@@ -20,7 +20,11 @@
  * callback writes them at its end; answers queued anywhere else are
  * written by a defer source switched on by the first of them, once per
  * loop iteration, so many replies cost one write. What the socket does
- * not take waits for EPOLLOUT. */
+ * not take waits for EPOLLOUT.
+ *
+ * The bottom of the server side, with trace.c: it calls nothing in
+ * server.c or sys_server.c, and hands everything up through the one
+ * entry point s->dispatch (server_dispatch.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -294,7 +298,7 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         /* Timers that fired while the server was suspended come first, as
          * they would in the defer source's turn. */
         if (s->fired_head && !s->suspended)
-                gs__deliver_fired(s);
+                s->dispatch(s, GS__EVENT_TURN, NULL, NULL);
 
         s->in_io = true;
         int r = conn_process(c, GS__BATCH);
@@ -360,10 +364,8 @@ void gs__conn_close(gs__conn *c) {
         free(c->held);
         free(c->pending);
         free(c);
-        /* The control fd is the link to the supervisor: when it breaks, the
-         * supervisor is gone, and that is an exit signal shutdown. */
         if (control && !s->stopping)
-                gs__exit_signal(s, "shutdown");
+                s->dispatch(s, GS__EVENT_LINK_DOWN, NULL, NULL);
 }
 
 int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
@@ -394,41 +396,7 @@ static void handle_frame(gs__conn *c, const ipc_frame *f) {
         gs_server *s = c->server;
 
         s->current = c;
-        switch ((int) f->kind) {
-        case GENSUP__KIND__CALL:
-                if (c->control)
-                        gs__send_error(c, f->ref, EPROTO, "no calls on the control fd");
-                else
-                        gs__on_call(s, c, f);
-                break;
-        case GENSUP__KIND__CAST:
-                if (!c->control)
-                        gs__on_cast(s, c, f);
-                break;
-        case GENSUP__KIND__INFO:
-                if (!c->control)
-                        gs__on_info_msg(s, c, f);
-                break;
-        case GENSUP__KIND__SYS:
-                gs__on_sys(s, c, f);
-                break;
-        case GENSUP__KIND__EXIT:
-                if (c->control) {
-                        gs__tracef(s, "in exit signal %s", f->reason && *f->reason ? f->reason : "normal");
-                        gs__exit_signal(s, f->reason);
-                        break;
-                }
-                /* A client may not send exit signals. */
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
-                break;
-        default:
-                /* Frames a server does not take: answer those that wait for
-                 * an answer, so that their sender does not wait forever. */
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
-                break;
-        }
+        s->dispatch(s, GS__EVENT_FRAME, c, f);
         if (s->current == c)
                 s->current = NULL;
 }
@@ -486,8 +454,8 @@ static int conn_process(gs__conn *c, unsigned budget) {
 static int on_work(sd_event_source *src, void *userdata) {
         gs_server *s = userdata;
 
-        if (!s->suspended)
-                gs__deliver_fired(s);
+        if (!s->suspended && s->fired_head)
+                s->dispatch(s, GS__EVENT_TURN, NULL, NULL);
 
         /* One round: every connection that was ready when it began gets one
          * turn; those with more go to the back. */
