@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include <systemd/sd-event.h>
 
 #include "gensup.h"
@@ -41,6 +43,17 @@ typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
 typedef struct gs__fd gs__fd;
 
+/* Notices on stderr (refused requests, limits hit) come at most
+ * GS__NOTICE_BURST per kind per GS__NOTICE_INTERVAL_USEC; the rest are
+ * counted and the count said when the next interval begins. */
+#define GS__NOTICE_BURST 10
+#define GS__NOTICE_INTERVAL_USEC (10u * 1000000u)
+typedef struct gs__ratelimit {
+        uint64_t begin_usec;    /* CLOCK_MONOTONIC: the interval's start */
+        unsigned n;             /* notices written in it */
+        uint64_t suppressed;    /* notices not written in it */
+} gs__ratelimit;
+
 /* What the connections hand up, through s->dispatch. */
 typedef enum gs__event {
         GS__EVENT_FRAME,        /* a frame of c to handle (f, borrowed) */
@@ -58,6 +71,10 @@ struct gs__conn {
         sd_event_source *io;
         uint32_t events;        /* the io source's mask now; 0 = source off */
         bool control;           /* the control fd to gensupd */
+        bool trusted;           /* root, the server's own uid, or gensupd:
+                                 * may send system requests */
+        uid_t uid;              /* the peer's, at connect (SO_PEERCRED) */
+        pid_t pid;              /* 0 if unknown */
         bool eof;               /* the peer closed its side; nothing more to read */
         bool hup;               /* ... and it is gone altogether (not a half-close) */
         bool want_write;        /* the last flush could not write everything */
@@ -147,12 +164,20 @@ struct gs_server {
         bool has_stop_reply;
         gs_from stop_from;
         gs_buf stop_reply;
+        bool stop_requested;            /* by a SYS STOP, from: */
+        uid_t stop_uid;
+        pid_t stop_pid;
+
+        gs__ratelimit rl_sys_ok, rl_sys_refused;
 };
 
 /* trace.c */
 GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
                           const void *data, size_t len);
 GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line "NAME: ..." on stderr, trace or not, within rl's limit. */
+GS__HIDDEN void gs__notice(gs_server *s, gs__ratelimit *rl, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* server_conn.c */
 GS__HIDDEN int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret);

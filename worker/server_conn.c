@@ -311,6 +311,29 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         return 0;
 }
 
+/* Who is at the other end. Trusted, for system requests: the control fd
+ * (gensupd made the socketpair and handed it down), root, the server's
+ * own uid, and gensupd on the public socket: the process at the other end
+ * of the control fd, known by its pid and uid. */
+static void conn_identify(gs_server *s, gs__conn *c, int fd) {
+        struct ucred uc;
+
+        c->uid = (uid_t) -1;
+        if (ipc_peer_cred(fd, &uc) == 0) {
+                c->uid = uc.uid;
+                c->pid = uc.pid;
+        }
+        if (c->control) {
+                c->trusted = true;
+                return;
+        }
+        if (c->uid == (uid_t) -1)
+                return;
+        const gs__conn *sup = s->control;
+        c->trusted = c->uid == 0 || c->uid == geteuid() ||
+                     (sup && sup->pid > 0 && c->pid == sup->pid && c->uid == sup->uid);
+}
+
 int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
         gs__conn *c = calloc(1, sizeof(*c));
         int r;
@@ -327,6 +350,7 @@ int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
         c->server = s;
         c->control = control;
         c->serial = ++s->next_serial;
+        conn_identify(s, c, fd);
         r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
         if (r < 0) {
                 ipc_conn_free(c->ipc);

@@ -457,10 +457,15 @@ static int finish(gs_server *s) {
         }
         gs__send_stop_reply(s);
         gs__tracef(s, "exit %s", reason);
+        Gensup__Peer by = GENSUP__PEER__INIT;
+        by.uid = (uint32_t) s->stop_uid;
+        by.pid = (uint32_t) s->stop_pid;
         for (gs__conn *c = s->conns; c; c = c->next) {
                 ipc_frame f;
                 ipc_frame_init(&f, GENSUP__KIND__EXIT_REPORT, 0);
                 f.reason = (char *) reason;
+                if (s->stop_requested)
+                        f.stopped_by = &by;
                 (void) ipc_conn_queue(c->ipc, &f);
         }
         gs__flush_bounded(s, GS__EXIT_FLUSH_MS);

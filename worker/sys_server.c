@@ -61,6 +61,35 @@ static const char *op_name(int op) {
         }
 }
 
+/* System requests steer the server: only root, the server's own uid and
+ * gensupd may send them. Everyone else is refused and goes on being
+ * served (calls, casts). Both are noted on stderr, rate-limited. */
+static bool sys_allowed(gs_server *s, gs__conn *c, const char *op) {
+        if (c->trusted) {
+                gs__notice(s, &s->rl_sys_ok, "sys %s from %suid %u pid %d: accepted", op,
+                           c->control ? "gensupd " : "", (unsigned) c->uid, (int) c->pid);
+                return true;
+        }
+        gs__notice(s, &s->rl_sys_refused, "sys %s from uid %u pid %d: refused, permission denied", op,
+                   (unsigned) c->uid, (int) c->pid);
+        return false;
+}
+
+static void sys_stop(gs_server *s, gs__conn *c, const Gensup__SysRequest *req) {
+        const char *reason = req->reason && *req->reason ? req->reason : "normal";
+
+        if (!s->stopping) {
+                /* Who asked goes into the EXIT_REPORT, for gensupd's
+                 * report and history. */
+                s->stop_requested = true;
+                s->stop_uid = c->uid;
+                s->stop_pid = c->pid;
+        }
+        /* As gen_server:stop: terminate runs whether or not the server
+         * traps exits; the caller waits for EXIT_REPORT. */
+        gs__stop(s, reason, true);
+}
+
 void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
         const Gensup__SysRequest *req = f->sys;
         Gensup__SysReply rep = GENSUP__SYS_REPLY__INIT;
@@ -75,6 +104,11 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
         }
         gs__tracef(s, "in sys %s conn=%llu ref=%llu", op_name((int) req->op), (unsigned long long) c->serial,
                    (unsigned long long) f->ref);
+        if (!sys_allowed(s, c, op_name((int) req->op))) {
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EACCES, "permission denied");
+                return;
+        }
         switch ((int) req->op) {
         case GENSUP__SYS_REQUEST__OP__GET_STATE: {
                 int r = 0;
@@ -125,9 +159,7 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
                 gs__idle_rearm(s);
                 break;
         case GENSUP__SYS_REQUEST__OP__STOP:
-                /* As gen_server:stop: terminate runs whether or not the
-                 * server traps exits; the caller waits for EXIT_REPORT. */
-                gs__stop(s, req->reason && *req->reason ? req->reason : "normal", true);
+                sys_stop(s, c, req);
                 return;
         default:
                 if (f->ref != 0)

@@ -1,10 +1,11 @@
 /* trace.c: what a server writes on its stderr: trace lines (--trace,
- * sys trace). The bottom of the server side: it calls nothing else in
+ * sys trace) and rate-limited notices (system requests, refusals). The bottom of the server side: it calls nothing else in
  * libgensup. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "server-internal.h"
@@ -22,23 +23,68 @@ static void trace_write(const char *line, size_t len) {
         }
 }
 
-void gs__tracef(gs_server *s, const char *fmt, ...) {
+static void vline(const gs_server *s, const char *fmt, va_list ap) {
         char line[512];
-        va_list ap;
 
-        if (!s->trace)
-                return;
         int n = snprintf(line, sizeof(line), "%s: ", s->name);
         if (n < 0 || (size_t) n >= sizeof(line) - 2)
                 return;
-        va_start(ap, fmt);
         int m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
-        va_end(ap);
         if (m < 0)
                 return;
         size_t len = strlen(line);
         line[len++] = '\n';
         trace_write(line, len);
+}
+
+static void line_f(const gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line_f(const gs_server *s, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vline(s, fmt, ap);
+        va_end(ap);
+}
+
+void gs__tracef(gs_server *s, const char *fmt, ...) {
+        va_list ap;
+
+        if (!s->trace)
+                return;
+        va_start(ap, fmt);
+        vline(s, fmt, ap);
+        va_end(ap);
+}
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+/* A peer can make a server refuse it as often as it likes: what it
+ * makes the server write is bounded per interval. */
+void gs__notice(gs_server *s, gs__ratelimit *rl, const char *fmt, ...) {
+        uint64_t now = mono_usec();
+        va_list ap;
+
+        if (rl->n > 0 && now - rl->begin_usec >= GS__NOTICE_INTERVAL_USEC) {
+                if (rl->suppressed > 0)
+                        line_f(s, "%llu similar lines suppressed", (unsigned long long) rl->suppressed);
+                rl->n = 0;
+                rl->suppressed = 0;
+        }
+        if (rl->n == 0)
+                rl->begin_usec = now;
+        if (rl->n >= GS__NOTICE_BURST) {
+                rl->suppressed++;
+                return;
+        }
+        rl->n++;
+        va_start(ap, fmt);
+        vline(s, fmt, ap);
+        va_end(ap);
 }
 
 /* A message in or out: what, which connection and ref, and the start of

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +19,7 @@
 
 #include "gensup.h"
 #include "it.h"
+#include "sup.h"
 
 #define T_MS IT_WAIT_MS
 
@@ -1098,6 +1101,147 @@ START_TEST(test_listen_fds) {
 END_TEST
 
 Suite *server_suite(void);
+/* ---- who may steer a server (as a local attacker would) ---- */
+
+/* Lets every user reach s's socket, as a socket_mode 0666 would. */
+static void open_to_all(const srv *s) {
+        ck_assert_int_eq(chmod(it_tmpdir(), 0711), 0);
+        ck_assert_int_eq(chmod(s->sock, 0666), 0);
+}
+
+/* Runs fn(arg) in a child that has become nobody (no groups), and
+ * returns its exit status: 0 if every check in it held. Nothing is
+ * exec'd: the checkout may be unreadable to nobody. */
+static int as_nobody(void (*fn)(const void *arg), const void *arg) {
+        struct passwd *pw = getpwnam("nobody");
+        ck_assert_ptr_nonnull(pw);
+        uid_t uid = pw->pw_uid;
+        gid_t gid = pw->pw_gid;
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(99);
+                fn(arg);
+                _exit(0);
+        }
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(pid, 4 * T_MS, &status), 0);
+        ck_assert_int_eq(WIFEXITED(status), 1);
+        return WEXITSTATUS(status);
+}
+
+static const Gensup__SysRequest__Op steering_ops[] = {
+        GENSUP__SYS_REQUEST__OP__SUSPEND,  GENSUP__SYS_REQUEST__OP__STOP,       GENSUP__SYS_REQUEST__OP__TRACE,
+        GENSUP__SYS_REQUEST__OP__GET_STATE, GENSUP__SYS_REQUEST__OP__STATISTICS, GENSUP__SYS_REQUEST__OP__HIBERNATE,
+        GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, GENSUP__SYS_REQUEST__OP__RESUME,
+};
+
+static void nobody_steers(const void *arg) {
+        const srv *s = arg;
+        ipc_conn *c = conn(s);
+        ipc_frame *f = NULL;
+
+        for (size_t i = 0; i < sizeof(steering_ops) / sizeof(steering_ops[0]); i++) {
+                ck_assert_int_eq(it_send_sys(c, 700 + i, steering_ops[i], true, 1, "{shutdown,pwned}"), 0);
+                ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+                ck_assert_int_eq(f->kind, GENSUP__KIND__ERROR);
+                ck_assert_uint_eq(f->ref, 700 + i);
+                ck_assert_int_eq(f->code, EACCES);
+                ck_assert_str_eq(f->reason, "permission denied");
+                ipc_frame_free(f);
+                /* ... and its calls and casts are still served. */
+                ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+                expect_reply(c, "echo:still", "still");
+        }
+        expect_reply(c, "casts", "8");
+        ipc_conn_free(c);
+
+        /* The client API says the same: -EACCES. */
+        gs_client *gc = NULL;
+        gs_buf b = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s->sock, &gc), 0);
+        ck_assert_int_eq(gs_sys_suspend(gc, T_MS), -EACCES);
+        ck_assert_int_eq(gs_sys_get_state(gc, T_MS, &b), -EACCES);
+        ck_assert_int_eq(gs_call(gc, "echo:api", 8, T_MS, &b), 0);
+        ck_assert_int_eq(b.len, 3);
+        gc = gs_client_free(gc);
+        gs_buf_done(&b);
+        ck_assert_int_eq(gs_stop(s->sock, "{shutdown,pwned}", T_MS), -EACCES);
+}
+
+START_TEST(test_sys_refused_to_others) {
+        srv s = start_srv("guarded", NULL);
+        open_to_all(&s);
+
+        ck_assert_int_eq(as_nobody(nobody_steers, &s), 0);
+
+        /* Nothing it asked for happened: not suspended, not tracing,
+         * still running, serving root. */
+        ipc_conn *c = conn(&s);
+        Gensup__Statistics st = stats(c);
+        ck_assert_int_eq(st.suspended, 0);
+        ck_assert_int_eq(st.trace, 0);
+        expect_reply(c, "echo:root", "root");
+        ck_assert_int_eq(kill(s.pid, 0), 0);
+        /* The refusals are on the server's stderr, with who asked. */
+        struct passwd *pw = getpwnam("nobody");
+        char *want = it_strf("guarded: sys suspend from uid %u pid ", (unsigned) pw->pw_uid);
+        ck_assert_int_eq(it_wait_file_contains(s.err, want, T_MS), 0);
+        ck_assert_int_eq(it_wait_file_contains(s.err, ": refused, permission denied", T_MS), 0);
+        free(want);
+        /* Rate-limited: 16 refusals, at most GS__NOTICE_BURST (10) lines. */
+        char *err = it_read_file(s.err);
+        int n = 0;
+        for (char *p = err; (p = strstr(p, "refused, permission denied")); p++)
+                n++;
+        ck_assert_int_le(n, 10);
+        free(err);
+
+        /* Root may stop it; the EXIT_REPORT says who asked. */
+        ck_assert_int_eq(it_send_sys(c, 9, GENSUP__SYS_REQUEST__OP__STOP, false, 0, "{shutdown,asked}"), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__EXIT_REPORT);
+        ck_assert_str_eq(f->reason, "{shutdown,asked}");
+        ck_assert_ptr_nonnull(f->stopped_by);
+        ck_assert_uint_eq(f->stopped_by->uid, getuid());
+        ck_assert_uint_eq(f->stopped_by->pid, (uint32_t) getpid());
+        ipc_frame_free(f);
+        expect_exit(s.pid, 0);
+        ipc_conn_free(c);
+}
+END_TEST
+
+/* Under gensupd: a stop by request says who asked, in gensupd's log and
+ * in the child's history. */
+START_TEST(test_stop_request_in_history) {
+        char *conf = gsd_write_file("stopby.conf",
+                                    "supervisor = { name = \"root\"; children = (\n"
+                                    "  { name = \"stopme\"; listen = true; restart = \"transient\"; exec = [\"%s\"]; }\n"
+                                    "); };\n",
+                                    it_example("test_server"));
+        gsd *d = NULL;
+        ck_assert_int_eq(gsd_start(conf, &d), 0);
+        free(conf);
+        ck_assert_int_eq(gsd_wait_state(d, "stopme", "running", T_MS), 0);
+        char *path = it_path("stopme.sock");
+        ck_assert_int_eq(gs_stop(path, "{shutdown,asked}", T_MS), 0);
+        free(path);
+        ck_assert_int_eq(gsd_wait_history(d, "stopme", NULL, "{shutdown,asked}", 1, T_MS), 0);
+        json_t *exits = gsd_history(d, "stopme");
+        json_t *by = json_object_get(json_array_get(exits, 0), "stopped_by");
+        ck_assert_ptr_nonnull(by);
+        ck_assert_int_eq(gsd_int(by, "uid"), (long long) getuid());
+        ck_assert_int_eq(gsd_int(by, "pid"), (long long) getpid());
+        json_decref(exits);
+        char *line = it_strf("stopme: stopped at the request of uid %u pid %d", (unsigned) getuid(), (int) getpid());
+        ck_assert_int_eq(gsd_wait_log(d, line, T_MS), 0);
+        free(line);
+        d = gsd_finish(d);
+}
+END_TEST
+
 Suite *server_suite(void) {
         Suite *s = suite_create("server");
         TCase *tc;
@@ -1150,6 +1294,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_suspend_resume);
         tcase_add_test(tc, test_suspend_held_limit);
         tcase_add_test(tc, test_trace);
+        tcase_add_test(tc, test_sys_refused_to_others);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("input");
@@ -1166,6 +1311,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_supervised_control_eof);
         tcase_add_test(tc, test_supervised_suspended_exit);
         tcase_add_test(tc, test_listen_fds);
+        tcase_add_test(tc, test_stop_request_in_history);
         suite_add_tcase(s, tc);
         return s;
 }
