@@ -870,6 +870,46 @@ START_TEST(test_bad_frames) {
 }
 END_TEST
 
+/* A CALL from a newer peer, with 20,000 fields this server does not know:
+ * skipped, and the call answered (gensup-protocol(7)). */
+START_TEST(test_unknown_fields_skipped) {
+        srv s = start_srv("newer", NULL);
+        ipc_conn *c = conn(&s);
+        size_t cap = 20000 * 4 + 64, n = 0;
+        uint8_t *body = malloc(cap), *wire = malloc(cap + 10);
+        ck_assert_ptr_nonnull(body);
+        ck_assert_ptr_nonnull(wire);
+
+        body[n++] = 0x08;
+        body[n++] = GENSUP__KIND__CALL;
+        body[n++] = 0x10;
+        body[n++] = 5;
+        for (unsigned i = 0; i < 20000; i++) {
+                n += ipc_varint_encode((uint64_t) (50 + i % 50) << 3, body + n);   /* varint field 50..99 */
+                body[n++] = (uint8_t) (i & 0x7f);
+        }
+        body[n++] = 0x1a;
+        body[n++] = 8;
+        memcpy(body + n, "echo:new", 8);
+        n += 8;
+        size_t k = ipc_varint_encode(n, wire);
+        memcpy(wire + k, body, n);
+        ck_assert_int_eq(it_send_raw(c, wire, k + n), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 5);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "new");
+        free(p);
+        ipc_frame_free(f);
+        free(body);
+        free(wire);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
 /* ---- fairness ---- */
 
 START_TEST(test_fairness) {
@@ -1300,6 +1340,7 @@ Suite *server_suite(void) {
         tc = tcase_create("input");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_bad_frames);
+        tcase_add_test(tc, test_unknown_fields_skipped);
         tcase_add_test(tc, test_fairness);
         suite_add_tcase(s, tc);
 
