@@ -229,6 +229,13 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
                 json_object_set_new(j, "cpu_us", json_integer((json_int_t) s->cpu_us));
                 json_object_set_new(j, "rss_bytes", json_integer((json_int_t) s->rss_bytes));
                 json_object_set_new(j, "connections", json_integer((json_int_t) s->connections));
+                json_object_set_new(j, "max_connections", json_integer((json_int_t) s->max_connections));
+                json_object_set_new(j, "refused_connections", json_integer((json_int_t) s->refused_connections));
+                json_object_set_new(j, "refused_uid_quota", json_integer((json_int_t) s->refused_uid_quota));
+                json_object_set_new(j, "frame_timeouts", json_integer((json_int_t) s->frame_timeouts));
+                json_object_set_new(j, "idle_closed", json_integer((json_int_t) s->idle_closed));
+                json_object_set_new(j, "input_closed", json_integer((json_int_t) s->input_closed));
+                json_object_set_new(j, "sys_refused", json_integer((json_int_t) s->sys_refused));
                 json_object_set_new(j, "suspended", json_boolean(s->suspended));
                 json_object_set_new(j, "trace", json_boolean(s->trace));
         }

@@ -62,6 +62,7 @@ struct gs_client {
         pid_t connect_pid;    /* getpid() at connect */
         bool corked;
         bool dead;            /* EOF, EXIT_REPORT, garbage or write error seen */
+        int dead_err;         /* why: what the waiters got */
         bool freed;           /* gs_client_free ran; collections still hold it */
         unsigned nref;        /* collection members that point here */
         char *exit_reason;

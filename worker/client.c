@@ -201,6 +201,7 @@ static void conn_fail(gs_client *c, int err) {
         if (c->dead)
                 return;
         c->dead = true;
+        c->dead_err = err;
         /* Tell the server at once, rather than when the fd is closed. */
         if (c->conn)
                 (void) shutdown(ipc_conn_fd(c->conn), SHUT_RDWR);
@@ -285,8 +286,15 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
         ipc_frame *f = *pf;
 
         switch (f->kind) {
-        case GENSUP__KIND__REPLY:
         case GENSUP__KIND__ERROR:
+                if (f->ref == 0) {
+                        /* About the connection, not a request: the server
+                         * refuses or closes it (a limit), and says why. */
+                        conn_fail(c, error_code(f));
+                        return 0;
+                }
+                return dispatch_answer(c, pf);
+        case GENSUP__KIND__REPLY:
         case GENSUP__KIND__SYS_REPLY:
                 return dispatch_answer(c, pf);
         case GENSUP__KIND__EXIT_REPORT: {
@@ -385,7 +393,8 @@ static int flush_some(gs_client *c) {
                 return r;
         (void) gs__client_read_all(c);
         conn_fail(c, -ECONNRESET);
-        return -ECONNRESET;
+        /* A server that refused the connection said why (EMFILE, ...). */
+        return c->dead_err;
 }
 
 short gs__client_events(const gs_client *c) {

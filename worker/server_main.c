@@ -27,9 +27,43 @@ typedef struct args {
         bool no_trap_exit;
         bool hibernate_after_set;
         uint64_t hibernate_after_ms;
+        gs_server_options limits;   /* the limit options given; 0: not given */
         int argc;
         char **argv;    /* what init gets, NULL-terminated; the strings are argv's */
 } args;
+
+typedef enum lib_opt {
+        OPT_SOCKET,
+        OPT_NAME,
+        OPT_SOCKET_MODE,
+        OPT_SOCKET_USER,
+        OPT_SOCKET_GROUP,
+        OPT_HIBERNATE_AFTER,
+        OPT_MAX_CONNECTIONS,
+        OPT_RESERVED_CONNECTIONS,
+        OPT_MAX_CONNECTIONS_PER_UID,
+        OPT_FRAME_TIMEOUT,
+        OPT_IDLE_TIMEOUT,
+        OPT_MAX_INPUT,
+        _OPT_MAX,
+} lib_opt;
+
+/* The options that take a value; from --hibernate-after on, unsigned
+ * numbers. */
+static const char *const opt_name[_OPT_MAX] = {
+        [OPT_SOCKET] = "--socket",
+        [OPT_NAME] = "--name",
+        [OPT_SOCKET_MODE] = "--socket-mode",
+        [OPT_SOCKET_USER] = "--socket-user",
+        [OPT_SOCKET_GROUP] = "--socket-group",
+        [OPT_HIBERNATE_AFTER] = "--hibernate-after",
+        [OPT_MAX_CONNECTIONS] = "--max-connections",
+        [OPT_RESERVED_CONNECTIONS] = "--reserved-connections",
+        [OPT_MAX_CONNECTIONS_PER_UID] = "--max-connections-per-uid",
+        [OPT_FRAME_TIMEOUT] = "--frame-timeout",
+        [OPT_IDLE_TIMEOUT] = "--idle-timeout",
+        [OPT_MAX_INPUT] = "--max-input",
+};
 
 static int parse_u64(const char *s, uint64_t *ret) {
         char *end;
@@ -44,6 +78,80 @@ static int parse_u64(const char *s, uint64_t *ret) {
         return 0;
 }
 
+/* A timeout in ms from the command line: 0 there means none (< 0 in
+ * gs_server_options, where 0 is the default). */
+static int64_t timeout_opt(uint64_t v) {
+        return v == 0 ? -1 : v > INT64_MAX ? INT64_MAX : (int64_t) v;
+}
+
+static int take_value(args *a, lib_opt which, const char *val) {
+        uint64_t v = 0;
+
+        if (which >= OPT_HIBERNATE_AFTER && parse_u64(val, &v) < 0)
+                return -EINVAL;
+        if (v > SIZE_MAX)
+                v = SIZE_MAX;
+        switch (which) {
+        case OPT_SOCKET:
+                a->socket = val;
+                return 0;
+        case OPT_NAME:
+                a->name = val;
+                return 0;
+        case OPT_SOCKET_MODE:
+        case OPT_SOCKET_USER:
+        case OPT_SOCKET_GROUP:
+                return ipc_sock_perm_parse(which == OPT_SOCKET_MODE ? val : NULL, which == OPT_SOCKET_USER ? val : NULL,
+                                           which == OPT_SOCKET_GROUP ? val : NULL, &a->perm);
+        case OPT_HIBERNATE_AFTER:
+                a->hibernate_after_ms = v;
+                a->hibernate_after_set = true;
+                return 0;
+        case OPT_FRAME_TIMEOUT:
+                a->limits.frame_timeout_ms = timeout_opt(v);
+                return 0;
+        case OPT_IDLE_TIMEOUT:
+                a->limits.idle_timeout_ms = timeout_opt(v);
+                return 0;
+        case OPT_MAX_CONNECTIONS:
+                a->limits.max_connections = (size_t) v;
+                break;
+        case OPT_RESERVED_CONNECTIONS:
+                a->limits.reserved_connections = (size_t) v;
+                break;
+        case OPT_MAX_CONNECTIONS_PER_UID:
+                a->limits.max_connections_per_uid = (size_t) v;
+                break;
+        case OPT_MAX_INPUT:
+                a->limits.max_input = (size_t) v;
+                break;
+        case _OPT_MAX:
+                return -EINVAL;
+        }
+        /* Counts and sizes: 0 would be no server at all. */
+        return v == 0 ? -EINVAL : 0;
+}
+
+/* Which option with a value arg is, if any; its value from "--opt=VALUE"
+ * or the next argument. */
+static int match_value(int argc, char **argv, int *i, const char **ret_val) {
+        const char *arg = argv[*i];
+
+        for (int k = 0; k < _OPT_MAX; k++) {
+                size_t n = strlen(opt_name[k]);
+                if (strncmp(arg, opt_name[k], n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+                        continue;
+                if (arg[n] == '=')
+                        *ret_val = arg + n + 1;
+                else if (*i + 1 < argc)
+                        *ret_val = argv[++*i];
+                else
+                        return -EINVAL;
+                return k;
+        }
+        return _OPT_MAX;
+}
+
 /* Takes the library's options out of argv (anywhere before "--"); the rest
  * keeps its order. Accepts "--opt VALUE" and "--opt=VALUE". */
 static int parse_args(int argc, char **argv, args *a) {
@@ -56,63 +164,29 @@ static int parse_args(int argc, char **argv, args *a) {
 
         bool done = false;
         for (int i = 1; i < argc; i++) {
-                const char *arg = argv[i];
                 const char *val = NULL;
-                size_t n;
 
                 if (done) {
                         a->argv[a->argc++] = argv[i];
                         continue;
                 }
-                if (strcmp(arg, "--") == 0) {
+                if (strcmp(argv[i], "--") == 0) {
                         done = true;
                         continue;
                 }
-                if (strcmp(arg, "--trace") == 0) {
+                if (strcmp(argv[i], "--trace") == 0) {
                         a->trace = true;
                         continue;
                 }
-                if (strcmp(arg, "--no-trap-exit") == 0) {
+                if (strcmp(argv[i], "--no-trap-exit") == 0) {
                         a->no_trap_exit = true;
                         continue;
                 }
-                const char *with_value[] = { "--socket", "--name", "--hibernate-after", "--socket-mode",
-                                             "--socket-user", "--socket-group" };
-                int which = -1;
-                for (int k = 0; k < 6; k++) {
-                        n = strlen(with_value[k]);
-                        if (strncmp(arg, with_value[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
-                                which = k;
-                                if (arg[n] == '=')
-                                        val = arg + n + 1;
-                                else if (i + 1 < argc)
-                                        val = argv[++i];
-                                else
-                                        return -EINVAL;
-                                break;
-                        }
-                }
-                switch (which) {
-                case 0:
-                        a->socket = val;
-                        break;
-                case 1:
-                        a->name = val;
-                        break;
-                case 2:
-                        if (parse_u64(val, &a->hibernate_after_ms) < 0)
-                                return -EINVAL;
-                        a->hibernate_after_set = true;
-                        break;
-                case 3 ... 5:
-                        if (ipc_sock_perm_parse(which == 3 ? val : NULL, which == 4 ? val : NULL,
-                                                which == 5 ? val : NULL, &a->perm) < 0)
-                                return -EINVAL;
-                        break;
-                default:
+                int which = match_value(argc, argv, &i, &val);
+                if (which < 0 || (which < _OPT_MAX && take_value(a, (lib_opt) which, val) < 0))
+                        return -EINVAL;
+                if (which == _OPT_MAX)
                         a->argv[a->argc++] = argv[i];
-                        break;
-                }
         }
         a->argv[a->argc] = NULL;
         return 0;
@@ -243,6 +317,8 @@ static void destroy(gs_server *s) {
         while (s->conns)
                 gs__conn_close(s->conns);
         gs__timers_free(s);
+        gs__limits_free(s);
+        sd_event_source_disable_unref(s->sweep);
         sd_event_source_disable_unref(s->listen_src);
         sd_event_source_disable_unref(s->listen_retry);
         sd_event_source_disable_unref(s->work);
@@ -307,6 +383,22 @@ static gs_server *server_new(const gs_server_ops *ops, const start *st, int argc
         s->trace = st->o.trace || st->a.trace;
         s->hibernate_after_ms = st->a.hibernate_after_set ? st->a.hibernate_after_ms : st->o.hibernate_after_ms;
         s->start_usec = s->last_active_usec = gs__now_usec();
+        /* Every argv option overrides its gs_server_options field. */
+        gs_server_options lim = st->o;
+        const gs_server_options *al = &st->a.limits;
+        if (al->max_connections)
+                lim.max_connections = al->max_connections;
+        if (al->reserved_connections)
+                lim.reserved_connections = al->reserved_connections;
+        if (al->max_connections_per_uid)
+                lim.max_connections_per_uid = al->max_connections_per_uid;
+        if (al->frame_timeout_ms)
+                lim.frame_timeout_ms = al->frame_timeout_ms;
+        if (al->idle_timeout_ms)
+                lim.idle_timeout_ms = al->idle_timeout_ms;
+        if (al->max_input)
+                lim.max_input = al->max_input;
+        gs__limits_set(s, &lim);
         s->name = pick_name(&st->o, &st->a, st->env_name, st->supervised, argc > 0 ? argv[0] : NULL);
         if (!s->name) {
                 free(s);
@@ -381,7 +473,9 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
         }
         if (parse_args(argc, argv, &st->a) < 0) {
                 fprintf(stderr, "%s: bad library options (--socket PATH, --socket-mode MODE, --socket-user USER, "
-                                "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, --)\n",
+                                "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, "
+                                "--max-connections N, --reserved-connections N, --max-connections-per-uid N, "
+                                "--frame-timeout MS, --idle-timeout MS, --max-input BYTES, --)\n",
                         prog);
                 return -EINVAL;
         }

@@ -70,6 +70,7 @@ static bool sys_allowed(gs_server *s, gs__conn *c, const char *op) {
                            c->control ? "gensupd " : "", (unsigned) c->uid, (int) c->pid);
                 return true;
         }
+        s->sys_refused++;
         gs__notice(s, &s->rl_sys_refused, "sys %s from uid %u pid %d: refused, permission denied", op,
                    (unsigned) c->uid, (int) c->pid);
         return false;
@@ -138,6 +139,13 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
                 st.connections = s->n_clients;
                 st.suspended = s->suspended;
                 st.trace = s->trace;
+                st.refused_connections = s->hits[GS__LIMIT_CONNECTIONS];
+                st.refused_uid_quota = s->hits[GS__LIMIT_UID];
+                st.frame_timeouts = s->hits[GS__LIMIT_FRAME];
+                st.idle_closed = s->hits[GS__LIMIT_IDLE];
+                st.input_closed = s->hits[GS__LIMIT_INPUT];
+                st.sys_refused = s->sys_refused;
+                st.max_connections = s->max_conns;
                 rep.statistics = &st;
                 break;
         case GENSUP__SYS_REQUEST__OP__SUSPEND:

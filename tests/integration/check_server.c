@@ -3,6 +3,7 @@
  * it reads better). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -1253,6 +1255,252 @@ START_TEST(test_sys_refused_to_others) {
 }
 END_TEST
 
+/* ---- limits: slots, deadlines, input (as a local attacker would) ---- */
+
+/* The next frame on c is the connection-level ERROR{code, text} (ref 0),
+ * then end of file. */
+static void expect_conn_error(ipc_conn *c, int code, const char *text) {
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__ERROR);
+        ck_assert_uint_eq(f->ref, 0);
+        ck_assert_int_eq(f->code, code);
+        ck_assert_str_eq(f->reason, text);
+        ipc_frame_free(f);
+        expect_eof(c);
+}
+
+/* Issue: connection 1025 was accepted and closed with no word. Now the
+ * limit is an option, and past it a client is told. */
+START_TEST(test_max_connections) {
+        srv s = start_srv("capped", ARGS("--max-connections", "4"));
+        ipc_conn *c[4];
+        for (int i = 0; i < 4; i++) {
+                c[i] = conn(&s);
+                expect_reply(c[i], "echo:in", "in");
+        }
+        ipc_conn *fifth = conn(&s);
+        expect_conn_error(fifth, EMFILE, "too many connections");
+        ipc_conn_free(fifth);
+        /* The client library says so too. */
+        gs_client *gc = NULL;
+        gs_buf b = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s.sock, &gc), 0);
+        ck_assert_int_eq(gs_call(gc, "echo:x", 6, T_MS, &b), -EMFILE);
+        gc = gs_client_free(gc);
+        gs_buf_done(&b);
+
+        Gensup__Statistics st = stats(c[0]);
+        ck_assert_uint_eq(st.max_connections, 4);
+        ck_assert_uint_eq(st.refused_connections, 2);
+        ck_assert_uint_eq(st.connections, 4);
+        char *want = it_strf("capped: refused connection from uid %u pid %d: too many connections",
+                             (unsigned) getuid(), (int) getpid());
+        ck_assert_int_eq(it_wait_file_contains(s.err, want, T_MS), 0);
+        free(want);
+        /* A slot freed is a slot taken again. */
+        ipc_conn_free(c[3]);
+        for (int i = 0; i < 1000 && stats(c[0]).connections != 3; i++)
+                sleep_ms(5);
+        c[3] = conn(&s);
+        expect_reply(c[3], "echo:again", "again");
+        for (int i = 0; i < 4; i++)
+                ipc_conn_free(c[i]);
+        it_kill(s.pid);
+
+        /* By default the limit follows RLIMIT_NOFILE (less the server's own
+         * 32 fds; valgrind keeps a few more for itself). */
+        struct rlimit rl;
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        s = start_srv("uncapped", NULL);
+        ipc_conn *u = conn(&s);
+        st = stats(u);
+        ck_assert_uint_le(st.max_connections, rl.rlim_cur - 32);
+        ck_assert_uint_gt(st.max_connections, rl.rlim_cur / 2);
+        ipc_conn_free(u);
+        it_kill(s.pid);
+}
+END_TEST
+
+typedef struct hog {
+        const srv *s;
+        int ready_fd;           /* written once the slots are taken */
+        int go_fd;              /* read: let go */
+} hog;
+
+/* As nobody: takes every connection the server gives this uid (up to
+ * 1024 tries, each checked with a call), tells the parent how many, and
+ * holds them until told to let go. */
+static void nobody_hogs(const void *arg) {
+        const hog *h = arg;
+        ipc_conn **kept = calloc(1024, sizeof(*kept));
+        uint32_t n = 0, refused = 0;
+
+        for (int i = 0; i < 1024 && refused < 4; i++) {
+                ipc_conn *c = it_connect(h->s->sock);
+                if (!c)
+                        break;   /* out of fds */
+                ipc_frame *f = NULL;
+                /* A refused connection may be closed before the call is
+                 * sent (EPIPE): its ERROR is there to read all the same. */
+                (void) it_send_call(c, 1, "echo:mine");
+                ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+                if (f->kind == GENSUP__KIND__ERROR) {
+                        ck_assert_uint_eq(f->ref, 0);
+                        ck_assert_int_eq(f->code, EUSERS);
+                        refused++;
+                        ipc_conn_free(c);
+                } else
+                        kept[n++] = c;
+                ipc_frame_free(f);
+        }
+        ck_assert_int_eq(write(h->ready_fd, &n, sizeof(n)), (ssize_t) sizeof(n));
+        char x;
+        ck_assert_int_eq(read(h->go_fd, &x, 1), 1);
+        for (uint32_t i = 0; i < n; i++)
+                ipc_conn_free(kept[i]);
+        free(kept);
+}
+
+static int as_nobody_bg(void (*fn)(const void *arg), const void *arg, pid_t *ret_pid) {
+        struct passwd *pw = getpwnam("nobody");
+        ck_assert_ptr_nonnull(pw);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+                    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                        _exit(99);
+                fn(arg);
+                _exit(0);
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+/* Issue: 1024 idle connections from one unprivileged uid locked everyone
+ * out, root included (0 of 20 calls). */
+START_TEST(test_uid_quota_keeps_root_in) {
+        /* The old hard cap, now the option; the defaults follow from it. */
+        srv s = start_srv("crowded", ARGS("--max-connections", "1024"));
+        open_to_all(&s);
+        int ready[2], go[2];
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        hog h = { .s = &s, .ready_fd = ready[1], .go_fd = go[0] };
+        pid_t pid;
+        as_nobody_bg(nobody_hogs, &h, &pid);
+
+        uint32_t taken = 0;
+        struct pollfd p = { .fd = ready[0], .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 4 * T_MS), 1);
+        ck_assert_int_eq(read(ready[0], &taken, sizeof(taken)), (ssize_t) sizeof(taken));
+
+        /* While nobody holds all it may: root's 20 calls all answered. */
+        for (int i = 0; i < 20; i++) {
+                ipc_conn *c = conn(&s);
+                expect_reply(c, "echo:root", "root");
+                ipc_conn_free(c);
+        }
+        ipc_conn *c = conn(&s);
+        Gensup__Statistics st = stats(c);
+        ck_assert_uint_eq(taken, st.max_connections / 4);
+        ck_assert_uint_ge(st.refused_uid_quota, 1);
+        ck_assert_uint_eq(st.connections, taken + 1);
+
+        ck_assert_int_eq(write(go[1], "x", 1), 1);
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(pid, 4 * T_MS, &status), 0);
+        ck_assert_int_eq(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+        ipc_conn_free(c);
+        close(ready[0]);
+        close(ready[1]);
+        close(go[0]);
+        close(go[1]);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* Issue: a half-sent frame held its buffer for ever. */
+START_TEST(test_frame_deadline) {
+        srv s = start_srv("deadline", ARGS("--frame-timeout", "300"));
+        ipc_conn *good = conn(&s);
+        ipc_conn *half = conn(&s);
+        /* A frame of 32 bytes, of which 1 comes. */
+        ck_assert_int_eq(it_send_raw(half, "\x20\x08", 2), 0);
+        expect_conn_error(half, ETIMEDOUT, "frame not complete in time");
+        ipc_conn_free(half);
+        expect_reply(good, "echo:fine", "fine");
+        ck_assert_uint_eq(stats(good).frame_timeouts, 1);
+        ipc_conn_free(good);
+        it_kill(s.pid);
+}
+END_TEST
+
+static void nobody_idles(const void *arg) {
+        const srv *s = arg;
+        ipc_conn *c = conn(s);
+        expect_reply(c, "echo:hello", "hello");
+        /* Then nothing: the server closes it, and says why. */
+        expect_conn_error(c, ETIMEDOUT, "idle too long");
+        ipc_conn_free(c);
+}
+
+START_TEST(test_idle_timeout) {
+        srv s = start_srv("idler", ARGS("--idle-timeout", "300"));
+        open_to_all(&s);
+        ipc_conn *root = conn(&s);
+        expect_reply(root, "echo:first", "first");
+        ck_assert_int_eq(as_nobody(nobody_idles, &s), 0);
+        /* Root's connection, idle as long, is trusted and stays. */
+        expect_reply(root, "echo:still", "still");
+        Gensup__Statistics st = stats(root);
+        ck_assert_uint_eq(st.idle_closed, 1);
+        ck_assert_uint_eq(st.connections, 1);
+        ipc_conn_free(root);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* Issue: 64 half-sent frames pinned 1 GB. The input all connections hold
+ * together is bounded. */
+START_TEST(test_input_budget) {
+        srv s = start_srv("budget", ARGS("--max-input", "100000", "--frame-timeout", "0"));
+        size_t plen = 5 + 200000;
+        uint8_t *payload = malloc(plen);
+        memcpy(payload, "echo:", 5);
+        memset(payload + 5, 'x', plen - 5);
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__CALL, 77);
+        f.payload.data = payload;
+        f.payload.len = plen;
+        size_t wlen = ipc_frame_wire_size(&f);
+        uint8_t *wire = malloc(wlen);
+        ck_assert_uint_eq(ipc_frame_encode(&f, wire), wlen);
+
+        ipc_conn *a = conn(&s), *b = conn(&s);
+        ck_assert_int_eq(it_send_raw(a, wire, 60000), 0);
+        ck_assert_int_eq(it_send_raw(b, wire, 60000), 0);
+        /* Together over 100000: one of them is closed, the other goes on. */
+        struct pollfd p[2] = { { .fd = ipc_conn_fd(a), .events = POLLIN }, { .fd = ipc_conn_fd(b), .events = POLLIN } };
+        ck_assert_int_ge(poll(p, 2, T_MS), 1);
+        ipc_conn *cut = p[0].revents ? a : b, *rest = cut == a ? b : a;
+        expect_conn_error(cut, ENOBUFS, "input budget exceeded");
+        ipc_conn_free(cut);
+        ck_assert_int_eq(it_send_raw(rest, wire + 60000, wlen - 60000), 0);
+        ipc_frame *r = NULL;
+        ck_assert_int_eq(it_recv(rest, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(r->payload.len, 200000);
+        ipc_frame_free(r);
+        ck_assert_uint_eq(stats(rest).input_closed, 1);
+        ipc_conn_free(rest);
+        free(wire);
+        free(payload);
+        it_kill(s.pid);
+}
+END_TEST
+
 /* Under gensupd: a stop by request says who asked, in gensupd's log and
  * in the child's history. */
 START_TEST(test_stop_request_in_history) {
@@ -1335,6 +1583,15 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_suspend_held_limit);
         tcase_add_test(tc, test_trace);
         tcase_add_test(tc, test_sys_refused_to_others);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("limits");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_max_connections);
+        tcase_add_test(tc, test_uid_quota_keeps_root_in);
+        tcase_add_test(tc, test_frame_deadline);
+        tcase_add_test(tc, test_idle_timeout);
+        tcase_add_test(tc, test_input_budget);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("input");
