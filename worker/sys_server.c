@@ -91,6 +91,76 @@ static void sys_stop(gs_server *s, gs__conn *c, const Gensup__SysRequest *req) {
         gs__stop(s, reason, true);
 }
 
+/* The format_status text, NUL-terminated (the proto field is a string). */
+static int sys_get_state(gs_server *s, gs_buf *text) {
+        int r;
+
+        if (s->ops->format_status)
+                r = s->ops->format_status(s, s->state, text);
+        else
+                r = gs_buf_set(text, "<state>", strlen("<state>"));
+        if (r < 0)
+                (void) gs_buf_set(text, "format_status crashed", strlen("format_status crashed"));
+        return gs_buf_append(text, "", 0);
+}
+
+static void sys_statistics(gs_server *s, Gensup__Statistics *st) {
+        st->calls = s->calls;
+        st->casts = s->casts;
+        st->infos = s->infos;
+        st->replies = s->replies;
+        st->uptime_ms = (gs__now_usec() - s->start_usec) / 1000u;
+        st->cpu_us = cpu_usec();
+        st->rss_bytes = rss_bytes();
+        st->connections = s->n_clients;
+        st->suspended = s->suspended;
+        st->trace = s->trace;
+        st->refused_connections = s->hits[GS__LIMIT_CONNECTIONS];
+        st->refused_uid_quota = s->hits[GS__LIMIT_UID];
+        st->frame_timeouts = s->hits[GS__LIMIT_FRAME];
+        st->idle_closed = s->hits[GS__LIMIT_IDLE];
+        st->input_closed = s->hits[GS__LIMIT_INPUT];
+        st->sys_refused = s->sys_refused;
+        st->max_connections = s->max_conns;
+}
+
+/* Carries out a request whose answer is empty or filled in below.
+ * Returns false if it is answered otherwise (stop, unknown op). */
+static bool sys_act(gs_server *s, gs__conn *c, const ipc_frame *f) {
+        const Gensup__SysRequest *req = f->sys;
+
+        switch ((int) req->op) {
+        case GENSUP__SYS_REQUEST__OP__GET_STATE:
+        case GENSUP__SYS_REQUEST__OP__STATISTICS:
+                return true;
+        case GENSUP__SYS_REQUEST__OP__SUSPEND:
+                gs__suspend(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__RESUME:
+                gs__resume(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__TRACE:
+                s->trace = req->flag;
+                return true;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
+                gs__hibernate(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
+                s->hibernate_after_ms = req->value;
+                s->idle_hibernated = false;
+                s->last_active_usec = gs__now_usec();
+                gs__idle_rearm(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__STOP:
+                sys_stop(s, c, req);
+                return false;
+        default:
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EOPNOTSUPP, "unknown system request");
+                return false;
+        }
+}
+
 void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
         const Gensup__SysRequest *req = f->sys;
         Gensup__SysReply rep = GENSUP__SYS_REPLY__INIT;
@@ -110,69 +180,18 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
                         gs__send_error(c, f->ref, EACCES, "permission denied");
                 return;
         }
-        switch ((int) req->op) {
-        case GENSUP__SYS_REQUEST__OP__GET_STATE: {
-                int r = 0;
-                if (s->ops->format_status)
-                        r = s->ops->format_status(s, s->state, &text);
-                else
-                        r = gs_buf_set(&text, "<state>", strlen("<state>"));
-                if (r < 0)
-                        (void) gs_buf_set(&text, "format_status crashed", strlen("format_status crashed"));
-                /* The proto field is a string: keep it NUL-terminated. */
-                if (gs_buf_append(&text, "", 0) < 0) {
+        if (!sys_act(s, c, f))
+                return;
+        if (req->op == GENSUP__SYS_REQUEST__OP__GET_STATE) {
+                if (sys_get_state(s, &text) < 0) {
                         gs_buf_done(&text);
                         gs__send_error(c, f->ref, ENOMEM, "out of memory");
                         return;
                 }
                 rep.state = (char *) text.data;
-                break;
-        }
-        case GENSUP__SYS_REQUEST__OP__STATISTICS:
-                st.calls = s->calls;
-                st.casts = s->casts;
-                st.infos = s->infos;
-                st.replies = s->replies;
-                st.uptime_ms = (gs__now_usec() - s->start_usec) / 1000u;
-                st.cpu_us = cpu_usec();
-                st.rss_bytes = rss_bytes();
-                st.connections = s->n_clients;
-                st.suspended = s->suspended;
-                st.trace = s->trace;
-                st.refused_connections = s->hits[GS__LIMIT_CONNECTIONS];
-                st.refused_uid_quota = s->hits[GS__LIMIT_UID];
-                st.frame_timeouts = s->hits[GS__LIMIT_FRAME];
-                st.idle_closed = s->hits[GS__LIMIT_IDLE];
-                st.input_closed = s->hits[GS__LIMIT_INPUT];
-                st.sys_refused = s->sys_refused;
-                st.max_connections = s->max_conns;
+        } else if (req->op == GENSUP__SYS_REQUEST__OP__STATISTICS) {
+                sys_statistics(s, &st);
                 rep.statistics = &st;
-                break;
-        case GENSUP__SYS_REQUEST__OP__SUSPEND:
-                gs__suspend(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__RESUME:
-                gs__resume(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__TRACE:
-                s->trace = req->flag;
-                break;
-        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
-                gs__hibernate(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
-                s->hibernate_after_ms = req->value;
-                s->idle_hibernated = false;
-                s->last_active_usec = gs__now_usec();
-                gs__idle_rearm(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__STOP:
-                sys_stop(s, c, req);
-                return;
-        default:
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EOPNOTSUPP, "unknown system request");
-                return;
         }
         ipc_frame_init(&out, GENSUP__KIND__SYS_REPLY, f->ref);
         out.sys_reply = &rep;
