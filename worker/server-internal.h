@@ -235,7 +235,7 @@ GS__HIDDEN void gs__limits_input(gs_server *s, gs__conn *c, size_t buffered);
 /* What c has run out of at now, if anything; else *ret_due is when it
  * next may (UINT64_MAX: never). reading: the server reads c now (a
  * frame it does not read is not the peer's fault). */
-GS__HIDDEN gs__limit gs__limits_check(const gs_server *s, const gs__conn *c, uint64_t now, bool reading,
+GS__HIDDEN gs__limit gs__limits_check(const gs_server *s, gs__conn *c, uint64_t now, bool reading,
                                       uint64_t *ret_due);
 GS__HIDDEN const char *gs__limit_text(gs__limit l);
 GS__HIDDEN int gs__limit_errno(gs__limit l);

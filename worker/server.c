@@ -311,16 +311,12 @@ static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_idle(sd_event_source *src, uint64_t usec, void *userdata) {
-        gs_server *s = userdata;
-
-        gs__idle_rearm(s);
-        return 0;
-}
-
 /* Keeps one idle timer at last activity + hibernate_after; messages only
- * move last_active_usec, the timer catches up when it fires. */
-void gs__idle_rearm(gs_server *s) {
+ * move last_active_usec, the timer catches up when it fires. Only the
+ * timer hibernates: elsewhere a frame being handled may still point into
+ * the connection buffers hibernating gives back, so a due time already
+ * past makes the timer fire in the next iteration instead. */
+static void idle_rearm(gs_server *s, bool may_hibernate) {
         if (!s->idle_src)
                 return;
         if (s->hibernate_after_ms == 0 || s->idle_hibernated) {
@@ -333,7 +329,7 @@ void gs__idle_rearm(gs_server *s) {
                 return;
         }
         uint64_t due = s->last_active_usec + after;
-        if (gs__now_usec() >= due) {
+        if (may_hibernate && gs__now_usec() >= due) {
                 gs__hibernate(s);
                 s->idle_hibernated = true;
                 (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
@@ -348,6 +344,15 @@ void gs__idle_rearm(gs_server *s) {
                 (void) sd_event_source_set_time(s->idle_src, due);
                 (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_ONESHOT);
         }
+}
+
+static int on_idle(sd_event_source *src, uint64_t usec, void *userdata) {
+        idle_rearm(userdata, true);
+        return 0;
+}
+
+void gs__idle_rearm(gs_server *s) {
+        idle_rearm(s, false);
 }
 
 /* ---- timers: gs_send_after ---- */

@@ -107,7 +107,7 @@ void gs__limits_input(gs_server *s, gs__conn *c, size_t buffered) {
         c->in_counted = buffered;
 }
 
-gs__limit gs__limits_check(const gs_server *s, const gs__conn *c, uint64_t now, bool reading, uint64_t *ret_due) {
+gs__limit gs__limits_check(const gs_server *s, gs__conn *c, uint64_t now, bool reading, uint64_t *ret_due) {
         uint64_t due = UINT64_MAX;
 
         if (c->control) {
@@ -115,12 +115,14 @@ gs__limit gs__limits_check(const gs_server *s, const gs__conn *c, uint64_t now, 
                 return GS__LIMIT_NONE;
         }
         if (c->partial_usec && s->frame_timeout_usec) {
-                uint64_t d = c->partial_usec + s->frame_timeout_usec;
-                if (d <= now && reading)
-                        return GS__LIMIT_FRAME;
                 /* Not read now (the server is busy with it, or suspended):
-                 * its clock runs from when it is read again. */
-                due = d > now ? d : now + s->frame_timeout_usec;
+                 * its clock starts again, the wait is not the peer's. */
+                if (!reading)
+                        c->partial_usec = now;
+                uint64_t d = c->partial_usec + s->frame_timeout_usec;
+                if (d <= now)
+                        return GS__LIMIT_FRAME;
+                due = d;
         }
         if (c->counted && s->idle_timeout_usec) {
                 bool idle = c->n_pending == 0 && !c->in_ready && !c->want_write && c->in_counted == 0 &&
