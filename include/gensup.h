@@ -205,6 +205,16 @@ typedef struct gs_server_options {
         uint64_t hibernate_after_ms; /* hibernate after this long idle; 0 = never (default) */
         size_t max_frame;            /* largest frame accepted; 0 = 16 MiB */
         bool trace;                  /* log each message in and out to stderr from the start */
+        /* Limits (gensup(3) SECURITY); 0 means the default. "Trusted" peers
+         * are root, the server's own uid and gensupd. */
+        size_t max_connections;      /* client connections; default RLIMIT_NOFILE's soft limit - 32 */
+        size_t reserved_connections; /* of those, kept for trusted peers; default max_connections / 8,
+                                      * at most 64 */
+        size_t max_connections_per_uid; /* per untrusted uid; default max_connections / 4 */
+        int64_t frame_timeout_ms;    /* a frame begun must be whole within; default 10000, < 0: none */
+        int64_t idle_timeout_ms;     /* an untrusted peer's idle connection is closed after;
+                                      * default 600000, < 0: never */
+        size_t max_input;            /* input bytes buffered in all; default 256 MiB */
 } gs_server_options;
 
 /* Runs a server: the whole life of the process. Parses the library's own
@@ -217,6 +227,10 @@ typedef struct gs_server_options {
  *   --trace              trace messages from the start
  *   --hibernate-after MS hibernate after MS idle
  *   --no-trap-exit       on a shutdown, exit without running terminate
+ *   --max-connections N, --reserved-connections N,
+ *   --max-connections-per-uid N, --frame-timeout MS (0: none),
+ *   --idle-timeout MS (0: never), --max-input BYTES
+ *                        the limits of gs_server_options
  *   --                   end of library options
  * Under gensupd (GENSUP_CONTROL_FD set) it talks to the supervisor on the
  * control fd and listens on the socket passed with LISTEN_FDS; otherwise it
@@ -390,6 +404,14 @@ typedef struct gs_statistics {
         uint64_t connections;
         bool suspended;
         bool trace;
+        /* Limits hit since the start (gensup(3) SECURITY). */
+        uint64_t refused_connections;   /* max_connections or reserved slots */
+        uint64_t refused_uid_quota;     /* max_connections_per_uid */
+        uint64_t frame_timeouts;        /* closed: a frame not complete in time */
+        uint64_t idle_closed;           /* closed: idle too long */
+        uint64_t input_closed;          /* closed: over the input budget */
+        uint64_t sys_refused;           /* system requests refused */
+        uint64_t max_connections;       /* the limit in force */
 } gs_statistics;
 
 /* The server's format_status text, into *out. Works while suspended. */

@@ -317,7 +317,7 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
 
 static bool is_simple(const ipc_frame *f) {
         return (int) f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
-               !f->ctl_reply && !f->event && f->base.n_unknown_fields == 0;
+               !f->ctl_reply && !f->event && !f->stopped_by && f->base.n_unknown_fields == 0;
 }
 
 static size_t simple_size(const ipc_frame *f) {

@@ -73,6 +73,9 @@ struct sup_proc {
         bool init_answered;            /* INIT_FAILED or IGNORE came */
         bool ignored;
         char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
+        bool stop_asked;               /* its EXIT_REPORT names who sent SYS STOP: */
+        uid_t stop_uid;
+        pid_t stop_pid;
 
         sup_output_counts *output_counts;   /* lines its output limit dropped */
 
@@ -254,6 +257,13 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
                 break;
         case GENSUP__KIND__EXIT_REPORT:
                 set_reported(c, f->reason);
+                if (f->stopped_by) {
+                        c->stop_asked = true;
+                        c->stop_uid = (uid_t) f->stopped_by->uid;
+                        c->stop_pid = (pid_t) f->stopped_by->pid;
+                        sup_log(LOG_NOTICE, "%s: stopped at the request of uid %u pid %d", c->spec->name,
+                                (unsigned) c->stop_uid, (int) c->stop_pid);
+                }
                 break;
         case GENSUP__KIND__SYS_REPLY:
         case GENSUP__KIND__ERROR:
@@ -427,6 +437,7 @@ int sup_proc_start(sup_proc *c) {
         c->pid = p.pid;
         c->sent_term = c->sent_kill = c->start_timed_out = c->ignored = c->speaks_gensup = c->ready = false;
         c->init_answered = false;
+        c->stop_asked = false;
         set_reported(c, NULL);
         c->state = SUP_PROC_STARTING;
 
@@ -541,6 +552,14 @@ const sup_output_counts *sup_proc_output_counts(const sup_proc *c) {
 
 sup_proc_state sup_proc_get_state(const sup_proc *c) {
         return c->state;
+}
+
+bool sup_proc_stopped_by(const sup_proc *c, uid_t *ret_uid, pid_t *ret_pid) {
+        if (!c->stop_asked)
+                return false;
+        *ret_uid = c->stop_uid;
+        *ret_pid = c->stop_pid;
+        return true;
 }
 
 pid_t sup_proc_pid(const sup_proc *c) {

@@ -79,6 +79,9 @@ sup_proc_state sup_proc_get_state(const sup_proc *c);
 /* What its output limit dropped over all its starts. */
 const sup_output_counts *sup_proc_output_counts(const sup_proc *c);
 pid_t sup_proc_pid(const sup_proc *c);
+/* Whether its last exit was asked for by a SYS STOP, and by whom
+ * (libgensup's EXIT_REPORT says). */
+bool sup_proc_stopped_by(const sup_proc *c, uid_t *ret_uid, pid_t *ret_pid);
 const sup_spec *sup_proc_spec(const sup_proc *c);
 bool sup_proc_is_ready(const sup_proc *c);
 

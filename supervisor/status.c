@@ -194,12 +194,17 @@ json_t *sup_status_history(const sup_entry *e) {
         json_t *list = json_array();
 
         sup_entry_history_copy(e, records, &n);
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:o}", "time_us",
-                                                      (json_int_t) records[i].realtime_usec, "pid",
-                                                      records[i].pid > 0 ? json_integer(records[i].pid) : json_null(),
-                                                      "context", sup_exit_context_to_string(records[i].context),
-                                                      "reason", reason_json(&records[i].reason)));
+        for (size_t i = 0; i < n; i++) {
+                const sup_exit_record *x = &records[i];
+                json_t *by = x->stop_asked ? json_pack("{s:I,s:I}", "uid", (json_int_t) x->stop_uid, "pid",
+                                                       (json_int_t) x->stop_pid)
+                                           : json_null();
+                json_array_append_new(list, json_pack("{s:I,s:o,s:s,s:o,s:o}", "time_us",
+                                                      (json_int_t) x->realtime_usec, "pid",
+                                                      x->pid > 0 ? json_integer(x->pid) : json_null(),
+                                                      "context", sup_exit_context_to_string(x->context),
+                                                      "reason", reason_json(&x->reason), "stopped_by", by));
+        }
         return json_pack("{s:s,s:o}", "name", sup_entry_name(e), "exits", list);
 }
 
@@ -224,6 +229,13 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
                 json_object_set_new(j, "cpu_us", json_integer((json_int_t) s->cpu_us));
                 json_object_set_new(j, "rss_bytes", json_integer((json_int_t) s->rss_bytes));
                 json_object_set_new(j, "connections", json_integer((json_int_t) s->connections));
+                json_object_set_new(j, "max_connections", json_integer((json_int_t) s->max_connections));
+                json_object_set_new(j, "refused_connections", json_integer((json_int_t) s->refused_connections));
+                json_object_set_new(j, "refused_uid_quota", json_integer((json_int_t) s->refused_uid_quota));
+                json_object_set_new(j, "frame_timeouts", json_integer((json_int_t) s->frame_timeouts));
+                json_object_set_new(j, "idle_closed", json_integer((json_int_t) s->idle_closed));
+                json_object_set_new(j, "input_closed", json_integer((json_int_t) s->input_closed));
+                json_object_set_new(j, "sys_refused", json_integer((json_int_t) s->sys_refused));
                 json_object_set_new(j, "suspended", json_boolean(s->suspended));
                 json_object_set_new(j, "trace", json_boolean(s->trace));
         }

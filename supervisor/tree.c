@@ -201,6 +201,8 @@ static void record_exit(sup_entry *e, sup_exit_context context, const sup_reason
         /* Out of memory, a reason with text keeps its kind. */
         if (reason && sup_reason_copy(reason, &r->reason) < 0)
                 r->reason.kind = reason->kind;
+        if (e->proc)
+                r->stop_asked = sup_proc_stopped_by(e->proc, &r->stop_uid, &r->stop_pid);
         e->hist_next = (e->hist_next + 1) % SUP_HISTORY_MAX;
         if (e->hist_len < SUP_HISTORY_MAX)
                 e->hist_len++;

@@ -38,6 +38,9 @@ typedef struct sup_exit_record {
         pid_t pid;
         sup_exit_context context;
         sup_reason reason;
+        bool stop_asked;      /* a SYS STOP from stop_uid, stop_pid ended it */
+        uid_t stop_uid;
+        pid_t stop_pid;
 } sup_exit_record;
 
 /* What the tree needs from the daemon around it. */

@@ -328,6 +328,91 @@ START_TEST(test_frame_unpack_garbage) {
 }
 END_TEST
 
+/* Appends one field of each wire type under field numbers no Frame (nor
+ * SysRequest) has: 100 + i. */
+static size_t put_unknown(uint8_t *p, unsigned i) {
+        size_t n = 0;
+        unsigned num = 100 + i % 1000;
+
+        switch (i % 4) {
+        case 0:
+                n += ipc_varint_encode((uint64_t) num << 3 | 0, p + n);
+                n += ipc_varint_encode(i, p + n);
+                break;
+        case 1:
+                n += ipc_varint_encode((uint64_t) num << 3 | 1, p + n);
+                memset(p + n, 0xab, 8);
+                n += 8;
+                break;
+        case 2:
+                n += ipc_varint_encode((uint64_t) num << 3 | 2, p + n);
+                p[n++] = 3;
+                memcpy(p + n, "xyz", 3);
+                n += 3;
+                break;
+        default:
+                n += ipc_varint_encode((uint64_t) num << 3 | 5, p + n);
+                memset(p + n, 0xcd, 4);
+                n += 4;
+                break;
+        }
+        return n;
+}
+
+/* gensup-protocol(7): unknown fields are skipped, however many, at any
+ * depth, within the frame size limit. */
+START_TEST(test_frame_unknown_fields_skipped) {
+        const unsigned count = 100000;
+        uint8_t *buf = malloc((size_t) count * 16 + 256);
+        ck_assert_ptr_nonnull(buf);
+        size_t n = 0;
+
+        /* kind = SYS, ref = 7, then unknown fields around a SysRequest
+         * {op = STOP, reason = "r"} that holds unknown fields too. */
+        buf[n++] = 0x08;
+        buf[n++] = GENSUP__KIND__SYS;
+        for (unsigned i = 0; i < count / 2; i++)
+                n += put_unknown(buf + n, i);
+        buf[n++] = 0x10;
+        buf[n++] = 7;
+        uint8_t sub[4096];
+        size_t m = 0;
+        sub[m++] = 0x08;
+        sub[m++] = GENSUP__SYS_REQUEST__OP__STOP;
+        for (unsigned i = 0; i < 200; i++)
+                m += put_unknown(sub + m, i);
+        sub[m++] = 0x22;
+        sub[m++] = 1;
+        sub[m++] = 'r';
+        buf[n++] = 0x32;   /* field 6, length-delimited */
+        n += ipc_varint_encode(m, buf + n);
+        memcpy(buf + n, sub, m);
+        n += m;
+        for (unsigned i = count / 2; i < count; i++)
+                n += put_unknown(buf + n, i);
+
+        ipc_frame *f = ipc_frame_unpack(buf, n);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__SYS);
+        ck_assert_uint_eq(f->ref, 7);
+        ck_assert_ptr_nonnull(f->sys);
+        ck_assert_int_eq(f->sys->op, GENSUP__SYS_REQUEST__OP__STOP);
+        ck_assert_str_eq(f->sys->reason, "r");
+        /* Skipped, not kept. */
+        ck_assert_uint_eq(f->base.n_unknown_fields, 0);
+        ck_assert_uint_eq(f->sys->base.n_unknown_fields, 0);
+        ipc_frame_free(f);
+
+        /* An unknown field cut short is still a bad frame. */
+        size_t k = 2 + put_unknown(buf + 2, 1);
+        ck_assert_ptr_null(ipc_frame_unpack(buf, k - 1));
+        /* So is a group, which proto3 does not have. */
+        static const uint8_t group[] = { 0x08, 0x01, 0xa3, 0x06, 0xa4, 0x06 };
+        ck_assert_ptr_null(ipc_frame_unpack(group, sizeof(group)));
+        free(buf);
+}
+END_TEST
+
 START_TEST(test_frame_scan) {
         uint8_t payload[200];
         ipc_frame f;
@@ -1876,6 +1961,7 @@ Suite *ipc_suite(void) {
         tcase_add_test(tc, test_varint_too_long);
         tcase_add_test(tc, test_frame_encode_unpack);
         tcase_add_test(tc, test_frame_unpack_garbage);
+        tcase_add_test(tc, test_frame_unknown_fields_skipped);
         tcase_add_test(tc, test_frame_scan);
         suite_add_tcase(s, tc);
 

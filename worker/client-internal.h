@@ -1,5 +1,7 @@
 /* client-internal.h: what the client-side files of libgensup share
- * (client.c, client_sys.c, reqids.c, multi.c). Nothing here is public:
+ * (client.c, client_sys.c, reqids.c, multi.c). client.c owns it: the
+ * others call into client.c, and client.c calls none of them (a
+ * collection hears of its requests through gs__req_owner). Nothing here is public:
  * every symbol is gs__-prefixed and hidden from the shared library. */
 #ifndef GENSUP_CLIENT_INTERNAL_H
 #define GENSUP_CLIENT_INTERNAL_H
@@ -28,6 +30,18 @@ typedef enum gs__req_state {
         _GS__REQ_STATE_MAX,
 } gs__req_state;
 
+/* Who owns a request slot (a gs_reqids collection, in reqids.c): the
+ * client tells it through these two hooks, so that client.c never calls
+ * into reqids.c (reqids.c calls into client.c, one way). */
+typedef struct gs__req_owner gs__req_owner;
+struct gs__req_owner {
+        /* The request of member was answered, or failed. */
+        void (*completed)(gs__req_owner *o, uint32_t member);
+        /* The request of member was taken or dropped outside its owner:
+         * the owner lets go of the member. */
+        void (*forget)(gs__req_owner *o, uint32_t member);
+};
+
 /* One outstanding asynchronous request on a client. Slots live in a dense
  * array reused through a free list, so their reply buffers are reused and
  * indices stay valid while a slot is in use. */
@@ -36,7 +50,7 @@ typedef struct gs__req {
         gs__req_state state;
         int status;           /* GS__REQ_DONE: 0, -EREMOTEIO, -ECONNRESET, ... */
         gs_buf reply;         /* the payload, or the error text for -EREMOTEIO */
-        gs_reqids *owner;     /* the collection it belongs to, or NULL */
+        gs__req_owner *owner; /* the collection it belongs to, or NULL */
         uint32_t member;      /* its index in owner */
         uint32_t next_free;
 } gs__req;
@@ -48,6 +62,7 @@ struct gs_client {
         pid_t connect_pid;    /* getpid() at connect */
         bool corked;
         bool dead;            /* EOF, EXIT_REPORT, garbage or write error seen */
+        int dead_err;         /* why: what the waiters got */
         bool freed;           /* gs_client_free ran; collections still hold it */
         unsigned nref;        /* collection members that point here */
         char *exit_reason;
@@ -102,10 +117,5 @@ GS__HIDDEN int gs__client_sys(gs_client *c, Gensup__SysRequest__Op op, bool flag
                               const char *reason, int timeout_ms, gs_buf *errtext, ipc_frame **ret_frame);
 /* Sends SYS STOP{reason} and waits for the server to be gone. */
 GS__HIDDEN int gs__client_stop(gs_client *c, const char *reason, int timeout_ms);
-
-/* Called by the client when a request owned by a collection is answered
- * (or failed), and when one is taken or dropped outside the collection. */
-GS__HIDDEN void gs__reqids_completed(gs_reqids *r, uint32_t member);
-GS__HIDDEN void gs__reqids_forget(gs_reqids *r, uint32_t member);
 
 #endif

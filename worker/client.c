@@ -177,7 +177,7 @@ static void req_complete(gs_client *c, uint32_t idx, int status) {
         e->state = GS__REQ_DONE;
         e->status = status;
         if (e->owner)
-                gs__reqids_completed(e->owner, e->member);
+                e->owner->completed(e->owner, e->member);
 }
 
 int gs__client_req_take(gs_client *c, uint32_t idx, gs_buf *reply) {
@@ -201,6 +201,7 @@ static void conn_fail(gs_client *c, int err) {
         if (c->dead)
                 return;
         c->dead = true;
+        c->dead_err = err;
         /* Tell the server at once, rather than when the fd is closed. */
         if (c->conn)
                 (void) shutdown(ipc_conn_fd(c->conn), SHUT_RDWR);
@@ -285,8 +286,15 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
         ipc_frame *f = *pf;
 
         switch (f->kind) {
-        case GENSUP__KIND__REPLY:
         case GENSUP__KIND__ERROR:
+                if (f->ref == 0) {
+                        /* About the connection, not a request: the server
+                         * refuses or closes it (a limit), and says why. */
+                        conn_fail(c, error_code(f));
+                        return 0;
+                }
+                return dispatch_answer(c, pf);
+        case GENSUP__KIND__REPLY:
         case GENSUP__KIND__SYS_REPLY:
                 return dispatch_answer(c, pf);
         case GENSUP__KIND__EXIT_REPORT: {
@@ -385,7 +393,8 @@ static int flush_some(gs_client *c) {
                 return r;
         (void) gs__client_read_all(c);
         conn_fail(c, -ECONNRESET);
-        return -ECONNRESET;
+        /* A server that refused the connection said why (EMFILE, ...). */
+        return c->dead_err;
 }
 
 short gs__client_events(const gs_client *c) {
@@ -741,13 +750,13 @@ int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id)
 /* Hands over a done request's answer and releases it. */
 static int deliver(gs_client *c, uint32_t idx, gs_buf *reply) {
         int st = gs__client_req_take(c, idx, reply);
-        gs_reqids *owner = c->reqs[idx].owner;
+        gs__req_owner *owner = c->reqs[idx].owner;
         uint32_t member = c->reqs[idx].member;
 
         gs__client_req_remove(c, idx);
         /* Taken outside its collection: it leaves the collection too. */
         if (owner)
-                gs__reqids_forget(owner, member);
+                owner->forget(owner, member);
         return st;
 }
 
@@ -778,11 +787,11 @@ static int await(gs_client *c, gs_reqid id, int timeout_ms, gs_buf *reply, bool 
                 int r = pump(c, deadline);
                 if (r == -ETIMEDOUT) {
                         if (abandon) {
-                                gs_reqids *owner = c->reqs[idx].owner;
+                                gs__req_owner *owner = c->reqs[idx].owner;
                                 uint32_t member = c->reqs[idx].member;
                                 gs__client_req_remove(c, (uint32_t) idx);
                                 if (owner)
-                                        gs__reqids_forget(owner, member);
+                                        owner->forget(owner, member);
                         }
                         return r;
                 }

@@ -52,6 +52,13 @@ int gs_sys_statistics(gs_client *c, int timeout_ms, gs_statistics *ret) {
                 .connections = s->connections,
                 .suspended = s->suspended,
                 .trace = s->trace,
+                .refused_connections = s->refused_connections,
+                .refused_uid_quota = s->refused_uid_quota,
+                .frame_timeouts = s->frame_timeouts,
+                .idle_closed = s->idle_closed,
+                .input_closed = s->input_closed,
+                .sys_refused = s->sys_refused,
+                .max_connections = s->max_connections,
         };
         ipc_frame_free(f);
         return 0;

@@ -3,8 +3,9 @@
  *
  * A member points at its request's slot in the client's table, and the
  * slot points back (owner, member). When a client completes a request a
- * collection owns, it appends the member to the collection's completion
- * queue, so responses come out in completion order in O(1), however large
+ * collection owns, it tells the collection through the owner's hooks
+ * (client.c never calls into this file), which append the member to the
+ * collection's completion queue, so responses come out in completion order in O(1), however large
  * the collection. Waiting polls the fds of every client the collection
  * spans. Each member holds a reference on its client, so a client freed
  * while a collection still holds its requests stays allocated (its
@@ -39,6 +40,7 @@ typedef struct span {
 } span;
 
 struct gs_reqids {
+        gs__req_owner owner;   /* what the slots of its requests point at */
         member *m;
         uint32_t cap, size, free_head;
         uint32_t qhead, qtail;
@@ -59,12 +61,16 @@ typedef enum wait_mode {
         _WAIT_MODE_MAX,
 } wait_mode;
 
+static void on_completed(gs__req_owner *o, uint32_t mi);
+static void on_forget(gs__req_owner *o, uint32_t mi);
+
 int gs_reqids_new(gs_reqids **ret) {
         if (!ret)
                 return -EINVAL;
         gs_reqids *r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
+        r->owner = (gs__req_owner) { .completed = on_completed, .forget = on_forget };
         r->free_head = r->qhead = r->qtail = GS__NONE;
         *ret = r;
         return 0;
@@ -178,15 +184,18 @@ static void member_release(gs_reqids *r, uint32_t mi) {
         gs__client_unref(c);
 }
 
-void gs__reqids_completed(gs_reqids *r, uint32_t mi) {
+/* The owner is the first field: the hooks get the collection back. */
+static void on_completed(gs__req_owner *o, uint32_t mi) {
+        gs_reqids *r = (gs_reqids *) o;
+
         if (r->m[mi].state != MEMBER_PENDING)
                 return;
         r->n_pending--;
         queue_append(r, mi);
 }
 
-void gs__reqids_forget(gs_reqids *r, uint32_t mi) {
-        member_release(r, mi);
+static void on_forget(gs__req_owner *o, uint32_t mi) {
+        member_release((gs_reqids *) o, mi);
 }
 
 int gs_reqids_add(gs_reqids *r, gs_client *c, gs_reqid id, void *label) {
@@ -198,7 +207,7 @@ int gs_reqids_add(gs_reqids *r, gs_client *c, gs_reqid id, void *label) {
         if (idx < 0)
                 return -ENOENT;
         gs__req *e = &c->reqs[idx];
-        if (e->owner == r)
+        if (e->owner == &r->owner)
                 return -EEXIST;
         if (e->owner)
                 return -EBUSY;   /* a request belongs to one collection at most */
@@ -219,7 +228,7 @@ int gs_reqids_add(gs_reqids *r, gs_client *c, gs_reqid id, void *label) {
                 .c = c, .req = (uint32_t) idx, .label = label,
                 .state = MEMBER_PENDING, .prev = GS__NONE, .next = GS__NONE,
         };
-        e->owner = r;
+        e->owner = &r->owner;
         e->member = mi;
         if (e->state == GS__REQ_DONE)
                 queue_append(r, mi);

@@ -1,13 +1,22 @@
-/* server-internal.h: the insides of the gen_server behaviour, shared by
- * server.c (lifecycle, callbacks, results, timers, fds), server_conn.c
- * (connections, reading, fairness, writing) and sys_server.c (system
- * requests, trace, hibernation). Not installed. */
+/* server-internal.h: the insides of the gen_server behaviour. Calls go
+ * one way, top to bottom, never back:
+ *
+ *   server_main.c      the process's life: setup, init, run, teardown
+ *   server_dispatch.c  routes what the connections hand up
+ *   sys_server.c       system requests
+ *   server.c           callbacks and results, stop, suspend, timers, fds
+ *   server_conn.c      connections: reading, fairness, writing
+ *   trace.c            trace lines on stderr
+ *
+ * server_conn.c hands frames up only through s->dispatch. Not installed. */
 #ifndef GENSUP_SERVER_INTERNAL_H
 #define GENSUP_SERVER_INTERNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <sys/types.h>
 
 #include <systemd/sd-event.h>
 
@@ -17,8 +26,13 @@
 /* libgensup.sym exports gs_*, which would match gs__* too. */
 #define GS__HIDDEN __attribute__((visibility("hidden")))
 
-/* Limits: everything a peer can make the server hold is bounded. */
-#define GS__MAX_CONNECTIONS 1024           /* client connections; more are closed at once */
+/* Limits: everything a peer can make the server hold is bounded. The
+ * defaults of those that are options (server_limits.c): */
+#define GS__FD_RESERVE 32                  /* fds kept for the server's own use */
+#define GS__RESERVED_CONNECTIONS_MAX 64    /* slots kept for trusted peers, at most */
+#define GS__FRAME_TIMEOUT_MS 10000         /* a started frame must be complete within */
+#define GS__IDLE_TIMEOUT_MS 600000         /* an untrusted peer's idle connection is closed after */
+#define GS__MAX_INPUT (256u << 20)         /* input bytes buffered in all */
 /* Frames of one connection per round-robin turn. Each turn costs a loop
  * iteration (an epoll_wait) and, for calls, a write: 64 keeps that below
  * 0.1 µs a frame while a waiting connection still gets its turn after
@@ -34,6 +48,44 @@ typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
 typedef struct gs__fd gs__fd;
 
+/* Notices on stderr (refused requests, limits hit) come at most
+ * GS__NOTICE_BURST per kind per GS__NOTICE_INTERVAL_USEC; the rest are
+ * counted and the count said when the next interval begins. */
+#define GS__NOTICE_BURST 10
+#define GS__NOTICE_INTERVAL_USEC (10u * 1000000u)
+typedef struct gs__ratelimit {
+        uint64_t begin_usec;    /* CLOCK_MONOTONIC: the interval's start */
+        unsigned n;             /* notices written in it */
+        uint64_t suppressed;    /* notices not written in it */
+} gs__ratelimit;
+
+/* What the connections hand up, through s->dispatch. */
+typedef enum gs__event {
+        GS__EVENT_FRAME,        /* a frame of c to handle (f, borrowed) */
+        GS__EVENT_TURN,         /* a turn of handling begins: timers that
+                                 * fired while suspended go first */
+        GS__EVENT_LINK_DOWN,    /* the control connection closed */
+        _GS__EVENT_MAX,
+} gs__event;
+typedef void gs__dispatch_fn(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);
+
+/* Untrusted connections of one uid. */
+typedef struct gs__uid_count {
+        uid_t uid;
+        size_t n;
+} gs__uid_count;
+
+/* Why the limits close or refuse a connection. */
+typedef enum gs__limit {
+        GS__LIMIT_NONE,
+        GS__LIMIT_CONNECTIONS,  /* max_connections, or the slots left to untrusted peers */
+        GS__LIMIT_UID,          /* max_connections_per_uid */
+        GS__LIMIT_FRAME,        /* frame_timeout */
+        GS__LIMIT_IDLE,         /* idle_timeout */
+        GS__LIMIT_INPUT,        /* max_input */
+        _GS__LIMIT_MAX,
+} gs__limit;
+
 struct gs__conn {
         gs_server *server;
         uint64_t serial;        /* never reused: gs_from.conn */
@@ -41,6 +93,14 @@ struct gs__conn {
         sd_event_source *io;
         uint32_t events;        /* the io source's mask now; 0 = source off */
         bool control;           /* the control fd to gensupd */
+        bool trusted;           /* root, the server's own uid, or gensupd:
+                                 * may send system requests */
+        uid_t uid;              /* the peer's, at connect (SO_PEERCRED) */
+        pid_t pid;              /* 0 if unknown */
+        bool counted;           /* in s->n_untrusted and its uid's count */
+        uint64_t last_usec;     /* CLOCK_MONOTONIC: accepted, or bytes last read */
+        uint64_t partial_usec;  /* since when a partial frame waits; 0: none */
+        size_t in_counted;      /* its share of s->input_bytes */
         bool eof;               /* the peer closed its side; nothing more to read */
         bool hup;               /* ... and it is gone altogether (not a half-close) */
         bool want_write;        /* the last flush could not write everything */
@@ -77,6 +137,7 @@ struct gs__fd {
 
 struct gs_server {
         const gs_server_ops *ops;
+        gs__dispatch_fn *dispatch;      /* the one way up from server_conn.c */
         void *state;
         sd_event *event;
         char *name;
@@ -129,19 +190,55 @@ struct gs_server {
         bool has_stop_reply;
         gs_from stop_from;
         gs_buf stop_reply;
+        bool stop_requested;            /* by a SYS STOP, from: */
+        uid_t stop_uid;
+        pid_t stop_pid;
+
+        gs__ratelimit rl_sys_ok, rl_sys_refused;
+
+        /* Limits (server_limits.c). */
+        size_t max_conns;               /* client connections in all */
+        size_t reserved_conns;          /* of those, kept for trusted peers */
+        size_t max_conns_per_uid;       /* per untrusted uid */
+        uint64_t frame_timeout_usec;    /* 0: none */
+        uint64_t idle_timeout_usec;     /* untrusted peers; 0: none */
+        size_t max_input;               /* bytes buffered in all */
+        size_t input_bytes;             /* buffered now */
+        size_t n_untrusted;
+        gs__uid_count *uids;
+        size_t n_uids, cap_uids;
+        sd_event_source *sweep;         /* deadlines: frames, idle connections */
+        uint64_t sweep_usec;            /* when it fires; 0: off */
+        uint64_t hits[_GS__LIMIT_MAX];  /* connections refused or closed, by limit */
+        uint64_t sys_refused;
+        gs__ratelimit rl_limit;
 };
 
-/* server.c */
-GS__HIDDEN void gs__stop(gs_server *s, const char *reason, bool run_terminate);
-GS__HIDDEN void gs__exit_signal(gs_server *s, const char *reason);
-GS__HIDDEN void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__deliver_fired(gs_server *s);
-GS__HIDDEN void gs__suspend(gs_server *s);
-GS__HIDDEN void gs__resume(gs_server *s);
-GS__HIDDEN void gs__idle_rearm(gs_server *s);
-GS__HIDDEN uint64_t gs__now_usec(void);
+/* trace.c */
+GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
+                          const void *data, size_t len);
+GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A line "NAME: ..." on stderr, trace or not, within rl's limit. */
+GS__HIDDEN void gs__notice(gs_server *s, gs__ratelimit *rl, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* server_limits.c */
+/* Sets the limits from the options, defaults where they are 0. */
+GS__HIDDEN void gs__limits_set(gs_server *s, const gs_server_options *o);
+GS__HIDDEN void gs__limits_free(gs_server *s);
+/* May c (identified, not yet linked) be taken? Counts it if so. */
+GS__HIDDEN gs__limit gs__limits_admit(gs_server *s, gs__conn *c);
+/* c is going: its slot and input are given back. */
+GS__HIDDEN void gs__limits_release(gs_server *s, gs__conn *c);
+/* c's buffered input changed: keeps s->input_bytes. */
+GS__HIDDEN void gs__limits_input(gs_server *s, gs__conn *c, size_t buffered);
+/* What c has run out of at now, if anything; else *ret_due is when it
+ * next may (UINT64_MAX: never). reading: the server reads c now (a
+ * frame it does not read is not the peer's fault). */
+GS__HIDDEN gs__limit gs__limits_check(const gs_server *s, gs__conn *c, uint64_t now, bool reading,
+                                      uint64_t *ret_due);
+GS__HIDDEN const char *gs__limit_text(gs__limit l);
+GS__HIDDEN int gs__limit_errno(gs__limit l);
 
 /* server_conn.c */
 GS__HIDDEN int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret);
@@ -160,11 +257,28 @@ GS__HIDDEN void gs__flush_bounded(gs_server *s, int timeout_ms);
 GS__HIDDEN void gs__conns_resume(gs_server *s);
 GS__HIDDEN void gs__conns_shrink(gs_server *s);
 
+/* server.c */
+GS__HIDDEN uint64_t gs__now_usec(void);
+GS__HIDDEN void gs__stop(gs_server *s, const char *reason, bool run_terminate);
+GS__HIDDEN void gs__exit_signal(gs_server *s, const char *reason);
+GS__HIDDEN void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__deliver_fired(gs_server *s);
+GS__HIDDEN void gs__suspend(gs_server *s);
+GS__HIDDEN void gs__resume(gs_server *s);
+GS__HIDDEN void gs__hibernate(gs_server *s);
+GS__HIDDEN void gs__idle_rearm(gs_server *s);
+GS__HIDDEN bool gs__init_ret_valid(const gs_ret *r);
+GS__HIDDEN void gs__apply_init(gs_server *s, gs_ret r);
+GS__HIDDEN int gs__timers_setup(gs_server *s);
+GS__HIDDEN void gs__timers_free(gs_server *s);
+GS__HIDDEN void gs__send_stop_reply(gs_server *s);
+
 /* sys_server.c */
 GS__HIDDEN void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
-GS__HIDDEN void gs__hibernate(gs_server *s);
-GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
-                          const void *data, size_t len);
-GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* server_dispatch.c */
+GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);
 
 #endif

@@ -1,10 +1,13 @@
-/* server.c: the gen_server behaviour. The life of a server process (options,
- * sockets, init, the loop, terminate, the exit report), the callbacks and
- * what their results mean, and the timers and fds a server watches.
- * Connections are in server_conn.c, system requests in sys_server.c. */
+/* server.c: the gen_server behaviour: the callbacks and what their results
+ * mean, stopping, suspension, hibernation, and the timers and fds a server
+ * watches. Calls into server_conn.c (connections) and trace.c only. The
+ * life of the process (setup, init, run, teardown) is in server_main.c,
+ * the routing of frames in server_dispatch.c, system requests in
+ * sys_server.c: those call into this file, never the other way. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,7 +280,17 @@ void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f) {
         deliver_info(s, &info);
 }
 
-/* ---- the timeout action and hibernate_after ---- */
+/* ---- the timeout action, hibernate and hibernate_after ---- */
+
+void gs__hibernate(gs_server *s) {
+        /* Give back what the server does not use now: its own idle buffers,
+         * then whatever malloc holds free. */
+        gs_buf_done(&s->reply);
+        gs__conns_shrink(s);
+        (void) malloc_trim(0);
+        gs__tracef(s, "hibernate");
+}
+
 
 static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
@@ -298,16 +311,12 @@ static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_idle(sd_event_source *src, uint64_t usec, void *userdata) {
-        gs_server *s = userdata;
-
-        gs__idle_rearm(s);
-        return 0;
-}
-
 /* Keeps one idle timer at last activity + hibernate_after; messages only
- * move last_active_usec, the timer catches up when it fires. */
-void gs__idle_rearm(gs_server *s) {
+ * move last_active_usec, the timer catches up when it fires. Only the
+ * timer hibernates: elsewhere a frame being handled may still point into
+ * the connection buffers hibernating gives back, so a due time already
+ * past makes the timer fire in the next iteration instead. */
+static void idle_rearm(gs_server *s, bool may_hibernate) {
         if (!s->idle_src)
                 return;
         if (s->hibernate_after_ms == 0 || s->idle_hibernated) {
@@ -320,7 +329,7 @@ void gs__idle_rearm(gs_server *s) {
                 return;
         }
         uint64_t due = s->last_active_usec + after;
-        if (gs__now_usec() >= due) {
+        if (may_hibernate && gs__now_usec() >= due) {
                 gs__hibernate(s);
                 s->idle_hibernated = true;
                 (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
@@ -335,6 +344,15 @@ void gs__idle_rearm(gs_server *s) {
                 (void) sd_event_source_set_time(s->idle_src, due);
                 (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_ONESHOT);
         }
+}
+
+static int on_idle(sd_event_source *src, uint64_t usec, void *userdata) {
+        idle_rearm(userdata, true);
+        return 0;
+}
+
+void gs__idle_rearm(gs_server *s) {
+        idle_rearm(s, false);
 }
 
 /* ---- timers: gs_send_after ---- */
@@ -546,233 +564,30 @@ const char *gs_server_name(const gs_server *s) {
         return s ? s->name : NULL;
 }
 
-/* ---- options ---- */
 
-typedef struct args {
-        const char *name;
-        const char *socket;
-        ipc_sock_perm perm;   /* --socket-mode, --socket-user, --socket-group */
-        bool trace;
-        bool no_trap_exit;
-        bool hibernate_after_set;
-        uint64_t hibernate_after_ms;
-        int argc;
-        char **argv;    /* what init gets, NULL-terminated; the strings are argv's */
-} args;
+/* ---- for the lifecycle (server_main.c) ---- */
 
-static int parse_u64(const char *s, uint64_t *ret) {
-        char *end;
-
-        if (!s || !*s || *s == '-')
-                return -EINVAL;
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno != 0 || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
+bool gs__init_ret_valid(const gs_ret *r) {
+        return ret_valid(r, CB_INIT);
 }
 
-/* Takes the library's options out of argv (anywhere before "--"); the rest
- * keeps its order. Accepts "--opt VALUE" and "--opt=VALUE". */
-static int parse_args(int argc, char **argv, args *a) {
-        a->argv = calloc((size_t) (argc > 0 ? argc : 1) + 1, sizeof(char *));
-        if (!a->argv)
-                return -ENOMEM;
-        a->argc = 0;
-        a->argv[a->argc++] = argc > 0 ? argv[0] : (char *) "gensup-server";
-        a->perm = (ipc_sock_perm) { IPC_SOCK_PERM_DEFAULT_MODE, (uid_t) -1, (gid_t) -1 };
-
-        bool done = false;
-        for (int i = 1; i < argc; i++) {
-                const char *arg = argv[i];
-                const char *val = NULL;
-                size_t n;
-
-                if (done) {
-                        a->argv[a->argc++] = argv[i];
-                        continue;
-                }
-                if (strcmp(arg, "--") == 0) {
-                        done = true;
-                        continue;
-                }
-                if (strcmp(arg, "--trace") == 0) {
-                        a->trace = true;
-                        continue;
-                }
-                if (strcmp(arg, "--no-trap-exit") == 0) {
-                        a->no_trap_exit = true;
-                        continue;
-                }
-                const char *with_value[] = { "--socket", "--name", "--hibernate-after", "--socket-mode",
-                                             "--socket-user", "--socket-group" };
-                int which = -1;
-                for (int k = 0; k < 6; k++) {
-                        n = strlen(with_value[k]);
-                        if (strncmp(arg, with_value[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
-                                which = k;
-                                if (arg[n] == '=')
-                                        val = arg + n + 1;
-                                else if (i + 1 < argc)
-                                        val = argv[++i];
-                                else
-                                        return -EINVAL;
-                                break;
-                        }
-                }
-                switch (which) {
-                case 0:
-                        a->socket = val;
-                        break;
-                case 1:
-                        a->name = val;
-                        break;
-                case 2:
-                        if (parse_u64(val, &a->hibernate_after_ms) < 0)
-                                return -EINVAL;
-                        a->hibernate_after_set = true;
-                        break;
-                case 3 ... 5:
-                        if (ipc_sock_perm_parse(which == 3 ? val : NULL, which == 4 ? val : NULL,
-                                                which == 5 ? val : NULL, &a->perm) < 0)
-                                return -EINVAL;
-                        break;
-                default:
-                        a->argv[a->argc++] = argv[i];
-                        break;
-                }
-        }
-        a->argv[a->argc] = NULL;
-        return 0;
+void gs__apply_init(gs_server *s, gs_ret r) {
+        apply(s, r, CB_INIT, NULL);
 }
 
-/* ---- setup ---- */
-
-static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
-        gs_server *s = userdata;
-
-        /* As the parent's exit signal `shutdown`. */
-        gs__tracef(s, "in signal %d: exit signal shutdown", (int) si->ssi_signo);
-        gs__exit_signal(s, "shutdown");
-        return 0;
-}
-
-static int take_control_fd(int *ret) {
-        const char *e = getenv("GENSUP_CONTROL_FD");
-        uint64_t v;
-
-        if (!e)
-                return 0;
-        int r = parse_u64(e, &v);
-        (void) unsetenv("GENSUP_CONTROL_FD");
-        if (r < 0 || v > INT_MAX)
-                return -EBADF;
-        int fd = (int) v;
-        int flags = fcntl(fd, F_GETFD);
-        if (flags < 0)
-                return -EBADF;
-        /* The server's own children must not inherit the link. */
-        if (!(flags & FD_CLOEXEC))
-                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-        *ret = fd;
-        return 1;
-}
-
-/* Listens on path, unless a live server already does (as OTP's
- * already_started: never take a name from a running server). */
-static int listen_own(gs_server *s, const char *path, const ipc_sock_perm *perm) {
-        int fd = ipc_connect(path);
-
-        if (fd >= 0) {
-                close(fd);
-                return -EADDRINUSE;
-        }
-        char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                (void) ipc_mkdir_p(dir, 0755);
-        }
-        free(dir);
-        fd = ipc_listen_as(path, SOMAXCONN, perm);
-        if (fd < 0)
-                return fd;
-        s->socket_path = strdup(path);
-        if (!s->socket_path) {
-                close(fd);
-                (void) unlink(path);
-                return -ENOMEM;
-        }
-        s->listen_fd = fd;
-        return 0;
-}
-
-static int listen_name(gs_server *s, const ipc_sock_perm *perm) {
-        char *dir = NULL, *path = NULL;
-        int r = ipc_runtime_dir(&dir);
-
+int gs__timers_setup(gs_server *s) {
+        int r = sd_event_add_time(s->event, &s->timeout_src, CLOCK_MONOTONIC, 0, 1, on_timeout, s);
         if (r < 0)
                 return r;
-        r = ipc_socket_path(dir, s->name, &path);
-        free(dir);
+        r = sd_event_add_time(s->event, &s->idle_src, CLOCK_MONOTONIC, 0, 1000, on_idle, s);
         if (r < 0)
                 return r;
-        r = listen_own(s, path, perm);
-        free(path);
-        return r;
+        (void) sd_event_source_set_enabled(s->timeout_src, SD_EVENT_OFF);
+        (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+        return 0;
 }
 
-static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, bool name_known,
-                        const ipc_sock_perm *perm) {
-        int n = sd_listen_fds(1);   /* also unsets LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES */
-
-        /* Under gensupd the passed socket wins: it is the one clients know,
-         * held by gensupd across restarts (never unlinked here). By hand,
-         * an explicit --socket wins. */
-        if (n > 0 && (supervised || !socket_opt)) {
-                int fd = SD_LISTEN_FDS_START;
-                int fl = fcntl(fd, F_GETFL);
-                if (fl >= 0 && !(fl & O_NONBLOCK))
-                        (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-                /* Listening again makes this process the one SO_PEERCRED
-                 * names to clients (gensupd called listen first), so that
-                 * a server calling itself is recognised. */
-                (void) listen(fd, SOMAXCONN);
-                s->listen_fd = fd;
-                return 0;
-        }
-        if (socket_opt)
-                return listen_own(s, socket_opt, perm);
-        if (supervised && !name_known)
-                return 0;
-        int r = listen_name(s, perm);
-        /* Under gensupd the control fd is enough to run. */
-        if (r == -ENOENT && supervised)
-                return 0;
-        return r;
-}
-
-static void send_control(gs_server *s, Gensup__Kind kind, const char *reason) {
-        ipc_frame f;
-
-        if (!s->control)
-                return;
-        ipc_frame_init(&f, kind, 0);
-        if (reason)
-                f.reason = (char *) reason;
-        (void) gs__conn_queue(s->control, &f);
-}
-
-static void destroy(gs_server *s) {
-        while (s->conns) {
-                gs__conn *c = s->conns;
-                /* No exit signal from closing the control fd now. */
-                s->stopping = true;
-                gs__conn_close(c);
-        }
+void gs__timers_free(gs_server *s) {
         while (s->timers) {
                 gs__timer *t = s->timers;
                 timer_unlink(&s->timers, t);
@@ -786,244 +601,11 @@ static void destroy(gs_server *s) {
         }
         while (s->fds)
                 (void) gs_remove_fd(s, s->fds->fd);
-        sd_event_source_disable_unref(s->listen_src);
-        sd_event_source_disable_unref(s->listen_retry);
-        sd_event_source_disable_unref(s->work);
-        sd_event_source_disable_unref(s->flush);
-        sd_event_source_disable_unref(s->sig_term);
-        sd_event_source_disable_unref(s->sig_int);
-        sd_event_source_disable_unref(s->timeout_src);
-        sd_event_source_disable_unref(s->idle_src);
-        if (s->listen_fd >= 0)
-                close(s->listen_fd);
-        if (s->socket_path) {
-                (void) unlink(s->socket_path);
-                free(s->socket_path);
-        }
-        sd_event_unref(s->event);
-        gs_buf_done(&s->reply);
-        gs_buf_done(&s->stop_reply);
-        free(s->exit_reason);
-        free(s->name);
-        free(s);
+        s->timeout_src = sd_event_source_disable_unref(s->timeout_src);
+        s->idle_src = sd_event_source_disable_unref(s->idle_src);
 }
 
-static char *pick_name(const gs_server_options *o, const args *a, const char *env_name, bool supervised,
-                       const char *argv0) {
-        const char *name = a->name;
-
-        /* Under gensupd the child spec names the server. */
-        if (!name && supervised && env_name && *env_name)
-                name = env_name;
-        if (!name && o->name && *o->name)
-                name = o->name;
-        if (!name && env_name && *env_name)
-                name = env_name;
-        if (!name && argv0 && *argv0) {
-                const char *slash = strrchr(argv0, '/');
-                name = slash ? slash + 1 : argv0;
-        }
-        if (!name || !*name)
-                name = "gensup-server";
-        return strdup(name);
-}
-
-/* The end of a server: terminate when due, the stop reply, then an
- * EXIT_REPORT on every connection. Returns the exit status. */
-static int finish(gs_server *s) {
-        const char *reason = s->exit_reason ? s->exit_reason : "normal";
-
-        if (s->run_terminate && s->ops->terminate) {
-                gs__tracef(s, "terminate %s", reason);
-                s->ops->terminate(s, s->state, reason);
-        }
+void gs__send_stop_reply(gs_server *s) {
         if (s->has_stop_reply)
                 (void) send_reply(s, &s->stop_from, s->stop_reply.data, s->stop_reply.len);
-        gs__tracef(s, "exit %s", reason);
-        for (gs__conn *c = s->conns; c; c = c->next) {
-                ipc_frame f;
-                ipc_frame_init(&f, GENSUP__KIND__EXIT_REPORT, 0);
-                f.reason = (char *) reason;
-                (void) ipc_conn_queue(c->ipc, &f);
-        }
-        gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
-        return gs_reason_is_clean(reason) ? 0 : 1;
-}
-
-int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv) {
-        gs_server_options o = { 0 };
-        args a = { 0 };
-        gs_server *s = NULL;
-        char *env_name = NULL;
-        sigset_t mask;
-        int control_fd = -1;
-        int status = 1;
-        int r;
-
-        if (opts)
-                o = *opts;
-        if (!ops || !ops->init || !ops->handle_call) {
-                fprintf(stderr, "gs_server_main: init and handle_call are required\n");
-                return 1;
-        }
-        if (parse_args(argc, argv, &a) < 0) {
-                fprintf(stderr, "%s: bad library options (--socket PATH, --socket-mode MODE, --socket-user USER, "
-                                "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, --)\n",
-                        argc > 0 ? argv[0] : "server");
-                free(a.argv);
-                return 1;
-        }
-
-        r = take_control_fd(&control_fd);
-        if (r < 0) {
-                fprintf(stderr, "%s: GENSUP_CONTROL_FD is not an open fd\n", argc > 0 ? argv[0] : "server");
-                free(a.argv);
-                return 1;
-        }
-        bool supervised = r > 0;
-        if (getenv("GENSUP_NAME")) {
-                env_name = strdup(getenv("GENSUP_NAME"));
-                (void) unsetenv("GENSUP_NAME");
-        }
-
-        s = calloc(1, sizeof(*s));
-        if (!s)
-                goto fail_early;
-        s->ops = ops;
-        s->listen_fd = -1;
-        s->max_frame = o.max_frame ? o.max_frame : IPC_DEFAULT_MAX_FRAME;
-        s->trap_exit = !o.no_trap_exit && !a.no_trap_exit;
-        s->trace = o.trace || a.trace;
-        s->hibernate_after_ms = a.hibernate_after_set ? a.hibernate_after_ms : o.hibernate_after_ms;
-        s->start_usec = s->last_active_usec = gs__now_usec();
-        s->name = pick_name(&o, &a, env_name, supervised, argc > 0 ? argv[0] : NULL);
-        if (!s->name)
-                goto fail_early;
-
-        /* Signals become events: sd-event needs them blocked first (and
-         * SIGCHLD blocked lets a server add child sources to its loop). */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGCHLD);
-        /* They stay blocked after the loop: a second SIGTERM pending then
-         * must not kill the process on its way out with its exit status. */
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-
-        r = sd_event_new(&s->event);
-        if (r < 0)
-                goto fail_setup;
-        if ((r = sd_event_add_signal(s->event, &s->sig_term, SIGTERM, on_signal, s)) < 0 ||
-            (r = sd_event_add_signal(s->event, &s->sig_int, SIGINT, on_signal, s)) < 0 ||
-            (r = gs__work_setup(s)) < 0 ||
-            (r = sd_event_add_time(s->event, &s->timeout_src, CLOCK_MONOTONIC, 0, 1, on_timeout, s)) < 0 ||
-            (r = sd_event_add_time(s->event, &s->idle_src, CLOCK_MONOTONIC, 0, 1000, on_idle, s)) < 0)
-                goto fail_setup;
-        (void) sd_event_source_set_enabled(s->timeout_src, SD_EVENT_OFF);
-        (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
-        /* The supervisor's and the signals' word comes before clients'. */
-        (void) sd_event_source_set_priority(s->sig_term, SD_EVENT_PRIORITY_IMPORTANT);
-        (void) sd_event_source_set_priority(s->sig_int, SD_EVENT_PRIORITY_IMPORTANT);
-
-        if (supervised) {
-                r = gs__conn_new(s, control_fd, true, NULL);
-                control_fd = -1;
-                if (r < 0)
-                        goto fail_setup;
-                (void) sd_event_source_set_priority(s->control->io, SD_EVENT_PRIORITY_IMPORTANT);
-        }
-        /* --socket overrides the socket_path option, as every argv option
-         * overrides its gs_server_options field. */
-        const char *socket_opt = a.socket ? a.socket : (o.socket_path && *o.socket_path ? o.socket_path : NULL);
-        r = setup_listen(s, supervised, socket_opt, a.name || o.name || env_name, &a.perm);
-        if (r < 0) {
-                fprintf(stderr, "%s: cannot listen%s%s: %s\n", s->name, socket_opt ? " on " : "",
-                        socket_opt ? socket_opt : "", strerror(-r));
-                /* Under gensupd this is an init failure the supervisor hears of. */
-                send_control(s, GENSUP__KIND__INIT_FAILED, "{error,listen}");
-                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
-                goto out;
-        }
-
-        /* init, synchronously, as gen_server:start_link. */
-        gs_ret ir = ops->init(s, a.argc, a.argv, &s->state);
-        if (!ret_valid(&ir, CB_INIT))
-                ir = gs_ret_stop("{error,bad_return_value}");
-        switch (ir.kind) {
-        case GS_RET_STOP: {
-                gs_buf b = GS_BUF_INIT;
-                (void) gs_reason_normalize(ir.reason, &b);
-                gs__tracef(s, "init stop %s", b.data ? (char *) b.data : "normal");
-                send_control(s, GENSUP__KIND__INIT_FAILED, b.data ? (char *) b.data : "normal");
-                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
-                gs_buf_done(&b);
-                status = 1;
-                goto out;
-        }
-        case GS_RET_IGNORE:
-                gs__tracef(s, "init ignore");
-                send_control(s, GENSUP__KIND__IGNORE, NULL);
-                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
-                status = 0;
-                goto out;
-        case GS_RET_OK:
-        case GS_RET_REPLY:
-        case GS_RET_NOREPLY:
-        case _GS_RET_KIND_MAX:
-                break;
-        }
-
-        gs__tracef(s, "init ok");
-        send_control(s, GENSUP__KIND__READY, NULL);
-        /* READY goes out before any handle_continue runs: the supervisor
-         * starts the next child while this one finishes setting up, as
-         * OTP's start_link returns before handle_continue. */
-        gs__flush_dirty(s);
-        if (!supervised && getenv("NOTIFY_SOCKET"))
-                (void) sd_notify(0, "READY=1");
-        r = gs__listen_start(s);
-        if (r < 0)
-                gs__stop(s, "{error,listen}", true);
-        else
-                apply(s, ir, CB_INIT, NULL);
-        /* Nothing has been dispatched yet: write what init's actions
-         * queued. */
-        gs__flush_dirty(s);
-        gs__idle_rearm(s);
-
-        if (!s->stopping) {
-                r = sd_event_loop(s->event);
-                if (r < 0 && !s->stopping)
-                        gs__stop(s, "{error,event_loop}", true);
-                if (!s->stopping)
-                        /* Someone else ended the loop. */
-                        gs__stop(s, "normal", true);
-        }
-        status = finish(s);
-        goto out;
-
-fail_setup:
-        fprintf(stderr, "%s: cannot set up the event loop: %s\n", s->name, strerror(-r));
-        status = 1;
-out:
-        destroy(s);
-        if (control_fd >= 0)
-                close(control_fd);
-        free(env_name);
-        free(a.argv);
-        return status;
-
-fail_early:
-        fprintf(stderr, "gs_server_main: out of memory\n");
-        if (s)
-                free(s);
-        if (control_fd >= 0)
-                close(control_fd);
-        free(env_name);
-        free(a.argv);
-        return 1;
-}
-
-int gs_server_main(const gs_server_ops *ops, int argc, char **argv) {
-        return gs_server_main_with(ops, NULL, argc, argv);
 }

@@ -20,7 +20,11 @@
  * callback writes them at its end; answers queued anywhere else are
  * written by a defer source switched on by the first of them, once per
  * loop iteration, so many replies cost one write. What the socket does
- * not take waits for EPOLLOUT. */
+ * not take waits for EPOLLOUT.
+ *
+ * The bottom of the server side, with trace.c: it calls nothing in
+ * server.c or sys_server.c, and hands everything up through the one
+ * entry point s->dispatch (server_dispatch.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -245,6 +249,117 @@ static int conn_flush(gs__conn *c) {
         return 0;
 }
 
+/* ---- limits: refusing, deadlines, the input budget ---- */
+
+static uint64_t now_usec(gs_server *s) {
+        uint64_t t = 0;
+
+        /* The loop's time of this iteration: no clock read per frame. */
+        if (!s->event || sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
+                t = 0;
+        return t;
+}
+
+static void limit_hit(gs_server *s, const gs__conn *c, gs__limit l, const char *what) {
+        s->hits[l]++;
+        gs__notice(s, &s->rl_limit, "%s uid %u pid %d: %s", what, (unsigned) c->uid, (int) c->pid,
+                   gs__limit_text(l));
+}
+
+/* A connection past a limit at accept gets one ERROR frame (ref 0: the
+ * connection's, not a request's) and is closed. */
+static void conn_refuse(gs_server *s, gs__conn *c, gs__limit l) {
+        ipc_frame f;
+
+        limit_hit(s, c, l, "refused connection from");
+        ipc_frame_init(&f, GENSUP__KIND__ERROR, 0);
+        f.code = gs__limit_errno(l);
+        f.reason = (char *) gs__limit_text(l);
+        if (ipc_conn_queue(c->ipc, &f) == 0)
+                (void) ipc_conn_flush(c->ipc);
+        ipc_conn_free(c->ipc);
+        free(c);
+}
+
+/* Closes a connection that ran out of a limit, telling it why. */
+static void conn_expire(gs__conn *c, gs__limit l) {
+        gs_server *s = c->server;
+        ipc_frame f;
+
+        limit_hit(s, c, l, "closed connection of");
+        ipc_frame_init(&f, GENSUP__KIND__ERROR, 0);
+        f.code = gs__limit_errno(l);
+        f.reason = (char *) gs__limit_text(l);
+        if (ipc_conn_queue(c->ipc, &f) == 0)
+                (void) ipc_conn_flush(c->ipc);
+        gs__conn_close(c);
+}
+
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* One timer for every deadline: it fires at the earliest one known and
+ * looks at every connection then. */
+static void sweep_arm(gs_server *s, uint64_t due) {
+        if (due == UINT64_MAX || (s->sweep_usec && s->sweep_usec <= due))
+                return;
+        if (!s->sweep) {
+                if (sd_event_add_time(s->event, &s->sweep, CLOCK_MONOTONIC, due, 100 * 1000, on_sweep, s) < 0)
+                        return;
+                /* After the io: a peer whose bytes are waiting is read
+                 * before its deadline is judged. */
+                (void) sd_event_source_set_priority(s->sweep, SD_EVENT_PRIORITY_IDLE);
+        } else
+                (void) sd_event_source_set_time(s->sweep, due);
+        (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
+        s->sweep_usec = due;
+}
+
+static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+        gs_server *s = userdata;
+        uint64_t now = now_usec(s), next = UINT64_MAX;
+
+        s->sweep_usec = 0;
+        for (gs__conn *c = s->conns, *n; c; c = n) {
+                uint64_t due;
+                n = c->next;
+                gs__limit l = gs__limits_check(s, c, now, (c->events & EPOLLIN) != 0, &due);
+                if (l != GS__LIMIT_NONE) {
+                        conn_expire(c, l);
+                        continue;
+                }
+                if (due < next)
+                        next = due;
+        }
+        sweep_arm(s, next);
+        return 0;
+}
+
+/* After a turn of c: its input counts against the server's budget, and
+ * a partial frame left in it starts its deadline. Returns -1 if c was
+ * closed (over the budget with a partial frame). */
+static int conn_after_turn(gs__conn *c, bool partial) {
+        gs_server *s = c->server;
+        size_t buffered = ipc_conn_buffered(c->ipc);
+
+        if (c->control)
+                return 0;
+        gs__limits_input(s, c, buffered);
+        if (!partial || buffered == 0) {
+                c->partial_usec = 0;
+                return 0;
+        }
+        if (s->input_bytes > s->max_input) {
+                conn_expire(c, GS__LIMIT_INPUT);
+                return -1;
+        }
+        if (c->partial_usec == 0) {
+                c->partial_usec = now_usec(s);
+                if (s->frame_timeout_usec)
+                        sweep_arm(s, c->partial_usec + s->frame_timeout_usec);
+        }
+        return 0;
+}
+
 static int conn_process(gs__conn *c, unsigned budget);
 
 /* Reads once. Returns 1 if there may be frames to handle (also at EOF:
@@ -255,6 +370,8 @@ static int conn_read(gs__conn *c) {
 
         if (r == -EAGAIN)
                 return 0;
+        if (r > 0)
+                c->last_usec = now_usec(c->server);
         if (r == -ECONNRESET) {
                 c->eof = true;
                 /* Gone for good, or only done writing (shutdown(SHUT_WR))?
@@ -288,16 +405,20 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         if (s->ready_head) {
                 /* Others wait for their turn: this one queues behind them,
                  * so that busy connections cannot starve a flooding one. */
+                if (!c->control)
+                        gs__limits_input(s, c, ipc_conn_buffered(c->ipc));
                 gs__ready_push(c);
                 return 0;
         }
         /* Timers that fired while the server was suspended come first, as
          * they would in the defer source's turn. */
         if (s->fired_head && !s->suspended)
-                gs__deliver_fired(s);
+                s->dispatch(s, GS__EVENT_TURN, NULL, NULL);
 
         s->in_io = true;
         int r = conn_process(c, GS__BATCH);
+        if (r >= 0)
+                r = conn_after_turn(c, r == 0) < 0 ? -1 : r;
         if (r > 0)
                 gs__ready_push(c);
         else if (r == 0 && !conn_maybe_close(c))
@@ -305,6 +426,29 @@ static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *user
         s->in_io = false;
         gs__flush_dirty(s);
         return 0;
+}
+
+/* Who is at the other end. Trusted, for system requests: the control fd
+ * (gensupd made the socketpair and handed it down), root, the server's
+ * own uid, and gensupd on the public socket: the process at the other end
+ * of the control fd, known by its pid and uid. */
+static void conn_identify(gs_server *s, gs__conn *c, int fd) {
+        struct ucred uc;
+
+        c->uid = (uid_t) -1;
+        if (ipc_peer_cred(fd, &uc) == 0) {
+                c->uid = uc.uid;
+                c->pid = uc.pid;
+        }
+        if (c->control) {
+                c->trusted = true;
+                return;
+        }
+        if (c->uid == (uid_t) -1)
+                return;
+        const gs__conn *sup = s->control;
+        c->trusted = c->uid == 0 || c->uid == geteuid() ||
+                     (sup && sup->pid > 0 && c->pid == sup->pid && c->uid == sup->uid);
 }
 
 int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
@@ -323,12 +467,22 @@ int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
         c->server = s;
         c->control = control;
         c->serial = ++s->next_serial;
+        conn_identify(s, c, fd);
+        c->last_usec = now_usec(s);
+        gs__limit l = gs__limits_admit(s, c);
+        if (l != GS__LIMIT_NONE) {
+                conn_refuse(s, c, l);
+                return -gs__limit_errno(l);
+        }
         r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
         if (r < 0) {
+                gs__limits_release(s, c);
                 ipc_conn_free(c->ipc);
                 free(c);
                 return r;
         }
+        if (c->counted && s->idle_timeout_usec)
+                sweep_arm(s, c->last_usec + s->idle_timeout_usec);
         c->events = EPOLLIN;
         conns_link(s, c);
         if (control)
@@ -353,6 +507,7 @@ void gs__conn_close(gs__conn *c) {
                 s->control = NULL;
         else
                 s->n_clients--;
+        gs__limits_release(s, c);
         sd_event_source_disable_unref(c->io);
         ipc_conn_free(c->ipc);
         for (ipc_frame *f; (f = held_pop(c));)
@@ -360,10 +515,8 @@ void gs__conn_close(gs__conn *c) {
         free(c->held);
         free(c->pending);
         free(c);
-        /* The control fd is the link to the supervisor: when it breaks, the
-         * supervisor is gone, and that is an exit signal shutdown. */
         if (control && !s->stopping)
-                gs__exit_signal(s, "shutdown");
+                s->dispatch(s, GS__EVENT_LINK_DOWN, NULL, NULL);
 }
 
 int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
@@ -394,41 +547,7 @@ static void handle_frame(gs__conn *c, const ipc_frame *f) {
         gs_server *s = c->server;
 
         s->current = c;
-        switch ((int) f->kind) {
-        case GENSUP__KIND__CALL:
-                if (c->control)
-                        gs__send_error(c, f->ref, EPROTO, "no calls on the control fd");
-                else
-                        gs__on_call(s, c, f);
-                break;
-        case GENSUP__KIND__CAST:
-                if (!c->control)
-                        gs__on_cast(s, c, f);
-                break;
-        case GENSUP__KIND__INFO:
-                if (!c->control)
-                        gs__on_info_msg(s, c, f);
-                break;
-        case GENSUP__KIND__SYS:
-                gs__on_sys(s, c, f);
-                break;
-        case GENSUP__KIND__EXIT:
-                if (c->control) {
-                        gs__tracef(s, "in exit signal %s", f->reason && *f->reason ? f->reason : "normal");
-                        gs__exit_signal(s, f->reason);
-                        break;
-                }
-                /* A client may not send exit signals. */
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
-                break;
-        default:
-                /* Frames a server does not take: answer those that wait for
-                 * an answer, so that their sender does not wait forever. */
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EPROTO, "unexpected frame kind");
-                break;
-        }
+        s->dispatch(s, GS__EVENT_FRAME, c, f);
         if (s->current == c)
                 s->current = NULL;
 }
@@ -486,8 +605,8 @@ static int conn_process(gs__conn *c, unsigned budget) {
 static int on_work(sd_event_source *src, void *userdata) {
         gs_server *s = userdata;
 
-        if (!s->suspended)
-                gs__deliver_fired(s);
+        if (!s->suspended && s->fired_head)
+                s->dispatch(s, GS__EVENT_TURN, NULL, NULL);
 
         /* One round: every connection that was ready when it began gets one
          * turn; those with more go to the back. */
@@ -498,6 +617,8 @@ static int on_work(sd_event_source *src, void *userdata) {
 
                 ready_unlink(s, c);
                 int r = conn_process(c, GS__BATCH);
+                if (r >= 0)
+                        r = conn_after_turn(c, r == 0) < 0 ? -1 : r;
                 if (r > 0)
                         gs__ready_push(c);
                 else if (r == 0 && !conn_maybe_close(c))
@@ -586,10 +707,7 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
                                 (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
                         return 0;
                 }
-                if (s->n_clients >= GS__MAX_CONNECTIONS) {
-                        close(cfd);
-                        continue;
-                }
+                /* Past a limit, it is told so and closed. */
                 (void) gs__conn_new(s, cfd, false, NULL);
         }
         return 0;

@@ -1,5 +1,7 @@
-/* sys_server.c: system requests (OTP's sys module) on the server side,
- * tracing, and hibernation. */
+/* sys_server.c: system requests (OTP's sys module) on the server side:
+ * get_state, statistics, suspend, resume, trace, hibernate, stop. Called
+ * by the dispatch (server_dispatch.c); calls into server.c and
+ * server_conn.c, never the other way. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -9,81 +11,6 @@
 #include <unistd.h>
 
 #include "server-internal.h"
-
-/* ---- trace ---- */
-
-static void trace_write(const char *line, size_t len) {
-        /* One write per line, so lines of several processes do not mix. */
-        while (len > 0) {
-                ssize_t n = write(STDERR_FILENO, line, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return;
-                line += n;
-                len -= (size_t) n;
-        }
-}
-
-void gs__tracef(gs_server *s, const char *fmt, ...) {
-        char line[512];
-        va_list ap;
-
-        if (!s->trace)
-                return;
-        int n = snprintf(line, sizeof(line), "%s: ", s->name);
-        if (n < 0 || (size_t) n >= sizeof(line) - 2)
-                return;
-        va_start(ap, fmt);
-        int m = vsnprintf(line + n, sizeof(line) - (size_t) n - 1, fmt, ap);
-        va_end(ap);
-        if (m < 0)
-                return;
-        size_t len = strlen(line);
-        line[len++] = '\n';
-        trace_write(line, len);
-}
-
-/* A message in or out: what, which connection and ref, and the start of
- * the payload with unprintable bytes escaped. */
-void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref, const void *data,
-               size_t len) {
-        char preview[4 * 48 + sizeof("...")];   /* every byte may become \xNN */
-        const uint8_t *p = data;
-        size_t o = 0;
-
-        if (!s->trace)
-                return;
-        for (size_t i = 0; i < len && i < 48; i++) {
-                if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
-                        preview[o++] = (char) p[i];
-                else {
-                        static const char hex[] = "0123456789abcdef";
-                        preview[o++] = '\\';
-                        preview[o++] = 'x';
-                        preview[o++] = hex[p[i] >> 4];
-                        preview[o++] = hex[p[i] & 15];
-                }
-        }
-        if (len > 48) {
-                memcpy(preview + o, "...", 3);
-                o += 3;
-        }
-        preview[o] = '\0';
-        gs__tracef(s, "%s %s conn=%llu ref=%llu len=%zu \"%s\"", dir, what, (unsigned long long) conn,
-                   (unsigned long long) ref, len, preview);
-}
-
-/* ---- hibernate ---- */
-
-void gs__hibernate(gs_server *s) {
-        /* Give back what the server does not use now: its own idle buffers,
-         * then whatever malloc holds free. */
-        gs_buf_done(&s->reply);
-        gs__conns_shrink(s);
-        (void) malloc_trim(0);
-        gs__tracef(s, "hibernate");
-}
 
 /* ---- statistics ---- */
 
@@ -134,6 +61,106 @@ static const char *op_name(int op) {
         }
 }
 
+/* System requests steer the server: only root, the server's own uid and
+ * gensupd may send them. Everyone else is refused and goes on being
+ * served (calls, casts). Both are noted on stderr, rate-limited. */
+static bool sys_allowed(gs_server *s, gs__conn *c, const char *op) {
+        if (c->trusted) {
+                gs__notice(s, &s->rl_sys_ok, "sys %s from %suid %u pid %d: accepted", op,
+                           c->control ? "gensupd " : "", (unsigned) c->uid, (int) c->pid);
+                return true;
+        }
+        s->sys_refused++;
+        gs__notice(s, &s->rl_sys_refused, "sys %s from uid %u pid %d: refused, permission denied", op,
+                   (unsigned) c->uid, (int) c->pid);
+        return false;
+}
+
+static void sys_stop(gs_server *s, gs__conn *c, const Gensup__SysRequest *req) {
+        const char *reason = req->reason && *req->reason ? req->reason : "normal";
+
+        if (!s->stopping) {
+                /* Who asked goes into the EXIT_REPORT, for gensupd's
+                 * report and history. */
+                s->stop_requested = true;
+                s->stop_uid = c->uid;
+                s->stop_pid = c->pid;
+        }
+        /* As gen_server:stop: terminate runs whether or not the server
+         * traps exits; the caller waits for EXIT_REPORT. */
+        gs__stop(s, reason, true);
+}
+
+/* The format_status text, NUL-terminated (the proto field is a string). */
+static int sys_get_state(gs_server *s, gs_buf *text) {
+        int r;
+
+        if (s->ops->format_status)
+                r = s->ops->format_status(s, s->state, text);
+        else
+                r = gs_buf_set(text, "<state>", strlen("<state>"));
+        if (r < 0)
+                (void) gs_buf_set(text, "format_status crashed", strlen("format_status crashed"));
+        return gs_buf_append(text, "", 0);
+}
+
+static void sys_statistics(gs_server *s, Gensup__Statistics *st) {
+        st->calls = s->calls;
+        st->casts = s->casts;
+        st->infos = s->infos;
+        st->replies = s->replies;
+        st->uptime_ms = (gs__now_usec() - s->start_usec) / 1000u;
+        st->cpu_us = cpu_usec();
+        st->rss_bytes = rss_bytes();
+        st->connections = s->n_clients;
+        st->suspended = s->suspended;
+        st->trace = s->trace;
+        st->refused_connections = s->hits[GS__LIMIT_CONNECTIONS];
+        st->refused_uid_quota = s->hits[GS__LIMIT_UID];
+        st->frame_timeouts = s->hits[GS__LIMIT_FRAME];
+        st->idle_closed = s->hits[GS__LIMIT_IDLE];
+        st->input_closed = s->hits[GS__LIMIT_INPUT];
+        st->sys_refused = s->sys_refused;
+        st->max_connections = s->max_conns;
+}
+
+/* Carries out a request whose answer is empty or filled in below.
+ * Returns false if it is answered otherwise (stop, unknown op). */
+static bool sys_act(gs_server *s, gs__conn *c, const ipc_frame *f) {
+        const Gensup__SysRequest *req = f->sys;
+
+        switch ((int) req->op) {
+        case GENSUP__SYS_REQUEST__OP__GET_STATE:
+        case GENSUP__SYS_REQUEST__OP__STATISTICS:
+                return true;
+        case GENSUP__SYS_REQUEST__OP__SUSPEND:
+                gs__suspend(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__RESUME:
+                gs__resume(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__TRACE:
+                s->trace = req->flag;
+                return true;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
+                gs__hibernate(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
+                s->hibernate_after_ms = req->value;
+                s->idle_hibernated = false;
+                s->last_active_usec = gs__now_usec();
+                gs__idle_rearm(s);
+                return true;
+        case GENSUP__SYS_REQUEST__OP__STOP:
+                sys_stop(s, c, req);
+                return false;
+        default:
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EOPNOTSUPP, "unknown system request");
+                return false;
+        }
+}
+
 void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
         const Gensup__SysRequest *req = f->sys;
         Gensup__SysReply rep = GENSUP__SYS_REPLY__INIT;
@@ -148,64 +175,23 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
         }
         gs__tracef(s, "in sys %s conn=%llu ref=%llu", op_name((int) req->op), (unsigned long long) c->serial,
                    (unsigned long long) f->ref);
-        switch ((int) req->op) {
-        case GENSUP__SYS_REQUEST__OP__GET_STATE: {
-                int r = 0;
-                if (s->ops->format_status)
-                        r = s->ops->format_status(s, s->state, &text);
-                else
-                        r = gs_buf_set(&text, "<state>", strlen("<state>"));
-                if (r < 0)
-                        (void) gs_buf_set(&text, "format_status crashed", strlen("format_status crashed"));
-                /* The proto field is a string: keep it NUL-terminated. */
-                if (gs_buf_append(&text, "", 0) < 0) {
+        if (!sys_allowed(s, c, op_name((int) req->op))) {
+                if (f->ref != 0)
+                        gs__send_error(c, f->ref, EACCES, "permission denied");
+                return;
+        }
+        if (!sys_act(s, c, f))
+                return;
+        if (req->op == GENSUP__SYS_REQUEST__OP__GET_STATE) {
+                if (sys_get_state(s, &text) < 0) {
                         gs_buf_done(&text);
                         gs__send_error(c, f->ref, ENOMEM, "out of memory");
                         return;
                 }
                 rep.state = (char *) text.data;
-                break;
-        }
-        case GENSUP__SYS_REQUEST__OP__STATISTICS:
-                st.calls = s->calls;
-                st.casts = s->casts;
-                st.infos = s->infos;
-                st.replies = s->replies;
-                st.uptime_ms = (gs__now_usec() - s->start_usec) / 1000u;
-                st.cpu_us = cpu_usec();
-                st.rss_bytes = rss_bytes();
-                st.connections = s->n_clients;
-                st.suspended = s->suspended;
-                st.trace = s->trace;
+        } else if (req->op == GENSUP__SYS_REQUEST__OP__STATISTICS) {
+                sys_statistics(s, &st);
                 rep.statistics = &st;
-                break;
-        case GENSUP__SYS_REQUEST__OP__SUSPEND:
-                gs__suspend(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__RESUME:
-                gs__resume(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__TRACE:
-                s->trace = req->flag;
-                break;
-        case GENSUP__SYS_REQUEST__OP__HIBERNATE:
-                gs__hibernate(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER:
-                s->hibernate_after_ms = req->value;
-                s->idle_hibernated = false;
-                s->last_active_usec = gs__now_usec();
-                gs__idle_rearm(s);
-                break;
-        case GENSUP__SYS_REQUEST__OP__STOP:
-                /* As gen_server:stop: terminate runs whether or not the
-                 * server traps exits; the caller waits for EXIT_REPORT. */
-                gs__stop(s, req->reason && *req->reason ? req->reason : "normal", true);
-                return;
-        default:
-                if (f->ref != 0)
-                        gs__send_error(c, f->ref, EOPNOTSUPP, "unknown system request");
-                return;
         }
         ipc_frame_init(&out, GENSUP__KIND__SYS_REPLY, f->ref);
         out.sys_reply = &rep;

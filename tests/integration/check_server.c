@@ -3,11 +3,15 @@
  * it reads better). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -17,6 +21,7 @@
 
 #include "gensup.h"
 #include "it.h"
+#include "sup.h"
 
 #define T_MS IT_WAIT_MS
 
@@ -867,6 +872,46 @@ START_TEST(test_bad_frames) {
 }
 END_TEST
 
+/* A CALL from a newer peer, with 20,000 fields this server does not know:
+ * skipped, and the call answered (gensup-protocol(7)). */
+START_TEST(test_unknown_fields_skipped) {
+        srv s = start_srv("newer", NULL);
+        ipc_conn *c = conn(&s);
+        size_t cap = 20000 * 4 + 64, n = 0;
+        uint8_t *body = malloc(cap), *wire = malloc(cap + 10);
+        ck_assert_ptr_nonnull(body);
+        ck_assert_ptr_nonnull(wire);
+
+        body[n++] = 0x08;
+        body[n++] = GENSUP__KIND__CALL;
+        body[n++] = 0x10;
+        body[n++] = 5;
+        for (unsigned i = 0; i < 20000; i++) {
+                n += ipc_varint_encode((uint64_t) (50 + i % 50) << 3, body + n);   /* varint field 50..99 */
+                body[n++] = (uint8_t) (i & 0x7f);
+        }
+        body[n++] = 0x1a;
+        body[n++] = 8;
+        memcpy(body + n, "echo:new", 8);
+        n += 8;
+        size_t k = ipc_varint_encode(n, wire);
+        memcpy(wire + k, body, n);
+        ck_assert_int_eq(it_send_raw(c, wire, k + n), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(f->ref, 5);
+        char *p = it_payload(f);
+        ck_assert_str_eq(p, "new");
+        free(p);
+        ipc_frame_free(f);
+        free(body);
+        free(wire);
+        ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
 /* ---- fairness ---- */
 
 START_TEST(test_fairness) {
@@ -1098,6 +1143,396 @@ START_TEST(test_listen_fds) {
 END_TEST
 
 Suite *server_suite(void);
+/* ---- who may steer a server (as a local attacker would) ---- */
+
+/* Lets every user reach s's socket, as a socket_mode 0666 would. */
+static void open_to_all(const srv *s) {
+        ck_assert_int_eq(chmod(it_tmpdir(), 0711), 0);
+        ck_assert_int_eq(chmod(s->sock, 0666), 0);
+}
+
+/* Runs fn(arg) in a child that has become nobody (no groups), and
+ * returns its exit status: 0 if every check in it held. Nothing is
+ * exec'd: the checkout may be unreadable to nobody. */
+static int as_nobody(void (*fn)(const void *arg), const void *arg) {
+        struct passwd *pw = getpwnam("nobody");
+        ck_assert_ptr_nonnull(pw);
+        uid_t uid = pw->pw_uid;
+        gid_t gid = pw->pw_gid;
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+                        _exit(99);
+                fn(arg);
+                _exit(0);
+        }
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(pid, 4 * T_MS, &status), 0);
+        ck_assert_int_eq(WIFEXITED(status), 1);
+        return WEXITSTATUS(status);
+}
+
+static const Gensup__SysRequest__Op steering_ops[] = {
+        GENSUP__SYS_REQUEST__OP__SUSPEND,  GENSUP__SYS_REQUEST__OP__STOP,       GENSUP__SYS_REQUEST__OP__TRACE,
+        GENSUP__SYS_REQUEST__OP__GET_STATE, GENSUP__SYS_REQUEST__OP__STATISTICS, GENSUP__SYS_REQUEST__OP__HIBERNATE,
+        GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, GENSUP__SYS_REQUEST__OP__RESUME,
+};
+
+static void nobody_steers(const void *arg) {
+        const srv *s = arg;
+        ipc_conn *c = conn(s);
+        ipc_frame *f = NULL;
+
+        for (size_t i = 0; i < sizeof(steering_ops) / sizeof(steering_ops[0]); i++) {
+                ck_assert_int_eq(it_send_sys(c, 700 + i, steering_ops[i], true, 1, "{shutdown,pwned}"), 0);
+                ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+                ck_assert_int_eq(f->kind, GENSUP__KIND__ERROR);
+                ck_assert_uint_eq(f->ref, 700 + i);
+                ck_assert_int_eq(f->code, EACCES);
+                ck_assert_str_eq(f->reason, "permission denied");
+                ipc_frame_free(f);
+                /* ... and its calls and casts are still served. */
+                ck_assert_int_eq(it_send_cast(c, "inc"), 0);
+                expect_reply(c, "echo:still", "still");
+        }
+        expect_reply(c, "casts", "8");
+        ipc_conn_free(c);
+
+        /* The client API says the same: -EACCES. */
+        gs_client *gc = NULL;
+        gs_buf b = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s->sock, &gc), 0);
+        ck_assert_int_eq(gs_sys_suspend(gc, T_MS), -EACCES);
+        ck_assert_int_eq(gs_sys_get_state(gc, T_MS, &b), -EACCES);
+        ck_assert_int_eq(gs_call(gc, "echo:api", 8, T_MS, &b), 0);
+        ck_assert_int_eq(b.len, 3);
+        gc = gs_client_free(gc);
+        gs_buf_done(&b);
+        ck_assert_int_eq(gs_stop(s->sock, "{shutdown,pwned}", T_MS), -EACCES);
+}
+
+START_TEST(test_sys_refused_to_others) {
+        srv s = start_srv("guarded", NULL);
+        open_to_all(&s);
+
+        ck_assert_int_eq(as_nobody(nobody_steers, &s), 0);
+
+        /* Nothing it asked for happened: not suspended, not tracing,
+         * still running, serving root. */
+        ipc_conn *c = conn(&s);
+        Gensup__Statistics st = stats(c);
+        ck_assert_int_eq(st.suspended, 0);
+        ck_assert_int_eq(st.trace, 0);
+        expect_reply(c, "echo:root", "root");
+        ck_assert_int_eq(kill(s.pid, 0), 0);
+        /* The refusals are on the server's stderr, with who asked. */
+        struct passwd *pw = getpwnam("nobody");
+        char *want = it_strf("guarded: sys suspend from uid %u pid ", (unsigned) pw->pw_uid);
+        ck_assert_int_eq(it_wait_file_contains(s.err, want, T_MS), 0);
+        ck_assert_int_eq(it_wait_file_contains(s.err, ": refused, permission denied", T_MS), 0);
+        free(want);
+        /* Rate-limited: 16 refusals, at most GS__NOTICE_BURST (10) lines. */
+        char *err = it_read_file(s.err);
+        int n = 0;
+        for (char *p = err; (p = strstr(p, "refused, permission denied")); p++)
+                n++;
+        ck_assert_int_le(n, 10);
+        free(err);
+
+        /* Root may stop it; the EXIT_REPORT says who asked. */
+        ck_assert_int_eq(it_send_sys(c, 9, GENSUP__SYS_REQUEST__OP__STOP, false, 0, "{shutdown,asked}"), 0);
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__EXIT_REPORT);
+        ck_assert_str_eq(f->reason, "{shutdown,asked}");
+        ck_assert_ptr_nonnull(f->stopped_by);
+        ck_assert_uint_eq(f->stopped_by->uid, getuid());
+        ck_assert_uint_eq(f->stopped_by->pid, (uint32_t) getpid());
+        ipc_frame_free(f);
+        expect_exit(s.pid, 0);
+        ipc_conn_free(c);
+}
+END_TEST
+
+/* ---- limits: slots, deadlines, input (as a local attacker would) ---- */
+
+/* The next frame on c is the connection-level ERROR{code, text} (ref 0),
+ * then end of file. */
+static void expect_conn_error(ipc_conn *c, int code, const char *text) {
+        ipc_frame *f = NULL;
+        ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+        ck_assert_int_eq(f->kind, GENSUP__KIND__ERROR);
+        ck_assert_uint_eq(f->ref, 0);
+        ck_assert_int_eq(f->code, code);
+        ck_assert_str_eq(f->reason, text);
+        ipc_frame_free(f);
+        expect_eof(c);
+}
+
+/* Issue: connection 1025 was accepted and closed with no word. Now the
+ * limit is an option, and past it a client is told. */
+START_TEST(test_max_connections) {
+        srv s = start_srv("capped", ARGS("--max-connections", "4"));
+        ipc_conn *c[4];
+        for (int i = 0; i < 4; i++) {
+                c[i] = conn(&s);
+                expect_reply(c[i], "echo:in", "in");
+        }
+        ipc_conn *fifth = conn(&s);
+        expect_conn_error(fifth, EMFILE, "too many connections");
+        ipc_conn_free(fifth);
+        /* The client library says so too. */
+        gs_client *gc = NULL;
+        gs_buf b = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s.sock, &gc), 0);
+        ck_assert_int_eq(gs_call(gc, "echo:x", 6, T_MS, &b), -EMFILE);
+        gc = gs_client_free(gc);
+        gs_buf_done(&b);
+
+        Gensup__Statistics st = stats(c[0]);
+        ck_assert_uint_eq(st.max_connections, 4);
+        ck_assert_uint_eq(st.refused_connections, 2);
+        ck_assert_uint_eq(st.connections, 4);
+        char *want = it_strf("capped: refused connection from uid %u pid %d: too many connections",
+                             (unsigned) getuid(), (int) getpid());
+        ck_assert_int_eq(it_wait_file_contains(s.err, want, T_MS), 0);
+        free(want);
+        /* A slot freed is a slot taken again. */
+        ipc_conn_free(c[3]);
+        for (int i = 0; i < 1000 && stats(c[0]).connections != 3; i++)
+                sleep_ms(5);
+        c[3] = conn(&s);
+        expect_reply(c[3], "echo:again", "again");
+        for (int i = 0; i < 4; i++)
+                ipc_conn_free(c[i]);
+        it_kill(s.pid);
+
+        /* By default the limit follows RLIMIT_NOFILE (less the server's own
+         * 32 fds; valgrind keeps a few more for itself). */
+        struct rlimit rl;
+        ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        s = start_srv("uncapped", NULL);
+        ipc_conn *u = conn(&s);
+        st = stats(u);
+        ck_assert_uint_le(st.max_connections, rl.rlim_cur - 32);
+        ck_assert_uint_gt(st.max_connections, rl.rlim_cur / 2);
+        ipc_conn_free(u);
+        it_kill(s.pid);
+}
+END_TEST
+
+typedef struct hog {
+        const srv *s;
+        int ready_fd;           /* written once the slots are taken */
+        int go_fd;              /* read: let go */
+} hog;
+
+/* As nobody: takes every connection the server gives this uid (up to
+ * 1024 tries, each checked with a call), tells the parent how many, and
+ * holds them until told to let go. */
+static void nobody_hogs(const void *arg) {
+        const hog *h = arg;
+        ipc_conn **kept = calloc(1024, sizeof(*kept));
+        uint32_t n = 0, refused = 0;
+
+        for (int i = 0; i < 1024 && refused < 4; i++) {
+                ipc_conn *c = it_connect(h->s->sock);
+                if (!c)
+                        break;   /* out of fds */
+                ipc_frame *f = NULL;
+                /* A refused connection may be closed before the call is
+                 * sent (EPIPE): its ERROR is there to read all the same. */
+                (void) it_send_call(c, 1, "echo:mine");
+                ck_assert_int_eq(it_recv(c, T_MS, &f), 0);
+                if (f->kind == GENSUP__KIND__ERROR) {
+                        ck_assert_uint_eq(f->ref, 0);
+                        ck_assert_int_eq(f->code, EUSERS);
+                        refused++;
+                        ipc_conn_free(c);
+                } else
+                        kept[n++] = c;
+                ipc_frame_free(f);
+        }
+        ck_assert_int_eq(write(h->ready_fd, &n, sizeof(n)), (ssize_t) sizeof(n));
+        char x;
+        ck_assert_int_eq(read(h->go_fd, &x, 1), 1);
+        for (uint32_t i = 0; i < n; i++)
+                ipc_conn_free(kept[i]);
+        free(kept);
+}
+
+static int as_nobody_bg(void (*fn)(const void *arg), const void *arg, pid_t *ret_pid) {
+        struct passwd *pw = getpwnam("nobody");
+        ck_assert_ptr_nonnull(pw);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+                    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+                        _exit(99);
+                fn(arg);
+                _exit(0);
+        }
+        *ret_pid = pid;
+        return 0;
+}
+
+/* Issue: 1024 idle connections from one unprivileged uid locked everyone
+ * out, root included (0 of 20 calls). */
+START_TEST(test_uid_quota_keeps_root_in) {
+        /* The old hard cap, now the option; the defaults follow from it. */
+        srv s = start_srv("crowded", ARGS("--max-connections", "1024"));
+        open_to_all(&s);
+        int ready[2], go[2];
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        hog h = { .s = &s, .ready_fd = ready[1], .go_fd = go[0] };
+        pid_t pid;
+        as_nobody_bg(nobody_hogs, &h, &pid);
+
+        uint32_t taken = 0;
+        struct pollfd p = { .fd = ready[0], .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 4 * T_MS), 1);
+        ck_assert_int_eq(read(ready[0], &taken, sizeof(taken)), (ssize_t) sizeof(taken));
+
+        /* While nobody holds all it may: root's 20 calls all answered. */
+        for (int i = 0; i < 20; i++) {
+                ipc_conn *c = conn(&s);
+                expect_reply(c, "echo:root", "root");
+                ipc_conn_free(c);
+        }
+        ipc_conn *c = conn(&s);
+        /* Root's 20 are closed; wait until the server has seen them go. */
+        for (int i = 0; i < 1000 && stats(c).connections != taken + 1; i++)
+                sleep_ms(5);
+        Gensup__Statistics st = stats(c);
+        ck_assert_uint_eq(taken, st.max_connections / 4);
+        ck_assert_uint_ge(st.refused_uid_quota, 1);
+        ck_assert_uint_eq(st.connections, taken + 1);
+
+        ck_assert_int_eq(write(go[1], "x", 1), 1);
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(pid, 4 * T_MS, &status), 0);
+        ck_assert_int_eq(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+        ipc_conn_free(c);
+        close(ready[0]);
+        close(ready[1]);
+        close(go[0]);
+        close(go[1]);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* Issue: a half-sent frame held its buffer for ever. */
+START_TEST(test_frame_deadline) {
+        srv s = start_srv("deadline", ARGS("--frame-timeout", "300"));
+        ipc_conn *good = conn(&s);
+        ipc_conn *half = conn(&s);
+        /* A frame of 32 bytes, of which 1 comes. */
+        ck_assert_int_eq(it_send_raw(half, "\x20\x08", 2), 0);
+        expect_conn_error(half, ETIMEDOUT, "frame not complete in time");
+        ipc_conn_free(half);
+        expect_reply(good, "echo:fine", "fine");
+        ck_assert_uint_eq(stats(good).frame_timeouts, 1);
+        ipc_conn_free(good);
+        it_kill(s.pid);
+}
+END_TEST
+
+static void nobody_idles(const void *arg) {
+        const srv *s = arg;
+        ipc_conn *c = conn(s);
+        expect_reply(c, "echo:hello", "hello");
+        /* Then nothing: the server closes it, and says why. */
+        expect_conn_error(c, ETIMEDOUT, "idle too long");
+        ipc_conn_free(c);
+}
+
+START_TEST(test_idle_timeout) {
+        srv s = start_srv("idler", ARGS("--idle-timeout", "300"));
+        open_to_all(&s);
+        ipc_conn *root = conn(&s);
+        expect_reply(root, "echo:first", "first");
+        ck_assert_int_eq(as_nobody(nobody_idles, &s), 0);
+        /* Root's connection, idle as long, is trusted and stays. */
+        expect_reply(root, "echo:still", "still");
+        Gensup__Statistics st = stats(root);
+        ck_assert_uint_eq(st.idle_closed, 1);
+        ck_assert_uint_eq(st.connections, 1);
+        ipc_conn_free(root);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* Issue: 64 half-sent frames pinned 1 GB. The input all connections hold
+ * together is bounded. */
+START_TEST(test_input_budget) {
+        srv s = start_srv("budget", ARGS("--max-input", "100000", "--frame-timeout", "0"));
+        size_t plen = 5 + 200000;
+        uint8_t *payload = malloc(plen);
+        memcpy(payload, "echo:", 5);
+        memset(payload + 5, 'x', plen - 5);
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__CALL, 77);
+        f.payload.data = payload;
+        f.payload.len = plen;
+        size_t wlen = ipc_frame_wire_size(&f);
+        uint8_t *wire = malloc(wlen);
+        ck_assert_uint_eq(ipc_frame_encode(&f, wire), wlen);
+
+        ipc_conn *a = conn(&s), *b = conn(&s);
+        ck_assert_int_eq(it_send_raw(a, wire, 60000), 0);
+        ck_assert_int_eq(it_send_raw(b, wire, 60000), 0);
+        /* Together over 100000: one of them is closed, the other goes on. */
+        struct pollfd p[2] = { { .fd = ipc_conn_fd(a), .events = POLLIN }, { .fd = ipc_conn_fd(b), .events = POLLIN } };
+        ck_assert_int_ge(poll(p, 2, T_MS), 1);
+        ipc_conn *cut = p[0].revents ? a : b, *rest = cut == a ? b : a;
+        expect_conn_error(cut, ENOBUFS, "input budget exceeded");
+        ipc_conn_free(cut);
+        ck_assert_int_eq(it_send_raw(rest, wire + 60000, wlen - 60000), 0);
+        ipc_frame *r = NULL;
+        ck_assert_int_eq(it_recv(rest, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(r->payload.len, 200000);
+        ipc_frame_free(r);
+        ck_assert_uint_eq(stats(rest).input_closed, 1);
+        ipc_conn_free(rest);
+        free(wire);
+        free(payload);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* Under gensupd: a stop by request says who asked, in gensupd's log and
+ * in the child's history. */
+START_TEST(test_stop_request_in_history) {
+        char *conf = gsd_write_file("stopby.conf",
+                                    "supervisor = { name = \"root\"; children = (\n"
+                                    "  { name = \"stopme\"; listen = true; restart = \"transient\"; exec = [\"%s\"]; }\n"
+                                    "); };\n",
+                                    it_example("test_server"));
+        gsd *d = NULL;
+        ck_assert_int_eq(gsd_start(conf, &d), 0);
+        free(conf);
+        ck_assert_int_eq(gsd_wait_state(d, "stopme", "running", T_MS), 0);
+        char *path = it_path("stopme.sock");
+        ck_assert_int_eq(gs_stop(path, "{shutdown,asked}", T_MS), 0);
+        free(path);
+        ck_assert_int_eq(gsd_wait_history(d, "stopme", NULL, "{shutdown,asked}", 1, T_MS), 0);
+        json_t *exits = gsd_history(d, "stopme");
+        json_t *by = json_object_get(json_array_get(exits, 0), "stopped_by");
+        ck_assert_ptr_nonnull(by);
+        ck_assert_int_eq(gsd_int(by, "uid"), (long long) getuid());
+        ck_assert_int_eq(gsd_int(by, "pid"), (long long) getpid());
+        json_decref(exits);
+        char *line = it_strf("stopme: stopped at the request of uid %u pid %d", (unsigned) getuid(), (int) getpid());
+        ck_assert_int_eq(gsd_wait_log(d, line, T_MS), 0);
+        free(line);
+        d = gsd_finish(d);
+}
+END_TEST
+
 Suite *server_suite(void) {
         Suite *s = suite_create("server");
         TCase *tc;
@@ -1150,11 +1585,22 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_suspend_resume);
         tcase_add_test(tc, test_suspend_held_limit);
         tcase_add_test(tc, test_trace);
+        tcase_add_test(tc, test_sys_refused_to_others);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("limits");
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, test_max_connections);
+        tcase_add_test(tc, test_uid_quota_keeps_root_in);
+        tcase_add_test(tc, test_frame_deadline);
+        tcase_add_test(tc, test_idle_timeout);
+        tcase_add_test(tc, test_input_budget);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("input");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_bad_frames);
+        tcase_add_test(tc, test_unknown_fields_skipped);
         tcase_add_test(tc, test_fairness);
         suite_add_tcase(s, tc);
 
@@ -1166,6 +1612,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_supervised_control_eof);
         tcase_add_test(tc, test_supervised_suspended_exit);
         tcase_add_test(tc, test_listen_fds);
+        tcase_add_test(tc, test_stop_request_in_history);
         suite_add_tcase(s, tc);
         return s;
 }

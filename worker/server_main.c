@@ -1,0 +1,625 @@
+/* server_main.c: the life of a server process, as gs_server_main runs it:
+ * setup (the library's options, the control fd, the loop, the socket),
+ * init, run (READY, the loop) and teardown (terminate, the exit report,
+ * freeing). The top of the server side: it calls server.c, server_conn.c
+ * and server_dispatch.c, and nothing calls into it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "server-internal.h"
+
+/* ---- options ---- */
+
+typedef struct args {
+        const char *name;
+        const char *socket;
+        ipc_sock_perm perm;   /* --socket-mode, --socket-user, --socket-group */
+        bool trace;
+        bool no_trap_exit;
+        bool hibernate_after_set;
+        uint64_t hibernate_after_ms;
+        gs_server_options limits;   /* the limit options given; 0: not given */
+        int argc;
+        char **argv;    /* what init gets, NULL-terminated; the strings are argv's */
+} args;
+
+typedef enum lib_opt {
+        OPT_SOCKET,
+        OPT_NAME,
+        OPT_SOCKET_MODE,
+        OPT_SOCKET_USER,
+        OPT_SOCKET_GROUP,
+        OPT_HIBERNATE_AFTER,
+        OPT_MAX_CONNECTIONS,
+        OPT_RESERVED_CONNECTIONS,
+        OPT_MAX_CONNECTIONS_PER_UID,
+        OPT_FRAME_TIMEOUT,
+        OPT_IDLE_TIMEOUT,
+        OPT_MAX_INPUT,
+        _OPT_MAX,
+} lib_opt;
+
+/* The options that take a value; from --hibernate-after on, unsigned
+ * numbers. */
+static const char *const opt_name[_OPT_MAX] = {
+        [OPT_SOCKET] = "--socket",
+        [OPT_NAME] = "--name",
+        [OPT_SOCKET_MODE] = "--socket-mode",
+        [OPT_SOCKET_USER] = "--socket-user",
+        [OPT_SOCKET_GROUP] = "--socket-group",
+        [OPT_HIBERNATE_AFTER] = "--hibernate-after",
+        [OPT_MAX_CONNECTIONS] = "--max-connections",
+        [OPT_RESERVED_CONNECTIONS] = "--reserved-connections",
+        [OPT_MAX_CONNECTIONS_PER_UID] = "--max-connections-per-uid",
+        [OPT_FRAME_TIMEOUT] = "--frame-timeout",
+        [OPT_IDLE_TIMEOUT] = "--idle-timeout",
+        [OPT_MAX_INPUT] = "--max-input",
+};
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        char *end;
+
+        if (!s || !*s || *s == '-')
+                return -EINVAL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno != 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* A timeout in ms from the command line: 0 there means none (< 0 in
+ * gs_server_options, where 0 is the default). */
+static int64_t timeout_opt(uint64_t v) {
+        return v == 0 ? -1 : v > INT64_MAX ? INT64_MAX : (int64_t) v;
+}
+
+static int take_value(args *a, lib_opt which, const char *val) {
+        uint64_t v = 0;
+
+        if (which >= OPT_HIBERNATE_AFTER && parse_u64(val, &v) < 0)
+                return -EINVAL;
+        if (v > SIZE_MAX)
+                v = SIZE_MAX;
+        switch (which) {
+        case OPT_SOCKET:
+                a->socket = val;
+                return 0;
+        case OPT_NAME:
+                a->name = val;
+                return 0;
+        case OPT_SOCKET_MODE:
+        case OPT_SOCKET_USER:
+        case OPT_SOCKET_GROUP:
+                return ipc_sock_perm_parse(which == OPT_SOCKET_MODE ? val : NULL, which == OPT_SOCKET_USER ? val : NULL,
+                                           which == OPT_SOCKET_GROUP ? val : NULL, &a->perm);
+        case OPT_HIBERNATE_AFTER:
+                a->hibernate_after_ms = v;
+                a->hibernate_after_set = true;
+                return 0;
+        case OPT_FRAME_TIMEOUT:
+                a->limits.frame_timeout_ms = timeout_opt(v);
+                return 0;
+        case OPT_IDLE_TIMEOUT:
+                a->limits.idle_timeout_ms = timeout_opt(v);
+                return 0;
+        case OPT_MAX_CONNECTIONS:
+                a->limits.max_connections = (size_t) v;
+                break;
+        case OPT_RESERVED_CONNECTIONS:
+                a->limits.reserved_connections = (size_t) v;
+                break;
+        case OPT_MAX_CONNECTIONS_PER_UID:
+                a->limits.max_connections_per_uid = (size_t) v;
+                break;
+        case OPT_MAX_INPUT:
+                a->limits.max_input = (size_t) v;
+                break;
+        case _OPT_MAX:
+                return -EINVAL;
+        }
+        /* Counts and sizes: 0 would be no server at all. */
+        return v == 0 ? -EINVAL : 0;
+}
+
+/* Which option with a value arg is, if any; its value from "--opt=VALUE"
+ * or the next argument. */
+static int match_value(int argc, char **argv, int *i, const char **ret_val) {
+        const char *arg = argv[*i];
+
+        for (int k = 0; k < _OPT_MAX; k++) {
+                size_t n = strlen(opt_name[k]);
+                if (strncmp(arg, opt_name[k], n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+                        continue;
+                if (arg[n] == '=')
+                        *ret_val = arg + n + 1;
+                else if (*i + 1 < argc)
+                        *ret_val = argv[++*i];
+                else
+                        return -EINVAL;
+                return k;
+        }
+        return _OPT_MAX;
+}
+
+/* Takes the library's options out of argv (anywhere before "--"); the rest
+ * keeps its order. Accepts "--opt VALUE" and "--opt=VALUE". */
+static int parse_args(int argc, char **argv, args *a) {
+        a->argv = calloc((size_t) (argc > 0 ? argc : 1) + 1, sizeof(char *));
+        if (!a->argv)
+                return -ENOMEM;
+        a->argc = 0;
+        a->argv[a->argc++] = argc > 0 ? argv[0] : (char *) "gensup-server";
+        a->perm = (ipc_sock_perm) { IPC_SOCK_PERM_DEFAULT_MODE, (uid_t) -1, (gid_t) -1 };
+
+        bool done = false;
+        for (int i = 1; i < argc; i++) {
+                const char *val = NULL;
+
+                if (done) {
+                        a->argv[a->argc++] = argv[i];
+                        continue;
+                }
+                if (strcmp(argv[i], "--") == 0) {
+                        done = true;
+                        continue;
+                }
+                if (strcmp(argv[i], "--trace") == 0) {
+                        a->trace = true;
+                        continue;
+                }
+                if (strcmp(argv[i], "--no-trap-exit") == 0) {
+                        a->no_trap_exit = true;
+                        continue;
+                }
+                int which = match_value(argc, argv, &i, &val);
+                if (which < 0 || (which < _OPT_MAX && take_value(a, (lib_opt) which, val) < 0))
+                        return -EINVAL;
+                if (which == _OPT_MAX)
+                        a->argv[a->argc++] = argv[i];
+        }
+        a->argv[a->argc] = NULL;
+        return 0;
+}
+
+/* ---- sockets and signals ---- */
+
+static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+        gs_server *s = userdata;
+
+        /* As the parent's exit signal `shutdown`. */
+        gs__tracef(s, "in signal %d: exit signal shutdown", (int) si->ssi_signo);
+        gs__exit_signal(s, "shutdown");
+        return 0;
+}
+
+static int take_control_fd(int *ret) {
+        const char *e = getenv("GENSUP_CONTROL_FD");
+        uint64_t v;
+
+        if (!e)
+                return 0;
+        int r = parse_u64(e, &v);
+        (void) unsetenv("GENSUP_CONTROL_FD");
+        if (r < 0 || v > INT_MAX)
+                return -EBADF;
+        int fd = (int) v;
+        int flags = fcntl(fd, F_GETFD);
+        if (flags < 0)
+                return -EBADF;
+        /* The server's own children must not inherit the link. */
+        if (!(flags & FD_CLOEXEC))
+                (void) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+        *ret = fd;
+        return 1;
+}
+
+/* Listens on path, unless a live server already does (as OTP's
+ * already_started: never take a name from a running server). */
+static int listen_own(gs_server *s, const char *path, const ipc_sock_perm *perm) {
+        int fd = ipc_connect(path);
+
+        if (fd >= 0) {
+                close(fd);
+                return -EADDRINUSE;
+        }
+        char *dir = strdup(path);
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                (void) ipc_mkdir_p(dir, 0755);
+        }
+        free(dir);
+        fd = ipc_listen_as(path, SOMAXCONN, perm);
+        if (fd < 0)
+                return fd;
+        s->socket_path = strdup(path);
+        if (!s->socket_path) {
+                close(fd);
+                (void) unlink(path);
+                return -ENOMEM;
+        }
+        s->listen_fd = fd;
+        return 0;
+}
+
+static int listen_name(gs_server *s, const ipc_sock_perm *perm) {
+        char *dir = NULL, *path = NULL;
+        int r = ipc_runtime_dir(&dir);
+
+        if (r < 0)
+                return r;
+        r = ipc_socket_path(dir, s->name, &path);
+        free(dir);
+        if (r < 0)
+                return r;
+        r = listen_own(s, path, perm);
+        free(path);
+        return r;
+}
+
+static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, bool name_known,
+                        const ipc_sock_perm *perm) {
+        int n = sd_listen_fds(1);   /* also unsets LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES */
+
+        /* Under gensupd the passed socket wins: it is the one clients know,
+         * held by gensupd across restarts (never unlinked here). By hand,
+         * an explicit --socket wins. */
+        if (n > 0 && (supervised || !socket_opt)) {
+                int fd = SD_LISTEN_FDS_START;
+                int fl = fcntl(fd, F_GETFL);
+                if (fl >= 0 && !(fl & O_NONBLOCK))
+                        (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+                /* Listening again makes this process the one SO_PEERCRED
+                 * names to clients (gensupd called listen first), so that
+                 * a server calling itself is recognised. */
+                (void) listen(fd, SOMAXCONN);
+                s->listen_fd = fd;
+                return 0;
+        }
+        if (socket_opt)
+                return listen_own(s, socket_opt, perm);
+        if (supervised && !name_known)
+                return 0;
+        int r = listen_name(s, perm);
+        /* Under gensupd the control fd is enough to run. */
+        if (r == -ENOENT && supervised)
+                return 0;
+        return r;
+}
+
+static void send_control(gs_server *s, Gensup__Kind kind, const char *reason) {
+        ipc_frame f;
+
+        if (!s->control)
+                return;
+        ipc_frame_init(&f, kind, 0);
+        if (reason)
+                f.reason = (char *) reason;
+        (void) gs__conn_queue(s->control, &f);
+}
+
+static void destroy(gs_server *s) {
+        /* No exit signal from closing the control fd now. */
+        s->stopping = true;
+        while (s->conns)
+                gs__conn_close(s->conns);
+        gs__timers_free(s);
+        gs__limits_free(s);
+        sd_event_source_disable_unref(s->sweep);
+        sd_event_source_disable_unref(s->listen_src);
+        sd_event_source_disable_unref(s->listen_retry);
+        sd_event_source_disable_unref(s->work);
+        sd_event_source_disable_unref(s->flush);
+        sd_event_source_disable_unref(s->sig_term);
+        sd_event_source_disable_unref(s->sig_int);
+        if (s->listen_fd >= 0)
+                close(s->listen_fd);
+        if (s->socket_path) {
+                (void) unlink(s->socket_path);
+                free(s->socket_path);
+        }
+        sd_event_unref(s->event);
+        gs_buf_done(&s->reply);
+        gs_buf_done(&s->stop_reply);
+        free(s->exit_reason);
+        free(s->name);
+        free(s);
+}
+
+static char *pick_name(const gs_server_options *o, const args *a, const char *env_name, bool supervised,
+                       const char *argv0) {
+        const char *name = a->name;
+
+        /* Under gensupd the child spec names the server. */
+        if (!name && supervised && env_name && *env_name)
+                name = env_name;
+        if (!name && o->name && *o->name)
+                name = o->name;
+        if (!name && env_name && *env_name)
+                name = env_name;
+        if (!name && argv0 && *argv0) {
+                const char *slash = strrchr(argv0, '/');
+                name = slash ? slash + 1 : argv0;
+        }
+        if (!name || !*name)
+                name = "gensup-server";
+        return strdup(name);
+}
+
+/* What setup gathers for the later steps. */
+typedef struct start {
+        gs_server_options o;
+        args a;
+        char *env_name;         /* GENSUP_NAME, taken out of the environment */
+        int control_fd;         /* until the control connection owns it */
+        bool supervised;        /* under gensupd: a control fd was passed */
+} start;
+
+/* ---- setup ---- */
+
+static gs_server *server_new(const gs_server_ops *ops, const start *st, int argc, char **argv) {
+        gs_server *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return NULL;
+        s->ops = ops;
+        s->listen_fd = -1;
+        s->dispatch = gs__dispatch;
+        s->max_frame = st->o.max_frame ? st->o.max_frame : IPC_DEFAULT_MAX_FRAME;
+        s->trap_exit = !st->o.no_trap_exit && !st->a.no_trap_exit;
+        s->trace = st->o.trace || st->a.trace;
+        s->hibernate_after_ms = st->a.hibernate_after_set ? st->a.hibernate_after_ms : st->o.hibernate_after_ms;
+        s->start_usec = s->last_active_usec = gs__now_usec();
+        /* Every argv option overrides its gs_server_options field. */
+        gs_server_options lim = st->o;
+        const gs_server_options *al = &st->a.limits;
+        if (al->max_connections)
+                lim.max_connections = al->max_connections;
+        if (al->reserved_connections)
+                lim.reserved_connections = al->reserved_connections;
+        if (al->max_connections_per_uid)
+                lim.max_connections_per_uid = al->max_connections_per_uid;
+        if (al->frame_timeout_ms)
+                lim.frame_timeout_ms = al->frame_timeout_ms;
+        if (al->idle_timeout_ms)
+                lim.idle_timeout_ms = al->idle_timeout_ms;
+        if (al->max_input)
+                lim.max_input = al->max_input;
+        gs__limits_set(s, &lim);
+        s->name = pick_name(&st->o, &st->a, st->env_name, st->supervised, argc > 0 ? argv[0] : NULL);
+        if (!s->name) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+static int setup_loop(gs_server *s) {
+        sigset_t mask;
+        int r;
+
+        /* Signals become events: sd-event needs them blocked first (and
+         * SIGCHLD blocked lets a server add child sources to its loop). */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        /* They stay blocked after the loop: a second SIGTERM pending then
+         * must not kill the process on its way out with its exit status. */
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        if ((r = sd_event_new(&s->event)) < 0 ||
+            (r = sd_event_add_signal(s->event, &s->sig_term, SIGTERM, on_signal, s)) < 0 ||
+            (r = sd_event_add_signal(s->event, &s->sig_int, SIGINT, on_signal, s)) < 0 ||
+            (r = gs__work_setup(s)) < 0 || (r = gs__timers_setup(s)) < 0)
+                return r;
+        /* The supervisor's and the signals' word comes before clients'. */
+        (void) sd_event_source_set_priority(s->sig_term, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) sd_event_source_set_priority(s->sig_int, SD_EVENT_PRIORITY_IMPORTANT);
+        return 0;
+}
+
+static int setup_control(gs_server *s, start *st) {
+        if (!st->supervised)
+                return 0;
+        int r = gs__conn_new(s, st->control_fd, true, NULL);
+        st->control_fd = -1;
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_priority(s->control->io, SD_EVENT_PRIORITY_IMPORTANT);
+        return 0;
+}
+
+static int setup_socket(gs_server *s, const start *st) {
+        /* --socket overrides the socket_path option, as every argv option
+         * overrides its gs_server_options field. */
+        const char *opt = st->a.socket ? st->a.socket : (st->o.socket_path && *st->o.socket_path ? st->o.socket_path : NULL);
+        int r = setup_listen(s, st->supervised, opt, st->a.name || st->o.name || st->env_name, &st->a.perm);
+
+        if (r < 0) {
+                fprintf(stderr, "%s: cannot listen%s%s: %s\n", s->name, opt ? " on " : "", opt ? opt : "",
+                        strerror(-r));
+                /* Under gensupd this is an init failure the supervisor hears of. */
+                send_control(s, GENSUP__KIND__INIT_FAILED, "{error,listen}");
+                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
+        }
+        return r;
+}
+
+/* Everything before init. Returns 0, or < 0 having said why on stderr;
+ * *ret_s is set as soon as the server exists, for teardown. */
+static int setup(start *st, const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv,
+                 gs_server **ret_s) {
+        const char *prog = argc > 0 ? argv[0] : "server";
+
+        if (opts)
+                st->o = *opts;
+        if (!ops || !ops->init || !ops->handle_call) {
+                fprintf(stderr, "gs_server_main: init and handle_call are required\n");
+                return -EINVAL;
+        }
+        if (parse_args(argc, argv, &st->a) < 0) {
+                fprintf(stderr, "%s: bad library options (--socket PATH, --socket-mode MODE, --socket-user USER, "
+                                "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, "
+                                "--max-connections N, --reserved-connections N, --max-connections-per-uid N, "
+                                "--frame-timeout MS, --idle-timeout MS, --max-input BYTES, --)\n",
+                        prog);
+                return -EINVAL;
+        }
+        int r = take_control_fd(&st->control_fd);
+        if (r < 0) {
+                fprintf(stderr, "%s: GENSUP_CONTROL_FD is not an open fd\n", prog);
+                return r;
+        }
+        st->supervised = r > 0;
+        if (getenv("GENSUP_NAME")) {
+                st->env_name = strdup(getenv("GENSUP_NAME"));
+                (void) unsetenv("GENSUP_NAME");
+        }
+        gs_server *s = server_new(ops, st, argc, argv);
+        if (!s) {
+                fprintf(stderr, "gs_server_main: out of memory\n");
+                return -ENOMEM;
+        }
+        *ret_s = s;
+        if ((r = setup_loop(s)) < 0 || (r = setup_control(s, st)) < 0) {
+                fprintf(stderr, "%s: cannot set up the event loop: %s\n", s->name, strerror(-r));
+                return r;
+        }
+        return setup_socket(s, st);
+}
+
+/* ---- init ---- */
+
+/* init, synchronously, as gen_server:start_link. Returns true to run
+ * with *ret_ir; false with the exit status in *ret_status. */
+static bool init(gs_server *s, const start *st, gs_ret *ret_ir, int *ret_status) {
+        gs_ret ir = s->ops->init(s, st->a.argc, st->a.argv, &s->state);
+
+        if (!gs__init_ret_valid(&ir))
+                ir = gs_ret_stop("{error,bad_return_value}");
+        switch (ir.kind) {
+        case GS_RET_STOP: {
+                gs_buf b = GS_BUF_INIT;
+                (void) gs_reason_normalize(ir.reason, &b);
+                gs__tracef(s, "init stop %s", b.data ? (char *) b.data : "normal");
+                send_control(s, GENSUP__KIND__INIT_FAILED, b.data ? (char *) b.data : "normal");
+                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
+                gs_buf_done(&b);
+                *ret_status = 1;
+                return false;
+        }
+        case GS_RET_IGNORE:
+                gs__tracef(s, "init ignore");
+                send_control(s, GENSUP__KIND__IGNORE, NULL);
+                gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
+                *ret_status = 0;
+                return false;
+        case GS_RET_OK:
+        case GS_RET_REPLY:
+        case GS_RET_NOREPLY:
+        case _GS_RET_KIND_MAX:
+                break;
+        }
+        *ret_ir = ir;
+        return true;
+}
+
+/* ---- run ---- */
+
+/* The end of a server: terminate when due, the stop reply, then an
+ * EXIT_REPORT on every connection. Returns the exit status. */
+static int finish(gs_server *s) {
+        const char *reason = s->exit_reason ? s->exit_reason : "normal";
+
+        if (s->run_terminate && s->ops->terminate) {
+                gs__tracef(s, "terminate %s", reason);
+                s->ops->terminate(s, s->state, reason);
+        }
+        gs__send_stop_reply(s);
+        gs__tracef(s, "exit %s", reason);
+        Gensup__Peer by = GENSUP__PEER__INIT;
+        by.uid = (uint32_t) s->stop_uid;
+        by.pid = (uint32_t) s->stop_pid;
+        for (gs__conn *c = s->conns; c; c = c->next) {
+                ipc_frame f;
+                ipc_frame_init(&f, GENSUP__KIND__EXIT_REPORT, 0);
+                f.reason = (char *) reason;
+                if (s->stop_requested)
+                        f.stopped_by = &by;
+                (void) ipc_conn_queue(c->ipc, &f);
+        }
+        gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
+        return gs_reason_is_clean(reason) ? 0 : 1;
+}
+
+/* READY, init's actions, the loop, then the end. Returns the exit status. */
+static int run(gs_server *s, const start *st, gs_ret ir) {
+        gs__tracef(s, "init ok");
+        send_control(s, GENSUP__KIND__READY, NULL);
+        /* READY goes out before any handle_continue runs: the supervisor
+         * starts the next child while this one finishes setting up, as
+         * OTP's start_link returns before handle_continue. */
+        gs__flush_dirty(s);
+        if (!st->supervised && getenv("NOTIFY_SOCKET"))
+                (void) sd_notify(0, "READY=1");
+        int r = gs__listen_start(s);
+        if (r < 0)
+                gs__stop(s, "{error,listen}", true);
+        else
+                gs__apply_init(s, ir);
+        /* Nothing has been dispatched yet: write what init's actions
+         * queued. */
+        gs__flush_dirty(s);
+        gs__idle_rearm(s);
+
+        if (!s->stopping) {
+                r = sd_event_loop(s->event);
+                if (r < 0 && !s->stopping)
+                        gs__stop(s, "{error,event_loop}", true);
+                if (!s->stopping)
+                        /* Someone else ended the loop. */
+                        gs__stop(s, "normal", true);
+        }
+        return finish(s);
+}
+
+/* ---- teardown ---- */
+
+static void teardown(gs_server *s, start *st) {
+        if (s)
+                destroy(s);
+        if (st->control_fd >= 0)
+                close(st->control_fd);
+        free(st->env_name);
+        free(st->a.argv);
+}
+
+int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv) {
+        start st = { .control_fd = -1 };
+        gs_server *s = NULL;
+        gs_ret ir;
+        int status = 1;
+
+        if (setup(&st, ops, opts, argc, argv, &s) >= 0 && init(s, &st, &ir, &status))
+                status = run(s, &st, ir);
+        teardown(s, &st);
+        return status;
+}
+
+int gs_server_main(const gs_server_ops *ops, int argc, char **argv) {
+        return gs_server_main_with(ops, NULL, argc, argv);
+}
