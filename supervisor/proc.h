@@ -15,11 +15,20 @@
 #include "ipc.h"
 #include "spec.h"
 
+/* A process's lifecycle; proc.c's opening comment has the transitions.
+ * The flags a child's life used to carry are states here: whether it was
+ * ready, whether gensupd asked it to stop or killed it, and how init
+ * answered. */
 typedef enum sup_proc_state {
-        SUP_PROC_DOWN,       /* no process */
-        SUP_PROC_STARTING,   /* spawned, waiting to be ready */
-        SUP_PROC_RUNNING,    /* ready */
-        SUP_PROC_STOPPING,   /* asked to stop, waiting for it to go */
+        SUP_PROC_DOWN,           /* no process */
+        SUP_PROC_STARTING,       /* spawned, not ready yet; start timer */
+        SUP_PROC_INIT_FAILED,    /* init answered INIT_FAILED; waits for the exit, shutdown timer */
+        SUP_PROC_INIT_IGNORED,   /* init answered IGNORE; the same */
+        SUP_PROC_START_TIMEOUT,  /* not ready within its start timeout: killed */
+        SUP_PROC_ABORTING,       /* stopped before it was ready: killed */
+        SUP_PROC_RUNNING,        /* ready */
+        SUP_PROC_STOPPING_TERM,  /* ready, asked to stop (EXIT frame or SIGTERM); shutdown timer */
+        SUP_PROC_STOPPING_KILL,  /* ready, killed by a stop (deadline or brutal_kill) */
         _SUP_PROC_STATE_MAX,
 } sup_proc_state;
 
