@@ -17,13 +17,21 @@
  *                                      the shutdown timer (brutal_kill: SIGKILL,
  *                                      STOPPING_KILL)
  *   STOPPING_TERM  shutdown timer      SIGKILL the group; STOPPING_KILL
- *   any but DOWN   process gone        DOWN; handler:
+ *   any but DOWN   process gone        with kill_mode "cgroup" and a process
+ *                                      left in the cgroup: cgroup.kill,
+ *                                      DRAINING (drain timer); else DOWN and
+ *                                      the handler as below
+ *   DRAINING       cgroup empty        DOWN; handler:
  *                                        STARTING, INIT_FAILED: START_FAILED
  *                                        INIT_IGNORED: IGNORED
  *                                        START_TIMEOUT: START_FAILED, start_timeout
  *                                        ABORTING: START_FAILED (requested)
  *                                        RUNNING: EXITED
  *                                        STOPPING_*: EXITED (requested)
+ *   DRAINING       drain timer         log what stays; DOWN, handler as above
+ *
+ * "SIGKILL the group" is kill_all(): cgroup.kill, the process group, or
+ * the process alone, as the kill_mode says.
  *
  * Events not in the table change nothing (a stop while stopping, a READY
  * after INIT_FAILED, a timer that raced its cancel). There is one timer
@@ -34,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,6 +61,7 @@
 
 #define MAX_SYS_PENDING 64
 #define CONTROL_MAX_FRAME (1u * 1024u * 1024u)
+#define DRAIN_TIMEOUT_MS 10000   /* SIGKILLed processes that do not go (D state) */
 
 typedef struct sys_pending {
         uint64_t ref;
@@ -74,6 +84,13 @@ struct sup_proc {
         sd_event_source *defer;        /* delivers READY for ready = "exec" */
         int listen_fd;                 /* held across restarts */
         char *listen_path;             /* removed when the child is freed */
+
+        sup_cgroup *cgroup;            /* NULL: none (not in force, or not made) */
+        sd_event_source *drain;        /* watches cgroup.events while DRAINING */
+        uint64_t oom_base;             /* memory.events oom_kill when the process started */
+        int64_t cpu_base;              /* cpu.stat usage_usec when the process started */
+        sup_proc_state exit_was;       /* DRAINING: the state the process died in */
+        sup_reason exit_reason;        /* DRAINING: its reason, told once the cgroup is empty */
 
         /* What the program is, not where it is in its life: one that sent
          * a frame is stopped with an EXIT frame and answers sys requests. */
@@ -117,18 +134,21 @@ static void close_control(sup_proc *c) {
         fail_pending_sys(c);
 }
 
-static void kill_group(sup_proc *c);
+static void kill_all(sup_proc *c);
 
 sup_proc *sup_proc_free(sup_proc *c) {
         if (!c)
                 return NULL;
-        if (c->state != SUP_PROC_DOWN) {
-                kill_group(c);
+        if (c->pid > 0) {
+                kill_all(c);
                 sup_reaper_unwatch(c->pid);
         }
         close_control(c);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->defer);
+        sd_event_source_disable_unref(c->drain);
+        sup_cgroup_free(c->cgroup);
+        sup_reason_done(&c->exit_reason);
         if (c->listen_fd >= 0)
                 close(c->listen_fd);
         if (c->listen_path)
@@ -148,11 +168,30 @@ static void set_state(sup_proc *c, sup_proc_state s) {
         c->state = s;
 }
 
-static void kill_group(sup_proc *c) {
+sup_kill_mode sup_proc_kill_mode(const sup_proc *c) {
+        if (c->spec->kill_mode == SUP_KILL_CGROUP && !c->cgroup)
+                return SUP_KILL_PROCESS_GROUP;
+        return c->spec->kill_mode;
+}
+
+/* SIGKILL to what the kill_mode names. */
+static void kill_all(sup_proc *c) {
         if (c->pid <= 0)
                 return;
-        /* The group first: forks of the child go too. */
-        (void) kill(-c->pid, SIGKILL);
+        switch (sup_proc_kill_mode(c)) {
+        case SUP_KILL_CGROUP:
+                if (sup_cgroup_kill(c->cgroup) == 0)
+                        return;
+                (void) kill(-c->pid, SIGKILL);
+                break;
+        case SUP_KILL_PROCESS_GROUP:
+                /* The group first: forks of the child go too. */
+                (void) kill(-c->pid, SIGKILL);
+                break;
+        case SUP_KILL_PROCESS:
+        case _SUP_KILL_MODE_MAX:
+                break;
+        }
         (void) kill(c->pid, SIGKILL);
 }
 
@@ -192,6 +231,8 @@ static void init_answered(sup_proc *c, sup_proc_state next) {
         (void) arm_timer(c, shutdown_ms(c));
 }
 
+static void finish_exit(sup_proc *c);
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         sup_proc *c = userdata;
 
@@ -199,15 +240,20 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         switch (c->state) {
         case SUP_PROC_STARTING:
                 set_state(c, SUP_PROC_START_TIMEOUT);
-                kill_group(c);
+                kill_all(c);
                 break;
         case SUP_PROC_INIT_FAILED:
         case SUP_PROC_INIT_IGNORED:
-                kill_group(c);
+                kill_all(c);
                 break;
         case SUP_PROC_STOPPING_TERM:
                 set_state(c, SUP_PROC_STOPPING_KILL);
-                kill_group(c);
+                kill_all(c);
+                break;
+        case SUP_PROC_DRAINING:
+                sup_log(LOG_WARNING, "%s: its cgroup still holds processes %d s after SIGKILL; going on",
+                        c->spec->name, DRAIN_TIMEOUT_MS / 1000);
+                finish_exit(c);
                 break;
         case SUP_PROC_DOWN:
         case SUP_PROC_START_TIMEOUT:
@@ -363,9 +409,45 @@ static void deliver_exit(sup_proc *c, sup_proc_state was, const sup_reason *reas
                 c->handler(c, SUP_PROC_OUTCOME_EXITED, reason, true, c->userdata);
                 break;
         case SUP_PROC_DOWN:
+        case SUP_PROC_DRAINING:
         case _SUP_PROC_STATE_MAX:
                 break;
         }
+}
+
+/* The end of a life, told to the tree: the process is gone and, with
+ * kill_mode "cgroup", so is everything it started. */
+static void finish_exit(sup_proc *c) {
+        sup_proc_state was = c->exit_was;
+        sup_reason reason = c->exit_reason;
+        c->exit_reason = (sup_reason) { .kind = IPC_REASON_NORMAL };
+        c->drain = sd_event_source_disable_unref(c->drain);
+        set_state(c, SUP_PROC_DOWN);
+        deliver_exit(c, was, &reason);
+        sup_reason_done(&reason);
+}
+
+static int on_drain(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        sup_proc *c = userdata;
+        if (c->state == SUP_PROC_DRAINING && sup_cgroup_populated(c->cgroup) <= 0)
+                finish_exit(c);
+        return 0;
+}
+
+/* What the process left behind is killed before its exit is told (and
+ * so before a restart): cgroup.kill, then wait for the cgroup to empty. */
+static bool start_drain(sup_proc *c) {
+        if (sup_proc_kill_mode(c) != SUP_KILL_CGROUP || sup_cgroup_populated(c->cgroup) <= 0)
+                return false;
+        set_state(c, SUP_PROC_DRAINING);
+        (void) sup_cgroup_kill(c->cgroup);
+        int r = sd_event_add_inotify(c->env->event, &c->drain, sup_cgroup_events_path(c->cgroup), IN_MODIFY,
+                                     on_drain, c);
+        if (r < 0)
+                sup_log_errno(LOG_WARNING, r, "%s: watching its cgroup: %m", c->spec->name);
+        (void) arm_timer(c, DRAIN_TIMEOUT_MS);
+        /* It may have emptied before the watch was there. */
+        return sup_cgroup_populated(c->cgroup) > 0;
 }
 
 static void on_process_exit(const siginfo_t *si, void *userdata) {
@@ -374,7 +456,8 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
 
         /* The zombie still holds the group id: kill what the child left
          * behind before anyone can reuse it. */
-        (void) kill(-c->pid, SIGKILL);
+        if (sup_proc_kill_mode(c) == SUP_KILL_PROCESS_GROUP)
+                (void) kill(-c->pid, SIGKILL);
 
         /* Frames sent just before exit may still be unread; a READY among
          * them (or the one ready = "exec" has yet to deliver) counts
@@ -392,15 +475,17 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
                 .status = si->si_status,
                 .sent_term = sent_term(c),
                 .sent_kill = sent_kill(c),
+                .oom_killed = c->cgroup && sup_cgroup_oom_kills(c->cgroup) > c->oom_base,
         };
         (void) sup_exit_reason(&facts, &reason);
 
-        sup_proc_state was = c->state;
+        c->exit_was = c->state;
+        sup_reason_done(&c->exit_reason);
+        c->exit_reason = reason;
         close_control(c);
         c->pid = 0;
-        set_state(c, SUP_PROC_DOWN);
-        deliver_exit(c, was, &reason);
-        sup_reason_done(&reason);
+        if (!start_drain(c))
+                finish_exit(c);
 }
 
 static int open_listen_socket(sup_proc *c) {
@@ -411,6 +496,26 @@ static int open_listen_socket(sup_proc *c) {
                 return r;
         c->listen_fd = r;
         return 0;
+}
+
+/* The child's cgroup, made at its first start and kept across restarts:
+ * an fd on it to spawn into (-1: none), and what its counters say now. */
+static int cgroup_prepare(sup_proc *c) {
+        if (!c->cgroup && sup_cgroup_root()) {
+                int r = sup_cgroup_new(c->spec->name, c->spec, &c->cgroup);
+                if (r < 0)
+                        sup_log_errno(LOG_WARNING, r, "%s: no cgroup, a process group only: %m", c->spec->name);
+        }
+        if (!c->cgroup)
+                return -1;
+        sup_cgroup_usage u;
+        sup_cgroup_usage_get(c->cgroup, &u);
+        c->cpu_base = u.cpu_usec;
+        c->oom_base = sup_cgroup_oom_kills(c->cgroup);
+        int fd = sup_cgroup_open(c->cgroup);
+        if (fd < 0)
+                sup_log_errno(LOG_WARNING, fd, "%s: opening its cgroup: %m", c->spec->name);
+        return fd;
 }
 
 int sup_proc_start(sup_proc *c) {
@@ -424,7 +529,10 @@ int sup_proc_start(sup_proc *c) {
         if (out < 0)
                 return sup_log_errno(LOG_ERR, out, "%s: output: %m", c->spec->name);
 
+        int cgroup_fd = cgroup_prepare(c);
         sup_spawn_params params = {
+                .cgroup_fd = cgroup_fd,
+                .cgroup_join = c->cgroup && sup_cgroup_was_killed(c->cgroup),
                 .spec = c->spec,
                 .extra_args = c->extra_args,
                 .listen_fd = c->listen_fd,
@@ -436,6 +544,8 @@ int sup_proc_start(sup_proc *c) {
         const char *step = NULL;
         r = sup_spawn(&params, &p, &step);
         close(out);
+        if (cgroup_fd >= 0)
+                close(cgroup_fd);
         if (r < 0) {
                 sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
                 return r;
@@ -449,7 +559,7 @@ int sup_proc_start(sup_proc *c) {
         r = sup_reaper_watch(p.pid, on_process_exit, c);
         if (r < 0) {
                 close(p.control_fd);
-                kill_group(c);
+                kill_all(c);
                 (void) waitpid(c->pid, NULL, 0);
                 c->pid = 0;
                 set_state(c, SUP_PROC_DOWN);
@@ -474,7 +584,7 @@ int sup_proc_start(sup_proc *c) {
 fail:
         /* The process exists: kill it; its exit arrives as START_FAILED. */
         set_state(c, SUP_PROC_ABORTING);
-        kill_group(c);
+        kill_all(c);
         return 0;
 }
 
@@ -506,12 +616,13 @@ int sup_proc_stop(sup_proc *c) {
         case SUP_PROC_ABORTING:
         case SUP_PROC_STOPPING_TERM:
         case SUP_PROC_STOPPING_KILL:
+        case SUP_PROC_DRAINING:
                 return 0;
         case SUP_PROC_STARTING:
         case SUP_PROC_INIT_FAILED:
         case SUP_PROC_INIT_IGNORED:
                 set_state(c, SUP_PROC_ABORTING);
-                kill_group(c);
+                kill_all(c);
                 return 0;
         case SUP_PROC_RUNNING:
                 break;
@@ -521,7 +632,7 @@ int sup_proc_stop(sup_proc *c) {
 
         if (c->spec->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL) {
                 set_state(c, SUP_PROC_STOPPING_KILL);
-                kill_group(c);
+                kill_all(c);
                 return 0;
         }
         set_state(c, SUP_PROC_STOPPING_TERM);
@@ -583,8 +694,18 @@ bool sup_proc_is_ready(const sup_proc *c) {
         case SUP_PROC_INIT_IGNORED:
         case SUP_PROC_START_TIMEOUT:
         case SUP_PROC_ABORTING:
+        case SUP_PROC_DRAINING:
         case _SUP_PROC_STATE_MAX:
                 break;
         }
         return false;
+}
+
+bool sup_proc_usage(const sup_proc *c, sup_cgroup_usage *ret) {
+        if (!c->cgroup)
+                return false;
+        sup_cgroup_usage_get(c->cgroup, ret);
+        if (ret->cpu_usec >= 0 && c->cpu_base >= 0 && ret->cpu_usec >= c->cpu_base)
+                ret->cpu_usec -= c->cpu_base;
+        return true;
 }

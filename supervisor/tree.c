@@ -1120,18 +1120,18 @@ sup_node *sup_entry_owner(const sup_entry *e) {
         return e->owner;
 }
 
-/* A worker whose process is gone counts as stopped until its supervisor
- * has taken the exit in, so that status never shows a running child
- * without a pid. */
+/* A worker whose process is gone counts as stopping while its cgroup is
+ * emptied, then as stopped until its supervisor has taken the exit in,
+ * so that status never shows a running child without a pid. */
 static bool exit_pending(const sup_entry *e) {
-        return e->core->state == SUP_CHILD_RUNNING && e->spec->type == SUP_WORKER && entry_is_down(e);
+        return e->core->state == SUP_CHILD_RUNNING && e->spec->type == SUP_WORKER && sup_entry_pid(e) == 0;
 }
 
 const char *sup_entry_state(const sup_entry *e) {
         if (e->stopping)
                 return "stopping";
         if (exit_pending(e))
-                return "stopped";
+                return e->proc && sup_proc_get_state(e->proc) == SUP_PROC_DRAINING ? "stopping" : "stopped";
         switch (e->core->state) {
         case SUP_CHILD_RESTARTING:
                 return "restarting";
