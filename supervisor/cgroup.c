@@ -34,6 +34,7 @@ static struct {
         char *base;          /* gensupd's own cgroup: the subtree's parent */
         char *root;          /* the subtree; NULL: process groups only */
         char *moved_from;    /* where gensupd itself was, if it had to move to a leaf */
+        char *marker;        /* <runtime_dir>/gensupd.cgroup: names root */
 } cg;
 
 /* ---- small file helpers ---- */
@@ -287,6 +288,20 @@ static int make_root(const char *runtime_dir) {
         return 0;
 }
 
+/* <runtime_dir>/gensupd.cgroup names the subtree, for whoever cleans up
+ * after a gensupd they killed (tests, scripts). */
+static void write_marker(const char *runtime_dir) {
+        if (asprintf(&cg.marker, "%s/gensupd.cgroup", runtime_dir) < 0) {
+                cg.marker = NULL;
+                return;
+        }
+        FILE *f = fopen(cg.marker, "we");
+        if (f) {
+                fprintf(f, "%s\n", cg.root);
+                fclose(f);
+        }
+}
+
 int sup_cgroup_setup(const char *runtime_dir) {
         const char *want = getenv("GENSUP_CONTAINMENT");
         if (want && strcmp(want, "process_group") == 0) {
@@ -307,6 +322,7 @@ int sup_cgroup_setup(const char *runtime_dir) {
         (void) read_text(cg.root, "cgroup.subtree_control", on, sizeof(on));
         on[strcspn(on, "\n")] = '\0';
         sup_log(LOG_INFO, "containment: cgroup %s (controllers: %s)", cg.root, *on ? on : "none");
+        write_marker(runtime_dir);
         return 1;
 }
 
@@ -319,8 +335,9 @@ void sup_cgroup_teardown(void) {
                 snprintf(leaf, sizeof(leaf), "%s/gensupd", cg.root);
                 (void) rmdir(leaf);
         }
-        if (cg.root)
-                (void) rmdir(cg.root);
+        if (cg.root && rmdir(cg.root) == 0 && cg.marker)
+                (void) unlink(cg.marker);
+        free(cg.marker);
         free(cg.base);
         free(cg.root);
         free(cg.moved_from);
@@ -439,10 +456,14 @@ uint64_t sup_cgroup_oom_kills(const sup_cgroup *c) {
         return v > 0 ? (uint64_t) v : 0;
 }
 
+int64_t sup_cgroup_cpu_usec(const sup_cgroup *c) {
+        return keyed_value(c->path, "cpu.stat", "usage_usec");
+}
+
 void sup_cgroup_usage_get(const sup_cgroup *c, sup_cgroup_usage *ret) {
         char buf[64];
         ret->memory_bytes = read_text(c->path, "memory.current", buf, sizeof(buf)) > 0 ? strtoll(buf, NULL, 10) : -1;
-        ret->cpu_usec = keyed_value(c->path, "cpu.stat", "usage_usec");
+        ret->cpu_usec = sup_cgroup_cpu_usec(c);
         if (read_text(c->path, "pids.current", buf, sizeof(buf)) > 0)
                 ret->pids = strtoll(buf, NULL, 10);
         else

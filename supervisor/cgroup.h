@@ -61,6 +61,9 @@ const char *sup_cgroup_events_path(const sup_cgroup *cg);
  * oom_kill); 0 without the memory controller. */
 uint64_t sup_cgroup_oom_kills(const sup_cgroup *cg);
 
+/* cpu.stat usage_usec, over the cgroup's life; -1: unknown. */
+int64_t sup_cgroup_cpu_usec(const sup_cgroup *cg);
+
 typedef struct sup_cgroup_usage {
         int64_t memory_bytes;   /* memory.current; -1: no memory controller */
         int64_t cpu_usec;       /* cpu.stat usage_usec, over the cgroup's life; -1: unknown */

@@ -508,9 +508,7 @@ static int cgroup_prepare(sup_proc *c) {
         }
         if (!c->cgroup)
                 return -1;
-        sup_cgroup_usage u;
-        sup_cgroup_usage_get(c->cgroup, &u);
-        c->cpu_base = u.cpu_usec;
+        c->cpu_base = sup_cgroup_cpu_usec(c->cgroup);
         c->oom_base = sup_cgroup_oom_kills(c->cgroup);
         int fd = sup_cgroup_open(c->cgroup);
         if (fd < 0)

@@ -1,7 +1,5 @@
 /* sup.c: driving a real gensupd in integration tests (see sup.h). */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,53 +97,11 @@ int gsd_start_with(const char *config, const char *control, char *const env[], c
         return 0;
 }
 
-static bool cgroup_populated(const char *dir) {
-        char path[4200], buf[256] = "";
-        snprintf(path, sizeof(path), "%s/cgroup.events", dir);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return false;
-        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        return strstr(buf, "populated 1") != NULL;
-}
-
-/* A SIGKILLed gensupd leaves its cgroups for the next one on its runtime
- * directory to clean: a test's go with the test. */
-static void cgroup_cleanup(gsd *d) {
-        char *log = gsd_log_text(d), dir[4096], path[4400];
-        const char *at = strstr(log, "containment: cgroup ");
-        bool found = at && sscanf(at, "containment: cgroup %4095s", dir) == 1;
-        free(log);
-        if (!found)
-                return;
-        snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0)
-                return;
-        (void) !write(fd, "1", 1);
-        close(fd);
-        /* Bounded: SIGKILLed processes go at once. */
-        for (int i = 0; i < 10000 && cgroup_populated(dir); i++)
-                usleep(1000);
-        DIR *dh = opendir(dir);
-        for (struct dirent *e; dh && (e = readdir(dh));)
-                if (e->d_type == DT_DIR && e->d_name[0] != '.') {
-                        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                        (void) rmdir(path);
-                }
-        if (dh)
-                closedir(dh);
-        (void) rmdir(dir);
-}
-
 gsd *gsd_free(gsd *d) {
         if (!d)
                 return NULL;
         if (d->pid > 0)
                 it_kill(d->pid);
-        cgroup_cleanup(d);
         /* For debugging a case: GSD_SHOW_LOG=1 shows what gensupd said. */
         if (getenv("GSD_SHOW_LOG")) {
                 char *t = gsd_log_text(d);
