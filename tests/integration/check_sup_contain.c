@@ -270,6 +270,41 @@ START_TEST(status_fields_consistent) {
 }
 END_TEST
 
+/* Issue 9: exits read from a pidfd each. Many children killed at once
+ * are each seen exactly once and restarted. */
+START_TEST(mass_exits) {
+        enum { N = 60 };
+        char *conf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&conf, &len);
+        fprintf(f, "supervisor = { name = \"root\"; intensity = 1000; period = 1; children = (\n");
+        for (int i = 0; i < N; i++)
+                fprintf(f, "  { name = \"m%d\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; }%s\n", i,
+                        i + 1 < N ? "," : "");
+        fprintf(f, "); };\n");
+        fclose(f);
+        char *path = gsd_write_file("mass.conf", "%s", conf);
+        free(conf);
+        ck_assert_int_eq(gsd_start(path, &D), 0);
+        free(path);
+        pid_t pids[N];
+        char name[16];
+        for (int i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "m%d", i);
+                ck_assert_int_eq(gsd_wait_state(D, name, "running", IT_WAIT_MS), 0);
+                pids[i] = gsd_pid(D, name);
+                ck_assert_int_gt(pids[i], 0);
+        }
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(kill(pids[i], SIGKILL), 0);
+        for (int i = 0; i < N; i++) {
+                snprintf(name, sizeof(name), "m%d", i);
+                ck_assert_int_gt(gsd_wait_new_pid(D, name, pids[i], IT_WAIT_MS), 0);
+                ck_assert_uint_eq(gsd_history_count(D, name, "child_terminated", "{signal,SIGKILL}"), 1);
+        }
+}
+END_TEST
+
 Suite *sup_contain_suite(void) {
         Suite *s = suite_create("sup_contain");
         TCase *tc = tcase_create("contain");
@@ -281,6 +316,7 @@ Suite *sup_contain_suite(void) {
         tcase_add_test(tc, fork_bomb_contained);
         tcase_add_test(tc, oom_kill_named);
         tcase_add_test(tc, status_fields_consistent);
+        tcase_add_test(tc, mass_exits);
         suite_add_tcase(s, tc);
         return s;
 }
