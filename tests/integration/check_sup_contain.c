@@ -27,17 +27,17 @@ static void teardown(void) {
 /* A child that leaves two processes outside its process group: a setsid
  * one and a double-forked one. Each appends its pid to pids, then the
  * child says it is ready (so the pids are there once it runs). */
-static char *leaky_conf(const char *pids) {
+static char *leaky_conf(const char *pids, const char *kill_mode) {
         return gsd_write_file(
                 "contain.conf",
                 "supervisor = { name = \"root\"; intensity = 10; children = (\n"
-                "  { name = \"leaky\"; ready = \"notify\"; exec = [\"/bin/sh\", \"-c\",\n"
-                "    \"setsid sh -c 'echo $$ >> %s; exec sleep 1000' & "
-                "( sh -c 'echo $$ >> %s; exec sleep 1001' & ) ; "
+                "  { name = \"leaky\"; ready = \"notify\"; kill_mode = \"%s\"; exec = [\"/bin/sh\", \"-c\",\n"
+                "    \"setsid sh -c 'echo s $$ >> %s; exec sleep 1000' & "
+                "( sh -c 'echo d $$ >> %s; exec sleep 1001' & ) ; "
                 "while [ $(wc -l < %s) -lt 2 ]; do sleep 0.01; done; "
                 "/bin/systemd-notify --pid=$$ --ready; exec sleep 1002\"]; }\n"
                 "); };\n",
-                pids, pids, pids);
+                kill_mode, pids, pids, pids);
 }
 
 /* Whether gensupd gives children cgroups; prints why not. */
@@ -54,25 +54,27 @@ static bool has_cgroups(gsd *d, const char *test) {
         return yes;
 }
 
-/* The pids the leaky child's helpers wrote. */
+/* The pids the leaky child's helpers wrote: [0] the setsid one, [1] the
+ * double-forked one (they write in either order). */
 static void read_pids(const char *path, pid_t out[2]) {
         ck_assert_int_eq(gsd_wait_lines(path, 2, IT_WAIT_MS), 0);
         char **l = gsd_lines(path);
         ck_assert_uint_ge(gsd_lines_count(l), 2);
-        out[0] = (pid_t) atoi(l[0]);
-        out[1] = (pid_t) atoi(l[1]);
+        out[0] = out[1] = 0;
+        for (int i = 0; i < 2; i++)
+                out[l[i][0] == 's' ? 0 : 1] = (pid_t) atoi(l[i] + 2);
         gsd_lines_free(l);
         ck_assert_int_gt(out[0], 1);
         ck_assert_int_gt(out[1], 1);
 }
 
-static bool start_leaky(const char *test, char **ret_pids) {
+static bool start_leaky_mode(const char *test, const char *kill_mode, char **ret_pids) {
         if (!gsd_can_notify()) {
                 fprintf(stderr, "sup_contain: %s skipped: children cannot notify here\n", test);
                 return false;
         }
         char *pids = it_path("pids");
-        char *conf = leaky_conf(pids);
+        char *conf = leaky_conf(pids, kill_mode);
         ck_assert_int_eq(gsd_start(conf, &D), 0);
         free(conf);
         if (!has_cgroups(D, test)) {
@@ -83,6 +85,37 @@ static bool start_leaky(const char *test, char **ret_pids) {
         *ret_pids = pids;
         return true;
 }
+
+static bool start_leaky(const char *test, char **ret_pids) {
+        return start_leaky_mode(test, "cgroup", ret_pids);
+}
+
+static bool gone_soon(pid_t pid) {
+        /* A SIGKILL sent is not yet a process gone: bounded wait. */
+        for (int i = 0; i < 1000 && gsd_pid_alive(pid); i++)
+                usleep(10000);
+        return !gsd_pid_alive(pid);
+}
+
+/* kill_mode = "process_group", as systemd's KillMode=: the stop kills
+ * the child's group, and the setsid one, in a session of its own, stays
+ * (until the test's end removes the cgroup). */
+START_TEST(kill_mode_process_group) {
+        char *path;
+        pid_t p[2];
+        if (!start_leaky_mode("kill_mode_process_group", "process_group", &path))
+                return;
+        read_pids(path, p);
+        json_t *doc = NULL;
+        const char *args[] = { "root", "leaky", NULL };
+        ck_assert_int_eq(gsd_ctl(D, "terminate-child", args, &doc, NULL), 0);
+        json_decref(doc);
+        ck_assert_int_eq(gsd_wait_state(D, "leaky", "stopped", IT_WAIT_MS), 0);
+        ck_assert_msg(gone_soon(p[1]), "the double-forked one, in the group, survived");
+        ck_assert_msg(gsd_pid_alive(p[0]), "the setsid one was killed: not process_group's doing");
+        free(path);
+}
+END_TEST
 
 START_TEST(stop_kills_grandchildren) {
         char *path;
@@ -133,9 +166,7 @@ START_TEST(gensupd_sigkill_then_start) {
         ck_assert_int_eq(gsd_wait_exit(D, IT_WAIT_MS, &status), 0);
         /* The direct child dies with gensupd (its death signal); what it
          * left waits in its cgroup for the next gensupd. */
-        for (int i = 0; i < IT_WAIT_MS && gsd_pid_alive(child); i++)
-                usleep(1000);
-        ck_assert(!gsd_pid_alive(child));
+        ck_assert(gone_soon(child));
         ck_assert(gsd_pid_alive(p[0]) && gsd_pid_alive(p[1]));
 
         unlink(path);
@@ -317,6 +348,7 @@ Suite *sup_contain_suite(void) {
         tcase_add_test(tc, oom_kill_named);
         tcase_add_test(tc, status_fields_consistent);
         tcase_add_test(tc, mass_exits);
+        tcase_add_test(tc, kill_mode_process_group);
         suite_add_tcase(s, tc);
         return s;
 }
