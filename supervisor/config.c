@@ -367,6 +367,11 @@ static const struct {
         { "rlimits", IN_WORKER },
         { "backoff", IN_WORKER },
         { "output_limit", IN_WORKER },
+        { "kill_mode", IN_WORKER },
+        { "memory_max", IN_WORKER },
+        { "pids_max", IN_WORKER },
+        { "cpu_weight", IN_WORKER },
+        { "cpu_max", IN_WORKER },
         { "strategy", IN_SUPERVISOR | IN_ROOT },
         { "intensity", IN_SUPERVISOR | IN_ROOT },
         { "period", IN_SUPERVISOR | IN_ROOT },
@@ -947,6 +952,25 @@ static void parse_supplementary_groups(ctx *c, const config_setting_t *v, sup_sp
         s->supplementary_groups = groups;
 }
 
+/* kill_mode and the cgroup limits (gensup.conf(5)). */
+static void parse_containment(ctx *c, const config_setting_t *g, sup_spec *s) {
+        const config_setting_t *v;
+        long long n;
+        int e;
+
+        if ((v = config_setting_get_member(g, "kill_mode")) &&
+            get_enum(c, v, "kill_mode", sup_kill_mode_names, ELEMENTSOF(sup_kill_mode_names), &e))
+                s->kill_mode = (sup_kill_mode) e;
+        if ((v = config_setting_get_member(g, "memory_max")) && get_int_range(c, v, "memory_max", 4096, LLONG_MAX, &n))
+                s->memory_max = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "pids_max")) && get_int_range(c, v, "pids_max", 1, LLONG_MAX, &n))
+                s->pids_max = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "cpu_weight")) && get_int_range(c, v, "cpu_weight", 1, 10000, &n))
+                s->cpu_weight = (unsigned) n;
+        if ((v = config_setting_get_member(g, "cpu_max")) && get_int_range(c, v, "cpu_max", 1, 100000, &n))
+                s->cpu_max_percent = (unsigned) n;
+}
+
 static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
         const config_setting_t *v;
         const char *str;
@@ -991,6 +1015,7 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
                 parse_backoff(c, v, s);
         if ((v = config_setting_get_member(g, "output_limit")))
                 parse_output_limit(c, v, s);
+        parse_containment(c, g, s);
 }
 
 static sup_spec *parse_child(ctx *c, const config_setting_t *g, const sup_spec *parent);

@@ -70,14 +70,15 @@ static int signal_number(const char *name, size_t len) {
 }
 
 static int parse_signal(const char *arg, size_t len, sup_reason *ret) {
-        static const char dumped[] = ",core_dumped";
-        size_t d = strlen(dumped);
+        static const char dumped[] = ",core_dumped", oom[] = ",oom_kill";
+        size_t d = strlen(dumped), o = strlen(oom);
         bool core = len > d && memcmp(arg + len - d, dumped, d) == 0;
-        int sig = signal_number(arg, core ? len - d : len);
+        bool oom_kill = !core && len > o && memcmp(arg + len - o, oom, o) == 0;
+        int sig = signal_number(arg, core ? len - d : oom_kill ? len - o : len);
 
         if (sig < 0)
                 return sig;
-        *ret = (sup_reason) { .kind = IPC_REASON_SIGNAL, .code = sig, .core_dumped = core };
+        *ret = (sup_reason) { .kind = IPC_REASON_SIGNAL, .code = sig, .core_dumped = core, .oom_kill = oom_kill };
         return 0;
 }
 
@@ -144,7 +145,8 @@ char *sup_reason_to_string(const sup_reason *r) {
         case IPC_REASON_INIT_FAILED: n = asprintf(&s, "{init_failed,%s}", text); break;
         case IPC_REASON_EXIT_STATUS: n = asprintf(&s, "{exit_status,%d}", r->code); break;
         case IPC_REASON_SIGNAL:
-                n = asprintf(&s, "{signal,%s%s}", sup_signal_name(r->code, name), r->core_dumped ? ",core_dumped" : "");
+                n = asprintf(&s, "{signal,%s%s}", sup_signal_name(r->code, name),
+                             r->core_dumped ? ",core_dumped" : r->oom_kill ? ",oom_kill" : "");
                 break;
         case _IPC_REASON_KIND_MAX:
                 break;
@@ -179,6 +181,11 @@ int sup_exit_reason(const sup_exit_facts *f, sup_reason *ret) {
          * the way it reported, we ended it. */
         if (f->sent_kill && f->code == CLD_KILLED && f->status == SIGKILL) {
                 *ret = (sup_reason) { .kind = IPC_REASON_KILLED };
+                return 0;
+        }
+        /* The kernel's OOM killer, not a SIGKILL from anyone. */
+        if (f->oom_killed && f->code == CLD_KILLED && f->status == SIGKILL) {
+                *ret = (sup_reason) { .kind = IPC_REASON_SIGNAL, .code = SIGKILL, .oom_kill = true };
                 return 0;
         }
         if (f->reported && *f->reported)

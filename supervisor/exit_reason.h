@@ -14,6 +14,7 @@ typedef struct sup_reason {
         ipc_reason_kind kind;
         int code;               /* EXIT_STATUS: the status; SIGNAL: the signal number */
         bool core_dumped;       /* SIGNAL */
+        bool oom_kill;          /* SIGNAL: SIGKILL from the OOM killer ({signal,SIGKILL,oom_kill}) */
         char *text;             /* SHUTDOWN_TEXT, ERROR, INIT_FAILED: the Text, owned
                                  * (NULL, out of memory: spelled "undefined") */
 } sup_reason;
@@ -41,10 +42,12 @@ typedef struct sup_exit_facts {
         int status;          /* exit status or signal number */
         bool sent_term;         /* gensupd asked it to stop (EXIT frame or SIGTERM) */
         bool sent_kill;         /* gensupd killed it (deadline or brutal_kill) */
+        bool oom_killed;        /* its cgroup's memory.events oom_kill rose during its life */
 } sup_exit_facts;
 
 /* Names the exit, into *ret:
  * - killed by gensupd's SIGKILL: killed;
+ * - killed by the OOM killer (SIGKILL, oom_killed): {signal,SIGKILL,oom_kill};
  * - a reason the child reported (libgensup servers): that reason, taken
  *   as gs_reason_normalize() does (any other text T is {error,T}); proc.c
  *   hands an INIT_FAILED frame's reason on as {init_failed,R};

@@ -14,6 +14,7 @@
 #include <systemd/sd-event.h>
 
 #include "clock.h"
+#include "cgroup.h"
 #include "config.h"
 #include "answers.h"
 #include "daemon.h"
@@ -173,6 +174,9 @@ static int run(sup_daemon *d) {
         r = sup_answers_open(d);
         if (r < 0)
                 return r;
+        /* Then containment, which kills what a SIGKILLed gensupd on this
+         * runtime directory left, and says which is in force. */
+        (void) sup_cgroup_setup(d->runtime_dir);
 
         char *notify_path = NULL;
         if (asprintf(&notify_path, "%s/notify.sock", d->runtime_dir) < 0)
@@ -268,6 +272,7 @@ int main(int argc, char **argv) {
                 d.exit_status = EXIT_FAILURE;
 
         sup_daemon_done(&d);
+        sup_cgroup_teardown();
         sup_log_close();
         return d.exit_status;
 }

@@ -1,29 +1,48 @@
 /* proc.c: one worker process's life, as one exhaustive state machine.
+ * Every change of state goes through set_state(); every switch over the
+ * state names each one, so -Wswitch finds a case nobody handled.
  *
- *   state     event                      action / next state
- *   DOWN      start                      spawn; exec ready -> RUNNING (READY soon)
- *                                        else STARTING with the start timer
- *   STARTING  READY frame / READY=1      RUNNING, handler READY
- *   STARTING  INIT_FAILED / IGNORE       remember; wait for the process to go
- *                                        (its shutdown time, then SIGKILL)
- *   STARTING  start timer                SIGKILL the group; reason start_timeout
- *   STARTING  stop                       SIGKILL the group
- *   STARTING  process gone               DOWN, handler START_FAILED or IGNORED
- *   RUNNING   EXIT_REPORT                remember its reason
- *   RUNNING   stop                       EXIT frame or SIGTERM; STOPPING with
- *                                        the shutdown timer (or SIGKILL now)
- *   RUNNING   process gone               DOWN, handler EXITED
- *   STOPPING  shutdown timer             SIGKILL the group
- *   STOPPING  process gone               DOWN, handler EXITED (requested), or
- *                                        START_FAILED if it never was ready
+ *   state          event               action / next state
+ *   DOWN           start               spawn; STARTING (start timer, or READY
+ *                                      from the loop for ready = "exec")
+ *   STARTING       READY / READY=1     RUNNING; handler READY
+ *   STARTING       INIT_FAILED         INIT_FAILED (shutdown timer)
+ *   STARTING       IGNORE              INIT_IGNORED (shutdown timer)
+ *   STARTING       start timer         SIGKILL the group; START_TIMEOUT
+ *   STARTING       stop                SIGKILL the group; ABORTING
+ *   INIT_*         timer               SIGKILL the group (its answer stays the reason)
+ *   INIT_*         stop                SIGKILL the group; ABORTING
+ *   RUNNING        EXIT_REPORT         remember its reason
+ *   RUNNING        stop                EXIT frame or SIGTERM; STOPPING_TERM with
+ *                                      the shutdown timer (brutal_kill: SIGKILL,
+ *                                      STOPPING_KILL)
+ *   STOPPING_TERM  shutdown timer      SIGKILL the group; STOPPING_KILL
+ *   any but DOWN   process gone        with kill_mode "cgroup" and a process
+ *                                      left in the cgroup: cgroup.kill,
+ *                                      DRAINING (drain timer); else DOWN and
+ *                                      the handler as below
+ *   DRAINING       cgroup empty        DOWN; handler:
+ *                                        STARTING, INIT_FAILED: START_FAILED
+ *                                        INIT_IGNORED: IGNORED
+ *                                        START_TIMEOUT: START_FAILED, start_timeout
+ *                                        ABORTING: START_FAILED (requested)
+ *                                        RUNNING: EXITED
+ *                                        STOPPING_*: EXITED (requested)
+ *   DRAINING       drain timer         log what stays; DOWN, handler as above
  *
- * There is one timer per child at a time (start or shutdown), as
- * s6-supervise keeps one deadline. */
+ * "SIGKILL the group" is kill_all(): cgroup.kill, the process group, or
+ * the process alone, as the kill_mode says.
+ *
+ * Events not in the table change nothing (a stop while stopping, a READY
+ * after INIT_FAILED, a timer that raced its cancel). There is one timer
+ * per child at a time (start or shutdown), as s6-supervise keeps one
+ * deadline. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -42,6 +61,7 @@
 
 #define MAX_SYS_PENDING 64
 #define CONTROL_MAX_FRAME (1u * 1024u * 1024u)
+#define DRAIN_TIMEOUT_MS 10000   /* SIGKILLed processes that do not go (D state) */
 
 typedef struct sys_pending {
         uint64_t ref;
@@ -57,8 +77,7 @@ struct sup_proc {
         void *userdata;
 
         sup_proc_state state;
-        pid_t pid;
-        bool watched;                  /* the reaper will tell us of its exit */
+        pid_t pid;                     /* > 0 in every state but DOWN */
         ipc_conn *control;
         sd_event_source *control_source;
         sd_event_source *timer;        /* start timeout or shutdown deadline */
@@ -66,12 +85,16 @@ struct sup_proc {
         int listen_fd;                 /* held across restarts */
         char *listen_path;             /* removed when the child is freed */
 
-        bool speaks_gensup;            /* sent a frame on the control socket */
-        bool ready;
-        bool sent_term, sent_kill;
-        bool start_timed_out;
-        bool init_answered;            /* INIT_FAILED or IGNORE came */
-        bool ignored;
+        sup_cgroup *cgroup;            /* NULL: none (not in force, or not made) */
+        sd_event_source *drain;        /* watches cgroup.events while DRAINING */
+        uint64_t oom_base;             /* memory.events oom_kill when the process started */
+        int64_t cpu_base;              /* cpu.stat usage_usec when the process started */
+        sup_proc_state exit_was;       /* DRAINING: the state the process died in */
+        sup_reason exit_reason;        /* DRAINING: its reason, told once the cgroup is empty */
+
+        /* What the program is, not where it is in its life: one that sent
+         * a frame is stopped with an EXIT frame and answers sys requests. */
+        bool speaks_gensup;
         char *reported;                /* last EXIT_REPORT or INIT_FAILED reason */
         bool stop_asked;               /* its EXIT_REPORT names who sent SYS STOP: */
         uid_t stop_uid;
@@ -121,18 +144,21 @@ static void close_control(sup_proc *c) {
         fail_pending_sys(c);
 }
 
-static void kill_group(sup_proc *c);
+static void kill_all(sup_proc *c);
 
 sup_proc *sup_proc_free(sup_proc *c) {
         if (!c)
                 return NULL;
-        if (c->state != SUP_PROC_DOWN)
-                kill_group(c);
-        if (c->watched)
+        if (c->pid > 0) {
+                kill_all(c);
                 sup_reaper_unwatch(c->pid);
+        }
         close_control(c);
         sd_event_source_disable_unref(c->timer);
         sd_event_source_disable_unref(c->defer);
+        sd_event_source_disable_unref(c->drain);
+        sup_cgroup_free(c->cgroup);
+        sup_reason_done(&c->exit_reason);
         if (c->listen_fd >= 0)
                 close(c->listen_fd);
         if (c->listen_path)
@@ -146,12 +172,37 @@ sup_proc *sup_proc_free(sup_proc *c) {
         return NULL;
 }
 
-static void kill_group(sup_proc *c) {
+/* The one place a child changes state. A state's deadline is its own:
+ * leaving the state cancels it, and the caller arms the next one. */
+static void set_state(sup_proc *c, sup_proc_state s) {
+        c->timer = sd_event_source_disable_unref(c->timer);
+        c->state = s;
+}
+
+sup_kill_mode sup_proc_kill_mode(const sup_proc *c) {
+        if (c->spec->kill_mode == SUP_KILL_CGROUP && !c->cgroup)
+                return SUP_KILL_PROCESS_GROUP;
+        return c->spec->kill_mode;
+}
+
+/* SIGKILL to what the kill_mode names. */
+static void kill_all(sup_proc *c) {
         if (c->pid <= 0)
                 return;
-        c->sent_kill = true;
-        /* The group first: forks of the child go too. */
-        (void) kill(-c->pid, SIGKILL);
+        switch (sup_proc_kill_mode(c)) {
+        case SUP_KILL_CGROUP:
+                if (sup_cgroup_kill(c->cgroup) == 0)
+                        return;
+                (void) kill(-c->pid, SIGKILL);
+                break;
+        case SUP_KILL_PROCESS_GROUP:
+                /* The group first: forks of the child go too. */
+                (void) kill(-c->pid, SIGKILL);
+                break;
+        case SUP_KILL_PROCESS:
+        case _SUP_KILL_MODE_MAX:
+                break;
+        }
         (void) kill(c->pid, SIGKILL);
 }
 
@@ -169,12 +220,14 @@ static int arm_timer(sup_proc *c, uint64_t ms) {
         return sd_event_add_time_relative(c->env->event, &c->timer, CLOCK_MONOTONIC, ms * 1000u, 1000, on_timer, c);
 }
 
+static uint64_t shutdown_ms(const sup_proc *c) {
+        return (uint64_t) (c->spec->shutdown_ms >= 0 ? c->spec->shutdown_ms : SUP_DEFAULT_WORKER_SHUTDOWN_MS);
+}
+
 static void became_ready(sup_proc *c) {
         if (c->state != SUP_PROC_STARTING)
                 return;
-        c->timer = sd_event_source_disable_unref(c->timer);
-        c->state = SUP_PROC_RUNNING;
-        c->ready = true;
+        set_state(c, SUP_PROC_RUNNING);
         c->handler(c, SUP_PROC_OUTCOME_READY, NULL, false, c->userdata);
 }
 
@@ -182,13 +235,14 @@ static void became_ready(sup_proc *c) {
  * process has only to exit. It gets its shutdown time for that, not what
  * is left of the start timeout; if it lingers it is killed, and its own
  * answer stays the reason. */
-static void init_answered(sup_proc *c) {
-        if (c->state != SUP_PROC_STARTING || c->init_answered)
+static void init_answered(sup_proc *c, sup_proc_state next) {
+        if (c->state != SUP_PROC_STARTING)
                 return;
-        c->init_answered = true;
-        int64_t ms = c->spec->shutdown_ms >= 0 ? c->spec->shutdown_ms : SUP_DEFAULT_WORKER_SHUTDOWN_MS;
-        (void) arm_timer(c, (uint64_t) ms);
+        set_state(c, next);
+        (void) arm_timer(c, shutdown_ms(c));
 }
+
+static void finish_exit(sup_proc *c);
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         sup_proc *c = userdata;
@@ -196,19 +250,27 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         c->timer = sd_event_source_disable_unref(c->timer);
         switch (c->state) {
         case SUP_PROC_STARTING:
-                if (c->init_answered) {
-                        (void) kill(-c->pid, SIGKILL);
-                        (void) kill(c->pid, SIGKILL);
-                        break;
-                }
-                c->start_timed_out = true;
-                kill_group(c);
+                set_state(c, SUP_PROC_START_TIMEOUT);
+                kill_all(c);
                 break;
-        case SUP_PROC_STOPPING:
-                kill_group(c);
+        case SUP_PROC_INIT_FAILED:
+        case SUP_PROC_INIT_IGNORED:
+                kill_all(c);
+                break;
+        case SUP_PROC_STOPPING_TERM:
+                set_state(c, SUP_PROC_STOPPING_KILL);
+                kill_all(c);
+                break;
+        case SUP_PROC_DRAINING:
+                sup_log(LOG_WARNING, "%s: its cgroup still holds processes %d s after SIGKILL; going on",
+                        c->spec->name, DRAIN_TIMEOUT_MS / 1000);
+                finish_exit(c);
                 break;
         case SUP_PROC_DOWN:
+        case SUP_PROC_START_TIMEOUT:
+        case SUP_PROC_ABORTING:
         case SUP_PROC_RUNNING:
+        case SUP_PROC_STOPPING_KILL:
         case _SUP_PROC_STATE_MAX:
                 break;
         }
@@ -248,12 +310,11 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
                 if (asprintf(&r, "{init_failed,%s}", f->reason && *f->reason ? f->reason : "undefined") >= 0)
                         set_reported(c, r);
                 free(r);
-                init_answered(c);
+                init_answered(c, SUP_PROC_INIT_FAILED);
                 break;
         }
         case GENSUP__KIND__IGNORE:
-                c->ignored = true;
-                init_answered(c);
+                init_answered(c, SUP_PROC_INIT_IGNORED);
                 break;
         case GENSUP__KIND__EXIT_REPORT:
                 set_reported(c, f->reason);
@@ -328,13 +389,93 @@ static int on_control(sd_event_source *s, int fd, uint32_t revents, void *userda
         return 0;
 }
 
+/* What gensupd did to the process, as the exit reason needs it: asked it
+ * to stop (EXIT frame or SIGTERM), or killed it. */
+static bool sent_term(const sup_proc *c) {
+        return c->state == SUP_PROC_STOPPING_TERM ||
+               (c->state == SUP_PROC_STOPPING_KILL && c->spec->shutdown_ms != SUP_SHUTDOWN_BRUTAL_KILL);
+}
+
+static bool sent_kill(const sup_proc *c) {
+        return c->state == SUP_PROC_START_TIMEOUT || c->state == SUP_PROC_ABORTING ||
+               c->state == SUP_PROC_STOPPING_KILL;
+}
+
+/* Tells the tree how the life that was in state `was` ended. */
+static void deliver_exit(sup_proc *c, sup_proc_state was, const sup_reason *reason) {
+        switch (was) {
+        case SUP_PROC_STARTING:
+        case SUP_PROC_INIT_FAILED:
+                c->handler(c, SUP_PROC_OUTCOME_START_FAILED, reason, false, c->userdata);
+                break;
+        case SUP_PROC_INIT_IGNORED:
+                c->handler(c, SUP_PROC_OUTCOME_IGNORED, NULL, false, c->userdata);
+                break;
+        case SUP_PROC_START_TIMEOUT:
+                c->handler(c, SUP_PROC_OUTCOME_START_FAILED, &(sup_reason) { .kind = IPC_REASON_START_TIMEOUT }, true,
+                           c->userdata);
+                break;
+        case SUP_PROC_ABORTING:
+                /* Stopped before it was ready: its start failed, as asked. */
+                c->handler(c, SUP_PROC_OUTCOME_START_FAILED, reason, true, c->userdata);
+                break;
+        case SUP_PROC_RUNNING:
+                c->handler(c, SUP_PROC_OUTCOME_EXITED, reason, false, c->userdata);
+                break;
+        case SUP_PROC_STOPPING_TERM:
+        case SUP_PROC_STOPPING_KILL:
+                c->handler(c, SUP_PROC_OUTCOME_EXITED, reason, true, c->userdata);
+                break;
+        case SUP_PROC_DOWN:
+        case SUP_PROC_DRAINING:
+        case _SUP_PROC_STATE_MAX:
+                break;
+        }
+}
+
+/* The end of a life, told to the tree: the process is gone and, with
+ * kill_mode "cgroup", so is everything it started. */
+static void finish_exit(sup_proc *c) {
+        sup_proc_state was = c->exit_was;
+        sup_reason reason = c->exit_reason;
+        c->exit_reason = (sup_reason) { .kind = IPC_REASON_NORMAL };
+        c->drain = sd_event_source_disable_unref(c->drain);
+        set_state(c, SUP_PROC_DOWN);
+        deliver_exit(c, was, &reason);
+        sup_reason_done(&reason);
+}
+
+static int on_drain(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
+        sup_proc *c = userdata;
+        if (c->state == SUP_PROC_DRAINING && sup_cgroup_populated(c->cgroup) <= 0)
+                finish_exit(c);
+        return 0;
+}
+
+/* What the process left behind is killed before its exit is told (and
+ * so before a restart): cgroup.kill, then wait for the cgroup to empty. */
+static bool start_drain(sup_proc *c) {
+        if (sup_proc_kill_mode(c) != SUP_KILL_CGROUP || sup_cgroup_populated(c->cgroup) <= 0)
+                return false;
+        set_state(c, SUP_PROC_DRAINING);
+        (void) sup_cgroup_kill(c->cgroup);
+        int r = sd_event_add_inotify(c->env->event, &c->drain, sup_cgroup_events_path(c->cgroup), IN_MODIFY,
+                                     on_drain, c);
+        if (r < 0)
+                sup_log_errno(LOG_WARNING, r, "%s: watching its cgroup: %m", c->spec->name);
+        (void) arm_timer(c, DRAIN_TIMEOUT_MS);
+        /* It may have emptied before the watch was there. */
+        return sup_cgroup_populated(c->cgroup) > 0;
+}
+
 static void on_process_exit(const siginfo_t *si, void *userdata) {
         sup_proc *c = userdata;
         sup_reason reason;
 
         /* The zombie still holds the group id: kill what the child left
          * behind before anyone can reuse it. */
-        (void) kill(-c->pid, SIGKILL);
+        if (sup_proc_kill_mode(c) == SUP_KILL_PROCESS_GROUP)
+                (void) kill(-c->pid, SIGKILL);
 
         /* Frames sent just before exit may still be unread; a READY among
          * them (or the one ready = "exec" has yet to deliver) counts
@@ -350,46 +491,19 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
                 .reported = c->reported,
                 .code = si->si_code,
                 .status = si->si_status,
-                .sent_term = c->sent_term,
-                .sent_kill = c->sent_kill,
+                .sent_term = sent_term(c),
+                .sent_kill = sent_kill(c),
+                .oom_killed = c->cgroup && sup_cgroup_oom_kills(c->cgroup) > c->oom_base,
         };
-        if (c->start_timed_out)
-                reason = (sup_reason) { .kind = IPC_REASON_START_TIMEOUT };
-        else
-                (void) sup_exit_reason(&facts, &reason);
+        (void) sup_exit_reason(&facts, &reason);
 
-        sup_proc_state was = c->state;
-        bool ignored = c->ignored;
-        bool was_ready = c->ready;
-        c->watched = false;
-        c->timer = sd_event_source_disable_unref(c->timer);
-        c->defer = sd_event_source_disable_unref(c->defer);
+        c->exit_was = c->state;
+        sup_reason_done(&c->exit_reason);
+        c->exit_reason = reason;
         close_control(c);
-        c->state = SUP_PROC_DOWN;
         c->pid = 0;
-        c->ready = false;
-
-        switch (was) {
-        case SUP_PROC_STARTING:
-                if (ignored && !c->sent_kill)
-                        c->handler(c, SUP_PROC_OUTCOME_IGNORED, NULL, false, c->userdata);
-                else
-                        c->handler(c, SUP_PROC_OUTCOME_START_FAILED, &reason, c->sent_term || c->sent_kill,
-                                   c->userdata);
-                break;
-        case SUP_PROC_RUNNING:
-                c->handler(c, SUP_PROC_OUTCOME_EXITED, &reason, false, c->userdata);
-                break;
-        case SUP_PROC_STOPPING:
-                /* Stopped before it was ready: its start failed, as asked. */
-                c->handler(c, was_ready ? SUP_PROC_OUTCOME_EXITED : SUP_PROC_OUTCOME_START_FAILED, &reason, true,
-                           c->userdata);
-                break;
-        case SUP_PROC_DOWN:
-        case _SUP_PROC_STATE_MAX:
-                break;
-        }
-        sup_reason_done(&reason);
+        if (!start_drain(c))
+                finish_exit(c);
 }
 
 static int open_listen_socket(sup_proc *c) {
@@ -400,6 +514,24 @@ static int open_listen_socket(sup_proc *c) {
                 return r;
         c->listen_fd = r;
         return 0;
+}
+
+/* The child's cgroup, made at its first start and kept across restarts:
+ * an fd on it to spawn into (-1: none), and what its counters say now. */
+static int cgroup_prepare(sup_proc *c) {
+        if (!c->cgroup && sup_cgroup_root()) {
+                int r = sup_cgroup_new(c->spec->name, c->spec, &c->cgroup);
+                if (r < 0)
+                        sup_log_errno(LOG_WARNING, r, "%s: no cgroup, a process group only: %m", c->spec->name);
+        }
+        if (!c->cgroup)
+                return -1;
+        c->cpu_base = sup_cgroup_cpu_usec(c->cgroup);
+        c->oom_base = sup_cgroup_oom_kills(c->cgroup);
+        int fd = sup_cgroup_open(c->cgroup);
+        if (fd < 0)
+                sup_log_errno(LOG_WARNING, fd, "%s: opening its cgroup: %m", c->spec->name);
+        return fd;
 }
 
 int sup_proc_start(sup_proc *c) {
@@ -415,7 +547,10 @@ int sup_proc_start(sup_proc *c) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
+        int cgroup_fd = cgroup_prepare(c);
         sup_spawn_params params = {
+                .cgroup_fd = cgroup_fd,
+                .cgroup_join = c->cgroup && sup_cgroup_was_killed(c->cgroup),
                 .spec = c->spec,
                 .extra_args = c->extra_args,
                 .listen_fd = c->listen_fd,
@@ -429,24 +564,28 @@ int sup_proc_start(sup_proc *c) {
         r = sup_spawn(&params, &p, &step);
         close(out[0]);
         close(out[1]);
+        if (cgroup_fd >= 0)
+                close(cgroup_fd);
         if (r < 0) {
                 sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
                 return r;
         }
 
         c->pid = p.pid;
-        c->sent_term = c->sent_kill = c->start_timed_out = c->ignored = c->speaks_gensup = c->ready = false;
-        c->init_answered = false;
+        c->speaks_gensup = false;
         c->stop_asked = false;
         set_reported(c, NULL);
-        c->state = SUP_PROC_STARTING;
+        set_state(c, SUP_PROC_STARTING);
 
         r = sup_reaper_watch(p.pid, on_process_exit, c);
         if (r < 0) {
                 close(p.control_fd);
-                goto fail;
+                kill_all(c);
+                (void) waitpid(c->pid, NULL, 0);
+                c->pid = 0;
+                set_state(c, SUP_PROC_DOWN);
+                return r;
         }
-        c->watched = true;
 
         /* A child has nothing big to say on its control socket. */
         r = ipc_conn_new(p.control_fd, CONTROL_MAX_FRAME, &c->control);
@@ -465,38 +604,14 @@ int sup_proc_start(sup_proc *c) {
         return 0;
 fail:
         /* The process exists: kill it; its exit arrives as START_FAILED. */
-        kill_group(c);
-        if (!c->watched) {
-                (void) waitpid(c->pid, NULL, 0);
-                c->pid = 0;
-                c->state = SUP_PROC_DOWN;
-                close_control(c);
-                return r;
-        }
+        set_state(c, SUP_PROC_ABORTING);
+        kill_all(c);
         return 0;
 }
 
-int sup_proc_stop(sup_proc *c) {
-        switch (c->state) {
-        case SUP_PROC_DOWN:
-        case SUP_PROC_STOPPING:
-                return 0;
-        case SUP_PROC_STARTING:
-                c->state = SUP_PROC_STOPPING;
-                kill_group(c);
-                return 0;
-        case SUP_PROC_RUNNING:
-                break;
-        case _SUP_PROC_STATE_MAX:
-                return -EINVAL;
-        }
-
-        c->state = SUP_PROC_STOPPING;
-        if (c->spec->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL) {
-                kill_group(c);
-                return 0;
-        }
-        c->sent_term = true;
+/* Asks a ready child to stop: an EXIT frame to a libgensup server,
+ * SIGTERM to any other program. */
+static void ask_to_stop(sup_proc *c) {
         bool framed = false;
         if (c->control && c->speaks_gensup) {
                 Gensup__Frame f;
@@ -513,6 +628,36 @@ int sup_proc_stop(sup_proc *c) {
                 (void) kill(c->pid, SIGTERM);
                 (void) kill(c->pid, SIGCONT);
         }
+}
+
+int sup_proc_stop(sup_proc *c) {
+        switch (c->state) {
+        case SUP_PROC_DOWN:
+        case SUP_PROC_START_TIMEOUT:
+        case SUP_PROC_ABORTING:
+        case SUP_PROC_STOPPING_TERM:
+        case SUP_PROC_STOPPING_KILL:
+        case SUP_PROC_DRAINING:
+                return 0;
+        case SUP_PROC_STARTING:
+        case SUP_PROC_INIT_FAILED:
+        case SUP_PROC_INIT_IGNORED:
+                set_state(c, SUP_PROC_ABORTING);
+                kill_all(c);
+                return 0;
+        case SUP_PROC_RUNNING:
+                break;
+        case _SUP_PROC_STATE_MAX:
+                return -EINVAL;
+        }
+
+        if (c->spec->shutdown_ms == SUP_SHUTDOWN_BRUTAL_KILL) {
+                set_state(c, SUP_PROC_STOPPING_KILL);
+                kill_all(c);
+                return 0;
+        }
+        set_state(c, SUP_PROC_STOPPING_TERM);
+        ask_to_stop(c);
         if (c->spec->shutdown_ms >= 0)
                 return arm_timer(c, (uint64_t) c->spec->shutdown_ms);
         return 0;
@@ -571,5 +716,29 @@ const sup_spec *sup_proc_spec(const sup_proc *c) {
 }
 
 bool sup_proc_is_ready(const sup_proc *c) {
-        return c->ready;
+        switch (c->state) {
+        case SUP_PROC_RUNNING:
+        case SUP_PROC_STOPPING_TERM:
+        case SUP_PROC_STOPPING_KILL:
+                return true;
+        case SUP_PROC_DOWN:
+        case SUP_PROC_STARTING:
+        case SUP_PROC_INIT_FAILED:
+        case SUP_PROC_INIT_IGNORED:
+        case SUP_PROC_START_TIMEOUT:
+        case SUP_PROC_ABORTING:
+        case SUP_PROC_DRAINING:
+        case _SUP_PROC_STATE_MAX:
+                break;
+        }
+        return false;
+}
+
+bool sup_proc_usage(const sup_proc *c, sup_cgroup_usage *ret) {
+        if (!c->cgroup)
+                return false;
+        sup_cgroup_usage_get(c->cgroup, ret);
+        if (ret->cpu_usec >= 0 && c->cpu_base >= 0 && ret->cpu_usec >= c->cpu_base)
+                ret->cpu_usec -= c->cpu_base;
+        return true;
 }

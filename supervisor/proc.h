@@ -10,17 +10,28 @@
 
 #include <systemd/sd-event.h>
 
+#include "cgroup.h"
 #include "exit_reason.h"
 #include "gensup.h"
 #include "ipc.h"
 #include "output.h"
 #include "spec.h"
 
+/* A process's lifecycle; proc.c's opening comment has the transitions.
+ * The flags a child's life used to carry are states here: whether it was
+ * ready, whether gensupd asked it to stop or killed it, and how init
+ * answered. */
 typedef enum sup_proc_state {
-        SUP_PROC_DOWN,       /* no process */
-        SUP_PROC_STARTING,   /* spawned, waiting to be ready */
-        SUP_PROC_RUNNING,    /* ready */
-        SUP_PROC_STOPPING,   /* asked to stop, waiting for it to go */
+        SUP_PROC_DOWN,           /* no process */
+        SUP_PROC_STARTING,       /* spawned, not ready yet; start timer */
+        SUP_PROC_INIT_FAILED,    /* init answered INIT_FAILED; waits for the exit, shutdown timer */
+        SUP_PROC_INIT_IGNORED,   /* init answered IGNORE; the same */
+        SUP_PROC_START_TIMEOUT,  /* not ready within its start timeout: killed */
+        SUP_PROC_ABORTING,       /* stopped before it was ready: killed */
+        SUP_PROC_RUNNING,        /* ready */
+        SUP_PROC_STOPPING_TERM,  /* ready, asked to stop (EXIT frame or SIGTERM); shutdown timer */
+        SUP_PROC_STOPPING_KILL,  /* ready, killed by a stop (deadline or brutal_kill) */
+        SUP_PROC_DRAINING,       /* the process is gone, what it left in its cgroup is being killed */
         _SUP_PROC_STATE_MAX,
 } sup_proc_state;
 
@@ -53,7 +64,8 @@ typedef struct sup_proc_env {
 int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *extra_args, sup_proc_handler handler,
                   void *userdata, sup_proc **ret);
 /* Frees the child and closes its held socket. A process still there is
- * killed with its group, and not waited for (gensupd is exiting). */
+ * killed with its group (its cgroup: killed, and waited for a short
+ * while so that it can be removed), and not reaped (gensupd is exiting). */
 sup_proc *sup_proc_free(sup_proc *c);
 
 /* DOWN -> STARTING. The handler hears READY, START_FAILED or IGNORED,
@@ -61,9 +73,11 @@ sup_proc *sup_proc_free(sup_proc *c);
 int sup_proc_start(sup_proc *c);
 /* Stops the process as its spec's shutdown says: EXIT{shutdown} on the
  * control socket (SIGTERM for programs without libgensup), SIGKILL to
- * its process group at the deadline; brutal_kill at once; infinity
- * waits. STARTING children are killed at once. The handler hears EXITED
- * (requested = true) or START_FAILED. No-op when DOWN or STOPPING. */
+ * what its kill_mode names at the deadline (its cgroup: cgroup.kill);
+ * brutal_kill at once; infinity waits. STARTING children are killed at
+ * once. The handler hears EXITED (requested = true) or START_FAILED,
+ * with kill_mode "cgroup" only once the cgroup is empty. No-op when
+ * DOWN or stopping. */
 int sup_proc_stop(sup_proc *c);
 
 /* A READY=1 from NOTIFY_SOCKET by this child's pid. */
@@ -84,5 +98,11 @@ pid_t sup_proc_pid(const sup_proc *c);
 bool sup_proc_stopped_by(const sup_proc *c, uid_t *ret_uid, pid_t *ret_pid);
 const sup_spec *sup_proc_spec(const sup_proc *c);
 bool sup_proc_is_ready(const sup_proc *c);
+/* The kill_mode in force: the spec's, but process_group for "cgroup"
+ * where cgroups are not. */
+sup_kill_mode sup_proc_kill_mode(const sup_proc *c);
+/* Memory, processes and CPU (since the process started) from the child's
+ * cgroup; false when it has none. */
+bool sup_proc_usage(const sup_proc *c, sup_cgroup_usage *ret);
 
 #endif

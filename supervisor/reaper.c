@@ -1,9 +1,18 @@
-/* reaper.c: children's exits from SIGCHLD, found by pid in a hash table. */
+/* reaper.c: children's exits from a pidfd each, or from SIGCHLD, found by
+ * pid in a hash table. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 #include "reaper.h"
 
@@ -11,6 +20,7 @@ typedef struct slot {
         pid_t pid;            /* 0: empty; -1: deleted */
         sup_reaper_handler handler;
         void *userdata;
+        sd_event_source *pidfd_source;   /* owns the pidfd; NULL: found by the scan */
 } slot;
 
 static struct {
@@ -19,6 +29,9 @@ static struct {
         size_t cap;           /* a power of two */
         size_t used;          /* live and deleted slots */
         size_t live;
+        size_t n_pidfd;       /* live slots with a pidfd */
+        size_t n_unheard;     /* unwatched children, not reaped yet */
+        sd_event *event;
 } reaper;
 
 static size_t hash(pid_t pid, size_t cap) {
@@ -60,6 +73,67 @@ static int grow(void) {
         return 0;
 }
 
+/* Empties a live slot. */
+static void release(slot *s) {
+        if (s->pidfd_source) {
+                s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+                reaper.n_pidfd--;
+        }
+        *s = (slot) { .pid = -1 };
+        reaper.live--;
+}
+
+/* Hands the exit of the child in s (a zombie, si from WNOWAIT) to its
+ * handler, then reaps it. */
+static void deliver(slot *s, siginfo_t *si) {
+        sup_reaper_handler handler = s->handler;
+        void *data = s->userdata;
+        pid_t pid = s->pid;
+        release(s);
+        handler(si, data);
+        (void) waitid(P_PID, (id_t) pid, si, WEXITED | WNOHANG);
+}
+
+static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        pid_t pid = (pid_t) (intptr_t) userdata;
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid((idtype_t) P_PIDFD, (id_t) fd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+                return 0;
+        slot *s = find(pid);
+        if (s)
+                deliver(s, &si);
+        return 0;
+}
+
+/* A pidfd for pid while fds are plentiful: below a quarter of the limit,
+ * so that a tree near the limit keeps most of its room (a child costs
+ * two fds without it). -1 otherwise. */
+static int open_pidfd(pid_t pid) {
+        struct rlimit rl;
+        int fd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (fd < 0)
+                return -1;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t) fd >= rl.rlim_cur / 4) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static void watch_pidfd(slot *s) {
+        int fd = reaper.event ? open_pidfd(s->pid) : -1;
+        if (fd < 0)
+                return;
+        if (sd_event_add_io(reaper.event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, (void *) (intptr_t) s->pid) < 0) {
+                close(fd);
+                return;
+        }
+        (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
+        (void) sd_event_source_set_priority(s->pidfd_source, SD_EVENT_PRIORITY_IMPORTANT);
+        reaper.n_pidfd++;
+}
+
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata) {
         if (pid <= 0)
                 return -EINVAL;
@@ -78,18 +152,27 @@ int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata) {
                 reaper.used++;
         reaper.slots[i] = (slot) { .pid = pid, .handler = handler, .userdata = userdata };
         reaper.live++;
+        watch_pidfd(&reaper.slots[i]);
         return 0;
 }
 
 void sup_reaper_unwatch(pid_t pid) {
         slot *s = find(pid);
         if (s) {
-                *s = (slot) { .pid = -1 };
-                reaper.live--;
+                release(s);
+                reaper.n_unheard++;
         }
 }
 
+void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan) {
+        *ret_pidfd = reaper.n_pidfd;
+        *ret_scan = reaper.live - reaper.n_pidfd;
+}
+
 static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+        /* Every child has its pidfd: nothing to look for. */
+        if (reaper.live == reaper.n_pidfd && reaper.n_unheard == 0)
+                return 0;
         /* One SIGCHLD may stand for many exits: take every zombie there is. */
         for (;;) {
                 siginfo_t si;
@@ -99,18 +182,18 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
                 pid_t pid = si.si_pid;
                 slot *s = find(pid);
                 if (s) {
-                        sup_reaper_handler handler = s->handler;
-                        void *data = s->userdata;
-                        *s = (slot) { .pid = -1 };
-                        reaper.live--;
-                        handler(&si, data);
+                        deliver(s, &si);
+                        continue;
                 }
-                /* Reap it now, heard or not (a child nobody watches any more). */
+                /* Reap it now: a child nobody watches any more. */
                 (void) waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG);
+                if (reaper.n_unheard > 0)
+                        reaper.n_unheard--;
         }
 }
 
 int sup_reaper_open(sd_event *e) {
+        reaper.event = e;
         int r = sd_event_add_signal(e, &reaper.source, SIGCHLD, on_sigchld, NULL);
         if (r < 0)
                 return r;
@@ -120,6 +203,8 @@ int sup_reaper_open(sd_event *e) {
 
 void sup_reaper_close(void) {
         reaper.source = sd_event_source_disable_unref(reaper.source);
+        for (size_t i = 0; i < reaper.cap; i++)
+                sd_event_source_disable_unref(reaper.slots[i].pidfd_source);
         free(reaper.slots);
         memset(&reaper, 0, sizeof(reaper));
 }

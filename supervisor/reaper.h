@@ -1,10 +1,16 @@
-/* reaper.h: learning of children's exits through SIGCHLD, as s6-svscan
- * and runsv do, with no fd per child (a pidfd per child would cost a
- * third of gensupd's fds in a big tree).
+/* reaper.h: learning of children's exits, in O(1) per exit where the fd
+ * budget allows.
  *
- * The handler runs while the child is still a zombie (waitid WNOWAIT), so
- * its pid, and so its process group id, cannot be reused while the
- * handler kills what the child left behind; the reaper reaps it after. */
+ * Each child gets a pidfd while fds are plentiful (the pidfd's number is
+ * below a quarter of RLIMIT_NOFILE): its exit is read from it alone
+ * (waitid P_PIDFD), whatever the size of the tree. Beyond that, children
+ * are found on SIGCHLD by waitid(P_ALL) over every child, as s6-svscan and
+ * runsv do, with no fd per child; that scan runs only while such children
+ * (or unwatched zombies) exist.
+ *
+ * The handler runs while the child is still a zombie (WNOWAIT), so its
+ * pid, and so its process group id, cannot be reused while the handler
+ * kills what the child left behind; the reaper reaps it after. */
 #ifndef GENSUP_REAPER_H
 #define GENSUP_REAPER_H
 
@@ -20,9 +26,12 @@ typedef void (*sup_reaper_handler)(const siginfo_t *si, void *userdata);
 int sup_reaper_open(sd_event *e);
 void sup_reaper_close(void);
 
-/* Calls handler once, when pid exits. -EEXIST if pid is watched. */
+/* Calls handler once, when pid exits (pid must not have been reaped).
+ * -EEXIST if pid is watched. */
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata);
 /* Stops watching pid (its exit is then reaped unheard). */
 void sup_reaper_unwatch(pid_t pid);
+/* How many children are watched by pidfd, and how many by the scan. */
+void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan);
 
 #endif

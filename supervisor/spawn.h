@@ -2,6 +2,7 @@
 #ifndef GENSUP_SPAWN_H
 #define GENSUP_SPAWN_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "spec.h"
@@ -14,6 +15,8 @@ typedef struct sup_spawn_params {
         const char *notify_socket;      /* exported as NOTIFY_SOCKET; NULL for none */
         int output_fd;                  /* the child's stdout (and stderr); -1: gensupd's stderr */
         int error_fd;                   /* the child's stderr; -1: output_fd */
+        int cgroup_fd;                  /* O_DIRECTORY fd on the child's cgroup; -1: none */
+        bool cgroup_join;               /* the child moves itself in (cgroup.procs), not clone3 */
 } sup_spawn_params;
 
 typedef struct sup_process {
@@ -21,7 +24,8 @@ typedef struct sup_process {
         int control_fd;   /* gensupd's end of the control socketpair; owned by the caller */
 } sup_process;
 
-/* Forks and execs a child: a control socketpair (the child's end as
+/* Forks and execs a child (straight into its cgroup with clone3's
+ * CLONE_INTO_CGROUP where it can, else it moves itself in first): a control socketpair (the child's end as
  * GENSUP_CONTROL_FD), its own process group, PR_SET_PDEATHSIG
  * SIGKILL, environment, working directory, user and group, rlimits, stdin
  * from /dev/null, stdout to output_fd, stderr to error_fd, then exec. Returns 0

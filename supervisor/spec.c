@@ -39,6 +39,12 @@ const char *const sup_ready_names[_SUP_READY_MAX] = {
         [SUP_READY_EXEC] = "exec",
 };
 
+const char *const sup_kill_mode_names[_SUP_KILL_MODE_MAX] = {
+        [SUP_KILL_CGROUP] = "cgroup",
+        [SUP_KILL_PROCESS_GROUP] = "process_group",
+        [SUP_KILL_PROCESS] = "process",
+};
+
 static const struct {
         const char *name;
         int resource;
@@ -92,6 +98,10 @@ const char *sup_auto_shutdown_to_string(sup_auto_shutdown a) {
 }
 const char *sup_ready_to_string(sup_ready r) {
         return table_to_string(sup_ready_names, ELEMENTSOF(sup_ready_names), r);
+}
+
+const char *sup_kill_mode_to_string(sup_kill_mode m) {
+        return table_to_string(sup_kill_mode_names, ELEMENTSOF(sup_kill_mode_names), m);
 }
 
 int sup_child_type_from_string(const char *s) {
@@ -187,6 +197,9 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
                 return false;
         if (a->output_limit.lines != b->output_limit.lines || a->output_limit.bytes != b->output_limit.bytes ||
             a->output_limit.burst_s != b->output_limit.burst_s)
+                return false;
+        if (a->kill_mode != b->kill_mode || a->memory_max != b->memory_max || a->pids_max != b->pids_max ||
+            a->cpu_weight != b->cpu_weight || a->cpu_max_percent != b->cpu_max_percent)
                 return false;
         if (a->strategy != b->strategy || a->intensity != b->intensity || a->period_s != b->period_s ||
             a->auto_shutdown != b->auto_shutdown)

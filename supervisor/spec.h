@@ -44,6 +44,16 @@ typedef enum sup_ready {
         _SUP_READY_MAX,
 } sup_ready;
 
+/* What a stop kills, as systemd's KillMode=: everything in the child's
+ * cgroup (where cgroups are in force; process groups elsewhere), its
+ * process group, or the child's own process only. */
+typedef enum sup_kill_mode {
+        SUP_KILL_CGROUP,
+        SUP_KILL_PROCESS_GROUP,
+        SUP_KILL_PROCESS,
+        _SUP_KILL_MODE_MAX,
+} sup_kill_mode;
+
 /* Longest child or supervisor name: <runtime_dir>/<name>.sock must fit a
  * sockaddr_un (108 bytes) under any usual runtime directory. */
 #define SUP_NAME_MAX 64
@@ -113,6 +123,11 @@ struct sup_spec {
         size_t n_rlimits;
         sup_backoff backoff;
         sup_output_limit output_limit;
+        sup_kill_mode kill_mode;
+        uint64_t memory_max;          /* bytes, memory.max; 0: none */
+        uint64_t pids_max;            /* pids.max; 0: none */
+        unsigned cpu_weight;          /* cpu.weight, 1..10000; 0: none (100) */
+        unsigned cpu_max_percent;     /* cpu.max, percent of one CPU; 0: none */
 
         /* supervisors (type = SUP_SUPERVISOR, and the root) */
         sup_strategy strategy;
@@ -158,6 +173,7 @@ extern const char *const sup_restart_names[_SUP_RESTART_MAX];
 extern const char *const sup_strategy_names[_SUP_STRATEGY_MAX];
 extern const char *const sup_auto_shutdown_names[_SUP_AUTO_SHUTDOWN_MAX];
 extern const char *const sup_ready_names[_SUP_READY_MAX];
+extern const char *const sup_kill_mode_names[_SUP_KILL_MODE_MAX];
 /* The index of s in table (n entries), or -EINVAL. */
 int sup_enum_from_string(const char *const *table, size_t n, const char *s);
 
@@ -169,6 +185,7 @@ const char *sup_restart_to_string(sup_restart r);
 const char *sup_strategy_to_string(sup_strategy s);
 const char *sup_auto_shutdown_to_string(sup_auto_shutdown a);
 const char *sup_ready_to_string(sup_ready r);
+const char *sup_kill_mode_to_string(sup_kill_mode m);
 /* The lowercase name of RLIMIT_* resource ("nofile"), or NULL. */
 const char *sup_rlimit_to_string(int resource);
 

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "spec.h"
 #include "daemon.h"
@@ -54,6 +55,21 @@ static json_t *reason_json(const sup_reason *r) {
         return j;
 }
 
+static json_t *count_or_null(int64_t v) {
+        return v >= 0 ? json_integer((json_int_t) v) : json_null();
+}
+
+/* Containment and what the child's cgroup counts (null where unknown). */
+static void add_usage_fields(json_t *j, const sup_proc *p) {
+        sup_cgroup_usage u = { -1, -1, -1 };
+        if (p)
+                (void) sup_proc_usage(p, &u);
+        json_object_set_new(j, "kill_mode", p ? json_string(sup_kill_mode_to_string(sup_proc_kill_mode(p))) : json_null());
+        json_object_set_new(j, "memory_bytes", count_or_null(u.memory_bytes));
+        json_object_set_new(j, "cpu_us", count_or_null(u.cpu_usec));
+        json_object_set_new(j, "processes", count_or_null(u.pids));
+}
+
 json_t *sup_status_entry(const sup_entry *e) {
         const sup_spec *s = sup_entry_spec(e);
         const sup_child *core = sup_entry_core(e);
@@ -80,6 +96,7 @@ json_t *sup_status_entry(const sup_entry *e) {
                 if (oc && oc->lines > 0)
                         json_object_set_new(j, "output_dropped", json_pack("{s:I,s:I}", "lines", (json_int_t) oc->lines,
                                                                            "bytes", (json_int_t) oc->bytes));
+                add_usage_fields(j, p);
                 if (sup_entry_args(e))
                         json_object_set_new(j, "args", strv_json(sup_entry_args(e)));
         }
@@ -112,6 +129,8 @@ json_t *sup_status_daemon(const sup_daemon *d) {
                                    (json_int_t) ((sup_mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
                                    "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
         json_object_set_new(daemon, "version", json_string(GENSUP_VERSION));
+        json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
+        json_object_set_new(daemon, "cgroup", or_null(sup_cgroup_root()));
         return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
 }
 
@@ -178,6 +197,11 @@ json_t *sup_status_spec(const sup_spec *s) {
                                     json_pack("[I,I]", (json_int_t) s->rlimits[i].limit.rlim_cur,
                                               (json_int_t) s->rlimits[i].limit.rlim_max));
         json_object_set_new(j, "rlimits", rl);
+        json_object_set_new(j, "kill_mode", json_string(sup_kill_mode_to_string(s->kill_mode)));
+        json_object_set_new(j, "memory_max", s->memory_max ? json_integer((json_int_t) s->memory_max) : json_null());
+        json_object_set_new(j, "pids_max", s->pids_max ? json_integer((json_int_t) s->pids_max) : json_null());
+        json_object_set_new(j, "cpu_weight", s->cpu_weight ? json_integer(s->cpu_weight) : json_null());
+        json_object_set_new(j, "cpu_max", s->cpu_max_percent ? json_integer(s->cpu_max_percent) : json_null());
         json_object_set_new(j, "backoff",
                             json_pack("{s:I,s:I,s:f,s:f,s:I}", "initial", (json_int_t) s->backoff.initial_ms, "max",
                                       (json_int_t) s->backoff.max_ms, "factor", s->backoff.factor, "jitter",

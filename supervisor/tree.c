@@ -1149,9 +1149,18 @@ sup_node *sup_entry_owner(const sup_entry *e) {
         return e->owner;
 }
 
+/* A worker whose process is gone counts as stopping while its cgroup is
+ * emptied, then as stopped until its supervisor has taken the exit in,
+ * so that status never shows a running child without a pid. */
+static bool exit_pending(const sup_entry *e) {
+        return e->core->state == SUP_CHILD_RUNNING && e->spec->type == SUP_WORKER && sup_entry_pid(e) == 0;
+}
+
 const char *sup_entry_state(const sup_entry *e) {
         if (e->stopping)
                 return "stopping";
+        if (exit_pending(e))
+                return e->proc && sup_proc_get_state(e->proc) == SUP_PROC_DRAINING ? "stopping" : "stopped";
         switch (e->core->state) {
         case SUP_CHILD_RESTARTING:
                 return "restarting";
@@ -1178,7 +1187,8 @@ pid_t sup_entry_last_pid(const sup_entry *e) {
 }
 
 uint64_t sup_entry_uptime_ms(const sup_entry *e, uint64_t now) {
-        if (e->core->state != SUP_CHILD_RUNNING || e->core->started_at_usec == 0 || now < e->core->started_at_usec)
+        if (e->core->state != SUP_CHILD_RUNNING || exit_pending(e) || e->core->started_at_usec == 0 ||
+            now < e->core->started_at_usec)
                 return 0;
         return (now - e->core->started_at_usec) / 1000u;
 }

@@ -687,6 +687,48 @@ START_TEST(test_output_limit) {
 }
 END_TEST
 
+/* kill_mode and the cgroup limits (issue 7 §2). */
+START_TEST(test_containment_keys) {
+        sup_errors e = { 0 };
+        sup_spec *s = NULL;
+        ck_assert_int_eq(sup_spec_parse("name = \"c\"; exec = [\"/bin/true\"];\n", "start-child", NULL, NULL, NULL,
+                                        &s, &e),
+                         0);
+        ck_assert_int_eq(s->kill_mode, SUP_KILL_CGROUP);
+        ck_assert_uint_eq(s->memory_max, 0);
+        ck_assert_uint_eq(s->pids_max, 0);
+        sup_spec_free(s);
+
+        ck_assert_int_eq(sup_spec_parse("name = \"c\"; exec = [\"/bin/true\"]; kill_mode = \"process\";\n"
+                                        "memory_max = 67108864; pids_max = 64; cpu_weight = 50; cpu_max = 150;\n",
+                                        "start-child", NULL, NULL, NULL, &s, &e),
+                         0);
+        ck_assert_int_eq(s->kill_mode, SUP_KILL_PROCESS);
+        ck_assert_uint_eq(s->memory_max, 67108864);
+        ck_assert_uint_eq(s->pids_max, 64);
+        ck_assert_uint_eq(s->cpu_weight, 50);
+        ck_assert_uint_eq(s->cpu_max_percent, 150);
+        ck_assert_str_eq(sup_kill_mode_to_string(s->kill_mode), "process");
+        sup_spec *t = NULL;
+        ck_assert_int_eq(sup_spec_parse("name = \"c\"; exec = [\"/bin/true\"]; kill_mode = \"process\";\n"
+                                        "memory_max = 67108864; pids_max = 64; cpu_weight = 50; cpu_max = 100;\n",
+                                        "start-child", NULL, NULL, NULL, &t, &e),
+                         0);
+        ck_assert(!sup_spec_equal(s, t, true));
+        sup_spec_free(t);
+        sup_spec_free(s);
+
+        s = NULL;
+        int r = sup_spec_parse("name = \"c\"; exec = [\"/bin/true\"]; kill_mode = \"mixed\"; pids_max = 0;\n"
+                               "cpu_weight = 20000; memory_max = 100;\n",
+                               "start-child", NULL, NULL, NULL, &s, &e);
+        ck_assert_int_lt(r, 0);
+        ck_assert_ptr_null(s);
+        ck_assert_uint_eq(e.n, 4);
+        sup_errors_done(&e);
+}
+END_TEST
+
 START_TEST(test_fragment_errors) {
         sup_errors e = { 0 };
         sup_spec *s = NULL;
@@ -909,6 +951,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_fragment);
         tcase_add_test(tc, test_fragment_errors);
         tcase_add_test(tc, test_output_limit);
+        tcase_add_test(tc, test_containment_keys);
         tcase_add_test(tc, test_fragment_parent);
         tcase_add_test(tc, test_fragment_base_dir);
         suite_add_tcase(s, tc);

@@ -46,6 +46,20 @@ START_TEST(test_stopped_by_us) {
 }
 END_TEST
 
+/* The OOM killer's SIGKILL, seen in the cgroup's memory.events. */
+START_TEST(test_oom_kill) {
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGKILL, .oom_killed = true }),
+                         "{signal,SIGKILL,oom_kill}");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGKILL }), "{signal,SIGKILL}");
+        /* Ours still wins; another death is its own. */
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_KILLED, .status = SIGKILL, .sent_kill = true,
+                                                 .oom_killed = true }),
+                         "killed");
+        ck_assert_str_eq(name((sup_exit_facts) { .code = CLD_EXITED, .status = 1, .oom_killed = true }),
+                         "{exit_status,1}");
+}
+END_TEST
+
 START_TEST(test_reported) {
         ck_assert_str_eq(name((sup_exit_facts) { .reported = "{shutdown,drained}", .code = CLD_EXITED }),
                          "{shutdown,drained}");
@@ -173,6 +187,7 @@ Suite *exit_reason_suite(void) {
         TCase *tc = tcase_create("reasons");
         tcase_add_test(tc, test_plain_programs);
         tcase_add_test(tc, test_stopped_by_us);
+        tcase_add_test(tc, test_oom_kill);
         tcase_add_test(tc, test_reported);
         tcase_add_test(tc, test_parse_round_trip);
         tcase_add_test(tc, test_parse_refuses);

@@ -360,6 +360,9 @@ static void print_status_tree(const ctl_opts *o, json_t *doc) {
         printf("gensupd %s: %s%s%s, pid %" JSON_INTEGER_FORMAT ", up %s, config %s\n",
                jstr(daemon, "version") ? jstr(daemon, "version") : "?", color ? color : "", state ? state : "?",
                color ? C_RESET : "", jint(daemon, "pid"), up, jstr(daemon, "config") ? jstr(daemon, "config") : "?");
+        if (jstr(daemon, "containment"))
+                printf("containment: %s%s%s\n", jstr(daemon, "containment"), jstr(daemon, "cgroup") ? " " : "",
+                       jstr(daemon, "cgroup") ? jstr(daemon, "cgroup") : "");
         if (!json_is_object(tree)) {
                 printf("(no tree)\n");
                 return;

@@ -1,9 +1,11 @@
 /* it.c: helpers for integration tests (see it.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,52 @@ static char *public_dirs[MAX_PUBLIC];   /* it_public_copy's directories */
 static pid_t children[MAX_CHILDREN];
 static pid_t owner;     /* the process whose atexit cleans up */
 
+static bool cgroup_populated(const char *dir) {
+        char path[4200], buf[256] = "";
+        snprintf(path, sizeof(path), "%s/cgroup.events", dir);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        return strstr(buf, "populated 1") != NULL;
+}
+
+/* A gensupd that was killed leaves its cgroups (the next one on its
+ * runtime directory would clean them): <runtime dir>/gensupd.cgroup names
+ * them, and a test's go with the test. */
+static void remove_cgroups(const char *marker) {
+        char dir[4096] = "", path[4400];
+        FILE *f = fopen(marker, "re");
+        if (!f)
+                return;
+        bool ok = fscanf(f, "%4095s", dir) == 1 && strncmp(dir, "/sys/fs/cgroup", 14) == 0;
+        fclose(f);
+        snprintf(path, sizeof(path), "%s/cgroup.kill", dir);
+        int fd = ok ? open(path, O_WRONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+                return;
+        (void) !write(fd, "1", 1);
+        close(fd);
+        /* Bounded: SIGKILLed processes go at once. */
+        for (int i = 0; i < 2000 && cgroup_populated(dir); i++)
+                usleep(1000);
+        DIR *dh = opendir(dir);
+        for (struct dirent *e; dh && (e = readdir(dh));)
+                if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+                        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+                        (void) rmdir(path);
+                }
+        if (dh)
+                closedir(dh);
+        (void) rmdir(dir);
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        const char *base = path + ftw->base;
+        if (flag == FTW_F && strcmp(base, "gensupd.cgroup") == 0)
+                remove_cgroups(path);
         (void) remove(path);
         return 0;
 }
