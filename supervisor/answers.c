@@ -15,6 +15,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "answers.h"
+#include "cgroup.h"
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -53,9 +55,22 @@ static sup_entry *find_entry(sup_daemon *d, const char *name) {
 
 /* ---- read commands ---- */
 
+/* {"gensupd": {pid, uptime_ms, config, runtime_dir, state, version,
+ * containment, cgroup}, "tree": node} */
+static json_t *status_document(const sup_daemon *d) {
+        json_t *daemon = json_pack("{s:i,s:I,s:s,s:s,s:s}", "pid", (int) getpid(), "uptime_ms",
+                                   (json_int_t) ((sup_mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
+                                   "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
+        json_object_set_new(daemon, "version", json_string(GENSUP_VERSION));
+        json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
+        const char *cgroup = sup_cgroup_root();
+        json_object_set_new(daemon, "cgroup", cgroup ? json_string(cgroup) : json_null());
+        return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
+}
+
 static int query_status(sup_daemon *d, const sup_control_request *q, json_t **ret_json, char **ret_error) {
         if (q->n_args == 0) {
-                *ret_json = sup_status_daemon(d);
+                *ret_json = status_document(d);
                 return 0;
         }
         sup_node *n = find_node(d, q->args[0]);

@@ -8,7 +8,6 @@
 #include "log.h"
 #include "output.h"
 #include "reaper.h"
-#include "reload.h"
 #include "status.h"
 
 void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason) {
@@ -45,7 +44,7 @@ int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result
         if (!c)
                 return -ENOMEM;
         *c = (reload_call) { .d = d, .done = done, .userdata = userdata };
-        int r = sup_reload(d, on_reloaded, c, ret_error);
+        int r = sup_reload(&d->reload, &d->config, &d->root, d->stopping, on_reloaded, c, ret_error);
         if (r < 0) {
                 sup_log(LOG_ERR, "reload of %s refused, nothing changed: %s", d->config->path,
                         *ret_error ? *ret_error : strerror(-r));
@@ -56,9 +55,9 @@ int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result
 
 void sup_daemon_done(sup_daemon *d) {
         d->control = sup_control_free(d->control);
-        sup_reload_cancel(d);
+        sup_reload_cancel(&d->reload);
         d->root = sup_tree_free(d->root);
-        sup_reload_done_all(d);
+        sup_reload_done_all(&d->reload);
         d->notify = sup_notify_free(d->notify);
         sup_output_close_all();
         sup_reaper_close();

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "notify.h"
+#include "reload.h"
 #include "tree.h"
 #include "version.h"
 
@@ -27,8 +28,7 @@ typedef struct sup_daemon {
         bool stopping;
         int exit_status;
         uint64_t started_usec;   /* CLOCK_MONOTONIC */
-        struct sup_reload_job *reloading;     /* the reload being carried out (reload.c), or NULL */
-        struct sup_reload_retired *retired;   /* configs children may still use */
+        sup_reload_state reload;
 } sup_daemon;
 
 /* A tree event, for gensupctl events --follow. */

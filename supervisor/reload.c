@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "log.h"
 #include "reload.h"
 
@@ -30,7 +29,9 @@ typedef struct step {
 } step;
 
 typedef struct sup_reload_job {
-        sup_daemon *d;
+        sup_reload_state *state;
+        sup_config **config;    /* gensupd's: the new one once the job starts */
+        sup_node *const *root;  /* gensupd's running tree (NULL once gone) */
         sup_config *old;
         step *steps;
         size_t n_steps, cap_steps;
@@ -173,13 +174,13 @@ static void job_free(job *j) {
         free(j);
 }
 
-static void retire(sup_daemon *d, sup_config *c) {
+static void retire(sup_reload_state *st, sup_config *c) {
         struct sup_reload_retired *r = calloc(1, sizeof(*r));
         if (!r)
                 return;   /* leaked rather than freed under a running child */
         r->config = c;
-        r->next = d->retired;
-        d->retired = r;
+        r->next = st->retired;
+        st->retired = r;
 }
 
 static void run_phase(job *j);
@@ -211,16 +212,14 @@ static void on_step_done(void *userdata, int r, const char *name, pid_t pid, con
 }
 
 static void finish(job *j) {
-        sup_daemon *d = j->d;
-
         /* A removal that did not happen may leave a child on an old spec:
          * then the old config stays until gensupd exits. */
         if (j->any_failed)
-                retire(d, j->old);
+                retire(j->state, j->old);
         else
                 sup_config_free(j->old);
         j->old = NULL;
-        d->reloading = NULL;
+        j->state->job = NULL;
         json_t *result = json_incref(j->result);
         sup_reload_done done = j->done;
         void *userdata = j->userdata;
@@ -237,7 +236,7 @@ static void run_phase(job *j) {
                 if ((s->kind == STEP_START) != j->starting)
                         continue;
                 j->pending++;
-                sup_node *n = j->d->root ? sup_tree_find_node(j->d->root, s->node) : NULL;
+                sup_node *n = *j->root ? sup_tree_find_node(*j->root, s->node) : NULL;
                 int r;
                 switch (n ? s->kind : _STEP_MAX) {
                 case STEP_TERMINATE:
@@ -266,21 +265,23 @@ static bool same_text(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-int sup_reload(sup_daemon *d, sup_reload_done done, void *userdata, char **ret_error) {
+int sup_reload(sup_reload_state *st, sup_config **config, sup_node *const *root, bool stopping,
+               sup_reload_done done, void *userdata, char **ret_error) {
+        sup_config *running = *config;
         sup_errors errors = { 0 };
         sup_config *new = NULL;
         char *error = NULL;
         int r;
 
-        if (d->reloading) {
+        if (st->job) {
                 *ret_error = strdup("a reload is already in progress");
                 return -EBUSY;
         }
-        if (!d->root || d->stopping) {
+        if (!*root || stopping) {
                 *ret_error = strdup("the tree is stopping");
                 return -ESHUTDOWN;
         }
-        r = sup_config_load(d->config->path, &new, &errors);
+        r = sup_config_load(running->path, &new, &errors);
         if (r < 0) {
                 size_t len = 0;
                 for (size_t i = 0; i < errors.n; i++)
@@ -295,11 +296,11 @@ int sup_reload(sup_daemon *d, sup_reload_done done, void *userdata, char **ret_e
                 *ret_error = error;
                 return r;
         }
-        if (!same_text(new->runtime_dir, d->config->runtime_dir))
+        if (!same_text(new->runtime_dir, running->runtime_dir))
                 error = strdup("runtime_dir changed: restart gensupd to move the sockets");
-        else if (!sup_spec_equal(d->config->root, new->root, false))
+        else if (!sup_spec_equal(running->root, new->root, false))
                 error = strdup("the top supervisor's own settings changed: restart gensupd to apply them");
-        else if (new->root->strategy == SUP_SIMPLE_ONE_FOR_ONE && !sup_spec_equal(d->config->root, new->root, true))
+        else if (new->root->strategy == SUP_SIMPLE_ONE_FOR_ONE && !sup_spec_equal(running->root, new->root, true))
                 error = strdup("the top supervisor's template changed: restart gensupd to apply it");
         if (error) {
                 sup_config_free(new);
@@ -312,48 +313,50 @@ int sup_reload(sup_daemon *d, sup_reload_done done, void *userdata, char **ret_e
                 sup_config_free(new);
                 return -ENOMEM;
         }
-        j->d = d;
+        j->state = st;
+        j->config = config;
+        j->root = root;
         j->done = done;
         j->userdata = userdata;
         j->result = json_pack("{s:[],s:[],s:[],s:i,s:[]}", "added", "removed", "changed", "unchanged", 0, "failed");
-        r = j->result ? diff_node(j, d->root, new->root) : -ENOMEM;
+        r = j->result ? diff_node(j, *root, new->root) : -ENOMEM;
         if (r < 0) {
                 /* diff_node swaps as it goes; undoing half a diff is not
                  * worth its risk: this is out of memory. */
                 sup_log(LOG_CRIT, "reload: out of memory while comparing; the running tree is unchanged");
-                retire(d, new);
+                retire(st, new);
                 job_free(j);
                 return r;
         }
         /* The running root object, now with the new children list, moves
          * into the new config; the new config's root into the old one. */
-        sup_spec *running_root = d->config->root;
-        d->config->root = new->root;
+        sup_spec *running_root = running->root;
+        running->root = new->root;
         new->root = running_root;
-        j->old = d->config;
-        d->config = new;
-        d->reloading = j;
+        j->old = running;
+        *config = new;
+        st->job = j;
         run_phase(j);
         return 0;
 }
 
-void sup_reload_cancel(sup_daemon *d) {
-        job *j = d->reloading;
+void sup_reload_cancel(sup_reload_state *st) {
+        job *j = st->job;
         if (j) {
                 /* gensupd is exiting in the middle of a reload: its answers
                  * must not come back to a freed job. */
-                if (d->root)
-                        sup_tree_ctl_cancel(d->root, j);
-                retire(d, j->old);
+                if (*j->root)
+                        sup_tree_ctl_cancel(*j->root, j);
+                retire(st, j->old);
                 job_free(j);
-                d->reloading = NULL;
+                st->job = NULL;
         }
 }
 
-void sup_reload_done_all(sup_daemon *d) {
-        while (d->retired) {
-                struct sup_reload_retired *r = d->retired;
-                d->retired = r->next;
+void sup_reload_done_all(sup_reload_state *st) {
+        while (st->retired) {
+                struct sup_reload_retired *r = st->retired;
+                st->retired = r->next;
                 sup_config_free(r->config);
                 free(r);
         }

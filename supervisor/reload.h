@@ -2,9 +2,19 @@
 #ifndef GENSUP_RELOAD_H
 #define GENSUP_RELOAD_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
-struct sup_daemon;
+#include "config.h"
+#include "tree.h"
+
+/* gensupd's reloads: the one being carried out, and the configs that
+ * children of earlier ones may still run on. Start all-zero. */
+typedef struct sup_reload_state {
+        struct sup_reload_job *job;           /* NULL: none in progress */
+        struct sup_reload_retired *retired;
+} sup_reload_state;
 
 /* result: {"added": [...], "removed": [...], "changed": [...],
  * "unchanged": N, "failed": [{"name", "reason"}]}, taken by the callee. */
@@ -25,12 +35,17 @@ typedef void (*sup_reload_done)(void *userdata, json_t *result);
  * *ret_error, one line per problem): a config with errors (FILE:LINE
  * lines), a change to runtime_dir or to the top supervisor's own flags
  * (restart gensupd for those), a reload already in progress (-EBUSY).
- * Otherwise returns 0 and calls done once everything is carried out. */
-int sup_reload(struct sup_daemon *d, sup_reload_done done, void *userdata, char **ret_error);
+ * Otherwise returns 0 and calls done once everything is carried out.
+ *
+ * config is gensupd's config, replaced by the new one once the reload
+ * starts; root points at its running tree, kept by the caller for as long
+ * as the reload runs. */
+int sup_reload(sup_reload_state *st, sup_config **config, sup_node *const *root, bool stopping,
+               sup_reload_done done, void *userdata, char **ret_error);
 
 /* At exit: abandons a reload in progress (before the tree is freed) ... */
-void sup_reload_cancel(struct sup_daemon *d);
+void sup_reload_cancel(sup_reload_state *st);
 /* ... and frees the configs reloads kept for running children (after). */
-void sup_reload_done_all(struct sup_daemon *d);
+void sup_reload_done_all(sup_reload_state *st);
 
 #endif

@@ -7,7 +7,6 @@
 #include "cgroup.h"
 #include "clock.h"
 #include "spec.h"
-#include "daemon.h"
 #include "exit_reason.h"
 #include "status.h"
 
@@ -122,16 +121,6 @@ json_t *sup_status_node(const sup_node *n) {
         json_object_set_new(j, "restarts_in_period", json_integer((json_int_t) sup_core_history_len(sup_node_core(n))));
         json_object_set_new(j, "children", node_children(n));
         return j;
-}
-
-json_t *sup_status_daemon(const sup_daemon *d) {
-        json_t *daemon = json_pack("{s:i,s:I,s:s,s:s,s:s}", "pid", (int) getpid(), "uptime_ms",
-                                   (json_int_t) ((sup_mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
-                                   "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
-        json_object_set_new(daemon, "version", json_string(GENSUP_VERSION));
-        json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
-        json_object_set_new(daemon, "cgroup", or_null(sup_cgroup_root()));
-        return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
 }
 
 json_t *sup_status_which_children(const sup_node *n) {

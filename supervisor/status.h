@@ -8,10 +8,6 @@
 #include "gensup.pb-c.h"
 #include "tree.h"
 
-struct sup_daemon;
-
-/* {"gensupd": {pid, uptime_ms, config, runtime_dir, state}, "tree": node} */
-json_t *sup_status_daemon(const struct sup_daemon *d);
 /* A supervisor as a child object with its children (start order). */
 json_t *sup_status_node(const sup_node *n);
 /* A child object: name, type, state, pid, restart, restarts, uptime_ms,
