@@ -142,6 +142,7 @@ typedef struct relay {
         sup_control_done done;
         void *token;
         char *name;   /* the child a sys request went to */
+        sup_daemon *d;   /* sys requests: to find the child again */
 } relay;
 
 static relay *relay_new(sup_control_done done, void *token, const char *name) {
@@ -175,8 +176,16 @@ static void on_sys_done(void *userdata, Gensup__Frame *f) {
                 relay_answer(x, -ECONNRESET, "the child went away", NULL);
         else if (f->kind == GENSUP__KIND__ERROR)
                 relay_answer(x, -(f->code ? (int) f->code : EIO), f->reason, NULL);
-        else
-                relay_answer(x, 0, NULL, sup_status_sys_reply(x->name, f->sys_reply));
+        else {
+                json_t *j = sup_status_sys_reply(x->name, f->sys_reply);
+                /* statistics: what the child's cgroup counts, beside what
+                 * the server says of itself (the child may have restarted
+                 * meanwhile: then these are the new process's). */
+                sup_entry *e = f->sys_reply && f->sys_reply->statistics ? find_entry(x->d, x->name) : NULL;
+                if (e && sup_entry_proc(e))
+                        json_object_set_new(j, "cgroup", sup_status_usage(sup_entry_proc(e)));
+                relay_answer(x, 0, NULL, j);
+        }
         ipc_frame_free(f);
 }
 
@@ -198,6 +207,8 @@ static int on_sys(void *userdata, const sup_control_request *q, sup_control_done
         if (!proc)
                 return fail(-EOPNOTSUPP, "not a worker", ret_error);
         relay *x = relay_new(done, token, sup_entry_name(e));
+        if (x)
+                x->d = d;
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         int r = sup_proc_sys(proc, &sys, on_sys_done, x);

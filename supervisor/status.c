@@ -69,6 +69,12 @@ static void add_usage_fields(json_t *j, const sup_proc *p) {
         json_object_set_new(j, "processes", count_or_null(u.pids));
 }
 
+json_t *sup_status_usage(const sup_proc *p) {
+        json_t *j = json_object();
+        add_usage_fields(j, p);
+        return j;
+}
+
 json_t *sup_status_entry(const sup_entry *e) {
         const sup_spec *s = sup_entry_spec(e);
         const sup_child *core = sup_entry_core(e);

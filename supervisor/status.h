@@ -19,6 +19,9 @@ json_t *sup_status_which_children(const sup_node *n);
 json_t *sup_status_spec(const sup_spec *s);
 /* {"name", "exits": [{time_us, pid, context, reason}]}, oldest first. */
 json_t *sup_status_history(const sup_entry *e);
+/* What the child's cgroup counts: {kill_mode, memory_bytes, cpu_us,
+ * processes}, each null where unknown (no cgroup, no controller). */
+json_t *sup_status_usage(const sup_proc *p);
 /* get-state: {"name", "state"}; statistics: {"name", calls, ...}. */
 json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r);
 /* One event: {time_us, event, supervisor, child, pid, reason}. */

@@ -642,8 +642,20 @@ static void print_statistics(json_t *doc) {
         kv_add(&l, "memory (rss)", strdup(buf), NULL);
         kv_add(&l, "suspended", jtext(json_object_get(doc, "suspended")), NULL);
         kv_add(&l, "trace", strdup(json_is_true(json_object_get(doc, "trace")) ? "on" : "off"), NULL);
+        /* What gensupd's cgroup for the child counts (the whole cgroup:
+         * helpers the server started included), where it knows. */
+        json_t *cg = json_object_get(doc, "cgroup");
+        if (json_is_integer(json_object_get(cg, "memory_bytes"))) {
+                fmt_bytes((uint64_t) jint(cg, "memory_bytes"), buf, sizeof(buf));
+                kv_add(&l, "cgroup memory", strdup(buf), NULL);
+        }
+        if (json_is_integer(json_object_get(cg, "cpu_us"))) {
+                fmt_cpu((uint64_t) jint(cg, "cpu_us"), buf, sizeof(buf));
+                kv_add(&l, "cgroup cpu time", strdup(buf), NULL);
+        }
         static const char *const known[] = { "name", "calls", "casts", "infos", "replies", "connections",
-                                             "uptime_ms", "cpu_us", "rss_bytes", "suspended", "trace", NULL };
+                                             "uptime_ms", "cpu_us", "rss_bytes", "suspended", "trace", "cgroup",
+                                             NULL };
         kv_add_rest(&l, doc, known);
         kv_print(&l, "");
 }

@@ -724,6 +724,13 @@ START_TEST(test_sys_and_call) {
         ck_assert_int_ge(num(doc, "calls"), 3);
         ck_assert_int_gt(num(doc, "rss_bytes"), 0);
         ck_assert(json_is_false(json_object_get(doc, "suspended")));
+        /* gensupd adds what the child's cgroup counts (null without one). */
+        json_t *cg = json_object_get(doc, "cgroup");
+        ck_assert(json_is_object(cg));
+        ck_assert_ptr_nonnull(str(cg, "kill_mode"));
+        ck_assert(json_is_integer(json_object_get(cg, "cpu_us")) || json_is_null(json_object_get(cg, "cpu_us")));
+        ck_assert(json_is_integer(json_object_get(cg, "memory_bytes")) ||
+                  json_is_null(json_object_get(cg, "memory_bytes")));
         json_decref(doc);
 
         ctl_run(&r, "statistics", "ts");
