@@ -130,7 +130,6 @@ static void watch_pidfd(slot *s) {
                 return;
         }
         (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
-        (void) sd_event_source_set_priority(s->pidfd_source, SD_EVENT_PRIORITY_IMPORTANT);
         reaper.n_pidfd++;
 }
 
@@ -194,11 +193,10 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
 
 int sup_reaper_open(sd_event *e) {
         reaper.event = e;
-        int r = sd_event_add_signal(e, &reaper.source, SIGCHLD, on_sigchld, NULL);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_priority(reaper.source, SD_EVENT_PRIORITY_IMPORTANT);
-        return 0;
+        /* Exits have the control socket's priority, not a higher one: a
+         * child that exits as fast as it is restarted must not starve
+         * gensupctl (sd-event serves equal priorities in turn). */
+        return sd_event_add_signal(e, &reaper.source, SIGCHLD, on_sigchld, NULL);
 }
 
 void sup_reaper_close(void) {
