@@ -681,6 +681,7 @@ static void spec_defaults(sup_spec *s) {
         s->shutdown_ms = SUP_DEFAULT_WORKER_SHUTDOWN_MS;
         s->significant = false;
         s->listen = false;
+        s->hold_socket = true;
         s->ready = SUP_READY_NOTIFY;
         s->start_timeout_ms = SUP_DEFAULT_START_TIMEOUT_MS;
         s->socket_mode = SUP_DEFAULT_SOCKET_MODE;
@@ -986,8 +987,10 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
                 } else
                         (void) resolve_exec(c, v, s->exec);
         }
-        if ((v = config_setting_get_member(g, "listen")))
-                (void) get_bool(c, v, "listen", &s->listen);
+        /* Given either way, listen says what gensupd does; absent, gensupd
+         * holds the socket a gen_server makes (gensup.conf(5)). */
+        if ((v = config_setting_get_member(g, "listen")) && get_bool(c, v, "listen", &s->listen))
+                s->hold_socket = false;
         if ((v = config_setting_get_member(g, "ready")) &&
             get_enum(c, v, "ready", sup_ready_names, ELEMENTSOF(sup_ready_names), &e))
                 s->ready = (sup_ready) e;

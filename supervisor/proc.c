@@ -297,12 +297,33 @@ static void finish_sys(sup_proc *c, Gensup__Frame *f) {
         ipc_frame_free(f);
 }
 
+/* A gen_server offered to hold its socket (GENSUP_HOLD_SOCKET) hands it
+ * over with READY: from now on gensupd holds it as for listen = true. Any
+ * other fd the child sent is closed. */
+static void hold_handed_socket(sup_proc *c) {
+        int fd;
+
+        while ((fd = ipc_conn_take_fd(c->control)) >= 0) {
+                if (c->listen_fd >= 0 || !c->spec->hold_socket) {
+                        close(fd);
+                        continue;
+                }
+                int r = sup_listen_adopt(fd, c->env->runtime_dir, c->spec, &c->listen_path);
+                if (r < 0)
+                        sup_log_errno(LOG_WARNING, r, "%s: not holding the socket it handed over: %m", c->spec->name);
+                else
+                        c->listen_fd = fd;
+        }
+        ipc_conn_set_accept_fds(c->control, false);
+}
+
 /* A frame from the child on its control socket. Nothing it sends can hurt
  * gensupd: a frame that makes no sense now is ignored. */
 static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
         c->speaks_gensup = true;
         switch (f->kind) {
         case GENSUP__KIND__READY:
+                hold_handed_socket(c);
                 became_ready(c);
                 break;
         case GENSUP__KIND__INIT_FAILED: {
@@ -547,6 +568,12 @@ int sup_proc_start(sup_proc *c) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
+        /* A gen_server may hand its own socket over (hold_handed_socket);
+         * one kind of simple_one_for_one children shares one name. */
+        char *hold_path = NULL;
+        if (c->listen_fd < 0 && c->spec->hold_socket && !c->extra_args &&
+            sup_listen_path(c->env->runtime_dir, c->spec, &hold_path) < 0)
+                hold_path = NULL;
         int cgroup_fd = cgroup_prepare(c);
         sup_spawn_params params = {
                 .cgroup_fd = cgroup_fd,
@@ -554,6 +581,7 @@ int sup_proc_start(sup_proc *c) {
                 .spec = c->spec,
                 .extra_args = c->extra_args,
                 .listen_fd = c->listen_fd,
+                .hold_path = hold_path,
                 .runtime_dir = c->env->runtime_dir,
                 .notify_socket = c->env->notify_socket,
                 .output_fd = out[0],
@@ -562,6 +590,8 @@ int sup_proc_start(sup_proc *c) {
         sup_process p;
         const char *step = NULL;
         r = sup_spawn(&params, &p, &step);
+        bool offer_hold = hold_path != NULL;
+        free(hold_path);
         close(out[0]);
         close(out[1]);
         if (cgroup_fd >= 0)
@@ -591,6 +621,7 @@ int sup_proc_start(sup_proc *c) {
         r = ipc_conn_new(p.control_fd, CONTROL_MAX_FRAME, &c->control);
         if (r < 0)
                 goto fail;
+        ipc_conn_set_accept_fds(c->control, offer_hold);
         r = sd_event_add_io(c->env->event, &c->control_source, p.control_fd, EPOLLIN, on_control, c);
         if (r < 0)
                 goto fail;

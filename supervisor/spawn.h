@@ -11,6 +11,7 @@ typedef struct sup_spawn_params {
         const sup_spec *spec;
         char *const *extra_args;        /* appended to spec->exec (simple_one_for_one); may be NULL */
         int listen_fd;                  /* passed as fd 3 with LISTEN_FDS=1; -1 for none */
+        const char *hold_path;          /* exported as GENSUP_HOLD_SOCKET; NULL for none */
         const char *runtime_dir;        /* exported as GENSUP_RUNTIME_DIR */
         const char *notify_socket;      /* exported as NOTIFY_SOCKET; NULL for none */
         int output_fd;                  /* the child's stdout (and stderr); -1: gensupd's stderr */

@@ -181,7 +181,8 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
         if (!sup_streq(a->name, b->name) || a->type != b->type || a->restart != b->restart ||
             a->shutdown_ms != b->shutdown_ms || a->significant != b->significant)
                 return false;
-        if (!sup_strv_equal(a->exec, b->exec) || a->listen != b->listen || a->ready != b->ready ||
+        if (!sup_strv_equal(a->exec, b->exec) || a->listen != b->listen || a->hold_socket != b->hold_socket ||
+            a->ready != b->ready ||
             a->start_timeout_ms != b->start_timeout_ms || !sup_strv_equal(a->environment, b->environment) ||
             !sup_streq(a->working_directory, b->working_directory) || !sup_streq(a->user, b->user) ||
             !sup_streq(a->group, b->group) || !rlimits_equal(a, b))

@@ -108,6 +108,8 @@ struct sup_spec {
         /* workers */
         char **exec;                  /* argv, NULL-terminated; exec[0] is the program */
         bool listen;                  /* gensupd holds <runtime_dir>/<name>.sock for it */
+        bool hold_socket;             /* listen not given: gensupd holds that socket once
+                                       * the server hands it over with READY */
         sup_ready ready;
         uint64_t start_timeout_ms;
         unsigned socket_mode;         /* of <name>.sock (listen); default SUP_DEFAULT_SOCKET_MODE */

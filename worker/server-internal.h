@@ -244,6 +244,9 @@ GS__HIDDEN int gs__limit_errno(gs__limit l);
 GS__HIDDEN int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret);
 GS__HIDDEN void gs__conn_close(gs__conn *c);
 GS__HIDDEN int gs__conn_queue(gs__conn *c, const ipc_frame *f);
+/* The same, with fd (>= 0) sent along with the frame (the caller keeps
+ * its own fd). */
+GS__HIDDEN int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd);
 GS__HIDDEN void gs__conn_update(gs__conn *c);
 GS__HIDDEN void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text);
 GS__HIDDEN gs__conn *gs__conn_find(gs_server *s, uint64_t serial);

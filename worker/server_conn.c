@@ -528,6 +528,15 @@ int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
         return 0;
 }
 
+int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd) {
+        int r = ipc_conn_queue_fd(c->ipc, f, fd);
+
+        if (r < 0)
+                return r;
+        dirty_link(c->server, c);
+        return 0;
+}
+
 void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text) {
         ipc_frame f;
 

@@ -364,6 +364,7 @@ typedef struct start {
         gs_server_options o;
         args a;
         char *env_name;         /* GENSUP_NAME, taken out of the environment */
+        char *hold_path;        /* GENSUP_HOLD_SOCKET: gensupd holds a socket made there */
         int control_fd;         /* until the control connection owns it */
         bool supervised;        /* under gensupd: a control fd was passed */
 } start;
@@ -489,6 +490,9 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
                 st->env_name = strdup(getenv("GENSUP_NAME"));
                 (void) unsetenv("GENSUP_NAME");
         }
+        if (st->supervised && getenv("GENSUP_HOLD_SOCKET"))
+                st->hold_path = strdup(getenv("GENSUP_HOLD_SOCKET"));
+        (void) unsetenv("GENSUP_HOLD_SOCKET");
         gs_server *s = server_new(ops, st, argc, argv);
         if (!s) {
                 fprintf(stderr, "gs_server_main: out of memory\n");
@@ -566,10 +570,28 @@ static int finish(gs_server *s) {
         return gs_reason_is_clean(reason) ? 0 : 1;
 }
 
+/* READY. Under gensupd, a server that made its own socket where gensupd
+ * offered to hold it (GENSUP_HOLD_SOCKET) hands it over with READY:
+ * gensupd keeps it open and passes it to every later instance, so the
+ * name stays registered while this server restarts (gensup.conf(5),
+ * listen). The path is gensupd's to remove from then on. */
+static void send_ready(gs_server *s, const start *st) {
+        ipc_frame f;
+        bool hand = st->hold_path && s->socket_path && strcmp(st->hold_path, s->socket_path) == 0;
+
+        if (!s->control)
+                return;
+        ipc_frame_init(&f, GENSUP__KIND__READY, 0);
+        if (gs__conn_queue_fd(s->control, &f, hand ? s->listen_fd : -1) >= 0 && hand) {
+                free(s->socket_path);
+                s->socket_path = NULL;
+        }
+}
+
 /* READY, init's actions, the loop, then the end. Returns the exit status. */
 static int run(gs_server *s, const start *st, gs_ret ir) {
         gs__tracef(s, "init ok");
-        send_control(s, GENSUP__KIND__READY, NULL);
+        send_ready(s, st);
         /* READY goes out before any handle_continue runs: the supervisor
          * starts the next child while this one finishes setting up, as
          * OTP's start_link returns before handle_continue. */
@@ -605,6 +627,7 @@ static void teardown(gs_server *s, start *st) {
         if (st->control_fd >= 0)
                 close(st->control_fd);
         free(st->env_name);
+        free(st->hold_path);
         free(st->a.argv);
 }
 
