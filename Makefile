@@ -3,7 +3,8 @@
 #   make                      build everything (-Wall -Wextra -Werror)
 #   make check                build and run every test
 #   make run                  start the demo (see README.md)
-#   make bench                run the benchmarks (quick, < 5 min; BENCH_FULL=1: all, at scale)
+#   make bench                run the benchmarks (quick, < 5 min on an idle machine)
+#   make bench-full           all of them, at scale (also: make bench BENCH=full or BENCH_FULL=1)
 #   make SANITIZE=address,undefined check
 #   make valgrind-check       the tests again under valgrind
 #   make chaos                servers killed at random under call load (CHAOS_SECONDS)
@@ -69,7 +70,7 @@ all: programs
 
 # ---- dependencies ----
 # Only the targets that run something may install packages.
-INSTALLING_GOALS := check run valgrind-check bench deps stress-check chaos fuzz
+INSTALLING_GOALS := check run valgrind-check bench bench-full deps stress-check chaos fuzz
 INSTALL_DEPS := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),,--check)
 
 $(DEPS_STAMP): tools/install-deps
@@ -276,8 +277,12 @@ stress-check: programs $(TEST_BIN)
 run: programs
 	tools/run-demo $(B)
 
+BENCH ?= quick
 bench: programs
-	BENCH_FULL=$(BENCH_FULL) bench/run $(B)
+	BENCH_FULL=$(if $(filter full,$(BENCH)),1,$(BENCH_FULL)) bench/run $(B)
+
+bench-full: programs
+	BENCH_FULL=1 bench/run $(B)
 
 # ---- install ----
 install: programs
@@ -315,7 +320,7 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench install uninstall clean fuzz fuzz-programs stress-check chaos
+.PHONY: all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
 .DELETE_ON_ERROR:
 .SECONDARY:
 

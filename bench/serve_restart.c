@@ -1,13 +1,15 @@
 /* serve_restart: a real libgensup server back in service (issue 9 §5),
  * against the same binary started by hand, in interleaved rounds.
  *
- *   serve_restart [-r ROUNDS] [-n N] [-g GENSUPD_PID] SERVER HELD [POLLED]
+ *   serve_restart [-r ROUNDS] [-n N] [-g GENSUPD_PID] SERVER HELD [HANDED [POLLED]]
  *
  * SERVER is the server binary (bench/gs_start: an echo gen_server); HELD
  * the socket of a gensupd child running it with `listen = true` (gensupd
- * holds the socket across restarts); POLLED, optionally, one with the
- * default `listen = false` (the server binds its own socket). Each round
- * measures N times each, one after the other:
+ * makes the socket and holds it across restarts); HANDED, optionally, one
+ * with no listen key, the default (the server makes its socket and hands
+ * it to gensupd with READY, which holds it from then on); POLLED one with
+ * `listen = false` (the server binds its own socket at every start).
+ * Each round measures N times each, one after the other:
  *
  *   exec->ready    by hand: clone(CLONE_VM|CLONE_VFORK) + exec of SERVER
  *                  with a listening socket passed as fd 3 (LISTEN_FDS),
@@ -15,9 +17,13 @@
  *   exec->answer   by hand: the same spawn, until a new client's call
  *                  (connected at once to the held socket) is answered
  *   kill->answer by hand   SIGKILL, waitpid, spawn as above, a new client's
- *                  call answered: the smallest supervisor doing the job
+ *                  call answered: the smallest supervisor doing the job;
+ *                  its first part, SIGKILL -> waitpid returned, is shown
+ *                  too: the old process's teardown, in every kill row
  *   kill->answer gensupd held     SIGKILL of the server gensupd runs, a
  *                  new client connects at once and its call is answered
+ *   kill->answer gensupd handed   the same with the default (no listen
+ *                  key): no retry either
  *   kill->answer gensupd polled   the same with `listen = false`: the
  *                  client retries connecting every 1 ms until it works
  *
@@ -37,7 +43,9 @@ typedef enum measure {
         M_READY,
         M_ANSWER,
         M_HAND,
+        M_REAP,
         M_HELD,
+        M_HANDED,
         M_POLLED,
         _M_MAX,
 } measure;
@@ -46,7 +54,9 @@ static const char *const measure_name[_M_MAX] = {
         [M_READY] = "by hand: exec -> READY=1 (floor)",
         [M_ANSWER] = "by hand: exec -> new client's call answered",
         [M_HAND] = "by hand: kill -> waitpid, exec, call answered",
+        [M_REAP] = "  of which kill -> waitpid returned",
         [M_HELD] = "gensupd, listen = true: kill -> call answered",
+        [M_HANDED] = "gensupd, default (handed): kill -> answered",
         [M_POLLED] = "gensupd, listen = false: kill -> call answered",
 };
 
@@ -215,6 +225,7 @@ static void round_by_hand(hand *h, int n, series *s) {
                 pause_ms(10);
                 int64_t t0 = bench_now_ns();
                 kill_wait(pid);
+                add(&s[M_REAP], t0, bench_now_ns());
                 pid = hand_spawn(h);
                 call_once(h->path, 0);
                 add(&s[M_HAND], t0, bench_now_ns());
@@ -268,9 +279,10 @@ int main(int argc, char **argv) {
                         goto usage;
                 }
         }
-        if (argc - optind < 2 || argc - optind > 3 || rounds < 1 || n < 1 || rounds * n > MAX_N)
+        if (argc - optind < 2 || argc - optind > 4 || rounds < 1 || n < 1 || rounds * n > MAX_N)
                 goto usage;
-        const char *held = argv[optind + 1], *polled = argc - optind == 3 ? argv[optind + 2] : NULL;
+        const char *held = argv[optind + 1], *handed = argc - optind >= 3 ? argv[optind + 2] : NULL;
+        const char *polled = argc - optind == 4 ? argv[optind + 3] : NULL;
         char dir[64] = "";
         (void) bench_tmp_path(dir, sizeof(dir), "x");
         hand h = { .server = argv[optind] };
@@ -286,6 +298,8 @@ int main(int argc, char **argv) {
         for (int rd = 0; rd < rounds; rd++) {
                 round_by_hand(&h, n, s);
                 round_gensupd(held, 0, gensupd, n, &s[M_HELD]);
+                if (handed)
+                        round_gensupd(handed, 0, gensupd, n, &s[M_HANDED]);
                 if (polled)
                         round_gensupd(polled, 1, gensupd, n, &s[M_POLLED]);
                 fprintf(stderr, ".");
@@ -301,9 +315,9 @@ int main(int argc, char **argv) {
                 print_stats(measure_name[m], &s[m], &med[m], &p99[m]);
         printf("\n  ratios (median, p99):\n");
         for (int m = M_ANSWER; m < _M_MAX; m++)
-                if (s[m].n > 0)
+                if (s[m].n > 0 && m != M_REAP)
                         printf("  %-48s %5.2fx %5.2fx  over exec -> READY=1 (floor)%s\n", measure_name[m],
-                               med[m] / med[M_READY], p99[m] / p99[M_READY], m == M_HELD ? ", target <= 1.3" : "");
+                               med[m] / med[M_READY], p99[m] / p99[M_READY], m == M_HANDED ? ", target <= 1.3" : "");
         for (int m = M_HELD; m < _M_MAX; m++)
                 if (s[m].n > 0)
                         printf("  %-48s %5.2fx %5.2fx  over kill -> answered by hand\n", measure_name[m],
@@ -312,6 +326,6 @@ int main(int argc, char **argv) {
                 free(s[m].v);
         return 0;
 usage:
-        fprintf(stderr, "usage: serve_restart [-r ROUNDS] [-n N] [-g GENSUPD_PID] SERVER HELD_SOCKET [POLLED_SOCKET]\n");
+        fprintf(stderr, "usage: serve_restart [-r ROUNDS] [-n N] [-g GENSUPD_PID] SERVER HELD_SOCKET [HANDED_SOCKET [POLLED_SOCKET]]\n");
         return 2;
 }

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
                                 bins[b].v[bins[b].n++] = run_once(bins[b].path);
 
         double med0 = 0, p990 = 0;
-        printf("  %-40s %5s %8s %8s %8s %8s %8s %7s %7s\n", "exec -> exit (ms)", "n", "median", "p90", "p99", "min",
+        printf("  %-42s %5s %8s %8s %8s %8s %8s %7s %7s\n", "exec -> exit (ms)", "n", "median", "p90", "p99", "min",
                "max", "ratio", "p99 rt");
         for (int b = 0; b < nb; b++) {
                 bin *x = &bins[b];
@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
                         med0 = med;
                         p990 = p99;
                 }
-                printf("  %-40s %5d %8.3f %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx\n", x->label, x->n, med, p90, p99,
+                printf("  %-42s %5d %8.3f %8.3f %8.3f %8.3f %8.3f %6.2fx %6.2fx\n", x->label, x->n, med, p90, p99,
                        x->v[0], x->v[x->n - 1], med / med0, p99 / p990);
                 free(x->v);
         }

@@ -526,6 +526,11 @@ part_startup() {
                 -Wl,-rpath,"$B/lib" $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
         # libgensup.a, everything else static too where Debian ships an
         # archive (libsystemd has none: the same libraries as above).
+        # The same with the link options that could matter: --as-needed
+        # (drop what is not used), -z lazy (no binding at load), -O1.
+        "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-ldopts" "$TOP/bench/gs_start.c" -L"$B/lib" \
+                -Wl,-O1,--as-needed,-z,lazy,--hash-style=gnu -lgensup -Wl,-rpath,"$B/lib" \
+                $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
         "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-static-lib" "$TOP/bench/gs_start.c" "$B/lib/libgensup.a" \
                 -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic -lsystemd || ok=0
         [ $ok = 1 ] || { say "  could not build the binaries (cc, libsystemd-dev, libprotobuf-c-dev)"; return 0; }
@@ -534,6 +539,7 @@ part_startup() {
                 "plain dynamic (libc only)=$W/bin/plain-dynamic" \
                 "plain static=$W/bin/plain-static" \
                 "gs_start, shared libgensup (pkg-config)=$W/bin/gs_start-shared" \
+                "gs_start, shared, -O1,--as-needed,-z,lazy=$W/bin/gs_start-ldopts" \
                 "gs_start, libgensup.a (make's link)=$W/bin/gs_start-intree" \
                 "gs_start, libgensup.a + libprotobuf-c.a=$W/bin/gs_start-static-lib" \
                 "plain + libsystemd=$W/bin/plain+libsystemd" \
@@ -583,7 +589,8 @@ supervisor = {
   name = "bench"; strategy = "one_for_one"; intensity = 1000000; period = 1;
   children = (
     { name = "held"; exec = ["$B/bench/gs_start"]; listen = true; shutdown = "brutal_kill"; },
-    { name = "polled"; exec = ["$B/bench/gs_start"]; shutdown = "brutal_kill"; }
+    { name = "handed"; exec = ["$B/bench/gs_start"]; shutdown = "brutal_kill"; },
+    { name = "polled"; exec = ["$B/bench/gs_start"]; listen = false; shutdown = "brutal_kill"; }
   );
 };
 EOF
@@ -592,7 +599,7 @@ EOF
         PIDS+=("$gp")
         wait_log "$d/log" "all children started" 30 "$gp" || die "serve: gensupd did not start (see $d/log)"
         "$B/bench/serve_restart" -r "$SERVE_ROUNDS" -n "$SERVE_N" -g "$gp" "$B/bench/gs_start" \
-                "$d/run/held.sock" "$d/run/polled.sock" || say "  serve_restart failed"
+                "$d/run/held.sock" "$d/run/handed.sock" "$d/run/polled.sock" || say "  serve_restart failed"
         stop_pid "$gp" 10
 }
 
