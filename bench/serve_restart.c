@@ -9,7 +9,7 @@
  * with no listen key, the default (the server makes its socket and hands
  * it to gensupd with READY, which holds it from then on); POLLED one with
  * `listen = false` (the server binds its own socket at every start).
- * Each round measures N times each, one after the other:
+ * Each round takes N samples of each measure, one of each in turn:
  *
  *   exec->ready    by hand: clone(CLONE_VM|CLONE_VFORK) + exec of SERVER
  *                  with a listening socket passed as fd 3 (LISTEN_FDS),
@@ -198,54 +198,47 @@ static pid_t server_pid(const char *path) {
         return cr.pid;
 }
 
-static void round_by_hand(hand *h, int n, series *s) {
+/* One sample of each by-hand measure. */
+static void sample_by_hand(hand *h, series *s) {
         h->notify = true;
-        for (int i = 0; i < n; i++) {
-                drain_notify(h);
-                int64_t t0 = bench_now_ns();
-                pid_t pid = hand_spawn(h);
-                wait_ready(h);
-                add(&s[M_READY], t0, bench_now_ns());
-                call_once(h->path, 0);
-                kill_wait(pid);
-                pause_ms(10);
-        }
-        h->notify = false;
-        for (int i = 0; i < n; i++) {
-                int64_t t0 = bench_now_ns();
-                pid_t pid = hand_spawn(h);
-                call_once(h->path, 0);
-                add(&s[M_ANSWER], t0, bench_now_ns());
-                kill_wait(pid);
-                pause_ms(10);
-        }
+        drain_notify(h);
+        int64_t t0 = bench_now_ns();
         pid_t pid = hand_spawn(h);
+        wait_ready(h);
+        add(&s[M_READY], t0, bench_now_ns());
         call_once(h->path, 0);
-        for (int i = 0; i < n; i++) {
-                pause_ms(10);
-                int64_t t0 = bench_now_ns();
-                kill_wait(pid);
-                add(&s[M_REAP], t0, bench_now_ns());
-                pid = hand_spawn(h);
-                call_once(h->path, 0);
-                add(&s[M_HAND], t0, bench_now_ns());
-        }
+        kill_wait(pid);
+        h->notify = false;
+        pause_ms(10);
+
+        t0 = bench_now_ns();
+        pid = hand_spawn(h);
+        call_once(h->path, 0);
+        add(&s[M_ANSWER], t0, bench_now_ns());
+        pause_ms(10);
+
+        t0 = bench_now_ns();
+        kill_wait(pid);
+        add(&s[M_REAP], t0, bench_now_ns());
+        pid = hand_spawn(h);
+        call_once(h->path, 0);
+        add(&s[M_HAND], t0, bench_now_ns());
         kill_wait(pid);
 }
 
-static void round_gensupd(const char *path, long retry_ms, pid_t gensupd, int n, series *s) {
+/* One sample: SIGKILL the server behind path, then a new client's call
+ * answered (retrying every retry_ms if > 0). */
+static void sample_gensupd(const char *path, long retry_ms, pid_t gensupd, series *s) {
         call_once(path, retry_ms);
-        for (int i = 0; i < n; i++) {
-                pause_ms(10);
-                pid_t pid = server_pid(path);
-                if (pid == gensupd)
-                        bench_die("SO_PEERCRED names gensupd, not the server", EINVAL);
-                int64_t t0 = bench_now_ns();
-                if (kill(pid, SIGKILL) < 0)
-                        bench_die("kill", errno);
-                call_once(path, retry_ms);
-                add(s, t0, bench_now_ns());
-        }
+        pause_ms(10);
+        pid_t pid = server_pid(path);
+        if (pid == gensupd)
+                bench_die("SO_PEERCRED names gensupd, not the server", EINVAL);
+        int64_t t0 = bench_now_ns();
+        if (kill(pid, SIGKILL) < 0)
+                bench_die("kill", errno);
+        call_once(path, retry_ms);
+        add(s, t0, bench_now_ns());
 }
 
 static void print_stats(const char *name, series *s, double *ret_med, double *ret_p99) {
@@ -295,13 +288,17 @@ int main(int argc, char **argv) {
                         bench_die("calloc", ENOMEM);
         }
         (void) signal(SIGPIPE, SIG_IGN);
+        /* Every measure takes one sample in turn, so that a change in the
+         * machine's load falls on all of them alike. */
         for (int rd = 0; rd < rounds; rd++) {
-                round_by_hand(&h, n, s);
-                round_gensupd(held, 0, gensupd, n, &s[M_HELD]);
-                if (handed)
-                        round_gensupd(handed, 0, gensupd, n, &s[M_HANDED]);
-                if (polled)
-                        round_gensupd(polled, 1, gensupd, n, &s[M_POLLED]);
+                for (int i = 0; i < n; i++) {
+                        sample_by_hand(&h, s);
+                        sample_gensupd(held, 0, gensupd, &s[M_HELD]);
+                        if (handed)
+                                sample_gensupd(handed, 0, gensupd, &s[M_HANDED]);
+                        if (polled)
+                                sample_gensupd(polled, 1, gensupd, &s[M_POLLED]);
+                }
                 fprintf(stderr, ".");
         }
         fprintf(stderr, "\n");
