@@ -537,6 +537,19 @@ static int open_listen_socket(sup_proc *c) {
         return 0;
 }
 
+/* Where gensupd offers to hold the socket a gen_server makes, to be handed
+ * over with READY (hold_handed_socket), or NULL: it holds one already,
+ * the spec says listen, or the child is one of a simple_one_for_one
+ * supervisor's instances, which share one name. */
+static char *hold_offer(const sup_proc *c) {
+        char *path = NULL;
+
+        if (c->listen_fd >= 0 || !c->spec->hold_socket || c->extra_args ||
+            sup_listen_path(c->env->runtime_dir, c->spec, &path) < 0)
+                return NULL;
+        return path;
+}
+
 /* The child's cgroup, made at its first start and kept across restarts:
  * an fd on it to spawn into (-1: none), and what its counters say now. */
 static int cgroup_prepare(sup_proc *c) {
@@ -568,12 +581,7 @@ int sup_proc_start(sup_proc *c) {
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
-        /* A gen_server may hand its own socket over (hold_handed_socket);
-         * one kind of simple_one_for_one children shares one name. */
-        char *hold_path = NULL;
-        if (c->listen_fd < 0 && c->spec->hold_socket && !c->extra_args &&
-            sup_listen_path(c->env->runtime_dir, c->spec, &hold_path) < 0)
-                hold_path = NULL;
+        char *hold_path = hold_offer(c);
         int cgroup_fd = cgroup_prepare(c);
         sup_spawn_params params = {
                 .cgroup_fd = cgroup_fd,
