@@ -119,6 +119,22 @@ START_TEST(listen_false_opts_out) {
 }
 END_TEST
 
+/* A program that is not a gen_server makes no socket: gensupd holds none
+ * for it, and the name stays free. */
+START_TEST(no_socket_for_other_programs) {
+        char *conf = gsd_write_file("plain.conf",
+                                    "supervisor = { name = \"root\"; children = (\n"
+                                    "  { name = \"w\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; }\n"
+                                    "); };\n");
+        ck_assert_int_eq(gsd_start(conf, &D), 0);
+        free(conf);
+        ck_assert_int_eq(gsd_wait_state(D, "w", "running", IT_WAIT_MS), 0);
+        struct stat sb;
+        ck_assert_int_eq(lstat(SOCK, &sb), -1);
+        ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 Suite *sup_held_suite(void) {
         Suite *s = suite_create("sup_held");
         TCase *tc = tcase_create("held");
@@ -128,6 +144,7 @@ Suite *sup_held_suite(void) {
         tcase_add_test(tc, held_by_default);
         tcase_add_test(tc, held_across_clean_restart);
         tcase_add_test(tc, listen_false_opts_out);
+        tcase_add_test(tc, no_socket_for_other_programs);
         suite_add_tcase(s, tc);
         return s;
 }
