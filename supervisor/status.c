@@ -96,6 +96,7 @@ json_t *sup_status_entry(const sup_entry *e) {
         } else {
                 sup_proc *p = sup_entry_proc(e);
                 json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
+                json_object_set_new(j, "vsn", p && sup_proc_vsn(p) ? json_string(sup_proc_vsn(p)) : json_null());
                 const sup_output_counts *oc = p ? sup_proc_output_counts(p) : NULL;
                 /* Only where something was dropped: big trees stay small. */
                 if (oc && oc->lines > 0)

@@ -765,6 +765,9 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
         case CTL_CMD_RELOAD:
                 print_reload(doc);
                 break;
+        case CTL_CMD_UPGRADE:
+                ctl_print_upgrade(doc);
+                break;
         case CTL_CMD_STOP:
                 printf("gensupd: stopping the tree\n");
                 break;
