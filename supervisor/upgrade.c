@@ -232,6 +232,16 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
         *slot = u;
         int r = begin(u, extra);
         if (r < 0) {
+                /* No new process at all (exec failed): in the history too. */
+                sup_reason why = { .kind = IPC_REASON_ERROR };
+                char *text = NULL;
+                if (asprintf(&text, "{error,%s}", strerror(-r)) >= 0)
+                        (void) sup_reason_parse(text, &why);
+                free(text);
+                sup_entry_record(e, SUP_EXIT_UPGRADE_FAILED, 0, &why);
+                sup_reason_done(&why);
+                sup_log(LOG_WARNING, "%s: upgrade failed, the old process runs on: %s", sup_entry_name(e),
+                        strerror(-r));
                 *slot = NULL;
                 sup_strv_free(u->exec);
                 free(u->old_vsn);

@@ -40,6 +40,8 @@ struct gs__upgrade {
         char *extra;
         uint64_t deadline_usec;      /* CLOCK_MONOTONIC: for the deferred replies and the writing */
         sd_event_source *post;       /* after every event: drained yet? */
+        sd_event_source *first;      /* the same once, in the next iteration (a post source
+                                      * added inside a callback is not pending there yet) */
         sd_event_source *timer;      /* the deadline; standalone, also the successor's start */
         gs__conn *asker;             /* gensupd's control connection; NULL standalone */
         uint64_t ref;                /* the UPGRADE request's */
@@ -82,6 +84,7 @@ static gs__upgrade *upgrade_free(gs__upgrade *u) {
         if (!u)
                 return NULL;
         sd_event_source_disable_unref(u->post);
+        sd_event_source_disable_unref(u->first);
         sd_event_source_disable_unref(u->timer);
         sd_event_source_disable_unref(u->reply_src);
         /* A successor still starting is left to its own fate: it fails
@@ -227,6 +230,10 @@ static int on_post(sd_event_source *src, void *userdata) {
         return 0;
 }
 
+static int on_first(sd_event_source *src, void *userdata) {
+        return on_post(src, userdata);
+}
+
 static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
 
@@ -258,6 +265,8 @@ static int begin(gs_server *s, int handoff_fd, uint64_t deadline_ms, const char 
                 r = -ENOMEM;
         if (r >= 0)
                 r = sd_event_add_post(s->event, &u->post, on_post, s);
+        if (r >= 0 && (r = sd_event_add_defer(s->event, &u->first, on_first, s)) >= 0)
+                r = sd_event_source_set_enabled(u->first, SD_EVENT_ONESHOT);
         if (r >= 0)
                 r = sd_event_add_time(s->event, &u->timer, CLOCK_MONOTONIC, u->deadline_usec, 1000, on_deadline, s);
         if (r < 0) {
