@@ -107,6 +107,10 @@ static int query_node(sup_daemon *d, const sup_control_request *q, json_t **ret_
                 if (!e || sup_entry_owner(e) != n)
                         return fail(-ENOENT, NULL, ret_error);
                 *ret_json = sup_status_spec(sup_entry_spec(e));
+                /* The version the running server declared (gs_upgrade(3)). */
+                const char *vsn = sup_entry_proc(e) ? sup_proc_vsn(sup_entry_proc(e)) : NULL;
+                if (json_is_object(*ret_json) && sup_entry_proc(e))
+                        json_object_set_new(*ret_json, "vsn", vsn ? json_string(vsn) : json_null());
         }
         return 0;
 }

@@ -537,6 +537,7 @@ static void print_childspec(json_t *doc) {
                 gs_buf_done(&b);
         } else {
                 kv_add(&l, "exec", join_words(json_object_get(doc, "exec")), NULL);
+                kv_add(&l, "vsn", jtext(json_object_get(doc, "vsn")), NULL);
                 kv_add(&l, "listen", jtext(json_object_get(doc, "listen")), NULL);
                 kv_add(&l, "ready", jtext(json_object_get(doc, "ready")), NULL);
                 kv_add(&l, "start_timeout", ms_text(json_object_get(doc, "start_timeout")), NULL);
