@@ -105,6 +105,8 @@ struct sup_proc {
 
         char *vsn;                     /* the version its READY declared */
         const sup_proc *pred;          /* a hot upgrade's new process: the old one (upgrade.c) */
+        struct stat program;           /* its program file when it started (reload notices a new one) */
+        bool program_known;
 
         uint64_t next_ref;
         sys_pending *sys;              /* forwarded sys requests awaiting an answer */
@@ -587,6 +589,7 @@ int sup_proc_start(sup_proc *c) {
         }
 
         c->pid = p.pid;
+        c->program_known = c->spec->exec && c->spec->exec[0] && stat(c->spec->exec[0], &c->program) == 0;
         c->speaks_gensup = false;
         c->stop_asked = false;
         set_reported(c, NULL);
@@ -748,6 +751,15 @@ void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, vo
         c->userdata = old->userdata;
         old->handler = old_handler;
         old->userdata = old_userdata;
+}
+
+bool sup_proc_program_changed(const sup_proc *c, const sup_spec *spec) {
+        struct stat now;
+        if (!c->program_known || !spec->exec || !spec->exec[0] || stat(spec->exec[0], &now) < 0)
+                return false;
+        return now.st_dev != c->program.st_dev || now.st_ino != c->program.st_ino ||
+               now.st_size != c->program.st_size || now.st_mtim.tv_sec != c->program.st_mtim.tv_sec ||
+               now.st_mtim.tv_nsec != c->program.st_mtim.tv_nsec;
 }
 
 const char *sup_proc_vsn(const sup_proc *c) {

@@ -101,6 +101,9 @@ int sup_proc_successor(const sup_proc *old, const sup_spec *spec, int handoff_fd
 /* c (ready) takes old's place: its socket file, cgroup, spec and handler;
  * old is left with old_handler, and is killed alone. */
 void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, void *old_userdata);
+/* Whether spec's program file (exec[0]) is not the file the process
+ * started from: replaced, rebuilt (inode, size or mtime differ). */
+bool sup_proc_program_changed(const sup_proc *c, const sup_spec *spec);
 /* The version its READY declared, or NULL. */
 const char *sup_proc_vsn(const sup_proc *c);
 

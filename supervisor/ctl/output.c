@@ -685,6 +685,8 @@ static void print_reload(json_t *doc) {
         print_names("changed", json_object_get(doc, "changed"));
         printf("unchanged: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(doc, "unchanged")));
         print_names("failed", json_object_get(doc, "failed"));
+        print_names("program_changed", json_object_get(doc, "program_changed"));
+        print_names("upgraded", json_object_get(doc, "upgraded"));
 }
 
 /* start-child and restart-child: the child and its pid. An ignore is

@@ -167,7 +167,9 @@ START_TEST(test_upgrade_under_load) {
         ck_assert_str_eq(got, n % 2 ? "2" : "1");
         free(got);
         gs_client_free(mine);
-        ck_assert_uint_eq(gsd_history_count(d, "cnt", "upgraded", "{shutdown,upgraded}"), n < 16 ? (size_t) n : 16);
+        ck_assert_int_eq(gsd_wait_history(d, "cnt", "upgraded", "{shutdown,upgraded}", n < 16 ? (size_t) n : 16,
+                                          IT_WAIT_MS),
+                         0);
         json_t *st = gsd_child(d, "cnt");
         ck_assert_str_eq(gsd_str(st, "vsn"), n % 2 ? "2" : "1");
         ck_assert_int_eq(gsd_int(st, "restarts"), 0);
@@ -289,6 +291,98 @@ START_TEST(test_standalone_upgrade) {
 }
 END_TEST
 
+/* ---- reload: a new binary at the same path ---- */
+
+/* Copies the program at src to dst through a new file renamed into place:
+ * a new inode, as a package manager installs one. */
+static void install(const char *src, const char *dst) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *in = fopen(src, "re");
+        ck_assert_ptr_nonnull(in);
+        FILE *mem = open_memstream(&text, &len);
+        for (int ch; (ch = fgetc(in)) != EOF;)
+                fputc(ch, mem);
+        fclose(in);
+        fclose(mem);
+        char *tmp = it_strf("%s.new", dst);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, text, len), (ssize_t) len);
+        close(fd);
+        ck_assert_int_eq(rename(tmp, dst), 0);
+        free(text);
+}
+
+static gsd *start_installed(const char *prog, const char *policy) {
+        install(it_example("upgrade_server"), prog);
+        char *conf = gsd_write_file("upgrade.conf",
+                                    "supervisor = { name = \"root\"; children = (\n"
+                                    "  { name = \"cnt\"; exec = [\"%s\"]; listen = true; %s }\n"
+                                    "); };\n",
+                                    prog, policy);
+        gsd *d = NULL;
+        ck_assert_int_eq(gsd_start(conf, &d), 0);
+        ck_assert_int_eq(gsd_wait_state(d, "cnt", "running", IT_WAIT_MS), 0);
+        free(conf);
+        return d;
+}
+
+static bool listed(json_t *doc, const char *list, const char *name) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(doc, list), i, v) if (strcmp(json_string_value(v), name) == 0) return true;
+        return false;
+}
+
+/* on_program_change = "upgrade": reload notices the new binary and
+ * upgrades in place; the count lives on. */
+START_TEST(test_reload_upgrades_new_binary) {
+        const char *prog = it_path("counter");
+        gsd *d = start_installed(prog, "on_program_change = \"upgrade\";");
+        gs_client *c = connect_cnt();
+        free(call(c, "incr"));
+        pid_t pid = gsd_pid(d, "cnt");
+
+        json_t *doc = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "reload", NULL, &doc, NULL), 0);
+        ck_assert_msg(!listed(doc, "program_changed", "cnt"), "%s", json_dumps(doc, 0));
+        json_decref(doc);
+        install(it_example("upgrade_server"), prog);
+        ck_assert_int_eq(gsd_ctl(d, "reload", NULL, &doc, NULL), 0);
+        ck_assert_msg(listed(doc, "program_changed", "cnt") && listed(doc, "upgraded", "cnt") &&
+                              !listed(doc, "changed", "cnt"),
+                      "%s", json_dumps(doc, 0));
+        json_decref(doc);
+        ck_assert_int_ne(gsd_pid(d, "cnt"), pid);
+        char *got = call(c, "incr");
+        ck_assert_str_eq(got, "2");
+        free(got);
+        /* The old process's exit comes after the answer. */
+        ck_assert_int_eq(gsd_wait_history(d, "cnt", "upgraded", "{shutdown,upgraded}", 1, IT_WAIT_MS), 0);
+        gs_client_free(c);
+        gsd_finish(d);
+}
+END_TEST
+
+/* The default: reload notices the new binary, says so, and restarts. */
+START_TEST(test_reload_restarts_new_binary) {
+        const char *prog = it_path("counter");
+        gsd *d = start_installed(prog, "");
+        pid_t pid = gsd_pid(d, "cnt");
+        install(it_example("upgrade_server"), prog);
+        json_t *doc = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "reload", NULL, &doc, NULL), 0);
+        ck_assert_msg(listed(doc, "program_changed", "cnt") && listed(doc, "changed", "cnt") &&
+                              !listed(doc, "upgraded", "cnt"),
+                      "%s", json_dumps(doc, 0));
+        json_decref(doc);
+        ck_assert_int_gt(gsd_wait_new_pid(d, "cnt", pid, IT_WAIT_MS), 0);
+        ck_assert_uint_eq(gsd_history_count(d, "cnt", "upgraded", NULL), 0);
+        gsd_finish(d);
+}
+END_TEST
+
 Suite *upgrade_suite(void) {
         Suite *s = suite_create("upgrade");
         TCase *tc = tcase_create("upgrade");
@@ -301,6 +395,8 @@ Suite *upgrade_suite(void) {
         tcase_add_test(tc, test_rollback_no_code_change);
         tcase_add_test(tc, test_deferred_reply_and_extra);
         tcase_add_test(tc, test_standalone_upgrade);
+        tcase_add_test(tc, test_reload_upgrades_new_binary);
+        tcase_add_test(tc, test_reload_restarts_new_binary);
         suite_add_tcase(s, tc);
         return s;
 }
