@@ -105,6 +105,7 @@ struct sup_proc {
 
         char *vsn;                     /* the version its READY declared */
         const sup_proc *pred;          /* a hot upgrade's new process: the old one (upgrade.c) */
+        sup_proc_waiting waiting;      /* ... told when it waits for the handoff */
         struct stat program;           /* its program file when it started (reload notices a new one) */
         bool program_known;
 
@@ -324,6 +325,11 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
         }
         case GENSUP__KIND__IGNORE:
                 init_answered(c, SUP_PROC_INIT_IGNORED);
+                break;
+        case GENSUP__KIND__HANDOFF:
+                /* A hot upgrade's new process is up and waits. */
+                if (c->waiting && c->state == SUP_PROC_STARTING)
+                        c->waiting(c, c->userdata);
                 break;
         case GENSUP__KIND__EXIT_REPORT:
                 set_reported(c, f->reason);
@@ -716,12 +722,13 @@ int sup_proc_sys_fd(sup_proc *c, const Gensup__SysRequest *req, int fd, sup_proc
 /* ---- hot upgrade (upgrade.c) ---- */
 
 int sup_proc_successor(const sup_proc *old, const sup_spec *spec, int handoff_fd, sup_proc_handler handler,
-                       void *userdata, sup_proc **ret) {
+                       sup_proc_waiting waiting, void *userdata, sup_proc **ret) {
         sup_proc *c;
         int r = sup_proc_new(old->env, spec, old->extra_args, handler, userdata, &c);
         if (r < 0)
                 return r;
         c->pred = old;
+        c->waiting = waiting;
         if ((r = sup_proc_start(c)) < 0) {
                 sup_proc_free(c);
                 return r;
@@ -747,6 +754,7 @@ void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, vo
         old->cgroup = NULL;
         c->spec = old->spec;
         c->pred = NULL;
+        c->waiting = NULL;
         c->handler = old->handler;
         c->userdata = old->userdata;
         old->handler = old_handler;

@@ -94,10 +94,12 @@ int sup_proc_sys_fd(sup_proc *c, const Gensup__SysRequest *req, int fd, sup_proc
 
 /* Hot upgrade (upgrade.c). Starts a new process for old's child with
  * spec (its exec may differ), old's listening socket and, in old's
- * cgroup, and sends it handoff_fd; handler hears of it as of any start.
+ * cgroup, and sends it handoff_fd; handler hears of it as of any start,
+ * waiting once it has started and waits for the handoff.
  * A failure after the start is heard later (START_FAILED). */
+typedef void (*sup_proc_waiting)(sup_proc *c, void *userdata);
 int sup_proc_successor(const sup_proc *old, const sup_spec *spec, int handoff_fd, sup_proc_handler handler,
-                       void *userdata, sup_proc **ret);
+                       sup_proc_waiting waiting, void *userdata, sup_proc **ret);
 /* c (ready) takes old's place: its socket file, cgroup, spec and handler;
  * old is left with old_handler, and is killed alone. */
 void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, void *old_userdata);

@@ -36,9 +36,11 @@ typedef struct upgrade {
         sup_spec spec;          /* the entry's, with exec replaced (a shallow copy) */
         char **exec;            /* owned; NULL: the spec's */
         char *old_vsn;
+        char *extra;
         sup_upgrade_done done;
         void *userdata;
-        bool answered_old;      /* the old one's answer to UPGRADE came */
+        int old_end;            /* the handoff socket's end for the old one, until it is asked */
+        bool answered_old;      /* the old one's answer to UPGRADE came (or it was never asked) */
         bool old_refused;       /* ... and it was no (it has resumed) */
         bool finished;          /* done was told: freed once the old one answered too */
         char *why;              /* the first failure */
@@ -69,8 +71,11 @@ static void upgrade_finished(upgrade *u) {
         u->finished = true;
         if (!u->answered_old)
                 return;
+        if (u->old_end >= 0)
+                close(u->old_end);
         sup_strv_free(u->exec);
         free(u->old_vsn);
+        free(u->extra);
         free(u->why);
         free(u);
 }
@@ -123,7 +128,7 @@ static void finish_failed(upgrade *u, const sup_reason *reason) {
         const char *why = u->why ? u->why : text ? text : "failed";
         char line[512];
 
-        if (!u->old_refused)
+        if (!u->old_refused && u->old_end < 0)
                 tell_old(u, GENSUP__SYS_REQUEST__OP__UPGRADE_ABORT);
         sup_entry_record(u->e, SUP_EXIT_UPGRADE_FAILED, u->new ? sup_proc_pid(u->new) : 0,
                          reason ? reason : &(sup_reason) { .kind = IPC_REASON_ERROR });
@@ -178,30 +183,37 @@ static void on_old_answer(void *userdata, Gensup__Frame *f) {
         ipc_frame_free(f);
 }
 
-static int begin(upgrade *u, const char *extra) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-                return -errno;
-        int r = sup_proc_successor(u->old, &u->spec, sv[1], on_new, u, &u->new);
-        close(sv[1]);
-        if (r < 0) {
-                close(sv[0]);
-                return r;
-        }
-        /* From here on every outcome comes through on_new. */
+/* The new process is up and waits for the handoff: now the old one is
+ * asked, and pauses. */
+static void on_new_waiting(sup_proc *p, void *userdata) {
+        upgrade *u = userdata;
+        if (u->old_end < 0 || u->finished)
+                return;
         Gensup__SysRequest sys = GENSUP__SYS_REQUEST__INIT;
         sys.op = GENSUP__SYS_REQUEST__OP__UPGRADE;
         sys.value = UPGRADE_DRAIN_MS;
-        sys.reason = (char *) (extra ? extra : "");
-        r = sup_proc_sys_fd(u->old, &sys, sv[0], on_old_answer, u);
-        close(sv[0]);
+        sys.reason = u->extra ? u->extra : (char *) "";
+        u->answered_old = false;
+        int r = sup_proc_sys_fd(u->old, &sys, u->old_end, on_old_answer, u);
+        close(u->old_end);
+        u->old_end = -1;
         if (r < 0) {
                 u->answered_old = u->old_refused = true;
                 u->why = strdup(r == -ENOTCONN ? "not a gensup server (no control connection)"
                                                : "the old process cannot be asked");
-                (void) sup_proc_stop(u->new);
+                (void) sup_proc_stop(p);
         }
-        return 0;
+}
+
+static int begin(upgrade *u) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return -errno;
+        u->old_end = sv[0];
+        int r = sup_proc_successor(u->old, &u->spec, sv[1], on_new, on_new_waiting, u, &u->new);
+        close(sv[1]);
+        /* From here on every outcome comes through on_new. */
+        return r;
 }
 
 int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_upgrade_done done, void *userdata,
@@ -219,7 +231,11 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
         if (!u)
                 return -ENOMEM;
         *u = (upgrade) { .e = e, .old = old, .old_pid = sup_proc_pid(old), .spec = *sup_entry_spec(e),
-                         .done = done, .userdata = userdata };
+                         .done = done, .userdata = userdata, .old_end = -1, .answered_old = true };
+        if (extra && *extra && !(u->extra = strdup(extra))) {
+                free(u);
+                return -ENOMEM;
+        }
         if (exec && exec[0]) {
                 if (!(u->exec = sup_strv_copy(exec))) {
                         free(u);
@@ -230,7 +246,7 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
         if (sup_proc_vsn(old))
                 u->old_vsn = strdup(sup_proc_vsn(old));
         *slot = u;
-        int r = begin(u, extra);
+        int r = begin(u);
         if (r < 0) {
                 /* No new process at all (exec failed): in the history too. */
                 sup_reason why = { .kind = IPC_REASON_ERROR };
@@ -243,8 +259,11 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
                 sup_log(LOG_WARNING, "%s: upgrade failed, the old process runs on: %s", sup_entry_name(e),
                         strerror(-r));
                 *slot = NULL;
+                if (u->old_end >= 0)
+                        close(u->old_end);
                 sup_strv_free(u->exec);
                 free(u->old_vsn);
+                free(u->extra);
                 free(u);
         }
         return r;

@@ -537,6 +537,17 @@ static gs_ret code_change(gs_server *s, const Gensup__Handoff *h) {
         return r;
 }
 
+/* Tells gensupd this process is up and waits for the handoff: only now
+ * is the old one paused, so that the pause does not include our start. */
+static int say_waiting(gs_server *s) {
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__HANDOFF, 0);
+        int r = ipc_conn_queue(s->control->ipc, &f);
+        while (r >= 0 && (r = ipc_conn_flush(s->control->ipc)) == -EAGAIN)
+                (void) ipc_conn_wait(s->control->ipc, false, 1000);
+        return r;
+}
+
 /* Under gensupd the handoff socket comes in the first frame on the
  * control fd; standalone, it is fd GENSUP_UPGRADE_FD. */
 static int handoff_fd(gs_server *s) {
@@ -546,7 +557,8 @@ static int handoff_fd(gs_server *s) {
 
         if (e && strcmp(e, "control") != 0)
                 fd = atoi(e);
-        else if (e && s->control && recv_frame(s->control->ipc, &f) >= 0 && f->kind == GENSUP__KIND__HANDOFF)
+        else if (e && s->control && say_waiting(s) >= 0 && recv_frame(s->control->ipc, &f) >= 0 &&
+                 f->kind == GENSUP__KIND__HANDOFF)
                 fd = ipc_conn_take_fd(s->control->ipc);
         ipc_frame_free(f);
         (void) unsetenv("GENSUP_UPGRADE_FD");
