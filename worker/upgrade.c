@@ -123,8 +123,11 @@ static void answer(gs_server *s, int code, const char *why) {
 /* Any failure on the old side: it resumes as it was. */
 static void fail(gs_server *s, int code, const char *why) {
         gs__tracef(s, "upgrade failed: %s", why);
-        if (s->upgrade->child > 0)
+        if (s->upgrade->child > 0) {
+                /* Killed and reaped here: no zombie per failed upgrade. */
                 (void) kill(s->upgrade->child, SIGKILL);
+                (void) waitpid(s->upgrade->child, NULL, 0);
+        }
         answer(s, code, why);
         gs__upgrade_free(s);
         resume_server(s);
@@ -346,14 +349,16 @@ void gs__on_upgrade_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
 
 static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
         gs_server *s = userdata;
+        gs__upgrade *u = s->upgrade;
 
-        if (s->upgrade && s->upgrade->child == si->si_pid) {
-                s->upgrade->child = 0;
+        /* Ours to drop, before fail() frees u. */
+        if (u && u->child_src == src)
+                u->child_src = NULL;
+        sd_event_source_disable_unref(src);
+        if (u && u->child == si->si_pid) {
+                u->child = 0;
                 fail(s, ECHILD, "the successor exited");
         }
-        sd_event_source_disable_unref(src);
-        if (s->upgrade && s->upgrade->child_src == src)
-                s->upgrade->child_src = NULL;
         return 0;
 }
 
