@@ -174,7 +174,10 @@ static void on_old_answer(void *userdata, Gensup__Frame *f) {
                 upgrade_finished(u);
         } else if (!f || f->kind == GENSUP__KIND__ERROR) {
                 u->old_refused = true;
-                if (!u->why && asprintf(&u->why, "the old process: %s",
+                /* The handoff socket broke: the new process went away, and
+                 * its own reason is the one to tell. */
+                bool new_gone = f && (f->code == ECONNRESET || f->code == EPIPE);
+                if (!u->why && !new_gone && asprintf(&u->why, "the old process: %s",
                                         f && f->reason && *f->reason ? f->reason : "went away") < 0)
                         u->why = NULL;
                 if (u->new)
