@@ -32,7 +32,7 @@
 typedef struct upgrade {
         sup_entry *e;
         sup_proc *old, *new;
-        pid_t old_pid;
+        pid_t old_pid, new_pid;
         sup_spec spec;          /* the entry's, with exec replaced (a shallow copy) */
         char **exec;            /* owned; NULL: the spec's */
         char *old_vsn;
@@ -91,14 +91,22 @@ static void tell_old(upgrade *u, Gensup__SysRequest__Op op) {
                 (void) sup_proc_sys(u->old, &sys, ignore_answer, NULL);
 }
 
+/* The old process after the handoff, and whose it was. */
+typedef struct leftover {
+        sup_entry *e;
+        pid_t pid;
+} leftover;
+
 /* The old process, after the handoff: its exit goes into the history,
  * not to the tree. */
 static void on_old_exit(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
                         void *userdata) {
-        sup_entry *e = userdata;
+        leftover *l = userdata;
+        sup_entry *e = l->e;
         if (outcome == SUP_PROC_OUTCOME_READY)
                 return;
-        sup_entry_record(e, SUP_EXIT_UPGRADED, sup_proc_pid(p), reason);
+        sup_entry_record(e, SUP_EXIT_UPGRADED, l->pid, reason);
+        free(l);
         char *text = reason ? sup_reason_to_string(reason) : NULL;
         sup_log(LOG_INFO, "%s: old process exited after the upgrade: %s", sup_entry_name(e), text ? text : "normal");
         free(text);
@@ -109,8 +117,18 @@ static void finish_ok(upgrade *u) {
         const char *vsn = sup_proc_vsn(u->new);
         sup_log(LOG_NOTICE, "%s: upgraded: pid %d (%s) -> pid %d (%s)", sup_entry_name(u->e), (int) u->old_pid,
                 u->old_vsn ? u->old_vsn : "no vsn", (int) sup_proc_pid(u->new), vsn ? vsn : "no vsn");
+        leftover *l = malloc(sizeof(*l));
+        if (!l) {
+                /* Without it the old one's exit could not be told apart:
+                 * the new one goes, and its exit fails the upgrade. */
+                free(u->why);
+                u->why = strdup("out of memory");
+                (void) sup_proc_stop(u->new);
+                return;
+        }
+        *l = (leftover) { .e = u->e, .pid = u->old_pid };
         tell_old(u, GENSUP__SYS_REQUEST__OP__UPGRADE_COMMIT);
-        sup_proc_adopt(u->new, u->old, on_old_exit, u->e);
+        sup_proc_adopt(u->new, u->old, on_old_exit, l);
         sup_entry_adopt(u->e, u->new);
         /* It should be gone at once; if it lingers, it is stopped as the
          * spec says (its own report stays the reason). */
@@ -130,7 +148,7 @@ static void finish_failed(upgrade *u, const sup_reason *reason) {
 
         if (!u->old_refused && u->old_end < 0)
                 tell_old(u, GENSUP__SYS_REQUEST__OP__UPGRADE_ABORT);
-        sup_entry_record(u->e, SUP_EXIT_UPGRADE_FAILED, u->new ? sup_proc_pid(u->new) : 0,
+        sup_entry_record(u->e, SUP_EXIT_UPGRADE_FAILED, u->new_pid,
                          reason ? reason : &(sup_reason) { .kind = IPC_REASON_ERROR });
         snprintf(line, sizeof(line), "upgrade failed, the old process runs on: %s", why);
         sup_log(LOG_WARNING, "%s: %s", sup_entry_name(u->e), line);
@@ -215,6 +233,8 @@ static int begin(upgrade *u) {
         u->old_end = sv[0];
         int r = sup_proc_successor(u->old, &u->spec, sv[1], on_new, on_new_waiting, u, &u->new);
         close(sv[1]);
+        if (r >= 0)
+                u->new_pid = sup_proc_pid(u->new);
         /* From here on every outcome comes through on_new. */
         return r;
 }
