@@ -130,9 +130,9 @@ static void finish_ok(upgrade *u) {
         tell_old(u, GENSUP__SYS_REQUEST__OP__UPGRADE_COMMIT);
         sup_proc_adopt(u->new, u->old, on_old_exit, l);
         sup_entry_adopt(u->e, u->new);
-        /* It should be gone at once; if it lingers, it is stopped as the
-         * spec says (its own report stays the reason). */
-        (void) sup_proc_stop(u->old);
+        /* COMMIT ends it. No stop with a deadline on top: a slow exit
+         * (terminate, a loaded machine) must not become "killed". If it
+         * never goes, PR_SET_PDEATHSIG ends it with gensupd. */
         json_t *j = json_pack("{s:s,s:i,s:i}", "name", sup_entry_name(u->e), "pid", (int) sup_proc_pid(u->new),
                               "old_pid", (int) u->old_pid);
         json_object_set_new(j, "vsn", vsn ? json_string(vsn) : json_null());
