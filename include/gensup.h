@@ -193,6 +193,19 @@ typedef struct gs_server_ops {
          * reports. Return 0, or a negative errno (the status then reads
          * "format_status crashed"). */
         int (*format_status)(gs_server *s, void *state, gs_buf *out);
+        /* Hot upgrade (gs_upgrade(3)), both optional. The old version
+         * writes its state as bytes (any encoding); return 0 or a negative
+         * errno (the upgrade then fails and the server runs on). Missing:
+         * no bytes. */
+        int (*export_state)(gs_server *s, void *state, gs_buf *out);
+        /* The new version builds its state from the old one's bytes, in
+         * init's place (init does not run): store it in *ret_state and
+         * return ok (optionally with an action), or stop(reason) to refuse
+         * (the old version then runs on). extra is from gensupctl upgrade
+         * --extra or the config ("" if none). Missing: upgrades to this
+         * program are refused. */
+        gs_ret (*code_change)(gs_server *s, const char *old_vsn, const gs_msg *old_state, const char *extra,
+                              void **ret_state);
 } gs_server_ops;
 
 /* Zero-initialised, every field has its default. */
@@ -215,6 +228,8 @@ typedef struct gs_server_options {
         int64_t idle_timeout_ms;     /* an untrusted peer's idle connection is closed after;
                                       * default 600000, < 0: never */
         size_t max_input;            /* input bytes buffered in all; default 256 MiB */
+        const char *vsn;             /* the server's version, shown by gensupctl status and handed to
+                                      * the next version's code_change; default none ("") */
 } gs_server_options;
 
 /* Runs a server: the whole life of the process. Parses the library's own
@@ -231,6 +246,7 @@ typedef struct gs_server_options {
  *   --max-connections-per-uid N, --frame-timeout MS (0: none),
  *   --idle-timeout MS (0: never), --max-input BYTES
  *                        the limits of gs_server_options
+ *   --vsn VSN            the server's version (gs_upgrade(3))
  *   --                   end of library options
  * Under gensupd (GENSUP_CONTROL_FD set) it talks to the supervisor on the
  * control fd and listens on the socket passed with LISTEN_FDS; otherwise it
@@ -239,6 +255,18 @@ typedef struct gs_server_options {
 int gs_server_main(const gs_server_ops *ops, int argc, char **argv);
 /* The same with explicit options; argv options still override them. */
 int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv);
+
+/* The version the server declared (vsn option, --vsn), or "". */
+const char *gs_server_vsn(const gs_server *s);
+/* Standalone hot upgrade (gs_upgrade(3)): starts argv (argv[0] found on
+ * PATH) as this server's successor and hands it the listening socket,
+ * the state (export_state) and every client connection; the successor's
+ * code_change gets extra. Returns 0 once begun: this process then exits
+ * with {shutdown,upgraded} when the successor is ready, or, if anything
+ * fails, runs on as it was (the reason on stderr). -EBUSY (suspended,
+ * stopping, upgrading), -EOPNOTSUPP under gensupd (use gensupctl
+ * upgrade), or another negative errno. */
+int gs_server_upgrade(gs_server *s, char *const argv[], const char *extra);
 
 /* Answers a call that handle_call left with noreply. Returns 0, -ENOTCONN
  * if the client went away, -ENOENT if from was already answered. */

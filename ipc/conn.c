@@ -317,7 +317,8 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
 
 static bool is_simple(const ipc_frame *f) {
         return (int) f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
-               !f->ctl_reply && !f->event && !f->stopped_by && f->base.n_unknown_fields == 0;
+               !f->ctl_reply && !f->event && !f->stopped_by && (!f->vsn || !*f->vsn) && !f->handoff &&
+               f->base.n_unknown_fields == 0;
 }
 
 static size_t simple_size(const ipc_frame *f) {
@@ -370,6 +371,22 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
 
 size_t ipc_conn_buffered(const ipc_conn *c) {
         return c->in_end - c->in_start;
+}
+
+const uint8_t *ipc_conn_unread(const ipc_conn *c, size_t *ret_len) {
+        *ret_len = c->in_end - c->in_start;
+        return c->in + c->in_start;
+}
+
+int ipc_conn_feed(ipc_conn *c, const void *data, size_t len) {
+        if (len == 0)
+                return 0;
+        int r = in_reserve(c, len);
+        if (r < 0)
+                return r;
+        memcpy(c->in + c->in_end, data, len);
+        c->in_end += len;
+        return 0;
 }
 
 int ipc_conn_take_fd(ipc_conn *c) {

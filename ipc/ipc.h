@@ -100,6 +100,13 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret);
 /* Bytes read but not yet taken as frames (a peer that closes with this
  * non-zero closed mid-frame). */
 size_t ipc_conn_buffered(const ipc_conn *c);
+/* The bytes read but not yet taken as frames, in place (valid until the
+ * next call on c): a server handing its connections to its successor
+ * (hot upgrade) sends them along. */
+const uint8_t *ipc_conn_unread(const ipc_conn *c, size_t *ret_len);
+/* Puts bytes into the input buffer as if they had been read: the
+ * successor's side of the same. Returns 0 or -ENOMEM. */
+int ipc_conn_feed(ipc_conn *c, const void *data, size_t len);
 /* Takes a received fd (the oldest first). Returns the fd, which the caller
  * now owns, or -ENOENT if none is held. */
 int ipc_conn_take_fd(ipc_conn *c);

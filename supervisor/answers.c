@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "status.h"
+#include "upgrade.h"
 
 /* ---- errors ---- */
 
@@ -106,6 +107,10 @@ static int query_node(sup_daemon *d, const sup_control_request *q, json_t **ret_
                 if (!e || sup_entry_owner(e) != n)
                         return fail(-ENOENT, NULL, ret_error);
                 *ret_json = sup_status_spec(sup_entry_spec(e));
+                /* The version the running server declared (gs_upgrade(3)). */
+                const char *vsn = sup_entry_proc(e) ? sup_proc_vsn(sup_entry_proc(e)) : NULL;
+                if (json_is_object(*ret_json) && sup_entry_proc(e))
+                        json_object_set_new(*ret_json, "vsn", vsn ? json_string(vsn) : json_null());
         }
         return 0;
 }
@@ -130,7 +135,7 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
         case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
         case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
         case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case _CTL_CMD_MAX:
                 break;
         }
         return fail(-EINVAL, "not a read command", ret_error);
@@ -312,7 +317,7 @@ static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, s
         case CTL_CMD_STATUS: case CTL_CMD_WHICH_CHILDREN: case CTL_CMD_COUNT_CHILDREN: case CTL_CMD_GET_CHILDSPEC:
         case CTL_CMD_HISTORY: case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS:
         case CTL_CMD_SUSPEND: case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case _CTL_CMD_MAX:
                 return fail(-EINVAL, "not a tree request", ret_error);
         }
         if (q->n_args != 2)
@@ -371,6 +376,37 @@ static int on_reload(void *userdata, const sup_control_request *q, sup_control_d
         return r;
 }
 
+/* ---- upgrade ---- */
+
+static void on_upgrade_done(void *userdata, int r, const char *error, json_t *json) {
+        relay_answer(userdata, r, error, json);
+}
+
+/* upgrade NAME [--extra=TEXT] [PROGRAM ARG...] */
+static int on_upgrade(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                      char **ret_error) {
+        sup_daemon *d = userdata;
+        sup_entry *e = find_entry(d, q->args[0]);
+        if (!e)
+                return fail_no_entry(q->args[0], ret_error);
+        size_t i = 1;
+        const char *extra = NULL;
+        if (i < q->n_args && strncmp(q->args[i], "--extra=", 8) == 0)
+                extra = q->args[i++] + 8;
+        char *exec[65] = { 0 };
+        for (size_t k = 0; i < q->n_args && k < 64; k++)
+                exec[k] = q->args[i++];
+        relay *x = relay_new(done, token, NULL);
+        if (!x)
+                return fail(-ENOMEM, NULL, ret_error);
+        sup_log(LOG_INFO, "upgrade of %s requested by pid %d (uid %d)", q->args[0], (int) q->peer.pid,
+                (int) q->peer.uid);
+        int r = sup_upgrade_start(e, exec[0] ? exec : NULL, extra, on_upgrade_done, x, ret_error);
+        if (r < 0)
+                free(x);
+        return r;
+}
+
 static void on_stop(void *userdata, const sup_control_request *q) {
         sup_daemon *d = userdata;
         if (d->stopping || !d->root)
@@ -387,6 +423,7 @@ static const sup_control_ops answers = {
         .tree = on_tree,
         .sys = on_sys,
         .reload = on_reload,
+        .upgrade = on_upgrade,
         .stop = on_stop,
 };
 

@@ -45,6 +45,9 @@ const ctl_command ctl_commands[_CTL_CMD_MAX] = {
                            "NAME [PAYLOAD|-]", "cast to the server" },
         [CTL_CMD_RELOAD] = { CTL_CMD_RELOAD, "reload", 0, 0, true, CTL_ROUTE_DAEMON, NO_SYS, true, false, "",
                              "re-read the config: add, remove and restart what changed" },
+        [CTL_CMD_UPGRADE] = { CTL_CMD_UPGRADE, "upgrade", 1, 64, true, CTL_ROUTE_DAEMON, NO_SYS, true, true,
+                              "NAME [--extra=TEXT] [-- PROGRAM ARG...]",
+                              "hot upgrade: a new process takes over state and connections" },
         [CTL_CMD_STOP] = { CTL_CMD_STOP, "stop", 0, 0, true, CTL_ROUTE_DAEMON, NO_SYS, true, false, "",
                            "stop the tree in order; gensupd then exits" },
 };

@@ -34,6 +34,7 @@ typedef enum ctl_cmd_id {
         CTL_CMD_CALL,
         CTL_CMD_CAST,
         CTL_CMD_RELOAD,
+        CTL_CMD_UPGRADE,
         CTL_CMD_STOP,
         _CTL_CMD_MAX,
 } ctl_cmd_id;

@@ -368,6 +368,7 @@ static const struct {
         { "backoff", IN_WORKER },
         { "output_limit", IN_WORKER },
         { "kill_mode", IN_WORKER },
+        { "on_program_change", IN_WORKER },
         { "memory_max", IN_WORKER },
         { "pids_max", IN_WORKER },
         { "cpu_weight", IN_WORKER },
@@ -994,6 +995,9 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
         if ((v = config_setting_get_member(g, "ready")) &&
             get_enum(c, v, "ready", sup_ready_names, ELEMENTSOF(sup_ready_names), &e))
                 s->ready = (sup_ready) e;
+        if ((v = config_setting_get_member(g, "on_program_change")) &&
+            get_enum(c, v, "on_program_change", sup_program_change_names, ELEMENTSOF(sup_program_change_names), &e))
+                s->upgrade_on_reload = e == 1;
         if ((v = config_setting_get_member(g, "start_timeout")) &&
             get_int_range(c, v, "start_timeout", 1, LLONG_MAX, &n))
                 s->start_timeout_ms = (uint64_t) n;

@@ -392,6 +392,8 @@ static void dispatch(request *rq) {
                         run_stop(rq);
                 else if (rq->q.cmd->id == CTL_CMD_RELOAD)
                         run_deferred(rq, ops->reload);
+                else if (rq->q.cmd->id == CTL_CMD_UPGRADE)
+                        run_deferred(rq, ops->upgrade);
                 else
                         run_query(rq);
                 return;

@@ -54,6 +54,9 @@ typedef struct sup_control_ops {
         /* reload: re-read the config. */
         int (*reload)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
                       char **ret_error);
+        /* upgrade: hot upgrade of a worker (NULL: refused as unknown). */
+        int (*upgrade)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+                       char **ret_error);
         /* stop: stop the tree, then exit. Answered before it is called. */
         void (*stop)(void *userdata, const sup_control_request *q);
 } sup_control_ops;

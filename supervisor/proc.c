@@ -38,6 +38,7 @@
  * per child at a time (start or shutdown), as s6-supervise keeps one
  * deadline. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,12 @@ struct sup_proc {
         pid_t stop_pid;
 
         sup_output_counts *output_counts;   /* lines its output limit dropped */
+
+        char *vsn;                     /* the version its READY declared */
+        const sup_proc *pred;          /* a hot upgrade's new process: the old one (upgrade.c) */
+        sup_proc_waiting waiting;      /* ... told when it waits for the handoff */
+        struct stat program;           /* its program file when it started (reload notices a new one) */
+        bool program_known;
 
         uint64_t next_ref;
         sys_pending *sys;              /* forwarded sys requests awaiting an answer */
@@ -166,6 +173,7 @@ sup_proc *sup_proc_free(sup_proc *c) {
         free(c->listen_path);
         sup_strv_free(c->extra_args);
         free(c->reported);
+        free(c->vsn);
         free(c->sys);
         sup_output_counts_unref(c->output_counts);
         free(c);
@@ -323,6 +331,8 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
         c->speaks_gensup = true;
         switch (f->kind) {
         case GENSUP__KIND__READY:
+                free(c->vsn);
+                c->vsn = f->vsn && *f->vsn ? ipc_text_clean(f->vsn, 64, false) : NULL;
                 hold_handed_socket(c);
                 became_ready(c);
                 break;
@@ -336,6 +346,11 @@ static void handle_control_frame(sup_proc *c, Gensup__Frame *f) {
         }
         case GENSUP__KIND__IGNORE:
                 init_answered(c, SUP_PROC_INIT_IGNORED);
+                break;
+        case GENSUP__KIND__HANDOFF:
+                /* A hot upgrade's new process is up and waits. */
+                if (c->waiting && c->state == SUP_PROC_STARTING)
+                        c->waiting(c, c->userdata);
                 break;
         case GENSUP__KIND__EXIT_REPORT:
                 set_reported(c, f->reason);
@@ -528,6 +543,9 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
 }
 
 static int open_listen_socket(sup_proc *c) {
+        if (c->pred && c->listen_fd < 0 && c->pred->listen_fd >= 0 &&
+            (c->listen_fd = fcntl(c->pred->listen_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return -errno;
         if (c->listen_fd >= 0 || !c->spec->listen)
                 return 0;
         int r = sup_listen_open(c->env->runtime_dir, c->spec, &c->listen_path);
@@ -553,6 +571,10 @@ static char *hold_offer(const sup_proc *c) {
 /* The child's cgroup, made at its first start and kept across restarts:
  * an fd on it to spawn into (-1: none), and what its counters say now. */
 static int cgroup_prepare(sup_proc *c) {
+        /* A hot upgrade's new process is born in the old one's cgroup,
+         * which it owns only once it takes over (sup_proc_adopt). */
+        if (c->pred)
+                return c->pred->cgroup ? sup_cgroup_open(c->pred->cgroup) : -1;
         if (!c->cgroup && sup_cgroup_root()) {
                 int r = sup_cgroup_new(c->spec->name, c->spec, &c->cgroup);
                 if (r < 0)
@@ -594,6 +616,7 @@ int sup_proc_start(sup_proc *c) {
                 .notify_socket = c->env->notify_socket,
                 .output_fd = out[0],
                 .error_fd = out[1],
+                .upgrade = c->pred != NULL,
         };
         sup_process p;
         const char *step = NULL;
@@ -610,6 +633,7 @@ int sup_proc_start(sup_proc *c) {
         }
 
         c->pid = p.pid;
+        c->program_known = c->spec->exec && c->spec->exec[0] && stat(c->spec->exec[0], &c->program) == 0;
         c->speaks_gensup = false;
         c->stop_asked = false;
         set_reported(c, NULL);
@@ -707,6 +731,10 @@ void sup_proc_notify_ready(sup_proc *c) {
 }
 
 int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done done, void *userdata) {
+        return sup_proc_sys_fd(c, req, -1, done, userdata);
+}
+
+int sup_proc_sys_fd(sup_proc *c, const Gensup__SysRequest *req, int fd, sup_proc_sys_done done, void *userdata) {
         if (!c->control || !c->speaks_gensup || c->state == SUP_PROC_DOWN)
                 return -ENOTCONN;
         if (c->n_sys == MAX_SYS_PENDING)
@@ -718,7 +746,7 @@ int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done d
         Gensup__Frame f;
         ipc_frame_init(&f, GENSUP__KIND__SYS, c->next_ref++);
         f.sys = (Gensup__SysRequest *) req;
-        int r = ipc_conn_queue(c->control, &f);
+        int r = ipc_conn_queue_fd(c->control, &f, fd);
         if (r < 0)
                 return r;
         r = ipc_conn_flush(c->control);
@@ -728,6 +756,61 @@ int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done d
                 return r;
         c->sys[c->n_sys++] = (sys_pending) { .ref = f.ref, .done = done, .userdata = userdata };
         return 0;
+}
+
+/* ---- hot upgrade (upgrade.c) ---- */
+
+int sup_proc_successor(const sup_proc *old, const sup_spec *spec, int handoff_fd, sup_proc_handler handler,
+                       sup_proc_waiting waiting, void *userdata, sup_proc **ret) {
+        sup_proc *c;
+        int r = sup_proc_new(old->env, spec, old->extra_args, handler, userdata, &c);
+        if (r < 0)
+                return r;
+        c->pred = old;
+        c->waiting = waiting;
+        if ((r = sup_proc_start(c)) < 0) {
+                sup_proc_free(c);
+                return r;
+        }
+        *ret = c;
+        /* Its first frame: the handoff socket, which it waits for. */
+        Gensup__Frame f;
+        ipc_frame_init(&f, GENSUP__KIND__HANDOFF, 0);
+        if (!c->control || (r = ipc_conn_queue_fd(c->control, &f, handoff_fd)) < 0 ||
+            ((r = ipc_conn_flush(c->control)) < 0 && r != -EAGAIN)) {
+                (void) sup_proc_stop(c);   /* its exit is heard as START_FAILED */
+                return 0;
+        }
+        if (r == -EAGAIN)
+                (void) sd_event_source_set_io_events(c->control_source, EPOLLIN | EPOLLOUT);
+        return 0;
+}
+
+void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, void *old_userdata) {
+        c->listen_path = old->listen_path;
+        old->listen_path = NULL;
+        c->cgroup = old->cgroup;   /* the old one is killed alone now */
+        old->cgroup = NULL;
+        c->spec = old->spec;
+        c->pred = NULL;
+        c->waiting = NULL;
+        c->handler = old->handler;
+        c->userdata = old->userdata;
+        old->handler = old_handler;
+        old->userdata = old_userdata;
+}
+
+bool sup_proc_program_changed(const sup_proc *c, const sup_spec *spec) {
+        struct stat now;
+        if (!c->program_known || !spec->exec || !spec->exec[0] || stat(spec->exec[0], &now) < 0)
+                return false;
+        return now.st_dev != c->program.st_dev || now.st_ino != c->program.st_ino ||
+               now.st_size != c->program.st_size || now.st_mtim.tv_sec != c->program.st_mtim.tv_sec ||
+               now.st_mtim.tv_nsec != c->program.st_mtim.tv_nsec;
+}
+
+const char *sup_proc_vsn(const sup_proc *c) {
+        return c->vsn;
 }
 
 const sup_output_counts *sup_proc_output_counts(const sup_proc *c) {

@@ -89,6 +89,26 @@ void sup_proc_notify_ready(sup_proc *c);
 typedef void (*sup_proc_sys_done)(void *userdata, Gensup__Frame *reply);
 int sup_proc_sys(sup_proc *c, const Gensup__SysRequest *req, sup_proc_sys_done done, void *userdata);
 
+/* The same with fd (>= 0) sent along (the caller keeps its own). */
+int sup_proc_sys_fd(sup_proc *c, const Gensup__SysRequest *req, int fd, sup_proc_sys_done done, void *userdata);
+
+/* Hot upgrade (upgrade.c). Starts a new process for old's child with
+ * spec (its exec may differ), old's listening socket and, in old's
+ * cgroup, and sends it handoff_fd; handler hears of it as of any start,
+ * waiting once it has started and waits for the handoff.
+ * A failure after the start is heard later (START_FAILED). */
+typedef void (*sup_proc_waiting)(sup_proc *c, void *userdata);
+int sup_proc_successor(const sup_proc *old, const sup_spec *spec, int handoff_fd, sup_proc_handler handler,
+                       sup_proc_waiting waiting, void *userdata, sup_proc **ret);
+/* c (ready) takes old's place: its socket file, cgroup, spec and handler;
+ * old is left with old_handler, and is killed alone. */
+void sup_proc_adopt(sup_proc *c, sup_proc *old, sup_proc_handler old_handler, void *old_userdata);
+/* Whether spec's program file (exec[0]) is not the file the process
+ * started from: replaced, rebuilt (inode, size or mtime differ). */
+bool sup_proc_program_changed(const sup_proc *c, const sup_spec *spec);
+/* The version its READY declared, or NULL. */
+const char *sup_proc_vsn(const sup_proc *c);
+
 sup_proc_state sup_proc_get_state(const sup_proc *c);
 /* What its output limit dropped over all its starts. */
 const sup_output_counts *sup_proc_output_counts(const sup_proc *c);

@@ -13,11 +13,13 @@
 #include "config.h"
 #include "log.h"
 #include "reload.h"
+#include "upgrade.h"
 
 typedef enum step_kind {
         STEP_TERMINATE,
         STEP_DELETE,
         STEP_START,
+        STEP_UPGRADE,           /* hot upgrade in place (on_program_change = "upgrade") */
         _STEP_MAX,
 } step_kind;
 
@@ -102,6 +104,32 @@ static void swap_spec(sup_spec **a, sup_spec **b) {
         *b = t;
 }
 
+/* Whether a and b (workers) differ in their exec alone. */
+static bool exec_only_change(const sup_spec *a, const sup_spec *b) {
+        sup_spec t = *b;
+        t.exec = a->exec;
+        return a->type == SUP_WORKER && b->type == SUP_WORKER && sup_spec_equal(a, &t, true);
+}
+
+/* A running worker whose only change is its program (a new binary at the
+ * same path, or a new exec): 1 if it is to be upgraded in place (its
+ * running spec object takes the new exec), 0 if it is to restart as a
+ * changed one, -1 if its program did not change. */
+static int program_change(job *j, sup_entry *e, sup_spec *oc, sup_spec *nc, bool same) {
+        sup_proc *p = sup_entry_proc(e);
+        bool running = p && sup_proc_get_state(p) == SUP_PROC_RUNNING;
+        bool only_exec = !same && exec_only_change(oc, nc);
+        if (!(same && running && sup_proc_program_changed(p, nc)) && !only_exec)
+                return -1;
+        note(j, "program_changed", nc->name);
+        if (!nc->upgrade_on_reload || !running)
+                return 0;
+        char **exec = oc->exec;
+        oc->exec = nc->exec;
+        nc->exec = exec;
+        return 1;
+}
+
 /* Brings node n (running with spec object old) in line with spec new,
  * whose own flags equal old's. Afterwards old holds new's children list
  * and new holds old's. */
@@ -126,7 +154,15 @@ static int diff_node(job *j, sup_node *n, sup_spec *new) {
                 }
                 sup_spec *oc = (sup_spec *) sup_entry_spec(e);
                 sup_spec **slot = slot_of(old, oc);
-                if (slot && sup_spec_equal(oc, nc, true)) {
+                bool same = slot && sup_spec_equal(oc, nc, true);
+                int pc = slot ? program_change(j, e, oc, nc, same) : -1;
+                if (pc == 1) {
+                        swap_spec(slot, &new->children[k]);
+                        if ((r = add_step(j, STEP_UPGRADE, n, nc->name, NULL)) < 0)
+                                return r;
+                        continue;
+                }
+                if (same && pc < 0) {
                         swap_spec(slot, &new->children[k]);
                         json_object_set_new(j->result, "unchanged",
                                             json_integer(json_integer_value(json_object_get(j->result, "unchanged")) + 1));
@@ -227,13 +263,47 @@ static void finish(job *j) {
         done(userdata, result);
 }
 
+typedef struct upgrade_ctx {
+        job *j;
+        char *name;
+} upgrade_ctx;
+
+static void on_upgraded(void *userdata, int r, const char *error, json_t *json) {
+        upgrade_ctx *u = userdata;
+        if (r >= 0)
+                note(u->j, "upgraded", u->name);
+        on_step_done(u->j, r, u->name, 0, error);
+        json_decref(json);
+        free(u->name);
+        free(u);
+}
+
+static int upgrade_step(job *j, const char *name) {
+        sup_entry *e = *j->root ? sup_tree_find(*j->root, name) : NULL;
+        upgrade_ctx *u = calloc(1, sizeof(*u));
+        char *error = NULL;
+        if (!e || !u || !(u->name = strdup(name))) {
+                free(u);
+                return e ? -ENOMEM : -ESRCH;
+        }
+        u->j = j;
+        int r = sup_upgrade_start(e, NULL, NULL, on_upgraded, u, &error);
+        if (r < 0) {
+                sup_log(LOG_WARNING, "reload: %s: %s", name, error ? error : strerror(-r));
+                free(u->name);
+                free(u);
+        }
+        free(error);
+        return r;
+}
+
 /* Phase one sends every terminate and delete; phase two, once they are
  * all answered, every start. */
 static void run_phase(job *j) {
         j->sending = true;
         for (size_t i = 0; i < j->n_steps; i++) {
                 step *s = &j->steps[i];
-                if ((s->kind == STEP_START) != j->starting)
+                if ((s->kind == STEP_START || s->kind == STEP_UPGRADE) != j->starting)
                         continue;
                 j->pending++;
                 sup_node *n = *j->root ? sup_tree_find_node(*j->root, s->node) : NULL;
@@ -247,6 +317,9 @@ static void run_phase(job *j) {
                         break;
                 case STEP_START:
                         r = sup_tree_start_spec(n, s->spec, on_step_done, j);
+                        break;
+                case STEP_UPGRADE:
+                        r = upgrade_step(j, s->name);
                         break;
                 default:
                         r = -ESRCH;   /* its supervisor is gone (restarting, say) */
@@ -318,7 +391,8 @@ int sup_reload(sup_reload_state *st, sup_config **config, sup_node *const *root,
         j->root = root;
         j->done = done;
         j->userdata = userdata;
-        j->result = json_pack("{s:[],s:[],s:[],s:i,s:[]}", "added", "removed", "changed", "unchanged", 0, "failed");
+        j->result = json_pack("{s:[],s:[],s:[],s:i,s:[],s:[],s:[]}", "added", "removed", "changed", "unchanged", 0,
+                              "failed", "program_changed", "upgraded");
         r = j->result ? diff_node(j, *root, new->root) : -ENOMEM;
         if (r < 0) {
                 /* diff_node swaps as it goes; undoing half a diff is not

@@ -77,7 +77,7 @@ static void prepared_done(prepared *p) {
 }
 
 /* What gensupd itself tells the child, as "KEY=VALUE" strings. */
-static int our_env(const sup_spawn_params *p, int control_fd_in_child, char *ours[static 9]) {
+static int our_env(const sup_spawn_params *p, int control_fd_in_child, char *ours[static 10]) {
         const sup_spec *s = p->spec;
         int n = 0;
 
@@ -86,6 +86,7 @@ static int our_env(const sup_spawn_params *p, int control_fd_in_child, char *our
             (p->runtime_dir && asprintf(&ours[n++], "GENSUP_RUNTIME_DIR=%s", p->runtime_dir) < 0) ||
             (p->notify_socket && asprintf(&ours[n++], "NOTIFY_SOCKET=%s", p->notify_socket) < 0) ||
             (p->hold_path && asprintf(&ours[n++], "GENSUP_HOLD_SOCKET=%s", p->hold_path) < 0) ||
+            (p->upgrade && asprintf(&ours[n++], "GENSUP_UPGRADE_FD=control") < 0) ||
             (p->listen_fd >= 0 && (asprintf(&ours[n++], "LISTEN_FDS=1") < 0 ||
                                    asprintf(&ours[n++], "LISTEN_FDNAMES=%s", s->name) < 0 ||
                                    asprintf(&ours[n++], "LISTEN_PID=0000000000") < 0))) {
@@ -99,7 +100,7 @@ static int our_env(const sup_spawn_params *p, int control_fd_in_child, char *our
 static int prepare(const sup_spawn_params *p, int control_fd_in_child, prepared *ret) {
         const sup_spec *s = p->spec;
         prepared pr = { 0 };
-        char *ours[9] = { 0 };
+        char *ours[10] = { 0 };
         int r = -ENOMEM;
 
         int n_exec = (int) sup_strv_length(s->exec), n_extra = (int) sup_strv_length(p->extra_args);

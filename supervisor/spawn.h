@@ -18,6 +18,7 @@ typedef struct sup_spawn_params {
         int error_fd;                   /* the child's stderr; -1: output_fd */
         int cgroup_fd;                  /* O_DIRECTORY fd on the child's cgroup; -1: none */
         bool cgroup_join;               /* the child moves itself in (cgroup.procs), not clone3 */
+        bool upgrade;                   /* a hot upgrade's successor: GENSUP_UPGRADE_FD=control */
 } sup_spawn_params;
 
 typedef struct sup_process {

@@ -39,6 +39,8 @@ const char *const sup_ready_names[_SUP_READY_MAX] = {
         [SUP_READY_EXEC] = "exec",
 };
 
+const char *const sup_program_change_names[2] = { "restart", "upgrade" };
+
 const char *const sup_kill_mode_names[_SUP_KILL_MODE_MAX] = {
         [SUP_KILL_CGROUP] = "cgroup",
         [SUP_KILL_PROCESS_GROUP] = "process_group",
@@ -199,7 +201,7 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
         if (a->output_limit.lines != b->output_limit.lines || a->output_limit.bytes != b->output_limit.bytes ||
             a->output_limit.burst_s != b->output_limit.burst_s)
                 return false;
-        if (a->kill_mode != b->kill_mode || a->memory_max != b->memory_max || a->pids_max != b->pids_max ||
+        if (a->kill_mode != b->kill_mode || a->upgrade_on_reload != b->upgrade_on_reload || a->memory_max != b->memory_max || a->pids_max != b->pids_max ||
             a->cpu_weight != b->cpu_weight || a->cpu_max_percent != b->cpu_max_percent)
                 return false;
         if (a->strategy != b->strategy || a->intensity != b->intensity || a->period_s != b->period_s ||

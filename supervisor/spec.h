@@ -126,6 +126,8 @@ struct sup_spec {
         sup_backoff backoff;
         sup_output_limit output_limit;
         sup_kill_mode kill_mode;
+        bool upgrade_on_reload;       /* on_program_change = "upgrade": reload hot-upgrades it
+                                       * when only its program changed (default: restart) */
         uint64_t memory_max;          /* bytes, memory.max; 0: none */
         uint64_t pids_max;            /* pids.max; 0: none */
         unsigned cpu_weight;          /* cpu.weight, 1..10000; 0: none (100) */
@@ -176,6 +178,7 @@ extern const char *const sup_strategy_names[_SUP_STRATEGY_MAX];
 extern const char *const sup_auto_shutdown_names[_SUP_AUTO_SHUTDOWN_MAX];
 extern const char *const sup_ready_names[_SUP_READY_MAX];
 extern const char *const sup_kill_mode_names[_SUP_KILL_MODE_MAX];
+extern const char *const sup_program_change_names[2];   /* "restart", "upgrade" */
 /* The index of s in table (n entries), or -EINVAL. */
 int sup_enum_from_string(const char *const *table, size_t n, const char *s);
 

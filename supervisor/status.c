@@ -96,6 +96,7 @@ json_t *sup_status_entry(const sup_entry *e) {
         } else {
                 sup_proc *p = sup_entry_proc(e);
                 json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
+                json_object_set_new(j, "vsn", p && sup_proc_vsn(p) ? json_string(sup_proc_vsn(p)) : json_null());
                 const sup_output_counts *oc = p ? sup_proc_output_counts(p) : NULL;
                 /* Only where something was dropped: big trees stay small. */
                 if (oc && oc->lines > 0)
@@ -193,6 +194,7 @@ json_t *sup_status_spec(const sup_spec *s) {
                                               (json_int_t) s->rlimits[i].limit.rlim_max));
         json_object_set_new(j, "rlimits", rl);
         json_object_set_new(j, "kill_mode", json_string(sup_kill_mode_to_string(s->kill_mode)));
+        json_object_set_new(j, "on_program_change", json_string(sup_program_change_names[s->upgrade_on_reload]));
         json_object_set_new(j, "memory_max", s->memory_max ? json_integer((json_int_t) s->memory_max) : json_null());
         json_object_set_new(j, "pids_max", s->pids_max ? json_integer((json_int_t) s->pids_max) : json_null());
         json_object_set_new(j, "cpu_weight", s->cpu_weight ? json_integer(s->cpu_weight) : json_null());

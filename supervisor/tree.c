@@ -119,6 +119,8 @@ const char *sup_exit_context_to_string(sup_exit_context c) {
         case SUP_EXIT_SHUTDOWN_ERROR: return "shutdown_error";
         case SUP_EXIT_SHUTDOWN: return "shutdown";
         case SUP_EXIT_IGNORED: return "ignored";
+        case SUP_EXIT_UPGRADED: return "upgraded";
+        case SUP_EXIT_UPGRADE_FAILED: return "upgrade_failed";
         case _SUP_EXIT_CONTEXT_MAX: break;
         }
         return NULL;
@@ -1139,6 +1141,22 @@ sup_child *sup_entry_core(const sup_entry *e) {
 
 sup_proc *sup_entry_proc(const sup_entry *e) {
         return e->proc;
+}
+
+void sup_entry_adopt(sup_entry *e, sup_proc *p) {
+        sup_pidmap_remove(e->owner->pids, e->last_pid, e);
+        e->proc = p;
+        e->last_pid = sup_proc_pid(p);
+        if (sup_pidmap_put(e->owner->pids, e->last_pid, e) < 0)
+                sup_log(LOG_WARNING, "%s: out of memory mapping pid %d", e->name, (int) e->last_pid);
+        tell_event(e->owner, "upgraded", e, NULL);
+}
+
+void sup_entry_record(sup_entry *e, sup_exit_context context, pid_t pid, const sup_reason *reason) {
+        pid_t last = e->last_pid;
+        e->last_pid = pid;
+        record_exit(e, context, reason);
+        e->last_pid = last;
 }
 
 sup_node *sup_entry_node(const sup_entry *e) {

@@ -26,6 +26,8 @@ typedef enum sup_exit_context {
         SUP_EXIT_SHUTDOWN_ERROR,      /* stopped, with a reason the stop did not expect */
         SUP_EXIT_SHUTDOWN,            /* stopped as asked */
         SUP_EXIT_IGNORED,             /* init returned ignore */
+        SUP_EXIT_UPGRADED,            /* the old process, after a hot upgrade */
+        SUP_EXIT_UPGRADE_FAILED,      /* a hot upgrade's new process, which failed */
         _SUP_EXIT_CONTEXT_MAX,
 } sup_exit_context;
 
@@ -118,6 +120,10 @@ uint64_t sup_entry_uptime_ms(const sup_entry *e, uint64_t now_usec);
 const sup_reason *sup_entry_last_reason(const sup_entry *e);   /* NULL: never exited */
 char *const *sup_entry_args(const sup_entry *e);        /* simple_one_for_one instances' extra args */
 bool sup_entry_is_dynamic(const sup_entry *e);          /* added at run time, not from the config */
+/* Hot upgrade (upgrade.c): p, the new process, becomes e's; and an exit
+ * of a process that is not e's own (pid) goes into e's history. */
+void sup_entry_adopt(sup_entry *e, sup_proc *p);
+void sup_entry_record(sup_entry *e, sup_exit_context context, pid_t pid, const sup_reason *reason);
 /* Copies the exits kept, oldest first, into out (SUP_HISTORY_MAX entries). */
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n);
 

@@ -47,6 +47,7 @@
 typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
 typedef struct gs__fd gs__fd;
+typedef struct gs__upgrade gs__upgrade;
 
 /* Notices on stderr (refused requests, limits hit) come at most
  * GS__NOTICE_BURST per kind per GS__NOTICE_INTERVAL_USEC; the rest are
@@ -196,6 +197,11 @@ struct gs_server {
 
         gs__ratelimit rl_sys_ok, rl_sys_refused;
 
+        /* Hot upgrade (upgrade.c). */
+        char *vsn;                      /* the version this server declares; NULL: none */
+        bool paused;                    /* handing off: no accepting, no client frames */
+        gs__upgrade *upgrade;           /* an upgrade under way, either side */
+
         /* Limits (server_limits.c). */
         size_t max_conns;               /* client connections in all */
         size_t reserved_conns;          /* of those, kept for trusted peers */
@@ -280,6 +286,15 @@ GS__HIDDEN void gs__send_stop_reply(gs_server *s);
 
 /* sys_server.c */
 GS__HIDDEN void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
+
+/* upgrade.c */
+GS__HIDDEN void gs__on_upgrade_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
+GS__HIDDEN void gs__upgrade_free(gs_server *s);
+/* The new side: whether this process is a successor (GENSUP_UPGRADE_FD),
+ * the handoff and code_change in init's place, and READY to the old. */
+GS__HIDDEN bool gs__upgrade_requested(void);
+GS__HIDDEN gs_ret gs__upgrade_init(gs_server *s);
+GS__HIDDEN void gs__upgrade_ready(gs_server *s);
 
 /* server_dispatch.c */
 GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);

@@ -203,6 +203,7 @@ gs__conn *gs__conn_find(gs_server *s, uint64_t serial) {
 void gs__conn_update(gs__conn *c) {
         gs_server *s = c->server;
         bool want_in = !c->eof && !c->in_ready && !s->stopping && !(s->suspended && held_full(c)) &&
+                       !(s->paused && !c->control) &&
                        ipc_conn_pending(c->ipc) < GS__OUT_HIGH;
         uint32_t events = (want_in ? EPOLLIN : 0) | (c->want_write ? EPOLLOUT : 0);
 
@@ -571,6 +572,8 @@ static int conn_process(gs__conn *c, unsigned budget) {
 
                 if (s->stopping)
                         return 1;
+                if (s->paused && !c->control)
+                        return 0;   /* a hot upgrade hands these bytes on */
                 if (!s->suspended && held_count(c) > 0)
                         f = held_pop(c);
                 else {

@@ -24,7 +24,11 @@ static void dispatch_frame(gs_server *s, gs__conn *c, const ipc_frame *f) {
                         gs__on_info_msg(s, c, f);
                 return;
         case GENSUP__KIND__SYS:
-                gs__on_sys(s, c, f);
+                if (f->sys && f->sys->op >= GENSUP__SYS_REQUEST__OP__UPGRADE &&
+                    f->sys->op <= GENSUP__SYS_REQUEST__OP__UPGRADE_ABORT)
+                        gs__on_upgrade_sys(s, c, f);
+                else
+                        gs__on_sys(s, c, f);
                 return;
         case GENSUP__KIND__EXIT:
                 if (c->control) {

@@ -38,6 +38,7 @@ typedef enum lib_opt {
         OPT_SOCKET_MODE,
         OPT_SOCKET_USER,
         OPT_SOCKET_GROUP,
+        OPT_VSN,
         OPT_HIBERNATE_AFTER,
         OPT_MAX_CONNECTIONS,
         OPT_RESERVED_CONNECTIONS,
@@ -56,6 +57,7 @@ static const char *const opt_name[_OPT_MAX] = {
         [OPT_SOCKET_MODE] = "--socket-mode",
         [OPT_SOCKET_USER] = "--socket-user",
         [OPT_SOCKET_GROUP] = "--socket-group",
+        [OPT_VSN] = "--vsn",
         [OPT_HIBERNATE_AFTER] = "--hibernate-after",
         [OPT_MAX_CONNECTIONS] = "--max-connections",
         [OPT_RESERVED_CONNECTIONS] = "--reserved-connections",
@@ -97,6 +99,9 @@ static int take_value(args *a, lib_opt which, const char *val) {
                 return 0;
         case OPT_NAME:
                 a->name = val;
+                return 0;
+        case OPT_VSN:
+                a->limits.vsn = val;
                 return 0;
         case OPT_SOCKET_MODE:
         case OPT_SOCKET_USER:
@@ -277,7 +282,7 @@ static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, b
         /* Under gensupd the passed socket wins: it is the one clients know,
          * held by gensupd across restarts (never unlinked here). By hand,
          * an explicit --socket wins. */
-        if (n > 0 && (supervised || !socket_opt)) {
+        if (n > 0 && (supervised || !socket_opt || gs__upgrade_requested())) {
                 int fd = SD_LISTEN_FDS_START;
                 int fl = fcntl(fd, F_GETFL);
                 if (fl >= 0 && !(fl & O_NONBLOCK))
@@ -334,6 +339,8 @@ static void destroy(gs_server *s) {
         sd_event_unref(s->event);
         gs_buf_done(&s->reply);
         gs_buf_done(&s->stop_reply);
+        gs__upgrade_free(s);
+        free(s->vsn);
         free(s->exit_reason);
         free(s->name);
         free(s);
@@ -400,8 +407,14 @@ static gs_server *server_new(const gs_server_ops *ops, const start *st, int argc
         if (al->max_input)
                 lim.max_input = al->max_input;
         gs__limits_set(s, &lim);
+        const char *vsn = al->vsn ? al->vsn : st->o.vsn;
+        if (vsn && *vsn && !(s->vsn = strdup(vsn))) {
+                free(s);
+                return NULL;
+        }
         s->name = pick_name(&st->o, &st->a, st->env_name, st->supervised, argc > 0 ? argv[0] : NULL);
         if (!s->name) {
+                free(s->vsn);
                 free(s);
                 return NULL;
         }
@@ -441,6 +454,8 @@ static int setup_control(gs_server *s, start *st) {
         if (r < 0)
                 return r;
         (void) sd_event_source_set_priority(s->control->io, SD_EVENT_PRIORITY_IMPORTANT);
+        /* gensupd's UPGRADE request carries the handoff socket. */
+        ipc_conn_set_accept_fds(s->control->ipc, true);
         return 0;
 }
 
@@ -476,7 +491,7 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
                 fprintf(stderr, "%s: bad library options (--socket PATH, --socket-mode MODE, --socket-user USER, "
                                 "--socket-group GROUP, --name NAME, --trace, --hibernate-after MS, --no-trap-exit, "
                                 "--max-connections N, --reserved-connections N, --max-connections-per-uid N, "
-                                "--frame-timeout MS, --idle-timeout MS, --max-input BYTES, --)\n",
+                                "--frame-timeout MS, --idle-timeout MS, --max-input BYTES, --vsn VSN, --)\n",
                         prog);
                 return -EINVAL;
         }
@@ -511,7 +526,8 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
 /* init, synchronously, as gen_server:start_link. Returns true to run
  * with *ret_ir; false with the exit status in *ret_status. */
 static bool init(gs_server *s, const start *st, gs_ret *ret_ir, int *ret_status) {
-        gs_ret ir = s->ops->init(s, st->a.argc, st->a.argv, &s->state);
+        /* A successor (hot upgrade) builds its state with code_change. */
+        gs_ret ir = gs__upgrade_requested() ? gs__upgrade_init(s) : s->ops->init(s, st->a.argc, st->a.argv, &s->state);
 
         if (!gs__init_ret_valid(&ir))
                 ir = gs_ret_stop("{error,bad_return_value}");
@@ -582,6 +598,7 @@ static void send_ready(gs_server *s, const start *st) {
         if (!s->control)
                 return;
         ipc_frame_init(&f, GENSUP__KIND__READY, 0);
+        f.vsn = s->vsn ? s->vsn : (char *) "";
         if (gs__conn_queue_fd(s->control, &f, hand ? s->listen_fd : -1) >= 0 && hand) {
                 free(s->socket_path);
                 s->socket_path = NULL;
@@ -598,6 +615,7 @@ static int run(gs_server *s, const start *st, gs_ret ir) {
         gs__flush_dirty(s);
         if (!st->supervised && getenv("NOTIFY_SOCKET"))
                 (void) sd_notify(0, "READY=1");
+        gs__upgrade_ready(s);
         int r = gs__listen_start(s);
         if (r < 0)
                 gs__stop(s, "{error,listen}", true);

@@ -537,6 +537,7 @@ static void print_childspec(json_t *doc) {
                 gs_buf_done(&b);
         } else {
                 kv_add(&l, "exec", join_words(json_object_get(doc, "exec")), NULL);
+                kv_add(&l, "vsn", jtext(json_object_get(doc, "vsn")), NULL);
                 kv_add(&l, "listen", jtext(json_object_get(doc, "listen")), NULL);
                 kv_add(&l, "ready", jtext(json_object_get(doc, "ready")), NULL);
                 kv_add(&l, "start_timeout", ms_text(json_object_get(doc, "start_timeout")), NULL);
@@ -684,6 +685,8 @@ static void print_reload(json_t *doc) {
         print_names("changed", json_object_get(doc, "changed"));
         printf("unchanged: %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(doc, "unchanged")));
         print_names("failed", json_object_get(doc, "failed"));
+        print_names("program_changed", json_object_get(doc, "program_changed"));
+        print_names("upgraded", json_object_get(doc, "upgraded"));
 }
 
 /* start-child and restart-child: the child and its pid. An ignore is
@@ -764,6 +767,9 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
                 break;
         case CTL_CMD_RELOAD:
                 print_reload(doc);
+                break;
+        case CTL_CMD_UPGRADE:
+                ctl_print_upgrade(doc);
                 break;
         case CTL_CMD_STOP:
                 printf("gensupd: stopping the tree\n");

@@ -11,6 +11,8 @@
 /* gensupd's answer doc to cmd (run with args): the JSON document with
  * --json, else the command's own table or lines. */
 void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, json_t *doc);
+/* upgrade's answer, one line (ctl/upgrade.c). */
+void ctl_print_upgrade(json_t *doc);
 /* One event: a line for people, or a JSON line with --json. */
 void ctl_print_event(const ctl_opts *o, json_t *ev);
 /* Every event of an `events` answer, as ctl_print_event. */
