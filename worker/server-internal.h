@@ -46,6 +46,27 @@
 
 typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
+
+/* The message being handled, or last handled, for crash reports
+ * (crash_report.c). data points into a connection's buffer and is valid
+ * only while its callback runs (NULL otherwise). */
+typedef enum gs__msg_kind {
+        GS__MSG_NONE,
+        GS__MSG_CALL,
+        GS__MSG_CAST,
+        GS__MSG_INFO,
+        GS__MSG_TIMEOUT,
+        GS__MSG_TIMER,
+        GS__MSG_FD,
+        _GS__MSG_KIND_MAX,
+} gs__msg_kind;
+typedef struct gs__last_msg {
+        gs__msg_kind kind;
+        uint64_t conn, ref;     /* call, cast, info: the connection; call: the ref */
+        uint64_t token;         /* timer, fd */
+        const uint8_t *data;
+        size_t len;
+} gs__last_msg;
 typedef struct gs__fd gs__fd;
 
 /* Notices on stderr (refused requests, limits hit) come at most
@@ -196,6 +217,11 @@ struct gs_server {
 
         gs__ratelimit rl_sys_ok, rl_sys_refused;
 
+        /* Crash reports (crash_report.c). */
+        gs__last_msg last;
+        const char *bad_return;         /* what a callback returned wrongly, for the report */
+        char *crash_text;               /* the report, built when the stop is decided */
+
         /* Limits (server_limits.c). */
         size_t max_conns;               /* client connections in all */
         size_t reserved_conns;          /* of those, kept for trusted peers */
@@ -272,7 +298,7 @@ GS__HIDDEN void gs__suspend(gs_server *s);
 GS__HIDDEN void gs__resume(gs_server *s);
 GS__HIDDEN void gs__hibernate(gs_server *s);
 GS__HIDDEN void gs__idle_rearm(gs_server *s);
-GS__HIDDEN bool gs__init_ret_valid(const gs_ret *r);
+GS__HIDDEN bool gs__init_ret_valid(gs_server *s, const gs_ret *r);
 GS__HIDDEN void gs__apply_init(gs_server *s, gs_ret r);
 GS__HIDDEN int gs__timers_setup(gs_server *s);
 GS__HIDDEN void gs__timers_free(gs_server *s);
@@ -280,6 +306,31 @@ GS__HIDDEN void gs__send_stop_reply(gs_server *s);
 
 /* sys_server.c */
 GS__HIDDEN void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f);
+
+/* crash_report.c: OTP's "Generic server NAME terminating" report on
+ * stderr, and the signal handler for crashes. Calls only the user's
+ * format callbacks and ipc/. */
+GS__HIDDEN int gs__format_state(gs_server *s, gs_buf *out);
+/* Builds the report of an abnormal stop with reason (normalized), while
+ * the last message is still readable. Nothing for a clean reason. */
+GS__HIDDEN void gs__crash_capture(gs_server *s, const char *reason);
+/* Writes the report built by gs__crash_capture, if any. */
+GS__HIDDEN void gs__crash_write(gs_server *s);
+/* init returned stop with an unclean reason: OTP's failed start. */
+GS__HIDDEN void gs__crash_init_failed(gs_server *s, const char *reason);
+/* Installs the handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT
+ * (s = NULL uninstalls it). */
+GS__HIDDEN void gs__crash_handler(gs_server *s);
+
+/* server_main.c: the life of a server process. enter, if not NULL,
+ * replaces init (gs_enter_loop): its state and action are taken as init's
+ * ok result would be. Returns the exit status. */
+typedef struct gs__enter {
+        void *state;
+        gs_ret action;
+} gs__enter;
+GS__HIDDEN int gs__server_run(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv,
+                              const gs__enter *enter);
 
 /* server_dispatch.c */
 GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);
