@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <systemd/sd-event.h>
@@ -43,6 +44,8 @@
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
 #define GS__ACCEPT_BATCH 64                /* accepts per wakeup of the listening socket */
 #define GS__EXIT_FLUSH_MS 1000             /* time for EXIT_REPORT frames to go out at exit */
+#define GS__ORPHAN_SIGNAL (SIGRTMAX - 2)   /* asked for when gensupd dies (orphan.c) */
+#define GS__ORPHAN_GRACE_S 5               /* then terminate has this long, as OTP's default shutdown */
 
 typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
@@ -321,6 +324,11 @@ GS__HIDDEN void gs__crash_init_failed(gs_server *s, const char *reason);
 /* Installs the handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT
  * (s = NULL uninstalls it). */
 GS__HIDDEN void gs__crash_handler(gs_server *s);
+
+/* orphan.c: under gensupd, a server that traps exits is told of gensupd's
+ * death by a signal whose handler arms the backstop alarm, rather than
+ * killed, so that terminate runs every time. 0 or -1. */
+GS__HIDDEN int gs__orphan_setup(void);
 
 /* server_main.c: the life of a server process. enter, if not NULL,
  * replaces init (gs_enter_loop): its state and action are taken as init's

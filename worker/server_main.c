@@ -438,6 +438,8 @@ static int setup_loop(gs_server *s) {
 static int setup_control(gs_server *s, start *st) {
         if (!st->supervised)
                 return 0;
+        if (s->trap_exit)
+                (void) gs__orphan_setup();
         int r = gs__conn_new(s, st->control_fd, true, NULL);
         st->control_fd = -1;
         if (r < 0)

@@ -1787,6 +1787,40 @@ START_TEST(test_stop_request_in_history) {
 END_TEST
 
 
+
+/* gensupd killed by SIGKILL: a server that traps exits runs terminate to
+ * its end, every time; one that does not exits without it. */
+START_TEST(test_gensupd_killed_terminate) {
+        for (int round = 0; round < 3; round++) {
+                char *tlog = it_strf("%s/orphan%d.tlog", it_tmpdir(), round);
+                char *tlog2 = it_strf("%s/orphan%d-no.tlog", it_tmpdir(), round);
+                char *conf = gsd_write_file(
+                        "orphan.conf",
+                        "supervisor = { name = \"root\"; children = (\n"
+                        "  { name = \"traps\"; exec = [\"%s\", \"--terminate-log=%s\", \"--slow-terminate=300\"]; },\n"
+                        "  { name = \"plain\"; exec = [\"%s\", \"--terminate-log=%s\", \"--no-trap-exit\"]; }\n"
+                        "); };\n",
+                        it_example("test_server"), tlog, it_example("test_server"), tlog2);
+                gsd *d = NULL;
+                ck_assert_int_eq(gsd_start(conf, &d), 0);
+                free(conf);
+                ck_assert_int_eq(gsd_wait_state(d, "traps", "running", T_MS), 0);
+                ck_assert_int_eq(gsd_wait_state(d, "plain", "running", T_MS), 0);
+                pid_t traps = gsd_pid(d, "traps"), plain = gsd_pid(d, "plain");
+                gsd_signal(d, SIGKILL);
+                int status;
+                ck_assert_int_eq(gsd_wait_exit(d, T_MS, &status), 0);
+                ck_assert_int_eq(it_wait_file_contains(tlog, "terminate shutdown\nterminate done\n", T_MS), 0);
+                for (int i = 0; i < T_MS / 5 && (gsd_pid_alive(traps) || gsd_pid_alive(plain)); i++)
+                        sleep_ms(5);
+                ck_assert(!gsd_pid_alive(traps));
+                ck_assert(!gsd_pid_alive(plain));
+                ck_assert_ptr_null(it_read_file(tlog2));
+                d = gsd_finish(d);
+        }
+}
+END_TEST
+
 /* ---- gs_enter_loop ---- */
 
 /* A process that did its own setup becomes a server with the state it
@@ -1945,6 +1979,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_supervised_suspended_exit);
         tcase_add_test(tc, test_listen_fds);
         tcase_add_test(tc, test_stop_request_in_history);
+        tcase_add_test(tc, test_gensupd_killed_terminate);
         suite_add_tcase(s, tc);
         return s;
 }
