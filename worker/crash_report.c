@@ -187,6 +187,7 @@ static uint8_t crash_frame[N_CRASH][64];
 static size_t crash_frame_len[N_CRASH];
 static char crash_stack[64 * 1024];   /* the handler runs here: a stack overflow is a SIGSEGV too */
 static volatile sig_atomic_t crashing;
+static pid_t crash_pid;   /* a child forked without exec has the handler, not the server's clients */
 
 static void put(const char *p) {
         write_all(p, strlen(p));
@@ -219,7 +220,7 @@ static void on_crash(int sig) {
 
         while (k < N_CRASH - 1 && crash_signals[k] != sig)
                 k++;
-        if (!crashing && s) {
+        if (!crashing && s && getpid() == crash_pid) {
                 crashing = 1;
                 const gs__last_msg *m = &s->last;
                 put(crash_head);
@@ -268,6 +269,7 @@ void gs__crash_handler(gs_server *s) {
         sigemptyset(&sa.sa_mask);
         for (size_t k = 0; k < N_CRASH; k++)
                 sigaddset(&sa.sa_mask, crash_signals[k]);
+        crash_pid = getpid();
         crash_server = s;
         for (size_t k = 0; k < N_CRASH; k++)
                 (void) sigaction(crash_signals[k], &sa, NULL);
