@@ -1,10 +1,13 @@
 /* server-internal.h: the insides of the gen_server behaviour. Calls go
  * one way, top to bottom, never back:
  *
+ *   enter_loop.c       gs_enter_loop: the life without init
  *   server_main.c      the process's life: setup, init, run, teardown
+ *   orphan.c           what gensupd's death does to a server that traps exits
  *   server_dispatch.c  routes what the connections hand up
  *   sys_server.c       system requests
  *   server.c           callbacks and results, stop, suspend, timers, fds
+ *   crash_report.c     OTP's crash report, the handler for crash signals
  *   server_conn.c      connections: reading, fairness, writing
  *   trace.c            trace lines on stderr
  *
