@@ -14,6 +14,8 @@
  * --slow-terminate=MS   sleep MS in terminate (between those two lines)
  * --minimal       no handle_cast, handle_info, handle_continue, terminate
  *                 or format_status (how the library fills them in)
+ * --secret=TEXT   kept in the state; format_status never shows it
+ * --redact        a format_message that shows "<redacted N bytes>"
  *
  * Calls are text commands, answered with text:
  *   echo:X          reply X                 count     calls seen (this one too)
@@ -34,6 +36,10 @@
  *                   watched with gs_add_fd, answered from its GS_INFO_FD
  *   timer_cancel    reply "rc1 rc2": gs_cancel_timer on a live timer, then again
  *   big:N           reply N bytes of 'x'
+ *   busy:MS         block MS in the callback, then reply "done"
+ *   error:X         answer with an error X (gs_ret_reply_error)
+ *   answer_error:X  answer the "noreply" call with an error X (gs_reply_error)
+ *   secret          reply "ok" (a message to crash after: stop:R in the next)
  * Casts: inc (count a cast), stop:REASON, bad (GS_RET_REPLY from a cast).
  * Infos: anything (counted, kept as last_info); stop:REASON stops. */
 #include <errno.h>
@@ -71,6 +77,7 @@ typedef struct st {
         gs_from pipe_from;
         char pipe_rc[128];
         char *argv_text;
+        char *secret;
 } st;
 
 /* The state, also reachable from here: a server that exits without
@@ -156,6 +163,8 @@ static gs_ret ts_init(gs_server *s, int argc, char **argv, void **ret_state) {
                         t->terminate_log = (char *) v;
                 else if ((v = after(argv[i], "--slow-terminate=")))
                         t->slow_terminate_ms = atol(v);
+                else if ((v = after(argv[i], "--secret=")))
+                        t->secret = (char *) v;
         }
         t->argv_text = calloc(1, alen);
         if (!t->argv_text)
@@ -307,6 +316,15 @@ static gs_ret ts_call(gs_server *s, void *state, const gs_from *from, const gs_m
                 int rc1 = gs_cancel_timer(s, id);
                 int rc2 = gs_cancel_timer(s, id);
                 r = reply_text(reply, "%d %d", rc1, rc2);
+        } else if ((v = after(cmd, "busy:"))) {
+                sleep_ms(atol(v));
+                r = reply_text(reply, "done");
+        } else if ((v = after(cmd, "error:"))) {
+                gs_buf_set(reply, v, strlen(v));
+                r = gs_ret_reply_error();
+        } else if ((v = after(cmd, "answer_error:"))) {
+                int rc = gs_reply_error(s, &t->held, v);
+                r = reply_text(reply, "rc=%d", rc);
         } else if ((v = after(cmd, "big:"))) {
                 size_t n = strtoull(v, NULL, 10);
                 gs_buf_clear(reply);
@@ -411,6 +429,10 @@ static void ts_terminate(gs_server *s, void *state, const char *reason) {
         the_state = NULL;
 }
 
+static int ts_format_message(gs_server *s, void *state, const gs_msg *msg, gs_buf *out) {
+        return gs_buf_printf(out, "<redacted %zu bytes>", msg->len);
+}
+
 static int ts_format_status(gs_server *s, void *state, gs_buf *out) {
         st *t = state;
         return gs_buf_printf(out, "calls=%llu casts=%llu infos=%llu", (unsigned long long) t->calls,
@@ -442,6 +464,7 @@ int main(int argc, char **argv) {
                         ops.handle_continue = NULL;
                         ops.terminate = NULL;
                         ops.format_status = NULL;
-                }
+                } else if (strcmp(argv[i], "--redact") == 0)
+                        ops.format_message = ts_format_message;
         return gs_server_main(&ops, argc, argv);
 }

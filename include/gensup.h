@@ -122,11 +122,15 @@ typedef struct gs_ret {
         void *cont;             /* GS_ACTION_CONTINUE: handed to handle_continue */
         const char *reason;     /* GS_RET_STOP: copied by the library when the callback returns */
         bool reply_too;         /* GS_RET_STOP from handle_call: send *reply after terminate */
+        bool reply_error;       /* GS_RET_REPLY: *reply is error text; the caller's gs_call
+                                 * returns -EREMOTEIO with it (OTP's {reply,{error,R},S}) */
 } gs_ret;
 
 static inline gs_ret gs_ret_ok(void) { return (gs_ret) { .kind = GS_RET_OK }; }
 static inline gs_ret gs_ret_noreply(void) { return (gs_ret) { .kind = GS_RET_NOREPLY }; }
 static inline gs_ret gs_ret_reply(void) { return (gs_ret) { .kind = GS_RET_REPLY }; }
+/* handle_call: answer with an error; the text is in *reply. */
+static inline gs_ret gs_ret_reply_error(void) { return (gs_ret) { .kind = GS_RET_REPLY, .reply_error = true }; }
 static inline gs_ret gs_ret_ignore(void) { return (gs_ret) { .kind = GS_RET_IGNORE }; }
 static inline gs_ret gs_ret_stop(const char *reason) {
         return (gs_ret) { .kind = GS_RET_STOP, .reason = reason };
@@ -206,6 +210,11 @@ typedef struct gs_server_ops {
          * program are refused. */
         gs_ret (*code_change)(gs_server *s, const char *old_vsn, const gs_msg *old_state, const char *extra,
                               void **ret_state);
+        /* Describe the last message as text for a crash report (as
+         * format_status does the state: keep secrets out here). Return 0
+         * or a negative errno ("format_message crashed"). If missing, the
+         * report shows its first 64 bytes, escaped. */
+        int (*format_message)(gs_server *s, void *state, const gs_msg *msg, gs_buf *out);
 } gs_server_ops;
 
 /* Zero-initialised, every field has its default. */
@@ -268,9 +277,23 @@ const char *gs_server_vsn(const gs_server *s);
  * upgrade), or another negative errno. */
 int gs_server_upgrade(gs_server *s, char *const argv[], const char *extra);
 
+/* Becomes a gen_server in a process that did its own setup (OTP's
+ * gen_server:enter_loop): init is not called (ops->init may be NULL), the
+ * state is the one given, and action (gs_ret_ok(), or with a gs_with_*
+ * action) is applied as init's would be. argv holds the library's options
+ * as for gs_server_main; other arguments are left to the program. Sends
+ * READY as after init, listens, supervises, runs, and returns the process
+ * exit status as gs_server_main does (1 with a line on stderr if ops or
+ * action is not valid). */
+int gs_enter_loop(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv, void *state,
+                  gs_ret action);
+
 /* Answers a call that handle_call left with noreply. Returns 0, -ENOTCONN
  * if the client went away, -ENOENT if from was already answered. */
 int gs_reply(gs_server *s, const gs_from *from, const void *data, size_t len);
+/* Answers such a call with an error: the caller's gs_call returns
+ * -EREMOTEIO with text in its reply buffer. Returns as gs_reply. */
+int gs_reply_error(gs_server *s, const gs_from *from, const char *text);
 /* The same with a protobuf-c message as the reply. */
 int gs_reply_msg(gs_server *s, const gs_from *from, const ProtobufCMessage *msg);
 

@@ -115,6 +115,17 @@ GS__HIDDEN void gs__client_unref(gs_client *c);
  * An ERROR answer is -code (or -EREMOTEIO), its text in *errtext. */
 GS__HIDDEN int gs__client_sys(gs_client *c, Gensup__SysRequest__Op op, bool flag, uint64_t value,
                               const char *reason, int timeout_ms, gs_buf *errtext, ipc_frame **ret_frame);
+/* reason_peer.c: the reason of an EXIT_REPORT, kept if it is a server's
+ * own or {signal,NAME} (a crash handler's), else as {error,Text}. */
+GS__HIDDEN int gs__reason_from_peer(const char *reason, gs_buf *ret);
+
+/* stop_wait.c: a pidfd on the process that listens at the other end of
+ * c (CLOEXEC), or -ESRCH / another negative errno. */
+GS__HIDDEN int gs__pidfd_of_peer(const gs_client *c);
+/* Waits until the process of pidfd has exited (0) or deadline passes
+ * (-ETIMEDOUT). */
+GS__HIDDEN int gs__pidfd_wait(int pidfd, int64_t deadline);
+
 /* Sends SYS STOP{reason} and waits for the server to be gone. */
 GS__HIDDEN int gs__client_stop(gs_client *c, const char *reason, int timeout_ms);
 

@@ -299,7 +299,7 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
                 return dispatch_answer(c, pf);
         case GENSUP__KIND__EXIT_REPORT: {
                 gs_buf b = GS_BUF_INIT;
-                if (!c->exit_reason && gs_reason_normalize(f->reason, &b) == 0)
+                if (!c->exit_reason && gs__reason_from_peer(f->reason, &b) == 0)
                         c->exit_reason = (char *) b.data;
                 else
                         gs_buf_done(&b);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "client-internal.h"
 
@@ -70,7 +71,14 @@ int gs_stop(const char *name_or_path, const char *reason, int timeout_ms) {
 
         if (r < 0)
                 return r;
+        /* Taken before the stop, while the server certainly lives. */
+        int pidfd = gs__pidfd_of_peer(c);
+        int64_t deadline = gs__deadline(timeout_ms);
         r = gs__client_stop(c, reason, timeout_ms);
         gs_client_free(c);
+        if (r == 0 && pidfd >= 0)
+                r = gs__pidfd_wait(pidfd, deadline);
+        if (pidfd >= 0)
+                close(pidfd);
         return r;
 }

@@ -1,10 +1,13 @@
 /* server-internal.h: the insides of the gen_server behaviour. Calls go
  * one way, top to bottom, never back:
  *
+ *   enter_loop.c       gs_enter_loop: the life without init
  *   server_main.c      the process's life: setup, init, run, teardown
+ *   orphan.c           what gensupd's death does to a server that traps exits
  *   server_dispatch.c  routes what the connections hand up
  *   sys_server.c       system requests
  *   server.c           callbacks and results, stop, suspend, timers, fds
+ *   crash_report.c     OTP's crash report, the handler for crash signals
  *   server_conn.c      connections: reading, fairness, writing
  *   trace.c            trace lines on stderr
  *
@@ -16,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <systemd/sd-event.h>
@@ -43,9 +47,32 @@
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
 #define GS__ACCEPT_BATCH 64                /* accepts per wakeup of the listening socket */
 #define GS__EXIT_FLUSH_MS 1000             /* time for EXIT_REPORT frames to go out at exit */
+#define GS__ORPHAN_SIGNAL (SIGRTMAX - 2)   /* asked for when gensupd dies (orphan.c) */
+#define GS__ORPHAN_GRACE_S 5               /* then terminate has this long, as OTP's default shutdown */
 
 typedef struct gs__conn gs__conn;
 typedef struct gs__timer gs__timer;
+
+/* The message being handled, or last handled, for crash reports
+ * (crash_report.c). data points into a connection's buffer and is valid
+ * only while its callback runs (NULL otherwise). */
+typedef enum gs__msg_kind {
+        GS__MSG_NONE,
+        GS__MSG_CALL,
+        GS__MSG_CAST,
+        GS__MSG_INFO,
+        GS__MSG_TIMEOUT,
+        GS__MSG_TIMER,
+        GS__MSG_FD,
+        _GS__MSG_KIND_MAX,
+} gs__msg_kind;
+typedef struct gs__last_msg {
+        gs__msg_kind kind;
+        uint64_t conn, ref;     /* call, cast, info: the connection; call: the ref */
+        uint64_t token;         /* timer, fd */
+        const uint8_t *data;
+        size_t len;
+} gs__last_msg;
 typedef struct gs__fd gs__fd;
 typedef struct gs__upgrade gs__upgrade;
 
@@ -201,6 +228,10 @@ struct gs_server {
         char *vsn;                      /* the version this server declares; NULL: none */
         bool paused;                    /* handing off: no accepting, no client frames */
         gs__upgrade *upgrade;           /* an upgrade under way, either side */
+        /* Crash reports (crash_report.c). */
+        gs__last_msg last;
+        const char *bad_return;         /* what a callback returned wrongly, for the report */
+        char *crash_text;               /* the report, built when the stop is decided */
 
         /* Limits (server_limits.c). */
         size_t max_conns;               /* client connections in all */
@@ -278,7 +309,7 @@ GS__HIDDEN void gs__suspend(gs_server *s);
 GS__HIDDEN void gs__resume(gs_server *s);
 GS__HIDDEN void gs__hibernate(gs_server *s);
 GS__HIDDEN void gs__idle_rearm(gs_server *s);
-GS__HIDDEN bool gs__init_ret_valid(const gs_ret *r);
+GS__HIDDEN bool gs__init_ret_valid(gs_server *s, const gs_ret *r);
 GS__HIDDEN void gs__apply_init(gs_server *s, gs_ret r);
 GS__HIDDEN int gs__timers_setup(gs_server *s);
 GS__HIDDEN void gs__timers_free(gs_server *s);
@@ -295,6 +326,35 @@ GS__HIDDEN void gs__upgrade_free(gs_server *s);
 GS__HIDDEN bool gs__upgrade_requested(void);
 GS__HIDDEN gs_ret gs__upgrade_init(gs_server *s);
 GS__HIDDEN void gs__upgrade_ready(gs_server *s);
+/* crash_report.c: OTP's "Generic server NAME terminating" report on
+ * stderr, and the signal handler for crashes. Calls only the user's
+ * format callbacks and ipc/. */
+GS__HIDDEN int gs__format_state(gs_server *s, gs_buf *out);
+/* Builds the report of an abnormal stop with reason (normalized), while
+ * the last message is still readable. Nothing for a clean reason. */
+GS__HIDDEN void gs__crash_capture(gs_server *s, const char *reason);
+/* Writes the report built by gs__crash_capture, if any. */
+GS__HIDDEN void gs__crash_write(gs_server *s);
+/* init returned stop with an unclean reason: OTP's failed start. */
+GS__HIDDEN void gs__crash_init_failed(gs_server *s, const char *reason);
+/* Installs the handler for SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT
+ * (s = NULL uninstalls it). */
+GS__HIDDEN void gs__crash_handler(gs_server *s);
+
+/* orphan.c: under gensupd, a server that traps exits is told of gensupd's
+ * death by a signal whose handler arms the backstop alarm, rather than
+ * killed, so that terminate runs every time. 0 or -1. */
+GS__HIDDEN int gs__orphan_setup(void);
+
+/* server_main.c: the life of a server process. enter, if not NULL,
+ * replaces init (gs_enter_loop): its state and action are taken as init's
+ * ok result would be. Returns the exit status. */
+typedef struct gs__enter {
+        void *state;
+        gs_ret action;
+} gs__enter;
+GS__HIDDEN int gs__server_run(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv,
+                              const gs__enter *enter);
 
 /* server_dispatch.c */
 GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);

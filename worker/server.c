@@ -65,6 +65,8 @@ void gs__stop(gs_server *s, const char *reason, bool run_terminate) {
                 gs_buf_done(&b);
                 s->exit_reason = strdup("{error,enomem}");
         }
+        if (s->exit_reason)
+                gs__crash_capture(s, s->exit_reason);
         (void) sd_event_exit(s->event, 0);
 }
 
@@ -77,8 +79,33 @@ void gs__exit_signal(gs_server *s, const char *reason) {
 
 /* ---- results ---- */
 
+static const char *const kind_name[_GS_RET_KIND_MAX] = {
+        [GS_RET_OK] = "ok",
+        [GS_RET_REPLY] = "reply",
+        [GS_RET_NOREPLY] = "noreply",
+        [GS_RET_STOP] = "stop",
+        [GS_RET_IGNORE] = "ignore",
+};
+
+/* What was wrong, for the crash report: "handle_cast returned reply". */
+static void note_bad_return(gs_server *s, const gs_ret *r, cb_kind cb) {
+        static char text[96];
+
+        if ((unsigned) r->kind >= _GS_RET_KIND_MAX)
+                snprintf(text, sizeof(text), "%s returned an unknown kind %d", cb_name[cb], (int) r->kind);
+        else if ((unsigned) r->action >= _GS_ACTION_MAX)
+                snprintf(text, sizeof(text), "%s returned an unknown action %d", cb_name[cb], (int) r->action);
+        else
+                snprintf(text, sizeof(text), "%s returned %s%s", cb_name[cb], kind_name[r->kind],
+                         r->kind == GS_RET_STOP && r->reply_too ? " with a reply" : r->reply_error ? " with an error" : "");
+        s->bad_return = text;
+}
+
 static bool ret_valid(const gs_ret *r, cb_kind cb) {
         if ((unsigned) r->action >= _GS_ACTION_MAX)
+                return false;
+        /* An error answer is a reply, from handle_call only. */
+        if (r->reply_error && r->kind != GS_RET_REPLY)
                 return false;
         switch (r->kind) {
         case GS_RET_OK:
@@ -121,6 +148,26 @@ static int send_reply(gs_server *s, const gs_from *from, const void *data, size_
         return 0;
 }
 
+/* Answers from with an ERROR frame: the caller gets -EREMOTEIO and the
+ * text (OTP's {reply,{error,R},State}). */
+static int send_error_reply(gs_server *s, const gs_from *from, const gs_buf *text) {
+        gs__conn *c = gs__conn_find(s, from->conn);
+        char *t = NULL;
+
+        if (!c || c->control)
+                return -ENOTCONN;
+        if (!gs__pending_remove(c, from->ref))
+                return -ENOENT;
+        t = strndup(text && text->data ? (const char *) text->data : "", text ? text->len : 0);
+        if (!t)
+                return -ENOMEM;
+        gs__send_error(c, from->ref, EREMOTEIO, t);
+        s->replies++;
+        gs__trace(s, "out", "error", from->conn, from->ref, t, strlen(t));
+        free(t);
+        return 0;
+}
+
 static void arm_timeout(gs_server *s, uint64_t ms) {
         uint64_t usec = ms_to_usec(ms);
         int r;
@@ -145,13 +192,17 @@ static void arm_timeout(gs_server *s, uint64_t ms) {
 static void apply(gs_server *s, gs_ret r, cb_kind cb, const gs_from *from) {
         for (;;) {
                 if (!ret_valid(&r, cb)) {
+                        note_bad_return(s, &r, cb);
                         gs__tracef(s, "bad return value from %s", cb_name[cb]);
                         gs__stop(s, "{error,bad_return_value}", true);
                         return;
                 }
                 switch (r.kind) {
                 case GS_RET_REPLY:
-                        (void) send_reply(s, from, s->reply.data, s->reply.len);
+                        if (r.reply_error)
+                                (void) send_error_reply(s, from, &s->reply);
+                        else
+                                (void) send_reply(s, from, s->reply.data, s->reply.len);
                         break;
                 case GS_RET_STOP:
                         if (r.reply_too) {
@@ -197,20 +248,27 @@ static void apply(gs_server *s, gs_ret r, cb_kind cb, const gs_from *from) {
         }
 }
 
-/* Every message (not system requests) cancels the timeout action and
- * counts as activity for hibernate_after. */
-static void before_message(gs_server *s) {
+/* Every message (not system requests) cancels the timeout action. It is
+ * noted for a crash report while its callback runs. */
+static void before_message(gs_server *s, gs__msg_kind kind, uint64_t conn, uint64_t ref, const void *data, size_t len) {
         if (s->timeout_armed) {
                 (void) sd_event_source_set_enabled(s->timeout_src, SD_EVENT_OFF);
                 s->timeout_armed = false;
         }
         s->timeout_deferred = false;
-        /* Only hibernate_after reads the time of the last activity (and
-         * setting it stamps the time anew): no clock read per message
-         * otherwise. */
+        s->last = (gs__last_msg) { .kind = kind, .conn = conn, .ref = ref, .token = ref, .data = data, .len = len };
+        s->idle_hibernated = false;
+}
+
+/* After its callback: the message's bytes are gone, and hibernate_after
+ * counts from now, the end of the callback, as OTP's loop starts its
+ * receive timeout once the callback has returned. Only hibernate_after
+ * reads the time (setting it stamps the time anew): no clock read per
+ * message otherwise. */
+static void after_message(gs_server *s) {
+        s->last.data = NULL;
         if (s->hibernate_after_ms > 0)
                 s->last_active_usec = gs__now_usec();
-        s->idle_hibernated = false;
         gs__idle_rearm(s);
 }
 
@@ -218,11 +276,12 @@ void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f) {
         gs_from from = { .conn = c->serial, .ref = f->ref };
         gs_msg m = { .data = f->payload.data, .len = f->payload.len };
 
-        before_message(s);
+        before_message(s, GS__MSG_CALL, c->serial, f->ref, m.data, m.len);
         s->calls++;
         gs__trace(s, "in", "call", c->serial, f->ref, m.data, m.len);
         if (gs__pending_add(c, f->ref) < 0) {
                 gs__send_error(c, f->ref, ENOMEM, "out of memory");
+                after_message(s);
                 return;
         }
         gs_buf_clear(&s->reply);
@@ -230,20 +289,21 @@ void gs__on_call(gs_server *s, gs__conn *c, const ipc_frame *f) {
         if (r.kind == GS_RET_NOREPLY)
                 gs__trace(s, "out", "noreply", c->serial, f->ref, NULL, 0);
         apply(s, r, CB_CALL, &from);
+        after_message(s);
 }
 
 void gs__on_cast(gs_server *s, gs__conn *c, const ipc_frame *f) {
         gs_msg m = { .data = f->payload.data, .len = f->payload.len };
 
-        before_message(s);
+        before_message(s, GS__MSG_CAST, c->serial, 0, m.data, m.len);
         s->casts++;
         gs__trace(s, "in", "cast", c->serial, 0, m.data, m.len);
-        if (!s->ops->handle_cast) {
+        if (!s->ops->handle_cast)
                 /* OTP: a cast to a module without handle_cast is undef. */
                 gs__stop(s, "{error,undef_handle_cast}", true);
-                return;
-        }
-        apply(s, s->ops->handle_cast(s, s->state, &m), CB_CAST, NULL);
+        else
+                apply(s, s->ops->handle_cast(s, s->state, &m), CB_CAST, NULL);
+        after_message(s);
 }
 
 static const char *const info_name[_GS_INFO_KIND_MAX] = {
@@ -275,9 +335,10 @@ void gs__on_info_msg(gs_server *s, gs__conn *c, const ipc_frame *f) {
                 .msg = { .data = f->payload.data, .len = f->payload.len },
         };
 
-        before_message(s);
+        before_message(s, GS__MSG_INFO, c->serial, 0, info.msg.data, info.msg.len);
         gs__trace(s, "in", "info", c->serial, 0, info.msg.data, info.msg.len);
         deliver_info(s, &info);
+        after_message(s);
 }
 
 /* ---- the timeout action, hibernate and hibernate_after ---- */
@@ -304,10 +365,10 @@ static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
                 return 0;
         }
         gs__tracef(s, "in timeout");
-        s->last_active_usec = gs__now_usec();
+        s->last = (gs__last_msg) { .kind = GS__MSG_TIMEOUT };
         s->idle_hibernated = false;
-        gs__idle_rearm(s);
         deliver_info(s, &info);
+        after_message(s);
         return 0;
 }
 
@@ -371,9 +432,10 @@ static void timer_deliver(gs_server *s, gs__timer *t) {
         gs_info info = { .kind = GS_INFO_TIMER, .token = t->token, .fd = -1 };
 
         free(t);
-        before_message(s);
+        before_message(s, GS__MSG_TIMER, 0, info.token, NULL, 0);
         gs__tracef(s, "in timer token=%llu", (unsigned long long) info.token);
         deliver_info(s, &info);
+        after_message(s);
 }
 
 static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
@@ -458,9 +520,10 @@ static int on_fd(sd_event_source *src, int fd, uint32_t revents, void *userdata)
         gs_info info = { .kind = GS_INFO_FD, .token = f->token, .fd = fd, .revents = revents };
 
         /* f may be removed by the callback: only the copy is used below. */
-        before_message(s);
+        before_message(s, GS__MSG_FD, 0, info.token, NULL, 0);
         gs__tracef(s, "in fd %d revents=%#x token=%llu", fd, revents, (unsigned long long) info.token);
         deliver_info(s, &info);
+        after_message(s);
         return 0;
 }
 
@@ -544,6 +607,14 @@ int gs_reply(gs_server *s, const gs_from *from, const void *data, size_t len) {
         return send_reply(s, from, data, len);
 }
 
+int gs_reply_error(gs_server *s, const gs_from *from, const char *text) {
+        gs_buf b = { .data = (uint8_t *) text, .len = text ? strlen(text) : 0 };
+
+        if (!s || !from)
+                return -EINVAL;
+        return send_error_reply(s, from, &b);
+}
+
 int gs_reply_msg(gs_server *s, const gs_from *from, const ProtobufCMessage *msg) {
         gs_buf b = GS_BUF_INIT;
 
@@ -567,8 +638,11 @@ const char *gs_server_name(const gs_server *s) {
 
 /* ---- for the lifecycle (server_main.c) ---- */
 
-bool gs__init_ret_valid(const gs_ret *r) {
-        return ret_valid(r, CB_INIT);
+bool gs__init_ret_valid(gs_server *s, const gs_ret *r) {
+        if (ret_valid(r, CB_INIT))
+                return true;
+        note_bad_return(s, r, CB_INIT);
+        return false;
 }
 
 void gs__apply_init(gs_server *s, gs_ret r) {

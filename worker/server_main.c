@@ -342,6 +342,7 @@ static void destroy(gs_server *s) {
         gs__upgrade_free(s);
         free(s->vsn);
         free(s->exit_reason);
+        free(s->crash_text);
         free(s->name);
         free(s);
 }
@@ -374,6 +375,7 @@ typedef struct start {
         char *hold_path;        /* GENSUP_HOLD_SOCKET: gensupd holds a socket made there */
         int control_fd;         /* until the control connection owns it */
         bool supervised;        /* under gensupd: a control fd was passed */
+        const gs__enter *enter; /* gs_enter_loop: no init */
 } start;
 
 /* ---- setup ---- */
@@ -449,6 +451,8 @@ static int setup_loop(gs_server *s) {
 static int setup_control(gs_server *s, start *st) {
         if (!st->supervised)
                 return 0;
+        if (s->trap_exit)
+                (void) gs__orphan_setup();
         int r = gs__conn_new(s, st->control_fd, true, NULL);
         st->control_fd = -1;
         if (r < 0)
@@ -483,8 +487,14 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
 
         if (opts)
                 st->o = *opts;
-        if (!ops || !ops->init || !ops->handle_call) {
-                fprintf(stderr, "gs_server_main: init and handle_call are required\n");
+        if (!ops || (!st->enter && !ops->init) || !ops->handle_call) {
+                fprintf(stderr, st->enter ? "gs_enter_loop: handle_call is required\n"
+                                          : "gs_server_main: init and handle_call are required\n");
+                return -EINVAL;
+        }
+        if (st->enter && (st->enter->action.kind != GS_RET_OK || st->enter->action.reply_error ||
+                          (unsigned) st->enter->action.action >= _GS_ACTION_MAX)) {
+                fprintf(stderr, "gs_enter_loop: the action must be gs_ret_ok(), with or without a gs_with_* action\n");
                 return -EINVAL;
         }
         if (parse_args(argc, argv, &st->a) < 0) {
@@ -514,6 +524,7 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
                 return -ENOMEM;
         }
         *ret_s = s;
+        gs__crash_handler(s);
         if ((r = setup_loop(s)) < 0 || (r = setup_control(s, st)) < 0) {
                 fprintf(stderr, "%s: cannot set up the event loop: %s\n", s->name, strerror(-r));
                 return r;
@@ -526,20 +537,31 @@ static int setup(start *st, const gs_server_ops *ops, const gs_server_options *o
 /* init, synchronously, as gen_server:start_link. Returns true to run
  * with *ret_ir; false with the exit status in *ret_status. */
 static bool init(gs_server *s, const start *st, gs_ret *ret_ir, int *ret_status) {
+        if (st->enter) {
+                /* gs_enter_loop: the program's own setup was its init. */
+                s->state = st->enter->state;
+                *ret_ir = st->enter->action;
+                return true;
+        }
         /* A successor (hot upgrade) builds its state with code_change. */
         gs_ret ir = gs__upgrade_requested() ? gs__upgrade_init(s) : s->ops->init(s, st->a.argc, st->a.argv, &s->state);
 
-        if (!gs__init_ret_valid(&ir))
+        if (!gs__init_ret_valid(s, &ir))
                 ir = gs_ret_stop("{error,bad_return_value}");
         switch (ir.kind) {
         case GS_RET_STOP: {
+                /* OTP: {stop,R} from init is a failed start; the process
+                 * exits with R (status 0 if it is clean), and an unclean R
+                 * is reported. */
                 gs_buf b = GS_BUF_INIT;
                 (void) gs_reason_normalize(ir.reason, &b);
-                gs__tracef(s, "init stop %s", b.data ? (char *) b.data : "normal");
-                send_control(s, GENSUP__KIND__INIT_FAILED, b.data ? (char *) b.data : "normal");
+                const char *reason = b.data ? (char *) b.data : "normal";
+                gs__tracef(s, "init stop %s", reason);
+                gs__crash_init_failed(s, reason);
+                send_control(s, GENSUP__KIND__INIT_FAILED, reason);
                 gs__flush_bounded(s, GS__EXIT_FLUSH_MS);
+                *ret_status = gs_reason_is_clean(reason) ? 0 : 1;
                 gs_buf_done(&b);
-                *ret_status = 1;
                 return false;
         }
         case GS_RET_IGNORE:
@@ -569,6 +591,8 @@ static int finish(gs_server *s) {
                 gs__tracef(s, "terminate %s", reason);
                 s->ops->terminate(s, s->state, reason);
         }
+        /* OTP's order: terminate, then the report. */
+        gs__crash_write(s);
         gs__send_stop_reply(s);
         gs__tracef(s, "exit %s", reason);
         Gensup__Peer by = GENSUP__PEER__INIT;
@@ -640,6 +664,7 @@ static int run(gs_server *s, const start *st, gs_ret ir) {
 /* ---- teardown ---- */
 
 static void teardown(gs_server *s, start *st) {
+        gs__crash_handler(NULL);
         if (s)
                 destroy(s);
         if (st->control_fd >= 0)
@@ -649,8 +674,9 @@ static void teardown(gs_server *s, start *st) {
         free(st->a.argv);
 }
 
-int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv) {
-        start st = { .control_fd = -1 };
+int gs__server_run(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv,
+                   const gs__enter *enter) {
+        start st = { .control_fd = -1, .enter = enter };
         gs_server *s = NULL;
         gs_ret ir;
         int status = 1;
@@ -659,6 +685,10 @@ int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts,
                 status = run(s, &st, ir);
         teardown(s, &st);
         return status;
+}
+
+int gs_server_main_with(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv) {
+        return gs__server_run(ops, opts, argc, argv, NULL);
 }
 
 int gs_server_main(const gs_server_ops *ops, int argc, char **argv) {

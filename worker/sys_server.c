@@ -91,19 +91,6 @@ static void sys_stop(gs_server *s, gs__conn *c, const Gensup__SysRequest *req) {
         gs__stop(s, reason, true);
 }
 
-/* The format_status text, NUL-terminated (the proto field is a string). */
-static int sys_get_state(gs_server *s, gs_buf *text) {
-        int r;
-
-        if (s->ops->format_status)
-                r = s->ops->format_status(s, s->state, text);
-        else
-                r = gs_buf_set(text, "<state>", strlen("<state>"));
-        if (r < 0)
-                (void) gs_buf_set(text, "format_status crashed", strlen("format_status crashed"));
-        return gs_buf_append(text, "", 0);
-}
-
 static void sys_statistics(gs_server *s, Gensup__Statistics *st) {
         st->calls = s->calls;
         st->casts = s->casts;
@@ -180,10 +167,16 @@ void gs__on_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
                         gs__send_error(c, f->ref, EACCES, "permission denied");
                 return;
         }
+        /* As OTP's loop after a system message: hibernate_after counts
+         * anew (a hibernated server stays so). */
+        if (s->hibernate_after_ms > 0 && !s->idle_hibernated) {
+                s->last_active_usec = gs__now_usec();
+                gs__idle_rearm(s);
+        }
         if (!sys_act(s, c, f))
                 return;
         if (req->op == GENSUP__SYS_REQUEST__OP__GET_STATE) {
-                if (sys_get_state(s, &text) < 0) {
+                if (gs__format_state(s, &text) < 0) {
                         gs_buf_done(&text);
                         gs__send_error(c, f->ref, ENOMEM, "out of memory");
                         return;

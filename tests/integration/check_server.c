@@ -145,6 +145,23 @@ static void wait_calls(ipc_conn *c, uint64_t n) {
         ck_assert_uint_eq(stats(c).calls, n);
 }
 
+/* How often text occurs in the file at path. */
+static size_t count_in_file(const char *path, const char *text) {
+        char *d = it_read_file(path);
+        size_t n = 0;
+        for (const char *p = d; p && (p = strstr(p, text)); p += strlen(text))
+                n++;
+        free(d);
+        return n;
+}
+
+/* Waits until text occurs at least n times in the file at path. */
+static void wait_count(const char *path, const char *text, size_t n) {
+        for (int i = 0; i < T_MS / 5 && count_in_file(path, text) < n; i++)
+                sleep_ms(5);
+        ck_assert_uint_ge(count_in_file(path, text), n);
+}
+
 /* ---- basics ---- */
 
 START_TEST(test_call_cast_info) {
@@ -376,10 +393,18 @@ static void crash_case(const char *how, int want_signal, int want_code) {
         expect_reply(c, "count", "3");
         char *cmd = it_strf("crash:%s", how);
         ck_assert_int_eq(it_send_call(c, 2, cmd), 0);
-        /* Nobody hangs: every connection sees the end. */
-        expect_eof(c);
-        expect_eof(waiting);
-        expect_eof(idle);
+        /* Nobody hangs: every connection sees the end. A crash by signal
+         * says why first, as OTP's callers exit with the server's reason. */
+        if (want_signal) {
+                char *reason = it_strf("{signal,SIG%s}", sigabbrev_np(want_signal));
+                expect_exit_report(c, reason);
+                expect_exit_report(waiting, reason);
+                expect_exit_report(idle, reason);
+        } else {
+                expect_eof(c);
+                expect_eof(waiting);
+                expect_eof(idle);
+        }
         int status = wait_status(s.pid);
         if (want_signal) {
                 ck_assert_int_eq(WIFSIGNALED(status), 1);
@@ -388,6 +413,18 @@ static void crash_case(const char *how, int want_signal, int want_code) {
                 ck_assert_int_eq(WIFEXITED(status), 1);
                 ck_assert_int_eq(WEXITSTATUS(status), want_code);
         }
+        char *err = it_read_file(s.err);
+        if (want_signal) {
+                /* The report the handler could write safely. */
+                ck_assert_ptr_nonnull(err);
+                char *head = it_strf("** Generic server %s terminating\n** Last message in was call (%zu bytes)\n", how,
+                                     strlen(cmd));
+                ck_assert_ptr_nonnull(strstr(err, head));
+                char *tail = it_strf("** Reason for termination ==\n** {signal,SIG%s}\n", sigabbrev_np(want_signal));
+                ck_assert_ptr_nonnull(strstr(err, tail));
+        } else
+                ck_assert(!err || !strstr(err, "terminating"));
+        free(err);
         ipc_conn_free(idle);
         ipc_conn_free(waiting);
         ipc_conn_free(c);
@@ -418,10 +455,194 @@ START_TEST(test_crash_client_api) {
         ck_assert_int_eq(gs_client_connect(s.sock, &b), 0);
         ck_assert_int_eq(gs_call(b, "echo:b", 6, T_MS, &reply), 0);
         ck_assert_int_eq(gs_call(a, "crash:abort", 11, T_MS, &reply), -ECONNRESET);
+        ck_assert_str_eq(gs_client_exit_reason(a), "{signal,SIGABRT}");
         ck_assert_int_eq(gs_call(b, "echo:b", 6, T_MS, &reply), -ECONNRESET);
+        ck_assert_str_eq(gs_client_exit_reason(b), "{signal,SIGABRT}");
         gs_buf_done(&reply);
         gs_client_free(a);
         gs_client_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+
+/* ---- crash reports, reasons for callers ---- */
+
+/* An abnormal stop is reported on stderr as OTP's: the last message, the
+ * state through format_status (the secret never), the reason. */
+START_TEST(test_crash_report) {
+        srv s = start_srv("report", ARGS("--secret=hunter2"));
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "echo:x", "x");
+        ck_assert_int_eq(it_send_call(c, 2, "stop:{error,oops}"), 0);
+        expect_exit_report(c, "{error,oops}");
+        expect_exit(s.pid, 1);
+        char *err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, "** Generic server report terminating\n"
+                                          "** Last message in was call (conn "));
+        ck_assert_ptr_nonnull(strstr(err, ", ref 2, 17 bytes): \"stop:{error,oops}\"\n"
+                                          "** When Server state == calls=2 casts=0 infos=0\n"
+                                          "** Reason for termination ==\n** {error,oops}\n"));
+        ck_assert_ptr_null(strstr(err, "hunter2"));
+        /* After terminate, as OTP's. */
+        char *log = it_read_file(s.tlog);
+        ck_assert_str_eq(log, "terminate {error,oops}\nterminate done\n");
+        free(log);
+        free(err);
+        ipc_conn_free(c);
+
+        /* format_message keeps the message's bytes out. */
+        s = start_srv("redact", ARGS("--redact"));
+        c = conn(&s);
+        ck_assert_int_eq(it_send_cast(c, "stop:{error,secret-in-here}"), 0);
+        expect_exit_report(c, "{error,secret-in-here}");
+        expect_exit(s.pid, 1);
+        err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(strstr(err, "** Last message in was cast (conn "));
+        ck_assert_ptr_nonnull(strstr(err, "27 bytes): <redacted 27 bytes>\n"));
+        ck_assert_ptr_null(strstr(err, "stop:"));
+        free(err);
+        ipc_conn_free(c);
+
+        /* A bad return value says which callback returned what. */
+        s = start_srv("badrep", NULL);
+        c = conn(&s);
+        ck_assert_int_eq(it_send_cast(c, "bad"), 0);
+        expect_exit_report(c, "{error,bad_return_value}");
+        expect_exit(s.pid, 1);
+        err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(strstr(err, "** {error,bad_return_value}\n** (handle_cast returned reply)\n"));
+        free(err);
+        ipc_conn_free(c);
+
+        /* Clean reasons are not reported. */
+        s = start_srv("cleanrep", NULL);
+        c = conn(&s);
+        ck_assert_int_eq(it_send_call(c, 1, "stop:{shutdown,done}"), 0);
+        expect_exit_report(c, "{shutdown,done}");
+        expect_exit(s.pid, 0);
+        err = it_read_file(s.err);
+        ck_assert(!err || !strstr(err, "terminating"));
+        free(err);
+        ipc_conn_free(c);
+}
+END_TEST
+
+/* Under gensupd a caller of a server that crashes by a signal learns the
+ * reason, and gensupd reports the signal. */
+START_TEST(test_crash_reason_supervised) {
+        char *conf = gsd_write_file("crashsup.conf",
+                                    "supervisor = { name = \"root\"; children = (\n"
+                                    "  { name = \"crasher\"; listen = true; restart = \"transient\"; exec = [\"%s\"]; }\n"
+                                    "); };\n",
+                                    it_example("test_server"));
+        gsd *d = NULL;
+        ck_assert_int_eq(gsd_start(conf, &d), 0);
+        free(conf);
+        ck_assert_int_eq(gsd_wait_state(d, "crasher", "running", T_MS), 0);
+        gs_client *a = NULL, *b = NULL;
+        gs_reqid id;
+        gs_buf reply = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect("crasher", &a), 0);
+        ck_assert_int_eq(gs_client_connect("crasher", &b), 0);
+        ck_assert_int_eq(gs_call(b, "noreply", 7, T_MS, &reply), -ETIMEDOUT);
+        ck_assert_int_eq(gs_send_request(b, "noreply", 7, &id), 0);
+        ck_assert_int_eq(gs_call(a, "crash:segv", 10, T_MS, &reply), -ECONNRESET);
+        ck_assert_str_eq(gs_client_exit_reason(a), "{signal,SIGSEGV}");
+        ck_assert_int_eq(gs_wait_response(b, id, T_MS, &reply), -ECONNRESET);
+        ck_assert_str_eq(gs_client_exit_reason(b), "{signal,SIGSEGV}");
+        ck_assert_int_eq(gsd_wait_history(d, "crasher", NULL, NULL, 1, T_MS), 0);
+        json_t *exits = gsd_history(d, "crasher");
+        ck_assert_ptr_nonnull(strstr(gsd_str(json_array_get(exits, 0), "reason"), "{signal,SIGSEGV"));
+        json_decref(exits);
+        ck_assert_int_eq(gsd_wait_log(d, "** Generic server crasher terminating", T_MS), 0);
+        gs_buf_done(&reply);
+        gs_client_free(a);
+        gs_client_free(b);
+        d = gsd_finish(d);
+}
+END_TEST
+
+/* handle_call answers with an error, now or later: -EREMOTEIO, the text
+ * in the reply buffer. */
+START_TEST(test_reply_error) {
+        srv s = start_srv("replyerr", NULL);
+        gs_client *a = NULL, *b = NULL;
+        gs_buf reply = GS_BUF_INIT;
+        gs_reqid id;
+
+        ck_assert_int_eq(gs_client_connect(s.sock, &a), 0);
+        ck_assert_int_eq(gs_client_connect(s.sock, &b), 0);
+        ck_assert_int_eq(gs_call(a, "error:no such key", 17, T_MS, &reply), -EREMOTEIO);
+        ck_assert_int_eq(reply.len, 11);
+        ck_assert_str_eq((char *) reply.data, "no such key");
+        ck_assert_int_eq(gs_call(a, "echo:still here", 15, T_MS, &reply), 0);
+
+        ck_assert_int_eq(gs_send_request(a, "noreply", 7, &id), 0);
+        ck_assert_int_eq(gs_call(b, "count", 5, T_MS, &reply), 0);   /* the noreply call is handled */
+        ck_assert_int_eq(gs_call(b, "answer_error:later", 18, T_MS, &reply), 0);
+        ck_assert_str_eq((char *) reply.data, "rc=0");
+        ck_assert_int_eq(gs_wait_response(a, id, T_MS, &reply), -EREMOTEIO);
+        ck_assert_str_eq((char *) reply.data, "later");
+        ck_assert_int_eq(gs_call(b, "answer_error:again", 18, T_MS, &reply), 0);
+        ck_assert_str_eq((char *) reply.data, "rc=-2");
+        gs_buf_done(&reply);
+        gs_client_free(a);
+        gs_client_free(b);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* ---- gs_stop returns once the server is dead ---- */
+
+START_TEST(test_stop_returns_when_dead) {
+        for (int i = 0; i < 40; i++) {
+                char *name = it_strf("dead%d", i);
+                srv s = start_srv(name, NULL);
+                ck_assert_int_eq(gs_stop(s.sock, NULL, T_MS), 0);
+                /* No sleep, no retry: gone already. */
+                int fd = ipc_connect(s.sock);
+                ck_assert_int_lt(fd, 0);
+                int status = 0;
+                ck_assert_int_eq(waitpid(s.pid, &status, WNOHANG), s.pid);
+                ck_assert_int_eq(WIFEXITED(status), 1);
+                ck_assert_int_eq(WEXITSTATUS(status), 0);
+                ck_assert_int_eq(it_wait_exit(s.pid, 0, &status), -ECHILD);
+        }
+}
+END_TEST
+
+/* ---- hibernate_after counts from the end of a callback ---- */
+
+START_TEST(test_hibernate_after_end) {
+        /* A callback longer than hibernate_after: the server hibernates
+         * hibernate_after after it ends, so the next message, sent at
+         * once, comes first (the margin is the whole 2 s, no threshold). */
+        srv s = start_srv("hibend", ARGS("--hibernate-after", "2000", "--trace"));
+        ipc_conn *c = conn(&s);
+        expect_reply(c, "busy:2500", "done");
+        expect_reply(c, "echo:next", "next");
+        wait_count(s.err, "hibend: hibernate\n", 1);
+        char *err = it_read_file(s.err);
+        char *next = strstr(err, "\"echo:next\"");
+        ck_assert_ptr_nonnull(next);
+        ck_assert_ptr_nonnull(strstr(next, "hibend: hibernate\n"));
+        free(err);
+
+        /* System requests count as activity, as in OTP's loop: while they
+         * keep coming (closer than hibernate_after), it does not
+         * hibernate; once they stop, it does. */
+        expect_reply(c, "echo:awake", "awake");
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+                (void) stats(c);
+                clock_gettime(CLOCK_MONOTONIC, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 3000);
+        ck_assert_uint_eq(count_in_file(s.err, "hibend: hibernate\n"), 1);
+        wait_count(s.err, "hibend: hibernate\n", 2);
+        ipc_conn_free(c);
         it_kill(s.pid);
 }
 END_TEST
@@ -567,7 +788,7 @@ START_TEST(test_continue) {
 END_TEST
 
 START_TEST(test_hibernate) {
-        srv s = start_srv("hib", ARGS("--init=hibernate", "--hibernate-after", "1"));
+        srv s = start_srv("hib", ARGS("--init=hibernate", "--hibernate-after", "1", "--trace"));
         ipc_conn *c = conn(&s);
         expect_reply(c, "hibernate", "ok");
         expect_reply(c, "echo:awake", "awake");
@@ -576,7 +797,9 @@ START_TEST(test_hibernate) {
         ipc_frame_free(f);
         sys(c, GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, false, 5, &f);
         ipc_frame_free(f);
-        sleep_ms(50);
+        /* The trace says when it hibernates: wait for that. */
+        size_t before = count_in_file(s.err, "hib: hibernate\n");
+        wait_count(s.err, "hib: hibernate\n", before + 1);
         expect_reply(c, "echo:again", "again");
         sys(c, GENSUP__SYS_REQUEST__OP__HIBERNATE_AFTER, false, 0, &f);
         ipc_frame_free(f);
@@ -593,6 +816,32 @@ START_TEST(test_init_stop) {
         expect_exit(s.pid, 1);
         ck_assert_ptr_null(it_read_file(s.tlog));   /* no terminate */
         ck_assert_int_eq(access(s.sock, F_OK), -1);
+        /* A failed start, reported as OTP's. */
+        char *err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, "** Generic server initstop failed to start: init returned stop\n"
+                                          "** Reason for termination ==\n** {error,boom}\n"));
+        free(err);
+
+        /* The exit status follows the reason: clean reasons exit 0,
+         * silently. */
+        const char *clean[] = { "normal", "shutdown", "{shutdown,later}" };
+        for (size_t i = 0; i < 3; i++) {
+                char *name = it_strf("initclean%zu", i);
+                s = start_v(name, ARGS(it_strf("--init=stop:%s", clean[i])));
+                expect_exit(s.pid, 0);
+                err = it_read_file(s.err);
+                ck_assert(!err || !strstr(err, "failed to start"));
+                free(err);
+        }
+
+        /* A bad value from init is a failed start too, and says what. */
+        s = start_v("initbad", ARGS("--init=bad"));
+        expect_exit(s.pid, 1);
+        err = it_read_file(s.err);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_nonnull(strstr(err, "** {error,bad_return_value}\n** (init returned reply)\n"));
+        free(err);
 }
 END_TEST
 
@@ -975,7 +1224,7 @@ typedef struct sup {
         char *tlog;
 } sup;
 
-static sup start_supervised(const char *name, const char *const *extra, int listen_fd) {
+static sup start_supervised_prog(const char *prog, const char *name, const char *const *extra, int listen_fd) {
         sup u = { 0 };
         int sp[2];
         char *argv[16];
@@ -985,7 +1234,7 @@ static sup start_supervised(const char *name, const char *const *extra, int list
         ck_assert_int_eq(ipc_socketpair(sp), 0);
         u.sock = it_strf("%s/%s.sock", it_tmpdir(), name);
         u.tlog = it_strf("%s/%s.tlog", it_tmpdir(), name);
-        argv[n++] = it_example("test_server");
+        argv[n++] = it_example(prog);
         argv[n++] = it_strf("--terminate-log=%s", u.tlog);
         for (size_t i = 0; extra && extra[i] && n < 15; i++)
                 argv[n++] = (char *) extra[i];
@@ -1000,6 +1249,10 @@ static sup start_supervised(const char *name, const char *const *extra, int list
         close(sp[1]);
         ck_assert_int_eq(ipc_conn_new(sp[0], 0, &u.ctl), 0);
         return u;
+}
+
+static sup start_supervised(const char *name, const char *const *extra, int listen_fd) {
+        return start_supervised_prog("test_server", name, extra, listen_fd);
 }
 
 static void expect_ctl(sup *u, Gensup__Kind kind, const char *reason) {
@@ -1533,6 +1786,104 @@ START_TEST(test_stop_request_in_history) {
 }
 END_TEST
 
+
+
+/* gensupd killed by SIGKILL: a server that traps exits runs terminate to
+ * its end, every time; one that does not exits without it. */
+START_TEST(test_gensupd_killed_terminate) {
+        for (int round = 0; round < 3; round++) {
+                char *tlog = it_strf("%s/orphan%d.tlog", it_tmpdir(), round);
+                char *tlog2 = it_strf("%s/orphan%d-no.tlog", it_tmpdir(), round);
+                char *conf = gsd_write_file(
+                        "orphan.conf",
+                        "supervisor = { name = \"root\"; children = (\n"
+                        "  { name = \"traps\"; exec = [\"%s\", \"--terminate-log=%s\", \"--slow-terminate=300\"]; },\n"
+                        "  { name = \"plain\"; exec = [\"%s\", \"--terminate-log=%s\", \"--no-trap-exit\"]; }\n"
+                        "); };\n",
+                        it_example("test_server"), tlog, it_example("test_server"), tlog2);
+                gsd *d = NULL;
+                ck_assert_int_eq(gsd_start(conf, &d), 0);
+                free(conf);
+                ck_assert_int_eq(gsd_wait_state(d, "traps", "running", T_MS), 0);
+                ck_assert_int_eq(gsd_wait_state(d, "plain", "running", T_MS), 0);
+                pid_t traps = gsd_pid(d, "traps"), plain = gsd_pid(d, "plain");
+                gsd_signal(d, SIGKILL);
+                int status;
+                ck_assert_int_eq(gsd_wait_exit(d, T_MS, &status), 0);
+                ck_assert_int_eq(it_wait_file_contains(tlog, "terminate shutdown\nterminate done\n", T_MS), 0);
+                for (int i = 0; i < T_MS / 5 && (gsd_pid_alive(traps) || gsd_pid_alive(plain)); i++)
+                        sleep_ms(5);
+                ck_assert(!gsd_pid_alive(traps));
+                ck_assert(!gsd_pid_alive(plain));
+                ck_assert_ptr_null(it_read_file(tlog2));
+                d = gsd_finish(d);
+        }
+}
+END_TEST
+
+/* ---- gs_enter_loop ---- */
+
+/* A process that did its own setup becomes a server with the state it
+ * built: the library's options, its continue action, stop and terminate
+ * work as for gs_server_main. */
+START_TEST(test_enter_loop) {
+        it_tmpdir();
+        char *sock = it_path("entered.sock");
+        char *tlog = it_path("entered.tlog");
+        char *err = it_path("entered.err");
+        char *argv[] = { it_example("enter_server"), "--greeting=hi there", "--socket", sock,
+                         it_strf("--terminate-log=%s", tlog), NULL };
+        pid_t pid = it_spawn(argv, NULL, NULL, 0, err);
+        ck_assert_int_gt(pid, 0);
+        ck_assert_int_eq(it_wait_socket(sock, T_MS), 0);
+        ipc_conn *c = it_connect(sock);
+        ck_assert_ptr_nonnull(c);
+        expect_reply(c, "greeting", "hi there");
+        /* The action ran before the first message, as after init. */
+        expect_reply(c, "conts", "1");
+        /* The fd the continue added delivers handle_info. */
+        expect_reply(c, "poke", "poked");
+        ipc_frame *f;
+        Gensup__SysReply *r = sys(c, GENSUP__SYS_REQUEST__OP__GET_STATE, false, 0, &f);
+        ck_assert_str_eq(r->state, "greeting=hi there conts=1");
+        ipc_frame_free(f);
+        ipc_conn_free(c);
+        ck_assert_int_eq(gs_stop(sock, "{shutdown,bye}", T_MS), 0);
+        expect_exit(pid, 0);
+        char *log = it_read_file(tlog);
+        ck_assert_str_eq(log, "terminate {shutdown,bye}\n");
+        free(log);
+
+        /* An action gs_enter_loop cannot take: exit 1, said on stderr. */
+        char *argv2[] = { it_example("enter_server"), "--bad-action", "--socket", sock, NULL };
+        pid = it_spawn(argv2, NULL, NULL, 0, err);
+        ck_assert_int_gt(pid, 0);
+        expect_exit(pid, 1);
+        char *text = it_read_file(err);
+        ck_assert_ptr_nonnull(strstr(text, "gs_enter_loop: the action must be gs_ret_ok()"));
+        free(text);
+}
+END_TEST
+
+/* Under gensupd: READY once it has entered the loop, and the exit signal. */
+START_TEST(test_enter_loop_supervised) {
+        sup u = start_supervised_prog("enter_server", "entsup", ARGS("--greeting=supervised"), -1);
+        expect_ctl(&u, GENSUP__KIND__READY, NULL);
+        ipc_conn *c = it_connect(u.sock);
+        ck_assert_ptr_nonnull(c);
+        expect_reply(c, "greeting", "supervised");
+        send_exit(&u, "shutdown");
+        expect_ctl(&u, GENSUP__KIND__EXIT_REPORT, "shutdown");
+        expect_exit_report(c, "shutdown");
+        expect_exit(u.pid, 0);
+        char *log = it_read_file(u.tlog);
+        ck_assert_str_eq(log, "terminate shutdown\n");
+        free(log);
+        ipc_conn_free(c);
+        ipc_conn_free(u.ctl);
+}
+END_TEST
+
 Suite *server_suite(void) {
         Suite *s = suite_create("server");
         TCase *tc;
@@ -1561,6 +1912,20 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_crash_abort);
         tcase_add_test(tc, test_crash_exit);
         tcase_add_test(tc, test_crash_client_api);
+        tcase_add_test(tc, test_crash_report);
+        tcase_add_test(tc, test_crash_reason_supervised);
+        tcase_add_test(tc, test_reply_error);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("stop_dead");
+        tcase_set_timeout(tc, 300);
+        tcase_add_test(tc, test_stop_returns_when_dead);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("enter_loop");
+        tcase_set_timeout(tc, 30);
+        tcase_add_test(tc, test_enter_loop);
+        tcase_add_test(tc, test_enter_loop_supervised);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("callbacks");
@@ -1572,6 +1937,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_init_timeout);
         tcase_add_test(tc, test_continue);
         tcase_add_test(tc, test_hibernate);
+        tcase_add_test(tc, test_hibernate_after_end);
         tcase_add_test(tc, test_init_stop);
         tcase_add_test(tc, test_init_ignore);
         tcase_add_test(tc, test_already_started);
@@ -1613,6 +1979,7 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_supervised_suspended_exit);
         tcase_add_test(tc, test_listen_fds);
         tcase_add_test(tc, test_stop_request_in_history);
+        tcase_add_test(tc, test_gensupd_killed_terminate);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -517,8 +517,13 @@ START_TEST(listen_held) {
                 ipc_conn *victim = it_connect(path);
                 ck_assert_ptr_nonnull(victim);
                 ck_assert_int_eq(it_send_call(victim, 1, "crash:segv"), 0);
-                /* EOF: that instance is gone; the socket is not. */
+                /* The crash's reason, then EOF: that instance is gone; the
+                 * socket is not. */
                 ipc_frame *f = NULL;
+                ck_assert_int_eq(it_recv(victim, IT_WAIT_MS, &f), 0);
+                ck_assert_int_eq(f->kind, GENSUP__KIND__EXIT_REPORT);
+                ck_assert_str_eq(f->reason, "{signal,SIGSEGV}");
+                ipc_frame_free(f);
                 ck_assert_int_eq(it_recv(victim, IT_WAIT_MS, &f), -ECONNRESET);
                 ipc_conn_free(victim);
 
