@@ -537,7 +537,7 @@ static gs_ret code_change(gs_server *s, const Gensup__Handoff *h) {
                 gs_buf_done(&b);
                 return r;
         }
-        if (r.kind != GS_RET_OK || !gs__init_ret_valid(&r))
+        if (r.kind != GS_RET_OK || !gs__init_ret_valid(s, &r))
                 return fail_new(s, "{error,bad_return_value}");
         return r;
 }
