@@ -8,10 +8,10 @@ static const char *str(json_t *o, const char *key) {
 }
 
 /* A child under the one asked about: running, or not meant to run. */
-static bool child_up(json_t *c, bool top, const char **ret_name, const char **ret_state) {
+static bool child_up(json_t *c, bool must_run, const char **ret_name, const char **ret_state) {
         const char *state = str(c, "state");
         bool running = state && strcmp(state, "running") == 0;
-        bool ok = running || (!top && state && strcmp(state, "stopped") == 0);
+        bool ok = running || (!must_run && state && strcmp(state, "stopped") == 0);
         json_t *ready = json_object_get(c, "ready");
         if (running && json_is_false(ready))
                 ok = false;
@@ -28,7 +28,7 @@ static bool child_up(json_t *c, bool top, const char **ret_name, const char **re
         return true;
 }
 
-bool ctl_status_up(json_t *doc, const char **ret_name, const char **ret_state) {
+bool ctl_status_up(json_t *doc, bool must_run, const char **ret_name, const char **ret_state) {
         const char *name = NULL, *state = NULL;
         json_t *daemon = json_object_get(doc, "gensupd");
         bool up;
@@ -41,7 +41,7 @@ bool ctl_status_up(json_t *doc, const char **ret_name, const char **ret_state) {
                 } else
                         up = child_up(json_object_get(doc, "tree"), true, &name, &state);
         } else
-                up = child_up(doc, true, &name, &state);
+                up = child_up(doc, must_run, &name, &state);
         if (ret_name)
                 *ret_name = name;
         if (ret_state)

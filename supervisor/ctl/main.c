@@ -84,7 +84,7 @@ static int usage_error(const char *fmt, ...) {
 /* status and is-ready: 3 when something that should run does not. */
 static int health_status(const ctl_opts *o, const ctl_command *cmd, json_t *doc) {
         const char *name = NULL, *state = NULL;
-        if (ctl_status_up(doc, &name, &state))
+        if (ctl_status_up(doc, cmd->id == CTL_CMD_IS_READY, &name, &state))
                 return EXIT_OK;
         if (cmd->id == CTL_CMD_IS_READY && !o->json)
                 fprintf(stderr, "gensupctl: is-ready: %s is %s\n", name ? name : "?", state ? state : "not up");
