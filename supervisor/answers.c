@@ -402,6 +402,8 @@ static int on_tree(void *userdata, const sup_control_request *q0, sup_control_do
         const sup_control_request *q = with_sup(d, q0, &named, args);
         if (q->cmd->id == CTL_CMD_RESTART)
                 return restart(d, q, done, token, ret_error);
+        if (q->n_args == 1 && q->cmd->id != CTL_CMD_START_CHILD)
+                return fail_no_entry(q->args[0], ret_error);   /* NAME alone, and no such child */
         sup_node *n = find_node(d, q->args[0]);
         if (!n)
                 return fail_no_node(q->args[0], ret_error);
