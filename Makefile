@@ -245,6 +245,7 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	@echo "fuzz corpora ($(FUZZ_TARGETS)): every seed ran, no crash"
 	$(if $(IT_SRC),$(B)/tests/check-integration)
 	$(B)/tests/chaos $(B) 5
+	tests/journal/journal-check.sh $(B)
 	mandoc -Tlint -Wwarning $(MAN_PAGES)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }

@@ -14,6 +14,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "answer_logs.h"
 #include "answers.h"
 #include "cgroup.h"
 #include "clock.h"
@@ -93,8 +94,32 @@ static json_t *count_children(sup_node *n) {
                          "supervisors", (json_int_t) k.supervisors, "workers", (json_int_t) k.workers);
 }
 
+/* The request with its supervisor filled in: a command that takes SUP
+ * NAME may be given NAME alone (names are unique in the tree); args holds
+ * the two arguments of *named. q itself when nothing is to be done. */
+static const sup_control_request *with_sup(sup_daemon *d, const sup_control_request *q, sup_control_request *named,
+                                           char *args[2]) {
+        bool takes_sup_name = q->cmd->id == CTL_CMD_GET_CHILDSPEC || q->cmd->id == CTL_CMD_TERMINATE_CHILD ||
+                              q->cmd->id == CTL_CMD_RESTART_CHILD || q->cmd->id == CTL_CMD_DELETE_CHILD ||
+                              q->cmd->id == CTL_CMD_RESTART;
+        sup_entry *e = takes_sup_name && q->n_args == 1 ? find_entry(d, q->args[0]) : NULL;
+        if (!e)
+                return q;
+        args[0] = (char *) sup_node_name(sup_entry_owner(e));
+        args[1] = q->args[0];
+        *named = *q;
+        named->args = args;
+        named->n_args = 2;
+        return named;
+}
+
 /* which-children, count-children, get-childspec: about a supervisor. */
-static int query_node(sup_daemon *d, const sup_control_request *q, json_t **ret_json, char **ret_error) {
+static int query_node(sup_daemon *d, const sup_control_request *q0, json_t **ret_json, char **ret_error) {
+        char *args[2];
+        sup_control_request named;
+        const sup_control_request *q = with_sup(d, q0, &named, args);
+        if (q->cmd->id == CTL_CMD_GET_CHILDSPEC && q->n_args == 1)
+                return fail_no_entry(q->args[0], ret_error);
         sup_node *n = find_node(d, q->args[0]);
         if (!n)
                 return fail_no_node(q->args[0], ret_error);
@@ -132,10 +157,15 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
                 *ret_json = sup_status_history(e);
                 return 0;
         }
+        case CTL_CMD_LOGS:
+                return sup_answer_logs(d, q, ret_json, ret_error);
+        case CTL_CMD_IS_READY:
+                /* gensupctl judges the status (ctl/health.c), as for status. */
+                return query_status(d, q, ret_json, ret_error);
         case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
         case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
         case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_RESTART: case _CTL_CMD_MAX:
                 break;
         }
         return fail(-EINVAL, "not a read command", ret_error);
@@ -317,7 +347,8 @@ static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, s
         case CTL_CMD_STATUS: case CTL_CMD_WHICH_CHILDREN: case CTL_CMD_COUNT_CHILDREN: case CTL_CMD_GET_CHILDSPEC:
         case CTL_CMD_HISTORY: case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS:
         case CTL_CMD_SUSPEND: case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_LOGS: case CTL_CMD_RESTART:
+        case CTL_CMD_IS_READY: case _CTL_CMD_MAX:
                 return fail(-EINVAL, "not a tree request", ret_error);
         }
         if (q->n_args != 2)
@@ -325,9 +356,54 @@ static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, s
         return 0;
 }
 
-static int on_tree(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
+/* restart [SUP] NAME: terminate-child, then restart-child, as OTP's
+ * supervisor:terminate_child/2 and restart_child/2; a child that does not
+ * run is only started. */
+static void on_restart_stopped(void *userdata, int r, const char *name, pid_t pid, const char *reason) {
+        relay *x = userdata;
+        sup_entry *e = r >= 0 ? find_entry(x->d, x->name) : NULL;
+        if (r >= 0 && !e)
+                r = -ENOENT;
+        if (r >= 0)
+                r = sup_tree_ctl(sup_entry_owner(e), SUP_CTL_RESTART_CHILD, x->name, NULL, NULL, on_tree_done, x);
+        if (r < 0)
+                relay_answer(x, r, r == -ENOENT ? "the child is gone (a temporary child is not restarted)" : reason,
+                             NULL);
+}
+
+static int restart(sup_daemon *d, const sup_control_request *q, sup_control_done done, void *token,
+                   char **ret_error) {
+        if (q->n_args != 2)
+                return fail_no_entry(q->args[0], ret_error);
+        sup_node *n = find_node(d, q->args[0]);
+        sup_entry *e = find_entry(d, q->args[1]);
+        if (!n)
+                return fail_no_node(q->args[0], ret_error);
+        if (!e || sup_entry_owner(e) != n)
+                return fail_no_entry(q->args[1], ret_error);
+        relay *x = relay_new(done, token, q->args[1]);
+        if (!x)
+                return fail(-ENOMEM, NULL, ret_error);
+        x->d = d;
+        int r = sup_tree_ctl(n, SUP_CTL_TERMINATE_CHILD, q->args[1], NULL, NULL, on_restart_stopped, x);
+        if (r < 0) {
+                free(x->name);
+                free(x);
+                return fail(r, NULL, ret_error);
+        }
+        return 0;
+}
+
+static int on_tree(void *userdata, const sup_control_request *q0, sup_control_done done, void *token,
                    char **ret_error) {
         sup_daemon *d = userdata;
+        char *args[2];
+        sup_control_request named;
+        const sup_control_request *q = with_sup(d, q0, &named, args);
+        if (q->cmd->id == CTL_CMD_RESTART)
+                return restart(d, q, done, token, ret_error);
+        if (q->n_args == 1 && q->cmd->id != CTL_CMD_START_CHILD)
+                return fail_no_entry(q->args[0], ret_error);   /* NAME alone, and no such child */
         sup_node *n = find_node(d, q->args[0]);
         if (!n)
                 return fail_no_node(q->args[0], ret_error);
@@ -432,5 +508,6 @@ int sup_answers_open(sup_daemon *d) {
         if (r < 0)
                 return r;
         sup_control_set_group(d->control, d->config->control_group);
+        sup_answer_logs_listen(d);
         return 0;
 }

@@ -36,6 +36,9 @@ typedef enum ctl_cmd_id {
         CTL_CMD_RELOAD,
         CTL_CMD_UPGRADE,
         CTL_CMD_STOP,
+        CTL_CMD_LOGS,
+        CTL_CMD_RESTART,
+        CTL_CMD_IS_READY,
         _CTL_CMD_MAX,
 } ctl_cmd_id;
 

@@ -367,6 +367,7 @@ static const struct {
         { "rlimits", IN_WORKER },
         { "backoff", IN_WORKER },
         { "output_limit", IN_WORKER },
+        { "log_ring", IN_WORKER },
         { "kill_mode", IN_WORKER },
         { "on_program_change", IN_WORKER },
         { "memory_max", IN_WORKER },
@@ -700,6 +701,7 @@ static void spec_defaults(sup_spec *s) {
                 .bytes = SUP_DEFAULT_OUTPUT_BYTES,
                 .burst_s = SUP_DEFAULT_OUTPUT_BURST_S,
         };
+        s->log_ring = (sup_log_ring) { .lines = SUP_DEFAULT_LOG_RING_LINES, .bytes = SUP_DEFAULT_LOG_RING_BYTES };
         s->strategy = SUP_ONE_FOR_ONE;
         s->intensity = 1;
         s->period_s = 5;
@@ -832,6 +834,23 @@ static void parse_output_limit(ctx *c, const config_setting_t *g, sup_spec *s) {
                 s->output_limit.bytes = (uint64_t) n;
         if ((v = config_setting_get_member(g, "burst")) && get_int_range(c, v, "output_limit.burst", 1, 3600, &n))
                 s->output_limit.burst_s = (uint64_t) n;
+}
+
+static void parse_log_ring(ctx *c, const config_setting_t *g, sup_spec *s) {
+        static const char *const keys[] = { "lines", "bytes" };
+        const config_setting_t *v;
+        long long n;
+
+        if (!config_setting_is_group(g)) {
+                err(c, g, "log_ring: expected a group { lines = ...; bytes = ...; }");
+                return;
+        }
+        check_keys(c, g, keys, ELEMENTSOF(keys), "log_ring");
+        if ((v = config_setting_get_member(g, "lines")) && get_int_range(c, v, "log_ring.lines", 0, 1000000, &n))
+                s->log_ring.lines = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "bytes")) &&
+            get_int_range(c, v, "log_ring.bytes", 0, 64 * 1024 * 1024, &n))
+                s->log_ring.bytes = (uint64_t) n;
 }
 
 static void parse_environment(ctx *c, const config_setting_t *v, sup_spec *s) {
@@ -1022,6 +1041,8 @@ static void parse_worker(ctx *c, const config_setting_t *g, sup_spec *s) {
                 parse_backoff(c, v, s);
         if ((v = config_setting_get_member(g, "output_limit")))
                 parse_output_limit(c, v, s);
+        if ((v = config_setting_get_member(g, "log_ring")))
+                parse_log_ring(c, v, s);
         parse_containment(c, g, s);
 }
 
@@ -1271,8 +1292,36 @@ static void check_socket_paths(ctx *c, const char *runtime_dir, const config_set
                                c->names[i].name);
 }
 
+/* log_dir = "/var/log/gensup"; log_rotate = { size = 1048576; keep = 10; }; */
+static void parse_log_dir(ctx *c, const config_setting_t *top, sup_config *conf) {
+        static const char *const keys[] = { "size", "keep" };
+        const config_setting_t *v, *g;
+        const char *str;
+        long long n;
+
+        conf->log_size = 1024 * 1024;
+        conf->log_keep = 10;
+        if ((v = config_setting_get_member(top, "log_dir")) && get_string(c, v, "log_dir", &str)) {
+                if (str[0] != '/')
+                        err(c, v, "log_dir: \"%s\" is not an absolute path", str);
+                else
+                        conf->log_dir = xstrdup(c, str);
+        }
+        if (!(g = config_setting_get_member(top, "log_rotate")))
+                return;
+        if (!config_setting_is_group(g)) {
+                err(c, g, "log_rotate: expected a group { size = ...; keep = ...; }");
+                return;
+        }
+        check_keys(c, g, keys, ELEMENTSOF(keys), "log_rotate");
+        if ((v = config_setting_get_member(g, "size")) && get_int_range(c, v, "log_rotate.size", 4096, LLONG_MAX, &n))
+                conf->log_size = (uint64_t) n;
+        if ((v = config_setting_get_member(g, "keep")) && get_int_range(c, v, "log_rotate.keep", 0, 1000, &n))
+                conf->log_keep = (unsigned) n;
+}
+
 static void parse_top(ctx *c, config_t *cfg, sup_config *conf) {
-        static const char *const keys[] = { "runtime_dir", "control_group", "supervisor" };
+        static const char *const keys[] = { "runtime_dir", "control_group", "log_dir", "log_rotate", "supervisor" };
         const config_setting_t *top = config_root_setting(cfg), *v, *rd;
         const char *str;
 
@@ -1290,6 +1339,7 @@ static void parse_top(ctx *c, config_t *cfg, sup_config *conf) {
                 else
                         conf->control_group = xstrdup(c, str);
         }
+        parse_log_dir(c, top, conf);
         v = config_setting_get_member(top, "supervisor");
         if (!v)
                 err(c, top, "missing supervisor group");
@@ -1307,6 +1357,7 @@ sup_config *sup_config_free(sup_config *c) {
         free(c->path);
         free(c->runtime_dir);
         free(c->control_group);
+        free(c->log_dir);
         sup_spec_free(c->root);
         free(c);
         return NULL;

@@ -88,6 +88,8 @@ struct ctl_conn {
         struct ucred cred;
         bool may_write;
         bool follow;
+        char *follow_log;     /* logs -f: the child whose lines it is sent */
+        bool wait_exit;       /* stop --wait: told gensupd's exit status */
         bool handling;        /* inside its frames' handlers: freeing waits until they return */
         bool dead;
         bool eof;             /* the client sent all it will: answer what it asked, then close */
@@ -328,8 +330,15 @@ static void run_query(request *rq) {
         int r = ops->query(rq->conn->ctl->userdata, &rq->q, &json, &error);
         if (r < 0)
                 reply_error(rq->conn, rq->ref, r, error);
-        else
+        else {
+                /* logs NAME ... --follow: its lines from now on. */
+                const sup_control_request *q = &rq->q;
+                if (q->cmd->id == CTL_CMD_LOGS && strcmp(q->args[q->n_args - 1], "--follow") == 0) {
+                        free(rq->conn->follow_log);
+                        rq->conn->follow_log = strdup(q->args[0]);
+                }
                 reply(rq->conn, rq->ref, 0, NULL, json, NULL, 0);
+        }
         free(error);
 }
 
@@ -377,7 +386,8 @@ static void run_stop(request *rq) {
                 return;
         }
         /* The answer first: stopping may take a while, or end the loop. */
-        reply(rq->conn, rq->ref, 0, NULL, NULL, NULL, 0);
+        rq->conn->wait_exit = rq->q.n_args == 1 && strcmp(rq->q.args[0], "--wait") == 0;
+        reply(rq->conn, rq->ref, 0, NULL, json_pack("{s:i}", "pid", (int) getpid()), NULL, 0);
         ops->stop(rq->conn->ctl->userdata, &rq->q);
 }
 
@@ -667,6 +677,7 @@ static void conn_free(ctl_conn *c) {
         if (c->next)
                 c->next->prev = c->prev;
         ctl->n_conns--;
+        free(c->follow_log);
         free(c);
         reserve_fill(ctl);   /* if a connection had taken one */
 }
@@ -697,6 +708,51 @@ void sup_control_event(sup_control *ctl, json_t *event) {
                 if (ipc_conn_queue(c->conn, &f) == 0)
                         conn_flush(c);
         }
+}
+
+/* An EVENT frame to every connection that pick()s. */
+static void send_event(sup_control *ctl, const char *json, bool (*pick)(const ctl_conn *c, const void *arg),
+                       const void *arg) {
+        Gensup__Frame f;
+        Gensup__Event ev = GENSUP__EVENT__INIT;
+        ipc_frame_init(&f, GENSUP__KIND__EVENT, 0);
+        ev.time_us = sup_real_usec();
+        ev.json = (char *) json;
+        f.event = &ev;
+        for (ctl_conn *c = ctl->conns, *next; c; c = next) {
+                next = c->next;
+                if (pick(c, arg) && ipc_conn_queue(c->conn, &f) == 0)
+                        conn_flush(c);
+        }
+}
+
+static bool follows_log(const ctl_conn *c, const void *name) {
+        return c->follow_log && strcmp(c->follow_log, name) == 0;
+}
+
+bool sup_control_log_wanted(const sup_control *ctl, const char *name) {
+        for (const ctl_conn *c = ctl->conns; c; c = c->next)
+                if (follows_log(c, name))
+                        return true;
+        return false;
+}
+
+void sup_control_log(sup_control *ctl, const char *name, json_t *line) {
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        json_decref(line);
+        if (text)
+                send_event(ctl, text, follows_log, name);
+        free(text);
+}
+
+static bool waits_exit(const ctl_conn *c, const void *arg) {
+        return c->wait_exit;
+}
+
+void sup_control_goodbye(sup_control *ctl, int status) {
+        char text[64];
+        snprintf(text, sizeof(text), "{\"event\":\"exit\",\"status\":%d}", status);
+        send_event(ctl, text, waits_exit, NULL);
 }
 
 /* ---- setup ---- */

@@ -9,6 +9,7 @@
 #ifndef GENSUP_CONTROL_H
 #define GENSUP_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -74,5 +75,13 @@ void sup_control_set_group(sup_control *ctl, const char *group);
 /* Keeps event (taking it) among the recent ones and sends it to every
  * `events --follow` client. */
 void sup_control_event(sup_control *ctl, json_t *event);
+/* Sends line (taken: one line of child name's ring) to every `logs NAME
+ * --follow` client of that child. */
+void sup_control_log(sup_control *ctl, const char *name, json_t *line);
+/* Whether any client follows child name's lines. */
+bool sup_control_log_wanted(const sup_control *ctl, const char *name);
+/* gensupd exits with status: tells every `stop --wait` client
+ * ({"event":"exit","status":N}). */
+void sup_control_goodbye(sup_control *ctl, int status);
 
 #endif

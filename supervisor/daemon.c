@@ -54,6 +54,9 @@ int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result
 }
 
 void sup_daemon_done(sup_daemon *d) {
+        /* gensupctl stop --wait hears the status gensupd exits with. */
+        if (d->control)
+                sup_control_goodbye(d->control, d->exit_status);
         d->control = sup_control_free(d->control);
         sup_reload_cancel(&d->reload);
         d->root = sup_tree_free(d->root);

@@ -168,6 +168,9 @@ static int run(sup_daemon *d) {
         r = open_runtime_dir(d->runtime_dir);
         if (r < 0)
                 return r;
+        r = sup_output_set_log_dir(d->config->log_dir, d->config->log_size, d->config->log_keep);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "log_dir: %m");
 
         /* The control socket first: a second gensupd on the same runtime
          * directory stops here, before it touches anything of the first. */

@@ -18,7 +18,6 @@
 #include "journal.h"
 
 #define NATIVE_SOCKET "/run/systemd/journal/socket"
-#define STREAM_SOCKET "/run/systemd/journal/stdout"
 #define ENTRY_MAX (32u * 1024u)   /* gensupd's entries are a few KiB */
 
 static int native_fd = -1;
@@ -86,39 +85,6 @@ int sup_journal_send(const char *const *fields, size_t n) {
         if (r == -EAGAIN || r == -ENOBUFS)
                 dropped++;
         return r;
-}
-
-static int stream_header(int fd, const char *identifier, int priority) {
-        char header[160];
-        int n = snprintf(header, sizeof(header), "%.64s\n\n%d\n1\n0\n0\n0\n", identifier, priority);
-        /* A fresh socket's buffer is empty: this goes at once, or never. */
-        ssize_t w = send(fd, header, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (w < 0)
-                return -errno;
-        return w == n ? 0 : -EAGAIN;
-}
-
-int sup_journal_stream_fd(const char *identifier, int priority) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        struct sockaddr_un sa = address(STREAM_SOCKET);
-        int r = 0;
-        /* Non-blocking: a full backlog is EAGAIN; a Unix socket does not
-         * answer EINPROGRESS. */
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || shutdown(fd, SHUT_RD) < 0)
-                r = -errno;
-        if (r >= 0)
-                r = stream_header(fd, identifier, priority);
-        /* The socket is ours alone until the child has it: it blocks for
-         * the child, as its stdout would. */
-        if (r >= 0 && fcntl(fd, F_SETFL, 0) < 0)
-                r = -errno;
-        if (r < 0) {
-                close(fd);
-                return r;
-        }
-        return fd;
 }
 
 void sup_journal_close(void) {

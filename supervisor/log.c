@@ -14,8 +14,8 @@ static bool use_journal;
 
 void sup_log_open(bool force_stderr) {
         use_journal = !force_stderr && access("/run/systemd/journal/socket", W_OK) == 0;
-        /* Children's copies go to stderr even with the journal, when a
-         * child's journal stream cannot be had. */
+        /* Children's copies go to stderr even with the journal, when
+         * journald refuses a line for good (output.c). */
         (void) sup_sink_open(STDERR_FILENO);
 }
 

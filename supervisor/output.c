@@ -1,6 +1,8 @@
-/* output.c: copying children's output to gensupd's stderr, line by line,
- * each line prefixed with the child's name, within the child's output
- * limit.
+/* output.c: reading children's output line by line, within the child's
+ * output limit: each line is kept in the child's ring (logring.h), told
+ * to the listener (`gensupctl logs -f`), and copied to the child's
+ * log_dir file, the journal, or gensupd's stderr prefixed with the
+ * child's name.
  *
  * A child may write without pause (`yes`): reading its pipe is bounded
  * work per wakeup, and once a child is over its limit its pipe is not read
@@ -19,6 +21,7 @@
 #include "clock.h"
 #include "ipc.h"
 #include "journal.h"
+#include "logdir.h"
 #include "output.h"
 #include "sink.h"
 
@@ -27,10 +30,12 @@
 #define PAUSE_USEC 100000u     /* not read for this long once over the limit */
 #define NOTE_USEC 10000000u    /* at most one "dropped" note per this */
 
-/* One child's limit, shared by its stdout and stderr readers. */
+/* One start's limit, shared by its stdout and stderr readers. */
 typedef struct budget {
         unsigned refs;                 /* readers using it */
         char name[SUP_NAME_MAX + 1];
+        pid_t pid;                     /* 0 until spawned (sup_output_started) */
+        bool journal;                  /* copies to the journal */
         sup_output_limit limit;
         double line_tokens, byte_tokens;
         uint64_t refilled_usec;        /* CLOCK_MONOTONIC */
@@ -49,10 +54,19 @@ struct reader {
         char *line;      /* LINE_MAX_BYTES while a child writes; NULL when idle */
         budget *budget;
         char prefix[SUP_NAME_MAX + 16];   /* "NAME stdout: " */
+        sup_log_stream stream;
         bool over;                     /* dropped a line in this wakeup */
 };
 
 static reader *readers;
+
+static struct {
+        sup_output_listener fn;
+        void *userdata;
+        char *log_dir;                 /* NULL: none */
+        uint64_t log_size;
+        unsigned log_keep;
+} out;
 
 /* ---- the limit ---- */
 
@@ -106,6 +120,43 @@ static void note_drops(budget *r, uint64_t now) {
 
 /* ---- lines ---- */
 
+/* Into the ring, and to whoever follows it. */
+static void keep(sup_output_counts *c, uint64_t now, pid_t pid, sup_log_stream stream, const char *s, size_t n) {
+        const sup_logline *l = sup_logring_push(&c->ring, now, pid, stream, s, n);
+        if (l && out.fn)
+                out.fn(out.userdata, c->name, l);
+}
+
+/* The journal entry of one line: the child's name as SYSLOG_IDENTIFIER,
+ * as journald names a service's stdout stream. */
+static int copy_to_journal(const budget *b, const reader *r, const char *s, size_t n) {
+        char msg[LINE_MAX_BYTES + 16], ident[SUP_NAME_MAX + 32], pid[48], stream[32];
+        snprintf(msg, sizeof(msg), "MESSAGE=%.*s", (int) n, s);
+        snprintf(ident, sizeof(ident), "SYSLOG_IDENTIFIER=%s", b->name);
+        snprintf(pid, sizeof(pid), "SYSLOG_PID=%d", (int) b->pid);
+        snprintf(stream, sizeof(stream), "GENSUP_STREAM=%s", sup_log_stream_to_string(r->stream));
+        const char *fields[] = { msg, "PRIORITY=6", ident, stream, pid };
+        return sup_journal_send(fields, b->pid > 0 ? 5 : 4);
+}
+
+/* The copy: the log_dir file, the journal, or gensupd's stderr. */
+static void copy(reader *r, uint64_t now, const char *s, size_t n) {
+        budget *b = r->budget;
+        sup_output_counts *c = b->counts;
+        if (c && out.log_dir) {
+                if (!c->file)
+                        c->file = sup_logfile_new(out.log_dir, c->name, out.log_size, out.log_keep);
+                char tag[48];
+                snprintf(tag, sizeof(tag), "%s[%d]", sup_log_stream_to_string(r->stream), (int) b->pid);
+                if (c->file)
+                        (void) sup_logfile_write(c->file, now, tag, s, n);
+                return;
+        }
+        int k = b->journal ? copy_to_journal(b, r, s, n) : -ENOTCONN;
+        if (k < 0 && k != -EAGAIN)
+                (void) sup_sink_line(SUP_SINK_CHILD, now, r->prefix, s, n);
+}
+
 static void emit(reader *r, char *s, size_t n) {
         if (!admit(r->budget, n)) {
                 r->over = true;
@@ -114,7 +165,10 @@ static void emit(reader *r, char *s, size_t n) {
         /* A child's bytes must not drive the terminal that shows the log
          * (escape sequences, C1 controls, bidi overrides). */
         n = ipc_text_sanitize(s, n, true);
-        (void) sup_sink_line(SUP_SINK_CHILD, 0, r->prefix, s, n);
+        uint64_t now = sup_real_usec();
+        if (r->budget->counts)
+                keep(r->budget->counts, now, r->budget->pid, r->stream, s, n);
+        copy(r, now, s, n);
 }
 
 static void flush_partial(reader *r) {
@@ -141,6 +195,8 @@ static void budget_unref(budget *b) {
         if (--b->refs > 0)
                 return;
         note_drops(b, sup_mono_usec());
+        if (b->counts && b->counts->opening == b)
+                b->counts->opening = NULL;
         sup_output_counts_unref(b->counts);
         free(b);
 }
@@ -240,15 +296,51 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
 
 sup_output_counts *sup_output_counts_new(void) {
         sup_output_counts *c = calloc(1, sizeof(*c));
-        if (c)
-                c->refs = 1;
+        if (!c)
+                return NULL;
+        c->refs = 1;
+        sup_logring_init(&c->ring, SUP_DEFAULT_LOG_RING_LINES, SUP_DEFAULT_LOG_RING_BYTES);
         return c;
 }
 
 sup_output_counts *sup_output_counts_unref(sup_output_counts *c) {
-        if (c && --c->refs == 0)
+        if (c && --c->refs == 0) {
+                sup_logring_done(&c->ring);
+                sup_logfile_free(c->file);
                 free(c);
+        }
         return NULL;
+}
+
+void sup_output_started(sup_output_counts *c, pid_t pid) {
+        if (c->opening)
+                c->opening->pid = pid;
+        c->opening = NULL;
+        char msg[64];
+        int n = snprintf(msg, sizeof(msg), "started, pid %d", (int) pid);
+        keep(c, sup_real_usec(), pid, SUP_LOG_GENSUPD, msg, (size_t) n);
+}
+
+void sup_output_exited(sup_output_counts *c, pid_t pid, const char *reason) {
+        char msg[600];
+        int n = snprintf(msg, sizeof(msg), "exited, reason %s", reason ? reason : "undefined");
+        keep(c, sup_real_usec(), pid, SUP_LOG_GENSUPD, msg, (size_t) n < sizeof(msg) ? (size_t) n : sizeof(msg) - 1);
+}
+
+void sup_output_set_listener(sup_output_listener fn, void *userdata) {
+        out.fn = fn;
+        out.userdata = userdata;
+}
+
+int sup_output_set_log_dir(const char *dir, uint64_t size, unsigned keep) {
+        char *copy = dir ? strdup(dir) : NULL;
+        if (dir && !copy)
+                return -ENOMEM;
+        free(out.log_dir);
+        out.log_dir = copy;
+        out.log_size = size;
+        out.log_keep = keep;
+        return 0;
 }
 
 static budget *budget_new(const char *name, const sup_output_limit *limit, sup_output_counts *counts) {
@@ -272,7 +364,7 @@ static budget *budget_new(const char *name, const sup_output_limit *limit, sup_o
 }
 
 /* A pipe whose read end a new reader watches; returns the write end. */
-static int reader_open(sd_event *e, budget *b, const char *stream) {
+static int reader_open(sd_event *e, budget *b, sup_log_stream stream) {
         int p[2];
         if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
                 return -errno;
@@ -287,7 +379,8 @@ static int reader_open(sd_event *e, budget *b, const char *stream) {
         }
         r->fd = p[0];
         r->budget = b;
-        snprintf(r->prefix, sizeof(r->prefix), "%s %s: ", b->name, stream);
+        r->stream = stream;
+        snprintf(r->prefix, sizeof(r->prefix), "%s %s: ", b->name, sup_log_stream_to_string(stream));
         int ret = sd_event_add_io(e, &r->source, r->fd, EPOLLIN, on_readable, r);
         if (ret < 0) {
                 close(p[0]);
@@ -303,41 +396,29 @@ static int reader_open(sd_event *e, budget *b, const char *stream) {
         return p[1];
 }
 
-static int journal_open(const char *name, int ret_fds[2]) {
-        int fd = sup_journal_stream_fd(name, LOG_INFO);
-        if (fd < 0)
-                return fd;
-        int fd2 = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (fd2 < 0) {
-                close(fd);
-                return -errno;
-        }
-        ret_fds[0] = fd;
-        ret_fds[1] = fd2;
-        return 0;
-}
-
-int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, sup_output_counts *counts,
-                    bool journal, int ret_fds[2]) {
-        if (journal && journal_open(name, ret_fds) >= 0)
-                return 0;
-
-        budget *b = budget_new(name, limit, counts);
+int sup_output_open(sd_event *e, const sup_spec *spec, sup_output_counts *counts, bool journal, int ret_fds[2]) {
+        budget *b = budget_new(spec->name, &spec->output_limit, counts);
         if (!b)
                 return -ENOMEM;
+        b->journal = journal;
         b->refs = 1;    /* ours, while opening */
-        int out = reader_open(e, b, "stdout");
-        int err = out < 0 ? out : reader_open(e, b, "stderr");
+        if (counts) {
+                snprintf(counts->name, sizeof(counts->name), "%s", spec->name);
+                sup_logring_resize(&counts->ring, spec->log_ring.lines, spec->log_ring.bytes);
+                counts->opening = b;
+        }
+        int o = reader_open(e, b, SUP_LOG_STDOUT);
+        int err = o < 0 ? o : reader_open(e, b, SUP_LOG_STDERR);
         if (err < 0) {
-                if (out >= 0) {
-                        close(out);
+                if (o >= 0) {
+                        close(o);
                         /* Its reader sees end of file and goes, with its ref. */
                 }
                 budget_unref(b);
                 return err;
         }
         budget_unref(b);
-        ret_fds[0] = out;
+        ret_fds[0] = o;
         ret_fds[1] = err;
         return 0;
 }
@@ -345,4 +426,6 @@ int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit
 void sup_output_close_all(void) {
         while (readers)
                 reader_free(readers);
+        free(out.log_dir);
+        out.log_dir = NULL;
 }

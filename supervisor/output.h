@@ -4,17 +4,26 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <systemd/sd-event.h>
 
+#include "logdir.h"
+#include "logring.h"
 #include "spec.h"
 
-/* What a child's output limit dropped, over all its starts. Its sup_proc
- * holds one reference and each of its pipe readers another: a reader may
- * outlive the child (a grandchild keeps the pipe open). */
+/* What a child's output leaves behind, over all its starts: what its
+ * output limit dropped, its last lines (the ring `gensupctl logs` reads),
+ * its log_dir file. Its sup_proc holds one reference and each of its pipe
+ * readers another: a reader may outlive the child (a grandchild keeps the
+ * pipe open). */
 typedef struct sup_output_counts {
         unsigned refs;
-        uint64_t lines, bytes;
+        uint64_t lines, bytes;         /* dropped by the output limit */
+        char name[SUP_NAME_MAX + 1];   /* the child's */
+        sup_logring ring;
+        sup_logfile *file;             /* log_dir: NULL until the first line */
+        struct budget *opening;        /* the start being spawned (sup_output_started) */
 } sup_output_counts;
 
 /* A new count (one reference), or NULL on ENOMEM. */
@@ -24,15 +33,32 @@ sup_output_counts *sup_output_counts_unref(sup_output_counts *c);
 
 /* Opens the child's stdout and stderr: ret_fds[0] and ret_fds[1], to
  * give the child as fds 1 and 2 (the caller closes its copies after
- * spawning). Where journald runs, a journal stream named after the child
- * (both fds on it); else two pipes whose lines gensupd copies to its own
- * stderr as "NAME stdout: line" and "NAME stderr: line", within limit
- * (NULL: none; one budget for both), dropping the rest and counting it
- * in counts (may be NULL; the readers take a reference). A
- * pipe's reader lives until the last writer (the child and anything it
- * forked) closes it. Returns 0 or -errno. */
-int sup_output_open(sd_event *e, const char *name, const sup_output_limit *limit, sup_output_counts *counts,
-                    bool journal, int ret_fds[2]);
+ * spawning): two pipes whose lines gensupd reads within the spec's
+ * output_limit (one budget for both; the rest is dropped and counted in
+ * counts), keeps in counts' ring (the spec's log_ring; the readers take
+ * a reference to counts), tells the listener, and copies: to the
+ * child's file under log_dir when there is one (sup_output_set_log_dir),
+ * else to the journal with journal (SYSLOG_IDENTIFIER the child's name),
+ * else to gensupd's stderr as "NAME stdout: line" and "NAME stderr:
+ * line". A pipe's reader lives until the last writer (the child and
+ * anything it forked) closes it. Returns 0 or -errno. */
+int sup_output_open(sd_event *e, const sup_spec *spec, sup_output_counts *counts, bool journal, int ret_fds[2]);
+
+/* The process of the last sup_output_open was spawned: its lines carry
+ * pid, and the ring gets the mark "started". */
+void sup_output_started(sup_output_counts *counts, pid_t pid);
+/* The mark "exited REASON" (pid: the process that exited). */
+void sup_output_exited(sup_output_counts *counts, pid_t pid, const char *reason);
+
+/* Told of every line a ring takes (a child's or a mark), with the
+ * child's name: `gensupctl logs -f`. NULL: nobody. */
+typedef void (*sup_output_listener)(void *userdata, const char *name, const sup_logline *line);
+void sup_output_set_listener(sup_output_listener fn, void *userdata);
+
+/* Children's lines go to files under dir (NULL: none), rotated past size
+ * bytes, keep old files kept (logdir.h); copied. For children started
+ * after the call. 0 or -ENOMEM. */
+int sup_output_set_log_dir(const char *dir, uint64_t size, unsigned keep);
 
 /* Copies what is still buffered and frees every reader (at exit). */
 void sup_output_close_all(void);

@@ -252,14 +252,25 @@ static void init_answered(sup_proc *c, sup_proc_state next) {
 
 static void finish_exit(sup_proc *c);
 
+/* A plain program on the default ready = "notify" never says READY: say
+ * how long it was waited for and what it most likely wants. */
+static void start_timed_out(sup_proc *c) {
+        const char *hint = c->speaks_gensup ? ""
+                                            : "; it sent neither a gensup frame nor READY=1: a plain program wants "
+                                              "ready = \"exec\" (or sd_notify READY=1)";
+        sup_log(LOG_WARNING, "%s: not ready after %llu ms (start_timeout), killing it%s", c->spec->name,
+                (unsigned long long) c->spec->start_timeout_ms, hint);
+        set_state(c, SUP_PROC_START_TIMEOUT);
+        kill_all(c);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         sup_proc *c = userdata;
 
         c->timer = sd_event_source_disable_unref(c->timer);
         switch (c->state) {
         case SUP_PROC_STARTING:
-                set_state(c, SUP_PROC_START_TIMEOUT);
-                kill_all(c);
+                start_timed_out(c);
                 break;
         case SUP_PROC_INIT_FAILED:
         case SUP_PROC_INIT_IGNORED:
@@ -533,6 +544,9 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
         };
         (void) sup_exit_reason(&facts, &reason);
 
+        char *text = c->state == SUP_PROC_START_TIMEOUT ? strdup("start_timeout") : sup_reason_to_string(&reason);
+        sup_output_exited(c->output_counts, c->pid, text);
+        free(text);
         c->exit_was = c->state;
         sup_reason_done(&c->exit_reason);
         c->exit_reason = reason;
@@ -598,8 +612,7 @@ int sup_proc_start(sup_proc *c) {
                 return sup_log_errno(LOG_ERR, r, "%s: listening socket: %m", c->spec->name);
 
         int out[2];
-        r = sup_output_open(c->env->event, c->spec->name, &c->spec->output_limit, c->output_counts, c->env->journal,
-                            out);
+        r = sup_output_open(c->env->event, c->spec, c->output_counts, c->env->journal, out);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
@@ -634,6 +647,7 @@ int sup_proc_start(sup_proc *c) {
 
         c->pid = p.pid;
         c->program_known = c->spec->exec && c->spec->exec[0] && stat(c->spec->exec[0], &c->program) == 0;
+        sup_output_started(c->output_counts, p.pid);
         c->speaks_gensup = false;
         c->stop_asked = false;
         set_reported(c, NULL);

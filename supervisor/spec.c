@@ -201,6 +201,8 @@ bool sup_spec_equal(const sup_spec *a, const sup_spec *b, bool deep) {
         if (a->output_limit.lines != b->output_limit.lines || a->output_limit.bytes != b->output_limit.bytes ||
             a->output_limit.burst_s != b->output_limit.burst_s)
                 return false;
+        if (a->log_ring.lines != b->log_ring.lines || a->log_ring.bytes != b->log_ring.bytes)
+                return false;
         if (a->kill_mode != b->kill_mode || a->upgrade_on_reload != b->upgrade_on_reload || a->memory_max != b->memory_max || a->pids_max != b->pids_max ||
             a->cpu_weight != b->cpu_weight || a->cpu_max_percent != b->cpu_max_percent)
                 return false;

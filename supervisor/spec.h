@@ -95,6 +95,16 @@ typedef struct sup_output_limit {
 #define SUP_DEFAULT_OUTPUT_BYTES (256 * 1024)
 #define SUP_DEFAULT_OUTPUT_BURST_S 10
 
+/* How many of a child's last lines gensupd keeps for `gensupctl logs`
+ * (logring.h): whichever bound is reached first. 0 lines: none. */
+typedef struct sup_log_ring {
+        uint64_t lines;
+        uint64_t bytes;
+} sup_log_ring;
+
+#define SUP_DEFAULT_LOG_RING_LINES 1000
+#define SUP_DEFAULT_LOG_RING_BYTES (256 * 1024)
+
 typedef struct sup_spec sup_spec;
 
 struct sup_spec {
@@ -125,6 +135,7 @@ struct sup_spec {
         size_t n_rlimits;
         sup_backoff backoff;
         sup_output_limit output_limit;
+        sup_log_ring log_ring;
         sup_kill_mode kill_mode;
         bool upgrade_on_reload;       /* on_program_change = "upgrade": reload hot-upgrades it
                                        * when only its program changed (default: restart) */
@@ -146,6 +157,9 @@ typedef struct sup_config {
         char *path;                   /* the file it came from */
         char *runtime_dir;            /* NULL: the default (gs_runtime_dir) */
         char *control_group;          /* NULL: only root and gensupd's uid may use control.sock */
+        char *log_dir;                /* NULL: children's lines to the journal or stderr */
+        uint64_t log_size;            /* rotate a log_dir file past this many bytes */
+        unsigned log_keep;            /* old files kept */
         sup_spec *root;               /* the top supervisor */
 } sup_config;
 /* ---- specs ---- */

@@ -472,6 +472,10 @@ static void op_start(sup_node *n, sup_entry *e) {
         if (r >= 0)
                 r = sup_proc_start(e->proc);
         if (r < 0) {
+                /* No process was started: the report's pid is undefined,
+                 * not the last one's. */
+                sup_pidmap_remove(n->pids, e->last_pid, e);
+                e->last_pid = 0;
                 sup_reason reason;
                 (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), &reason);
                 record_exit(e, SUP_EXIT_START_ERROR, &reason);

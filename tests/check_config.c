@@ -687,6 +687,38 @@ START_TEST(test_output_limit) {
 }
 END_TEST
 
+/* log_dir, log_rotate and log_ring: parsed, defaulted, checked. */
+START_TEST(test_logs) {
+        sup_config *c = load_ok(DATA "logs.conf");
+        ck_assert_str_eq(c->log_dir, "/var/log/gensup");
+        ck_assert_uint_eq(c->log_size, 65536);
+        ck_assert_uint_eq(c->log_keep, 3);
+        ck_assert_uint_eq(c->root->children[0]->log_ring.lines, 50);
+        ck_assert_uint_eq(c->root->children[0]->log_ring.bytes, 4096);
+        ck_assert_uint_eq(c->root->children[1]->log_ring.lines, 1000);
+        ck_assert_uint_eq(c->root->children[1]->log_ring.bytes, 262144);
+        ck_assert_int_eq(sup_spec_equal(c->root->children[0], c->root->children[1], false), false);
+        sup_config_free(c);
+
+        c = load_ok(DATA "defaults.conf");
+        ck_assert_ptr_null(c->log_dir);
+        ck_assert_uint_eq(c->log_size, 1048576);
+        ck_assert_uint_eq(c->log_keep, 10);
+        sup_config_free(c);
+
+        static const char *const expected[] = {
+                ":1: log_dir: \"relative/logs\" is not an absolute path",
+                ":2: unknown key \"every\" in log_rotate",
+                ":2: log_rotate.size: must be >= 4096, got 10",
+                ":2: log_rotate.keep: must be >= 0, got -1",
+                ":5: unknown key \"pages\" in log_ring",
+                ":5: log_ring.lines: must be >= 0, got -5",
+                NULL,
+        };
+        expect_errors("err_logs.conf", expected);
+}
+END_TEST
+
 /* kill_mode and the cgroup limits (issue 7 §2). */
 START_TEST(test_containment_keys) {
         sup_errors e = { 0 };
@@ -951,6 +983,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_fragment);
         tcase_add_test(tc, test_fragment_errors);
         tcase_add_test(tc, test_output_limit);
+        tcase_add_test(tc, test_logs);
         tcase_add_test(tc, test_containment_keys);
         tcase_add_test(tc, test_fragment_parent);
         tcase_add_test(tc, test_fragment_base_dir);

@@ -8,7 +8,9 @@
  *   io.c      the wire: connecting, send_frame, recv_frame, the answer,
  *             events --follow, and call/cast to a server;
  *   output.c  what people read: tables, key: value blocks, one print_*
- *             per command, JSON, and the error lines on stderr. */
+ *             per command, JSON, and the error lines on stderr;
+ *   logs.c    `logs` lines; health.c whether a status is up (the exit
+ *             codes of status and is-ready); wait.c `stop --wait`. */
 #ifndef GENSUP_CTL_H
 #define GENSUP_CTL_H
 
@@ -27,7 +29,9 @@ typedef struct ctl_opts {
         const char *socket;     /* -s: the control socket */
         int timeout_ms;         /* < 0: wait forever */
         bool timeout_set;
-        bool follow;            /* events --follow */
+        bool follow;            /* events --follow, logs -f */
+        const char *lines;      /* logs -n N: digits; NULL: every line held */
+        bool wait;              /* stop --wait */
         bool color;             /* stdout is a terminal and NO_COLOR is unset */
         bool tty;               /* stdout is a terminal */
 } ctl_opts;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "logs.h"
 #include "output.h"
 
 #define CTL_REF 1
@@ -219,14 +220,18 @@ int ctl_daemon_wait(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t
 
 /* ---- events --follow ---- */
 
-/* One EVENT frame, as ctl_print_event. */
+/* One EVENT frame, as ctl_print_event (logs -f: a line, as
+ * ctl_print_log_line). */
 static void emit_event(const ctl_opts *o, const ipc_frame *f) {
         if (f->kind != GENSUP__KIND__EVENT || !f->event || !f->event->json)
                 return;
         json_t *ev = json_loads(f->event->json, 0, NULL);
         if (!ev)
                 return;
-        ctl_print_event(o, ev);
+        if (o->lines || json_object_get(ev, "line"))
+                ctl_print_log_line(o, ev);
+        else
+                ctl_print_event(o, ev);
         json_decref(ev);
 }
 

@@ -25,9 +25,12 @@
 
 #include "call.h"
 #include "ctl.h"
+#include "health.h"
 #include "io.h"
+#include "logs.h"
 #include "output.h"
 #include "version.h"
+#include "wait.h"
 
 /* ---- help and usage ---- */
 
@@ -49,7 +52,8 @@ static void help(void) {
         printf("\nPAYLOAD is the argument, or standard input when absent or \"-\".\n"
                "\n"
                "Options:\n"
-               "      --json          print the answer as JSON (events --follow: JSON Lines)\n"
+               "      --json          print the answer as JSON (events --follow, logs: JSON\n"
+               "                      Lines)\n"
                "  -s, --socket PATH   gensupd's control socket (default:\n"
                "                      $GENSUP_RUNTIME_DIR/control.sock, see gensupctl(1))\n"
                "      --timeout MS    wait at most MS milliseconds for the answer (default\n"
@@ -58,7 +62,9 @@ static void help(void) {
                "  -h, --help          show this help\n"
                "      --version       show the version\n"
                "\n"
-               "Exit status: 0 ok, 1 the command failed or was refused, 2 usage error.\n"
+               "Exit status: 0 ok, 1 the command failed or was refused, 2 usage error,\n"
+               "3 (status, is-ready) a child that should run does not; stop --wait:\n"
+               "gensupd's own.\n"
                "See gensupctl(1).\n");
 }
 
@@ -75,9 +81,35 @@ static int usage_error(const char *fmt, ...) {
 
 /* ---- running a command ---- */
 
+/* status and is-ready: 3 when something that should run does not. */
+static int health_status(const ctl_opts *o, const ctl_command *cmd, json_t *doc) {
+        const char *name = NULL, *state = NULL;
+        if (ctl_status_up(doc, cmd->id == CTL_CMD_IS_READY, &name, &state))
+                return EXIT_OK;
+        if (cmd->id == CTL_CMD_IS_READY && !o->json)
+                fprintf(stderr, "gensupctl: is-ready: %s is %s\n", name ? name : "?", state ? state : "not up");
+        return EXIT_NOT_RUNNING;
+}
+
 /* The answer arrived: print it, or follow events after it. */
 static int daemon_print(const ctl_opts *o, const ctl_command *cmd, char **args, json_t *doc, ipc_conn *c) {
         int status = EXIT_OK;
+        if (cmd->id == CTL_CMD_LOGS) {
+                ctl_print_logs(o, doc);
+                fflush(stdout);
+                return o->follow ? ctl_follow_events(o, cmd, c) : EXIT_OK;
+        }
+        if (cmd->id == CTL_CMD_STOP && o->wait) {
+                if (!o->json)
+                        printf("gensupd: stopping the tree, waiting for it to exit\n");
+                fflush(stdout);
+                return ctl_wait_exit(cmd, c);
+        }
+        if (cmd->id == CTL_CMD_STATUS || cmd->id == CTL_CMD_IS_READY) {
+                if (cmd->id == CTL_CMD_STATUS)
+                        ctl_print_answer(o, cmd, args, doc);
+                return health_status(o, cmd, doc);
+        }
         if (o->follow) {
                 ctl_print_events(o, doc);
                 fflush(stdout);
@@ -131,8 +163,19 @@ static int take_option(int argc, char **argv, int *i, const ctl_command *cmd, ct
                 o->json = true;
                 return 1;
         }
-        if (cmd->id == CTL_CMD_EVENTS && strcmp(a, "--follow") == 0) {
+        if ((cmd->id == CTL_CMD_EVENTS && strcmp(a, "--follow") == 0) ||
+            (cmd->id == CTL_CMD_LOGS && (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0))) {
                 o->follow = true;
+                return 1;
+        }
+        if (cmd->id == CTL_CMD_STOP && strcmp(a, "--wait") == 0) {
+                o->wait = true;
+                return 1;
+        }
+        if (cmd->id == CTL_CMD_LOGS && (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0)) {
+                if (*i + 1 >= argc || !*argv[*i + 1] || strspn(argv[*i + 1], "0123456789") != strlen(argv[*i + 1]))
+                        return usage_error("logs: %s wants a number of lines", a);
+                o->lines = argv[++*i];
                 return 1;
         }
         const char *v = NULL;
@@ -246,7 +289,8 @@ static int parse_command(int argc, char **argv, const ctl_command *cmd, ctl_opts
         int r = parse_rest(argc, argv, cmd, o, &args, &n_args);
         if (r != 0)
                 return r;
-        if (n_args < cmd->min_args || n_args > cmd->max_args) {
+        size_t max = cmd->id == CTL_CMD_LOGS || cmd->id == CTL_CMD_STOP ? cmd->min_args : cmd->max_args;
+        if (n_args < cmd->min_args || n_args > max) {
                 free(args);
                 return usage_error("%s: usage: gensupctl %s %s", cmd->name, cmd->name, cmd->synopsis);
         }
@@ -254,8 +298,13 @@ static int parse_command(int argc, char **argv, const ctl_command *cmd, ctl_opts
                 free(args);
                 return usage_error("trace: usage: gensupctl trace NAME on|off");
         }
+        /* Without -n, following starts from the last ten, as tail -f. */
+        if (cmd->id == CTL_CMD_LOGS && (o->lines || o->follow))
+                args[n_args++] = (char *) (o->lines ? o->lines : "10");
         if (o->follow)
                 args[n_args++] = (char *) "--follow";
+        if (o->wait)
+                args[n_args++] = (char *) "--wait";
         *ret_args = args;
         *ret_n = n_args;
         return 0;

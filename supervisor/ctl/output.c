@@ -708,7 +708,9 @@ static const char *tree_name(const ctl_command *cmd, char **args, json_t *doc) {
         const char *name = jstr(doc, "name");
         if (name)
                 return name;
-        return args[1] && cmd->id != CTL_CMD_START_CHILD ? args[1] : "child";
+        if (cmd->id == CTL_CMD_START_CHILD)
+                return "child";
+        return args[1] ? args[1] : args[0] ? args[0] : "child";
 }
 
 static void print_json(const ctl_opts *o, json_t *doc) {
@@ -773,6 +775,13 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
                 break;
         case CTL_CMD_STOP:
                 printf("gensupd: stopping the tree\n");
+                break;
+        case CTL_CMD_RESTART:
+                print_started(tree_name(cmd, args, doc), doc);
+                break;
+        case CTL_CMD_LOGS:
+        case CTL_CMD_IS_READY:
+                /* Printed by logs.c; is-ready answers with its exit code. */
                 break;
         case CTL_CMD_CALL:
         case CTL_CMD_CAST:
