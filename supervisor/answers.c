@@ -20,6 +20,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "status.h"
 #include "upgrade.h"
@@ -66,6 +67,7 @@ static json_t *status_document(const sup_daemon *d) {
         json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
         const char *cgroup = sup_cgroup_root();
         json_object_set_new(daemon, "cgroup", cgroup ? json_string(cgroup) : json_null());
+        sup_events_self_usage(daemon);
         return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
 }
 
@@ -345,6 +347,7 @@ static int on_tree(void *userdata, const sup_control_request *q, sup_control_don
                 sup_spec_free(spec);
                 return fail(-ENOMEM, NULL, ret_error);
         }
+        sup_events_request(d, q);
         r = sup_tree_ctl(n, kind, name, spec, kind == SUP_CTL_START_INSTANCE ? extra : NULL, on_tree_done, x);
         if (r < 0) {
                 free(x);
@@ -366,6 +369,7 @@ static int on_reload(void *userdata, const sup_control_request *q, sup_control_d
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->peer.pid, (int) q->peer.uid);
+        sup_events_request(d, q);
         char *error = NULL;
         int r = sup_daemon_reload(d, on_reload_done, x, &error);
         if (r < 0) {
@@ -414,6 +418,7 @@ static void on_stop(void *userdata, const sup_control_request *q) {
         d->stopping = true;
         sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->peer.pid,
                 (int) q->peer.uid);
+        sup_events_request(d, q);
         (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         sup_tree_stop(d->root);
 }

@@ -586,8 +586,15 @@ static void print_event_line(json_t *ev) {
         char when[64], who[256], pid[32];
         const char *sup = jstr(ev, "supervisor"), *child = jstr(ev, "child"), *reason = jstr(ev, "reason");
         const char *kind = jstr(ev, "event");
+        char *by = NULL;
 
         fmt_time((uint64_t) jint(ev, "time_us"), when, sizeof(when));
+        /* A request: what was asked, and who asked (SO_PEERCRED). */
+        json_t *who_asked = json_object_get(ev, "by");
+        if (who_asked)
+                reason = by = ctl_strf("%s by uid %" JSON_INTEGER_FORMAT " pid %" JSON_INTEGER_FORMAT,
+                                       jstr(ev, "command") ? jstr(ev, "command") : "?", jint(who_asked, "uid"),
+                                       jint(who_asked, "pid"));
         if (sup && child)
                 snprintf(who, sizeof(who), "%s/%s", sup, child);
         else
@@ -597,6 +604,7 @@ static void print_event_line(json_t *ev) {
         else
                 snprintf(pid, sizeof(pid), "-");
         printf("%s  %-16s  %-24s  %7s  %s\n", when, kind ? kind : "?", who, pid, reason ? reason : "-");
+        free(by);
 }
 
 void ctl_print_event(const ctl_opts *o, json_t *ev) {
@@ -610,6 +618,11 @@ void ctl_print_event(const ctl_opts *o, json_t *ev) {
 void ctl_print_events(const ctl_opts *o, json_t *doc) {
         size_t i;
         json_t *ev;
+        /* The header, once (events --follow too): the columns of
+         * print_event_line. */
+        if (!o->json)
+                printf("%-23s  %-16s  %-24s  %7s  %s\n", "TIME", "EVENT", "SUPERVISOR/CHILD", "PID",
+                       "REASON (requests: COMMAND by UID PID)");
         json_array_foreach(json_object_get(doc, "events"), i, ev)
                 ctl_print_event(o, ev);
 }
