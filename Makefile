@@ -50,6 +50,9 @@ endif
 
 CC ?= cc
 PKGS := libsystemd libprotobuf-c libconfig jansson
+# gensupctl alone: metrics --listen (libmicrohttpd).
+CTL_PKGS := libmicrohttpd
+CTL_DEP_LIBS = $(eval CTL_DEP_LIBS := $(shell pkg-config --libs $(CTL_PKGS)))$(CTL_DEP_LIBS)
 # pkg-config runs once, after the dependencies are installed (lazy, cached).
 DEP_CFLAGS = $(eval DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(DEP_CFLAGS)
 DEP_LIBS = $(eval DEP_LIBS := $(shell pkg-config --libs $(PKGS)))$(DEP_LIBS)
@@ -140,7 +143,7 @@ $(B)/bin/gensupd: $(B)/obj/supervisor/gensupd.o $(SUP_OBJ) $(LIB_A)
 
 $(B)/bin/gensupctl: $(CTL_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
-	$(link)
+	$(link) $(CTL_DEP_LIBS)
 
 # ---- examples: one program per examples/*.c ----
 EXAMPLE_SRC := $(wildcard examples/*.c)

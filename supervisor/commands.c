@@ -50,6 +50,8 @@ const ctl_command ctl_commands[_CTL_CMD_MAX] = {
                               "hot upgrade: a new process takes over state and connections" },
         [CTL_CMD_STOP] = { CTL_CMD_STOP, "stop", 0, 0, true, CTL_ROUTE_DAEMON, NO_SYS, true, false, "",
                            "stop the tree in order; gensupd then exits" },
+        [CTL_CMD_METRICS] = { CTL_CMD_METRICS, "metrics", 0, 0, false, CTL_ROUTE_LOCAL, NO_SYS, false, false,
+                              "[--listen ADDR]", "the tree's figures for Prometheus; --listen serves them" },
 };
 
 const ctl_command *ctl_command_find(const char *name) {
@@ -67,6 +69,7 @@ bool ctl_command_to_daemon(const ctl_command *cmd) {
                 return true;
         case CTL_ROUTE_CALL:
         case CTL_ROUTE_CAST:
+        case CTL_ROUTE_LOCAL:
         case _CTL_ROUTE_MAX:
                 return false;
         }

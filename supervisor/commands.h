@@ -36,6 +36,7 @@ typedef enum ctl_cmd_id {
         CTL_CMD_RELOAD,
         CTL_CMD_UPGRADE,
         CTL_CMD_STOP,
+        CTL_CMD_METRICS,
         _CTL_CMD_MAX,
 } ctl_cmd_id;
 
@@ -46,6 +47,7 @@ typedef enum ctl_route {
         CTL_ROUTE_TREE,     /* gensupd asks a supervisor of the tree; answered when done */
         CTL_ROUTE_CALL,     /* the server itself, over its own socket: gensupd is not involved */
         CTL_ROUTE_CAST,
+        CTL_ROUTE_LOCAL,    /* gensupctl itself, from other commands' answers (metrics) */
         _CTL_ROUTE_MAX,
 } ctl_route;
 

@@ -28,6 +28,7 @@ typedef struct ctl_opts {
         int timeout_ms;         /* < 0: wait forever */
         bool timeout_set;
         bool follow;            /* events --follow */
+        const char *listen;     /* metrics --listen ADDR */
         bool color;             /* stdout is a terminal and NO_COLOR is unset */
         bool tty;               /* stdout is a terminal */
 } ctl_opts;

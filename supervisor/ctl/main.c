@@ -26,6 +26,7 @@
 #include "call.h"
 #include "ctl.h"
 #include "io.h"
+#include "metrics.h"
 #include "output.h"
 #include "version.h"
 
@@ -133,6 +134,12 @@ static int take_option(int argc, char **argv, int *i, const ctl_command *cmd, ct
         }
         if (cmd->id == CTL_CMD_EVENTS && strcmp(a, "--follow") == 0) {
                 o->follow = true;
+                return 1;
+        }
+        if (cmd->id == CTL_CMD_METRICS && strcmp(a, "--listen") == 0) {
+                if (*i + 1 >= argc)
+                        return usage_error("%s: option %s needs a value", cmd->name, a);
+                o->listen = argv[++*i];
                 return 1;
         }
         const char *v = NULL;
@@ -281,7 +288,9 @@ int main(int argc, char **argv) {
         o.tty = isatty(STDOUT_FILENO) == 1;
         o.color = o.tty && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
-        if (ctl_command_to_daemon(cmd))
+        if (cmd->route == CTL_ROUTE_LOCAL)
+                r = ctl_metrics_run(&o, cmd, args, n_args);
+        else if (ctl_command_to_daemon(cmd))
                 r = run_daemon_command(&o, cmd, args, n_args);
         else
                 r = ctl_run_client(&o, cmd, args, n_args);

@@ -789,6 +789,7 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
                 break;
         case CTL_CMD_CALL:
         case CTL_CMD_CAST:
+        case CTL_CMD_METRICS:
         case _CTL_CMD_MAX:
                 break;
         }
