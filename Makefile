@@ -36,6 +36,9 @@ DOCDIR ?= $(DATADIR)/doc/gensup
 # answer for PREFIX=/usr, else the same place under PREFIX.
 SYSTEMD_PC_ARGS := $(if $(filter /usr,$(PREFIX)),,--define-variable=rootprefix=$(PREFIX))
 UNITDIR ?= $(or $(shell pkg-config $(SYSTEMD_PC_ARGS) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+# Where bash-completion looks, as its pkg-config file says (under PREFIX),
+# else its usual place.
+COMPLETIONSDIR ?= $(or $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
 
 VERSION := 0.1.0
 SOVERSION := 0
@@ -252,6 +255,8 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
+	completion/test-completion $(B) > $(B)/completion.log 2>&1 || { cat $(B)/completion.log; exit 1; }
+	@echo "completion/test-completion: passed"
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites
@@ -304,9 +309,14 @@ install: programs
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
 		$(DESTDIR)$(DOCDIR)/examples/
 	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
+	install -d $(DESTDIR)$(COMPLETIONSDIR)
+	install -m 0644 completion/gensupctl $(DESTDIR)$(COMPLETIONSDIR)/gensupctl
 	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
 		> $(DESTDIR)$(UNITDIR)/gensupd.service)
+
+print-completionsdir:
+	@echo $(COMPLETIONSDIR)
 
 # Removes exactly what install put there, and the folders it made when
 # they are left empty.
@@ -315,7 +325,8 @@ uninstall:
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libgensup.a libgensup.so libgensup.so.$(SOVERSION) libgensup.so.$(VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc $(DESTDIR)$(INCLUDEDIR)/gensup.h \
 		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(EXAMPLE_BIN))) \
-		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service
+		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service \
+		$(DESTDIR)$(COMPLETIONSDIR)/gensupctl
 	rm -rf $(DESTDIR)$(DOCDIR)/examples
 	tools/install-man --uninstall $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/gensup $(DESTDIR)$(DATADIR)/gensup $(DESTDIR)$(DOCDIR) 2>/dev/null
@@ -323,7 +334,7 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
+.PHONY: print-completionsdir all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
 .DELETE_ON_ERROR:
 .SECONDARY:
 
