@@ -53,8 +53,8 @@ endif
 
 CC ?= cc
 PKGS := libsystemd libprotobuf-c libconfig jansson
-# gensupctl alone: metrics --listen (libmicrohttpd).
-CTL_PKGS := libmicrohttpd
+# gensupctl alone: metrics --listen (libmicrohttpd), top (ncursesw).
+CTL_PKGS := libmicrohttpd ncursesw
 CTL_DEP_LIBS = $(eval CTL_DEP_LIBS := $(shell pkg-config --libs $(CTL_PKGS)))$(CTL_DEP_LIBS)
 # pkg-config runs once, after the dependencies are installed (lazy, cached).
 DEP_CFLAGS = $(eval DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(DEP_CFLAGS)
@@ -255,8 +255,10 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
-	completion/test-completion $(B) > $(B)/completion.log 2>&1 || { cat $(B)/completion.log; exit 1; }
-	@echo "completion/test-completion: passed"
+	tests/view/test-completion $(B) > $(B)/completion.log 2>&1 || { cat $(B)/completion.log; exit 1; }
+	@echo "tests/view/test-completion: passed"
+	tests/view/test-top $(B) > $(B)/top.log 2>&1 || { cat $(B)/top.log; exit 1; }
+	@echo "tests/view/test-top: passed"
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites

@@ -137,7 +137,8 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
         case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
         case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
         case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_METRICS: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_METRICS: case CTL_CMD_TOP:
+        case _CTL_CMD_MAX:
                 break;
         }
         return fail(-EINVAL, "not a read command", ret_error);
@@ -319,7 +320,8 @@ static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, s
         case CTL_CMD_STATUS: case CTL_CMD_WHICH_CHILDREN: case CTL_CMD_COUNT_CHILDREN: case CTL_CMD_GET_CHILDSPEC:
         case CTL_CMD_HISTORY: case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS:
         case CTL_CMD_SUSPEND: case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_METRICS: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_METRICS: case CTL_CMD_TOP:
+        case _CTL_CMD_MAX:
                 return fail(-EINVAL, "not a tree request", ret_error);
         }
         if (q->n_args != 2)

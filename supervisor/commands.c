@@ -52,6 +52,8 @@ const ctl_command ctl_commands[_CTL_CMD_MAX] = {
                            "stop the tree in order; gensupd then exits" },
         [CTL_CMD_METRICS] = { CTL_CMD_METRICS, "metrics", 0, 0, false, CTL_ROUTE_LOCAL, NO_SYS, false, false,
                               "[--listen ADDR]", "the tree's figures for Prometheus; --listen serves them" },
+        [CTL_CMD_TOP] = { CTL_CMD_TOP, "top", 0, 4, false, CTL_ROUTE_LOCAL, NO_SYS, false, true,
+                          "[--sort KEY] [--batch N]", "a live view of the tree: state, CPU, memory, restarts, calls/s" },
 };
 
 const ctl_command *ctl_command_find(const char *name) {

@@ -37,6 +37,7 @@ typedef enum ctl_cmd_id {
         CTL_CMD_UPGRADE,
         CTL_CMD_STOP,
         CTL_CMD_METRICS,
+        CTL_CMD_TOP,
         _CTL_CMD_MAX,
 } ctl_cmd_id;
 

@@ -27,6 +27,7 @@
 #include "ctl.h"
 #include "io.h"
 #include "metrics.h"
+#include "top.h"
 #include "output.h"
 #include "version.h"
 
@@ -289,7 +290,7 @@ int main(int argc, char **argv) {
         o.color = o.tty && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
         if (cmd->route == CTL_ROUTE_LOCAL)
-                r = ctl_metrics_run(&o, cmd, args, n_args);
+                r = cmd->id == CTL_CMD_TOP ? ctl_top_run(&o, cmd, args, n_args) : ctl_metrics_run(&o, cmd, args, n_args);
         else if (ctl_command_to_daemon(cmd))
                 r = run_daemon_command(&o, cmd, args, n_args);
         else

@@ -790,6 +790,7 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
         case CTL_CMD_CALL:
         case CTL_CMD_CAST:
         case CTL_CMD_METRICS:
+        case CTL_CMD_TOP:
         case _CTL_CMD_MAX:
                 break;
         }
