@@ -211,6 +211,11 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 
+# top's refresh on the client, without a terminal (bench/top_refresh.c).
+$(B)/bench/top_refresh: $(B)/obj/bench/top_refresh.o $(B)/obj/supervisor/ctl/top_model.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
 # ---- fuzzing: one harness per fuzz/fuzz_<target>.c ----
 # make check links each with fuzz/driver.c (a plain main that runs it over
 # its seed corpus once, no clang needed); make fuzz links them with

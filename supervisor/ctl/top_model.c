@@ -169,8 +169,10 @@ static int merge_tracks(top_model *m, builder *b) {
                 b->fresh[i].seen = false;
                 v[n++] = b->fresh[i];
         }
+        /* Dropping kept the order: only new names need a sort. */
+        if (b->n_fresh > 0)
+                qsort(v, n, sizeof(*v), track_cmp);
         b->n_fresh = 0;
-        qsort(v, n, sizeof(*v), track_cmp);
         m->tracks = v;
         m->n_tracks = n;
         return 0;
