@@ -301,6 +301,20 @@ static void kv_add_rest(kvlist *l, json_t *obj, const char *const *known) {
 
 /* ---- status ---- */
 
+/* "signal 2, normal 1" from status's "exits" object; "none" when empty. */
+static char *exit_counts(json_t *exits) {
+        char *text = NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(exits, key, v) {
+                char *more = ctl_strf("%s%s%s %" JSON_INTEGER_FORMAT, text ? text : "", text ? ", " : "", key,
+                                      json_integer_value(v));
+                free(text);
+                text = more;
+        }
+        return text ? text : strdup("none");
+}
+
 static const char *const tree_heads[] = { "NAME", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT" };
 static const bool tree_right[] = { false, false, false, true, true, true, false };
 
@@ -389,6 +403,8 @@ static void print_status_one(const ctl_opts *o, json_t *doc) {
         kv_add(&l, "restart", jtext(json_object_get(doc, "restart")), NULL);
         kv_add(&l, "restarts", jtext(json_object_get(doc, "restarts")), NULL);
         kv_add(&l, "last exit", jtext(json_object_get(doc, "reason")), NULL);
+        if (json_is_object(json_object_get(doc, "exits")))
+                kv_add(&l, "exits", exit_counts(json_object_get(doc, "exits")), NULL);
         if (json_object_get(doc, "ready"))
                 kv_add(&l, "ready", jtext(json_object_get(doc, "ready")), NULL);
         if (json_is_array(json_object_get(doc, "args")))
@@ -407,7 +423,7 @@ static void print_status_one(const ctl_opts *o, json_t *doc) {
         }
         static const char *const known[] = { "name", "type", "state", "pid", "uptime_ms", "restart", "restarts",
                                              "reason", "ready", "args", "strategy", "intensity", "period",
-                                             "restarts_in_period", "auto_shutdown", "children", NULL };
+                                             "restarts_in_period", "auto_shutdown", "children", "exits", NULL };
         kv_add_rest(&l, doc, known);
         kv_print(&l, "");
         if (sup) {
