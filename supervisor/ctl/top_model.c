@@ -45,6 +45,8 @@ static int track_cmp(const void *a, const void *b) {
 
 static top_track *track_find(top_model *m, const char *name) {
         top_track key = { .name = (char *) name };
+        if (m->n_tracks == 0)
+                return NULL;   /* bsearch wants a base, even for none */
         return bsearch(&key, m->tracks, m->n_tracks, sizeof(*m->tracks), track_cmp);
 }
 
@@ -244,6 +246,8 @@ static int row_cmp(const void *pa, const void *pb) {
 
 void top_model_sort(top_model *m) {
         sort_key = m->sort;
+        if (m->n_rows == 0)
+                return;
         qsort(m->rows, m->n_rows, sizeof(*m->rows), row_cmp);
         if (m->reverse)
                 for (size_t i = 0, j = m->n_rows ? m->n_rows - 1 : 0; i < j; i++, j--) {
