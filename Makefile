@@ -36,6 +36,9 @@ DOCDIR ?= $(DATADIR)/doc/gensup
 # answer for PREFIX=/usr, else the same place under PREFIX.
 SYSTEMD_PC_ARGS := $(if $(filter /usr,$(PREFIX)),,--define-variable=rootprefix=$(PREFIX))
 UNITDIR ?= $(or $(shell pkg-config $(SYSTEMD_PC_ARGS) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+# Where bash-completion looks, as its pkg-config file says (under PREFIX),
+# else its usual place.
+COMPLETIONSDIR ?= $(or $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
 
 VERSION := 0.1.0
 SOVERSION := 0
@@ -50,6 +53,9 @@ endif
 
 CC ?= cc
 PKGS := libsystemd libprotobuf-c libconfig jansson
+# gensupctl alone: metrics --listen (libmicrohttpd), top (ncursesw).
+CTL_PKGS := libmicrohttpd ncursesw
+CTL_DEP_LIBS = $(eval CTL_DEP_LIBS := $(shell pkg-config --libs $(CTL_PKGS)))$(CTL_DEP_LIBS)
 # pkg-config runs once, after the dependencies are installed (lazy, cached).
 DEP_CFLAGS = $(eval DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(DEP_CFLAGS)
 DEP_LIBS = $(eval DEP_LIBS := $(shell pkg-config --libs $(PKGS)))$(DEP_LIBS)
@@ -140,7 +146,7 @@ $(B)/bin/gensupd: $(B)/obj/supervisor/gensupd.o $(SUP_OBJ) $(LIB_A)
 
 $(B)/bin/gensupctl: $(CTL_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
-	$(link)
+	$(link) $(CTL_DEP_LIBS)
 
 # ---- examples: one program per examples/*.c ----
 EXAMPLE_SRC := $(wildcard examples/*.c)
@@ -205,6 +211,11 @@ $(B)/bench/%: $(B)/obj/bench/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
 
+# top's refresh on the client, without a terminal (bench/top_refresh.c).
+$(B)/bench/top_refresh: $(B)/obj/bench/top_refresh.o $(B)/obj/supervisor/ctl/top_model.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(link)
+
 # ---- fuzzing: one harness per fuzz/fuzz_<target>.c ----
 # make check links each with fuzz/driver.c (a plain main that runs it over
 # its seed corpus once, no clang needed); make fuzz links them with
@@ -250,6 +261,10 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
+	tests/view/test-completion $(B) > $(B)/completion.log 2>&1 || { cat $(B)/completion.log; exit 1; }
+	@echo "tests/view/test-completion: passed"
+	tests/view/test-top $(B) > $(B)/top.log 2>&1 || { cat $(B)/top.log; exit 1; }
+	@echo "tests/view/test-top: passed"
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites
@@ -302,9 +317,14 @@ install: programs
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
 		$(DESTDIR)$(DOCDIR)/examples/
 	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
+	install -d $(DESTDIR)$(COMPLETIONSDIR)
+	install -m 0644 completion/gensupctl $(DESTDIR)$(COMPLETIONSDIR)/gensupctl
 	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
 		> $(DESTDIR)$(UNITDIR)/gensupd.service)
+
+print-completionsdir:
+	@echo $(COMPLETIONSDIR)
 
 # Removes exactly what install put there, and the folders it made when
 # they are left empty.
@@ -313,7 +333,8 @@ uninstall:
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libgensup.a libgensup.so libgensup.so.$(SOVERSION) libgensup.so.$(VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc $(DESTDIR)$(INCLUDEDIR)/gensup.h \
 		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(EXAMPLE_BIN))) \
-		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service
+		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service \
+		$(DESTDIR)$(COMPLETIONSDIR)/gensupctl
 	rm -rf $(DESTDIR)$(DOCDIR)/examples
 	tools/install-man --uninstall $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/gensup $(DESTDIR)$(DATADIR)/gensup $(DESTDIR)$(DOCDIR) 2>/dev/null
@@ -321,7 +342,7 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
+.PHONY: print-completionsdir all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
 .DELETE_ON_ERROR:
 .SECONDARY:
 

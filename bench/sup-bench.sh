@@ -18,7 +18,8 @@
 #            and a static binary (bench/startup.c), libraries, LD_DEBUG
 #   many     10,000 children under one one_for_one supervisor: start to
 #            "all children started", memory per child, SIGTERM to exit
-#   status   gensupctl status / which-children on that tree: time and size
+#   status   gensupctl status / which-children on that tree: time and size;
+#            gensupctl top --batch 1 (one refresh) and metrics (one scrape)
 #            (with "many" it uses the same tree; alone it starts one)
 #   heap     gensupd's live heap by call site with 1,000 children
 #            (bench/sup_heapcensus.c preloaded; needs cc and addr2line)
@@ -696,6 +697,11 @@ status_times() {
         time_cmd "gensupctl --json which-children bench" "$GENSUPCTL" -s "$sock" --json which-children bench
         time_cmd "gensupctl which-children bench" "$GENSUPCTL" -s "$sock" which-children bench
         time_cmd "gensupctl --json count-children bench" "$GENSUPCTL" -s "$sock" --json count-children bench
+        # top: one refresh (status, the rows, statistics of up to 256
+        # servers, every row printed); metrics: one scrape.
+        time_cmd "gensupctl top --batch 1" "$GENSUPCTL" -s "$sock" top --batch 1
+        time_cmd "gensupctl top --batch 1 --sort cpu" "$GENSUPCTL" -s "$sock" top --batch 1 --sort cpu
+        time_cmd "gensupctl metrics" "$GENSUPCTL" -s "$sock" metrics
 }
 
 # start_spacing STAMPS: how start-up slows as the tree grows: median time

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "status.h"
 #include "upgrade.h"
@@ -67,6 +68,7 @@ static json_t *status_document(const sup_daemon *d) {
         json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
         const char *cgroup = sup_cgroup_root();
         json_object_set_new(daemon, "cgroup", cgroup ? json_string(cgroup) : json_null());
+        sup_events_self_usage(daemon);
         return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
 }
 
@@ -165,7 +167,8 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
         case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
         case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
         case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
-        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_RESTART: case _CTL_CMD_MAX:
+        case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_RESTART: case CTL_CMD_METRICS: case CTL_CMD_TOP:
+        case _CTL_CMD_MAX:
                 break;
         }
         return fail(-EINVAL, "not a read command", ret_error);
@@ -348,7 +351,7 @@ static int tree_kind(sup_daemon *d, sup_node *n, const sup_control_request *q, s
         case CTL_CMD_HISTORY: case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS:
         case CTL_CMD_SUSPEND: case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_CALL: case CTL_CMD_CAST:
         case CTL_CMD_RELOAD: case CTL_CMD_UPGRADE: case CTL_CMD_STOP: case CTL_CMD_LOGS: case CTL_CMD_RESTART:
-        case CTL_CMD_IS_READY: case _CTL_CMD_MAX:
+        case CTL_CMD_IS_READY: case CTL_CMD_METRICS: case CTL_CMD_TOP: case _CTL_CMD_MAX:
                 return fail(-EINVAL, "not a tree request", ret_error);
         }
         if (q->n_args != 2)
@@ -421,6 +424,7 @@ static int on_tree(void *userdata, const sup_control_request *q0, sup_control_do
                 sup_spec_free(spec);
                 return fail(-ENOMEM, NULL, ret_error);
         }
+        sup_events_request(d, q);
         r = sup_tree_ctl(n, kind, name, spec, kind == SUP_CTL_START_INSTANCE ? extra : NULL, on_tree_done, x);
         if (r < 0) {
                 free(x);
@@ -442,6 +446,7 @@ static int on_reload(void *userdata, const sup_control_request *q, sup_control_d
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->peer.pid, (int) q->peer.uid);
+        sup_events_request(d, q);
         char *error = NULL;
         int r = sup_daemon_reload(d, on_reload_done, x, &error);
         if (r < 0) {
@@ -490,6 +495,7 @@ static void on_stop(void *userdata, const sup_control_request *q) {
         d->stopping = true;
         sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->peer.pid,
                 (int) q->peer.uid);
+        sup_events_request(d, q);
         (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
         sup_tree_stop(d->root);
 }

@@ -56,6 +56,10 @@ const ctl_command ctl_commands[_CTL_CMD_MAX] = {
                               "[SUP] NAME", "stop NAME if it runs, then start it" },
         [CTL_CMD_IS_READY] = { CTL_CMD_IS_READY, "is-ready", 0, 1, false, CTL_ROUTE_DAEMON, NO_SYS, false, false,
                                "[NAME]", "exit 0 if NAME (or the whole tree) is up, else 3" },
+        [CTL_CMD_METRICS] = { CTL_CMD_METRICS, "metrics", 0, 0, false, CTL_ROUTE_LOCAL, NO_SYS, false, false,
+                              "[--listen ADDR]", "the tree's figures for Prometheus; --listen serves them" },
+        [CTL_CMD_TOP] = { CTL_CMD_TOP, "top", 0, 4, false, CTL_ROUTE_LOCAL, NO_SYS, false, true,
+                          "[--sort KEY] [--batch N]", "a live view of the tree: state, CPU, memory, restarts, calls/s" },
 };
 
 const ctl_command *ctl_command_find(const char *name) {
@@ -73,6 +77,7 @@ bool ctl_command_to_daemon(const ctl_command *cmd) {
                 return true;
         case CTL_ROUTE_CALL:
         case CTL_ROUTE_CAST:
+        case CTL_ROUTE_LOCAL:
         case _CTL_ROUTE_MAX:
                 return false;
         }

@@ -39,6 +39,8 @@ typedef enum ctl_cmd_id {
         CTL_CMD_LOGS,
         CTL_CMD_RESTART,
         CTL_CMD_IS_READY,
+        CTL_CMD_METRICS,
+        CTL_CMD_TOP,
         _CTL_CMD_MAX,
 } ctl_cmd_id;
 
@@ -49,6 +51,7 @@ typedef enum ctl_route {
         CTL_ROUTE_TREE,     /* gensupd asks a supervisor of the tree; answered when done */
         CTL_ROUTE_CALL,     /* the server itself, over its own socket: gensupd is not involved */
         CTL_ROUTE_CAST,
+        CTL_ROUTE_LOCAL,    /* gensupctl itself, from other commands' answers (metrics) */
         _CTL_ROUTE_MAX,
 } ctl_route;
 

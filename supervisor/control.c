@@ -415,6 +415,7 @@ static void dispatch(request *rq) {
                 return;
         case CTL_ROUTE_CALL:
         case CTL_ROUTE_CAST:
+        case CTL_ROUTE_LOCAL:
         case _CTL_ROUTE_MAX:
                 /* Those go straight to the server, never through gensupd. */
                 reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);

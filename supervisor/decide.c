@@ -1001,6 +1001,11 @@ bool sup_core_finished(const sup_core *c) {
         return c && c->finished;
 }
 
+void sup_child_carry_restarts(sup_child *ch, uint64_t restarts) {
+        ch->restarts = restarts;
+        ch->started_once = true;
+}
+
 size_t sup_core_history_len(const sup_core *c) {
         return c ? c->n_history : 0;
 }

@@ -284,6 +284,9 @@ size_t sup_core_n_children(const sup_core *c);
 sup_child *sup_core_starting(const sup_core *c);                 /* whose start result is awaited */
 bool sup_core_finished(const sup_core *c);
 size_t sup_core_history_len(const sup_core *c);                  /* restarts within the window */
+/* A child whose supervisor restarted (tree.c keeps its record): its
+ * restart count goes on from restarts, and its next start counts. */
+void sup_child_carry_restarts(sup_child *ch, uint64_t restarts);
 
 /* OTP's which_children order, newest first: fills up to size entries of
  * buf and returns how many children there are. */

@@ -69,6 +69,26 @@ static void add_usage_fields(json_t *j, const sup_proc *p) {
         json_object_set_new(j, "processes", count_or_null(u.pids));
 }
 
+/* "exits": how many times it ended, by kind of reason (only the kinds
+ * that happened: big trees stay small). */
+static void add_exit_counts(json_t *j, const sup_entry *e) {
+        static const char *const kinds[_IPC_REASON_KIND_MAX] = {
+                [IPC_REASON_NORMAL] = "normal",         [IPC_REASON_SHUTDOWN] = "shutdown",
+                [IPC_REASON_SHUTDOWN_TEXT] = "shutdown", [IPC_REASON_ERROR] = "error",
+                [IPC_REASON_KILLED] = "killed",         [IPC_REASON_EXIT_STATUS] = "exit_status",
+                [IPC_REASON_SIGNAL] = "signal",         [IPC_REASON_INIT_FAILED] = "init_failed",
+                [IPC_REASON_START_TIMEOUT] = "start_timeout",
+        };
+        const uint64_t *n = sup_entry_exit_counts(e);
+        json_t *x = json_object();
+        for (size_t k = 0; k < _IPC_REASON_KIND_MAX; k++)
+                if (n[k] > 0)
+                        json_object_set_new(x, kinds[k],
+                                            json_integer(json_integer_value(json_object_get(x, kinds[k])) +
+                                                         (json_int_t) n[k]));
+        json_object_set_new(j, "exits", x);
+}
+
 json_t *sup_status_usage(const sup_proc *p) {
         json_t *j = json_object();
         add_usage_fields(j, p);
@@ -89,6 +109,7 @@ json_t *sup_status_entry(const sup_entry *e) {
         json_object_set_new(j, "restarts", json_integer(core ? (json_int_t) core->restarts : 0));
         json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, sup_mono_usec())));
         json_object_set_new(j, "reason", reason_json(sup_entry_last_reason(e)));
+        add_exit_counts(j, e);
         if (s->type == SUP_SUPERVISOR) {
                 add_supervisor_fields(j, s);
                 sup_node *sub = sup_entry_node(e);

@@ -67,6 +67,20 @@ struct sup_entry {
         int shortage;                  /* -errno of its last start, failed for want of resources */
         sup_exit_record *history;      /* a ring of SUP_HISTORY_MAX, made at the first exit */
         size_t hist_next, hist_len;
+        uint64_t exits[_IPC_REASON_KIND_MAX];   /* exits by kind of reason, all its life */
+};
+
+/* A child's history, restart count and exit counts while its supervisor
+ * restarts: put by the node freed, taken by the entry of the same name in
+ * the new node. The root keeps them, one per name of the config. */
+typedef struct entry_record entry_record;
+struct entry_record {
+        char *name;
+        sup_exit_record *history;
+        size_t hist_next, hist_len;
+        uint64_t exits[_IPC_REASON_KIND_MAX];
+        uint64_t restarts;
+        entry_record *next;
 };
 
 struct sup_node {
@@ -94,6 +108,7 @@ struct sup_node {
         ctl_request *ctl;              /* the request being carried out */
         sup_start_result last_start;   /* the latest start result since the request began ... */
         sup_reason last_start_failure; /* ... and why it failed */
+        entry_record *records;         /* the root: records of children whose supervisor restarted */
 };
 
 static void node_run(sup_node *n);
@@ -208,6 +223,80 @@ static void record_exit(sup_entry *e, sup_exit_context context, const sup_reason
         e->hist_next = (e->hist_next + 1) % SUP_HISTORY_MAX;
         if (e->hist_len < SUP_HISTORY_MAX)
                 e->hist_len++;
+        if (reason && reason->kind < _IPC_REASON_KIND_MAX)
+                e->exits[reason->kind]++;
+}
+
+/* ---- records kept across a supervisor's restart ---- */
+
+static sup_node *node_root(sup_node *n) {
+        while (n->parent)
+                n = n->parent;
+        return n;
+}
+
+static void history_free(sup_exit_record *h) {
+        for (size_t i = 0; h && i < SUP_HISTORY_MAX; i++)
+                sup_reason_done(&h[i].reason);
+        free(h);
+}
+
+static entry_record *record_free(entry_record *x) {
+        history_free(x->history);
+        free(x->name);
+        free(x);
+        return NULL;
+}
+
+/* Unlinks and returns the root's record for name, or NULL. */
+static entry_record *record_take(sup_node *root, const char *name) {
+        for (entry_record **p = &root->records; *p; p = &(*p)->next)
+                if (strcmp((*p)->name, name) == 0) {
+                        entry_record *x = *p;
+                        *p = x->next;
+                        return x;
+                }
+        return NULL;
+}
+
+/* A child of the config whose node is being freed while the tree goes on
+ * (its supervisor restarts, or stopped): its record moves to the root.
+ * Instances and children added at run time have none. */
+static void record_put(sup_node *n, sup_entry *e) {
+        if (!n->parent || !e->core || sup_entry_is_dynamic(e))
+                return;
+        sup_node *root = node_root(n);
+        entry_record *x = record_take(root, e->name);
+        if (x)
+                record_free(x);
+        if (!(x = calloc(1, sizeof(*x))) || !(x->name = strdup(e->name))) {
+                free(x);
+                return;
+        }
+        x->history = e->history;
+        e->history = NULL;
+        x->hist_next = e->hist_next;
+        x->hist_len = e->hist_len;
+        memcpy(x->exits, e->exits, sizeof(x->exits));
+        x->restarts = e->core->restarts;
+        x->next = root->records;
+        root->records = x;
+}
+
+/* A new entry of the config takes the record its name left, if any. */
+static void record_adopt(sup_node *n, sup_entry *e) {
+        if (!e->core || sup_entry_is_dynamic(e))
+                return;
+        entry_record *x = record_take(node_root(n), e->name);
+        if (!x)
+                return;
+        e->history = x->history;
+        x->history = NULL;
+        e->hist_next = x->hist_next;
+        e->hist_len = x->hist_len;
+        memcpy(e->exits, x->exits, sizeof(e->exits));
+        sup_child_carry_restarts(e->core, x->restarts);
+        record_free(x);
 }
 
 /* ---- the queue ---- */
@@ -317,8 +406,10 @@ static sup_entry *entry_new(sup_node *n, sup_child *core, const sup_spec *spec, 
                 free(e);
                 return NULL;
         }
-        if (core)
+        if (core) {
                 core->data = e;
+                record_adopt(n, e);
+        }
         return e;
 }
 
@@ -335,9 +426,7 @@ static sup_entry *entry_free(sup_entry *e) {
                 free(e->instance_spec);
         }
         sup_strv_free(e->args);
-        for (size_t i = 0; e->history && i < SUP_HISTORY_MAX; i++)
-                sup_reason_done(&e->history[i].reason);
-        free(e->history);
+        history_free(e->history);
         free(e->name);
         free(e);
         return NULL;
@@ -798,6 +887,9 @@ static void node_run(sup_node *n) {
 static void stop_done(sup_node *n, sup_entry *e, const sup_reason *reason) {
         e->stopping = false;
         n->waiting_stops--;
+        /* Every stop the plan made (a terminate-child, siblings that
+         * one_for_all or rest_for_one take down, the tree's stop). */
+        tell_event(n, "stopped", e, reason);
         if (reason && sup_shutdown_error_due(e->spec, reason))
                 report(n, SUP_REPORT_SHUTDOWN_ERROR, reason, e);
         node_run(n);
@@ -875,6 +967,7 @@ static int on_tell(sd_event_source *s, void *userdata) {
 
         if (!n->finished) {
                 if (p->awaiting_start == e) {
+                        tell_event(p, "started", e, NULL);
                         start_result(p, e, SUP_START_OK, NULL);
                         node_run(p);
                 }
@@ -897,6 +990,7 @@ static int on_tell(sd_event_source *s, void *userdata) {
                 node_run(p);
         } else {
                 record_exit(e, SUP_EXIT_CHILD_TERMINATED, &reason);
+                tell_event(p, "exited", e, &reason);
                 enqueue(p, EV_EXITED, e, &reason, 0, false);
                 node_run(p);
         }
@@ -934,6 +1028,8 @@ static sup_node *node_free(sup_node *n) {
         if (!n)
                 return NULL;
         for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
+                if (c->data)
+                        record_put(n, c->data);
                 c->data = entry_free(c->data);
         }
         node_event *ev;
@@ -947,6 +1043,11 @@ static sup_node *node_free(sup_node *n) {
         sup_core_free(n->core);
         sup_reason_done(&n->exit_reason);
         sup_pidmap_done(&n->root_pids);
+        while (n->records) {
+                entry_record *x = n->records;
+                n->records = x->next;
+                record_free(x);
+        }
         free(n);
         return NULL;
 }
@@ -1223,6 +1324,10 @@ const sup_reason *sup_entry_last_reason(const sup_entry *e) {
         if (e->hist_len == 0)
                 return NULL;
         return &e->history[(e->hist_next + SUP_HISTORY_MAX - 1) % SUP_HISTORY_MAX].reason;
+}
+
+const uint64_t *sup_entry_exit_counts(const sup_entry *e) {
+        return e->exits;
 }
 
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n) {

@@ -124,6 +124,9 @@ bool sup_entry_is_dynamic(const sup_entry *e);          /* added at run time, no
  * of a process that is not e's own (pid) goes into e's history. */
 void sup_entry_adopt(sup_entry *e, sup_proc *p);
 void sup_entry_record(sup_entry *e, sup_exit_context context, pid_t pid, const sup_reason *reason);
+/* How many times it exited, by ipc_reason_kind (_IPC_REASON_KIND_MAX
+ * counts), all its life: across restarts of its supervisor too. */
+const uint64_t *sup_entry_exit_counts(const sup_entry *e);
 /* Copies the exits kept, oldest first, into out (SUP_HISTORY_MAX entries). */
 void sup_entry_history_copy(const sup_entry *e, sup_exit_record *out, size_t *n);
 

@@ -32,6 +32,7 @@ typedef struct ctl_opts {
         bool follow;            /* events --follow, logs -f */
         const char *lines;      /* logs -n N: digits; NULL: every line held */
         bool wait;              /* stop --wait */
+        const char *listen;     /* metrics --listen ADDR */
         bool color;             /* stdout is a terminal and NO_COLOR is unset */
         bool tty;               /* stdout is a terminal */
 } ctl_opts;

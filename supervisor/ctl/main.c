@@ -28,6 +28,8 @@
 #include "health.h"
 #include "io.h"
 #include "logs.h"
+#include "metrics.h"
+#include "top.h"
 #include "output.h"
 #include "version.h"
 #include "wait.h"
@@ -176,6 +178,12 @@ static int take_option(int argc, char **argv, int *i, const ctl_command *cmd, ct
                 if (*i + 1 >= argc || !*argv[*i + 1] || strspn(argv[*i + 1], "0123456789") != strlen(argv[*i + 1]))
                         return usage_error("logs: %s wants a number of lines", a);
                 o->lines = argv[++*i];
+                return 1;
+        }
+        if (cmd->id == CTL_CMD_METRICS && strcmp(a, "--listen") == 0) {
+                if (*i + 1 >= argc)
+                        return usage_error("%s: option %s needs a value", cmd->name, a);
+                o->listen = argv[++*i];
                 return 1;
         }
         const char *v = NULL;
@@ -330,7 +338,9 @@ int main(int argc, char **argv) {
         o.tty = isatty(STDOUT_FILENO) == 1;
         o.color = o.tty && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 
-        if (ctl_command_to_daemon(cmd))
+        if (cmd->route == CTL_ROUTE_LOCAL)
+                r = cmd->id == CTL_CMD_TOP ? ctl_top_run(&o, cmd, args, n_args) : ctl_metrics_run(&o, cmd, args, n_args);
+        else if (ctl_command_to_daemon(cmd))
                 r = run_daemon_command(&o, cmd, args, n_args);
         else
                 r = ctl_run_client(&o, cmd, args, n_args);

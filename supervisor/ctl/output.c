@@ -301,6 +301,20 @@ static void kv_add_rest(kvlist *l, json_t *obj, const char *const *known) {
 
 /* ---- status ---- */
 
+/* "signal 2, normal 1" from status's "exits" object; "none" when empty. */
+static char *exit_counts(json_t *exits) {
+        char *text = NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(exits, key, v) {
+                char *more = ctl_strf("%s%s%s %" JSON_INTEGER_FORMAT, text ? text : "", text ? ", " : "", key,
+                                      json_integer_value(v));
+                free(text);
+                text = more;
+        }
+        return text ? text : strdup("none");
+}
+
 static const char *const tree_heads[] = { "NAME", "TYPE", "STATE", "PID", "UPTIME", "RESTARTS", "LAST-EXIT" };
 static const bool tree_right[] = { false, false, false, true, true, true, false };
 
@@ -389,6 +403,8 @@ static void print_status_one(const ctl_opts *o, json_t *doc) {
         kv_add(&l, "restart", jtext(json_object_get(doc, "restart")), NULL);
         kv_add(&l, "restarts", jtext(json_object_get(doc, "restarts")), NULL);
         kv_add(&l, "last exit", jtext(json_object_get(doc, "reason")), NULL);
+        if (json_is_object(json_object_get(doc, "exits")))
+                kv_add(&l, "exits", exit_counts(json_object_get(doc, "exits")), NULL);
         if (json_object_get(doc, "ready"))
                 kv_add(&l, "ready", jtext(json_object_get(doc, "ready")), NULL);
         if (json_is_array(json_object_get(doc, "args")))
@@ -407,7 +423,7 @@ static void print_status_one(const ctl_opts *o, json_t *doc) {
         }
         static const char *const known[] = { "name", "type", "state", "pid", "uptime_ms", "restart", "restarts",
                                              "reason", "ready", "args", "strategy", "intensity", "period",
-                                             "restarts_in_period", "auto_shutdown", "children", NULL };
+                                             "restarts_in_period", "auto_shutdown", "children", "exits", NULL };
         kv_add_rest(&l, doc, known);
         kv_print(&l, "");
         if (sup) {
@@ -586,8 +602,15 @@ static void print_event_line(json_t *ev) {
         char when[64], who[256], pid[32];
         const char *sup = jstr(ev, "supervisor"), *child = jstr(ev, "child"), *reason = jstr(ev, "reason");
         const char *kind = jstr(ev, "event");
+        char *by = NULL;
 
         fmt_time((uint64_t) jint(ev, "time_us"), when, sizeof(when));
+        /* A request: what was asked, and who asked (SO_PEERCRED). */
+        json_t *who_asked = json_object_get(ev, "by");
+        if (who_asked)
+                reason = by = ctl_strf("%s by uid %" JSON_INTEGER_FORMAT " pid %" JSON_INTEGER_FORMAT,
+                                       jstr(ev, "command") ? jstr(ev, "command") : "?", jint(who_asked, "uid"),
+                                       jint(who_asked, "pid"));
         if (sup && child)
                 snprintf(who, sizeof(who), "%s/%s", sup, child);
         else
@@ -597,6 +620,7 @@ static void print_event_line(json_t *ev) {
         else
                 snprintf(pid, sizeof(pid), "-");
         printf("%s  %-16s  %-24s  %7s  %s\n", when, kind ? kind : "?", who, pid, reason ? reason : "-");
+        free(by);
 }
 
 void ctl_print_event(const ctl_opts *o, json_t *ev) {
@@ -610,6 +634,11 @@ void ctl_print_event(const ctl_opts *o, json_t *ev) {
 void ctl_print_events(const ctl_opts *o, json_t *doc) {
         size_t i;
         json_t *ev;
+        /* The header, once (events --follow too): the columns of
+         * print_event_line. */
+        if (!o->json)
+                printf("%-23s  %-16s  %-24s  %7s  %s\n", "TIME", "EVENT", "SUPERVISOR/CHILD", "PID",
+                       "REASON (requests: COMMAND by UID PID)");
         json_array_foreach(json_object_get(doc, "events"), i, ev)
                 ctl_print_event(o, ev);
 }
@@ -785,6 +814,8 @@ void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, js
                 break;
         case CTL_CMD_CALL:
         case CTL_CMD_CAST:
+        case CTL_CMD_METRICS:
+        case CTL_CMD_TOP:
         case _CTL_CMD_MAX:
                 break;
         }
