@@ -38,7 +38,25 @@ typedef struct fake_state {
         int last_op;
         bool last_flag;
         uint64_t last_value;
+        uint64_t next_seq, disorder;   /* "s<N>" payloads of casts, infos and calls */
 } fake_state;
+
+/* Casts over every connection this fake served. */
+static uint64_t fake_total_casts;
+
+/* Counts a payload "s<N>" that does not come right after "s<N-1>". */
+static void fk_seq(fake_state *st, const ipc_frame *f) {
+        char num[24];
+
+        if (f->payload.len < 2 || f->payload.len >= sizeof(num) || f->payload.data[0] != 's')
+                return;
+        memcpy(num, f->payload.data + 1, f->payload.len - 1);
+        num[f->payload.len - 1] = 0;
+        uint64_t n = strtoull(num, NULL, 10);
+        if (n != st->next_seq)
+                st->disorder++;
+        st->next_seq = n + 1;
+}
 
 static volatile sig_atomic_t fake_woken;
 
@@ -86,6 +104,7 @@ static bool is(const ipc_frame *f, const char *s) {
 
 static void fk_call(ipc_conn *c, fake_state *st, const ipc_frame *f) {
         st->calls++;
+        fk_seq(st, f);
         if (st->mode == FAKE_MUTE)
                 return;
         if (is(f, "hold")) {
@@ -134,6 +153,15 @@ static void fk_call(ipc_conn *c, fake_state *st, const ipc_frame *f) {
                 char buf[128];
                 snprintf(buf, sizeof(buf), "%llu %llu %llu", (unsigned long long) st->casts,
                          (unsigned long long) st->infos, (unsigned long long) st->bytes);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "order")) {
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long) st->next_seq,
+                         (unsigned long long) st->disorder);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "total")) {
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) fake_total_casts);
                 fk_reply(c, f->ref, buf);
         } else if (is(f, "pause")) {
                 /* Stop reading until SIGUSR1 (blocked outside sigsuspend). */
@@ -220,9 +248,12 @@ static void fk_serve_conn(ipc_conn *c, fake_state *st) {
                                 break;
                         case GENSUP__KIND__CAST:
                                 st->casts++;
+                                fake_total_casts++;
                                 st->bytes += f->payload.len;
+                                fk_seq(st, f);
                                 break;
                         case GENSUP__KIND__INFO:
+                                fk_seq(st, f);
                                 st->infos++;
                                 st->bytes += f->payload.len;
                                 break;
@@ -681,6 +712,128 @@ START_TEST(test_cast_backpressure) {
 }
 END_TEST
 
+
+/* ---- batching ---- */
+
+static void assert_call(gs_client *c, const char *req, const char *want) {
+        gs_buf reply = GS_BUF_INIT;
+
+        ck_assert_int_eq(call_str(c, req, 30000, &reply), 0);
+        assert_buf(&reply, want);
+        gs_buf_done(&reply);
+}
+
+/* Casts, infos, asynchronous requests and calls mixed, with batching on
+ * (the default), off, and corked: the server sees them in the order they
+ * were made, and every request gets its own answer. */
+START_TEST(test_batch_order) {
+        static const size_t limits[] = { GS_BATCH_DEFAULT, 0, 100, GS_BATCH_DEFAULT };
+        fake_start("echo", FAKE_ECHO);
+        gs_buf reply = GS_BUF_INIT;
+        const unsigned n = 30000;
+
+        for (size_t round = 0; round < sizeof(limits) / sizeof(limits[0]); round++) {
+                gs_client *c = connect_to("echo");
+                gs_reqid ids[64];
+                unsigned n_ids = 0, first_id = 0;
+                char m[32];
+
+                ck_assert_int_eq(gs_client_set_batch(c, limits[round]), 0);
+                if (round == 3)
+                        ck_assert_int_eq(gs_client_cork(c, true), 0);
+                for (unsigned i = 0; i < n; i++) {
+                        snprintf(m, sizeof(m), "s%u", i);
+                        if (i % 997 == 0)
+                                ck_assert_int_eq(call_str(c, m, 30000, &reply), 0);
+                        else if (i % 101 == 0) {
+                                if (n_ids == 0)
+                                        first_id = i;
+                                ck_assert_int_eq(gs_send_request(c, m, strlen(m), &ids[n_ids++]), 0);
+                        } else if (i % 13 == 0)
+                                ck_assert_int_eq(gs_send_info(c, m, strlen(m)), 0);
+                        else
+                                ck_assert_int_eq(gs_cast(c, m, strlen(m)), 0);
+                        if (n_ids == 64 || (i + 1 == n && n_ids > 0)) {
+                                for (unsigned k = 0; k < n_ids; k++) {
+                                        ck_assert_int_eq(gs_wait_response(c, ids[k], 30000, &reply), 0);
+                                        snprintf(m, sizeof(m), "s%u", first_id + 101 * k);
+                                        assert_buf(&reply, m);
+                                }
+                                n_ids = 0;
+                        }
+                }
+                snprintf(m, sizeof(m), "%u 0", n);
+                assert_call(c, "order", m);
+                gs_client_free(c);
+        }
+        gs_buf_done(&reply);
+}
+END_TEST
+
+/* A batched cast is on its way when gs_cast returns: gs_client_free and
+ * exit(3) write what collected, also for a corked client, and
+ * gs_client_flush_all() writes every client's batch. */
+START_TEST(test_batch_exit) {
+        fake_start("echo", FAKE_ECHO);
+        char want[32];
+
+        for (int how = 0; how < 3; how++) {
+                pid_t pid = fork();
+                ck_assert_int_ge(pid, 0);
+                if (pid == 0) {
+                        gs_client *c;
+                        if (gs_client_connect("echo", &c) < 0)
+                                _exit(3);
+                        if (how == 1)
+                                (void) gs_client_cork(c, true);
+                        for (int i = 0; i < 1000; i++)
+                                if (gs_cast(c, "x", 1) < 0)
+                                        _exit(4);
+                        if (how == 2) {
+                                /* Nothing is queued after flush_all: a
+                                 * process that ends with _exit loses
+                                 * nothing. */
+                                if (gs_client_flush_all() < 0)
+                                        _exit(5);
+                                _exit(0);
+                        }
+                        exit(0);   /* neither flushed nor freed */
+                }
+                int status;
+                ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+                ck_assert_int_eq(status, 0);
+        }
+        gs_client *c = connect_to("echo");
+        for (int i = 0; i < 10; i++)
+                ck_assert_int_eq(gs_cast(c, "x", 1), 0);
+        gs_client_free(c);
+        c = connect_to("echo");
+        snprintf(want, sizeof(want), "%d", 3 * 1000 + 10);
+        assert_call(c, "total", want);
+        gs_client_free(c);
+}
+END_TEST
+
+/* Batched small casts still wait for room when the server does not
+ * read: the producer is slowed to the server's pace, nothing is lost. */
+START_TEST(test_batch_backpressure) {
+        paused_pid = fake_start("echo", FAKE_ECHO);
+        gs_client *c = connect_to("echo");
+        const size_t n = 500000;   /* about 11 MiB of frames */
+
+        assert_call(c, "pause", "ok");
+        struct sigaction sa = { .sa_handler = on_alarm };
+        ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+        resumed = 0;
+        alarm(1);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(gs_cast(c, "0123456789abcdef", 16), 0);
+        ck_assert_int_eq(resumed, 1);
+        assert_count(c, n, 0, n * 16);
+        gs_client_free(c);
+}
+END_TEST
+
 /* ---- asynchronous requests ---- */
 
 START_TEST(test_async) {
@@ -1089,6 +1242,9 @@ Suite *client_suite(void) {
                 { "garbage", test_garbage },
                 { "casts", test_casts },
                 { "cast_backpressure", test_cast_backpressure },
+                { "batch_order", test_batch_order },
+                { "batch_exit", test_batch_exit },
+                { "batch_backpressure", test_batch_backpressure },
                 { "async", test_async },
                 { "reqids_order", test_reqids_order },
                 { "reqids_add", test_reqids_add },

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch-internal.h"
 #include "server-internal.h"
 
 /* ---- lists ---- */
@@ -649,6 +650,20 @@ void gs__flush_dirty(gs_server *s) {
                 dirty_unlink(s, c);
                 (void) conn_flush(c);
         }
+        /* Casts this server's callbacks made as a client leave at the end
+         * of the turn (gs_call(3), BATCHING). */
+        (void) gs__batch_flush_all(-1, true);
+}
+
+/* A client in this thread began a batch: write it at the end of this
+ * callback, or in the next iteration. */
+static void batch_wakeup(void *userdata) {
+        gs_server *s = userdata;
+
+        if (s->flush_on || s->in_io || !s->flush)
+                return;
+        if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
+                s->flush_on = true;
 }
 
 static int on_flush(sd_event_source *src, void *userdata) {
@@ -687,6 +702,7 @@ int gs__work_setup(gs_server *s) {
                 return r;
         (void) sd_event_source_set_enabled(s->flush, SD_EVENT_OFF);
         flush_arm(s);
+        gs__batch_set_wakeup(batch_wakeup, s);
         return 0;
 }
 
