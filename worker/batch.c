@@ -36,7 +36,7 @@ static void unlink_locked(gs__batch *b) {
         if (b->prev)
                 b->prev->next = b->next;
         else
-                head = b->next;
+                __atomic_store_n(&head, b->next, __ATOMIC_RELAXED);
         if (b->next)
                 b->next->prev = b->prev;
         b->prev = b->next = NULL;
@@ -63,7 +63,7 @@ void gs__batch_keep(gs__batch *b) {
         b->next = head;
         if (head)
                 head->prev = b;
-        head = b;
+        __atomic_store_n(&head, b, __ATOMIC_RELAXED);
         b->linked = true;
         pthread_mutex_unlock(&lock);
 }
@@ -108,6 +108,11 @@ static gs__batch *take_own(pid_t pid, bool turn) {
 }
 
 int gs__batch_flush_all(int64_t deadline, bool turn) {
+        /* The common case, every loop turn: nothing batched anywhere. No
+         * lock and no getpid() for it (a stale answer only delays a
+         * batch of another thread to that thread's own next turn). */
+        if (!__atomic_load_n(&head, __ATOMIC_RELAXED))
+                return 0;
         gs__batch *todo = take_own(getpid(), turn);
         int ret = 0;
 
