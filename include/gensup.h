@@ -340,6 +340,14 @@ int gs_client_set_batch(gs_client *c, size_t bytes);
  * waiting for room: the "loop turn" of a program that has its own event
  * loop. Returns 0 or the first failure. */
 int gs_client_flush_all(void);
+/* Large payloads in sealed memfds (gensup-protocol(7), LARGE PAYLOADS):
+ * tells the server that this client takes them, and that payloads of at
+ * least min_bytes should travel so both ways (0: it takes them but asks
+ * for none). Requests go so once the server has answered that it takes
+ * them too; with an older server everything stays inline. Off by
+ * default: where allocating memory is dear (a VM), copying through the
+ * socket is faster (bench/README.md). Returns 0 or -errno. */
+int gs_client_set_memfd(gs_client *c, size_t min_bytes);
 
 /* Calls the server and waits up to timeout_ms (GS_INFINITY: forever) for
  * its reply, which replaces the contents of *reply. Returns 0, or:

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -27,6 +28,7 @@
 typedef enum fake_mode {
         FAKE_ECHO,   /* answers everything, obeys the magic payloads */
         FAKE_MUTE,   /* reads everything, answers nothing */
+        FAKE_MEMFD,  /* as FAKE_ECHO, and answers HELLO: takes memfds */
         _FAKE_MODE_MAX,
 } fake_mode;
 
@@ -39,6 +41,7 @@ typedef struct fake_state {
         bool last_flag;
         uint64_t last_value;
         uint64_t next_seq, disorder;   /* "s<N>" payloads of casts, infos and calls */
+        uint64_t memfds;               /* frames whose payload came in a memfd */
 } fake_state;
 
 /* Casts over every connection this fake served. */
@@ -154,6 +157,21 @@ static void fk_call(ipc_conn *c, fake_state *st, const ipc_frame *f) {
                 snprintf(buf, sizeof(buf), "%llu %llu %llu", (unsigned long long) st->casts,
                          (unsigned long long) st->infos, (unsigned long long) st->bytes);
                 fk_reply(c, f->ref, buf);
+        } else if (is(f, "memfds")) {
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) st->memfds);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "badmemfd")) {
+                /* A reply in a memfd that is not sealed: the client must
+                 * refuse it before reading it. */
+                int fd = memfd_create("bad", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                ipc_frame g;
+                ipc_frame_init(&g, GENSUP__KIND__REPLY, f->ref);
+                g.memfd_len = 5;
+                if (fd >= 0 && write(fd, "hello", 5) == 5)
+                        (void) ipc_conn_queue_fd(c, &g, fd);
+                if (fd >= 0)
+                        close(fd);
         } else if (is(f, "order")) {
                 char buf[64];
                 snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long) st->next_seq,
@@ -242,7 +260,19 @@ static void fk_serve_conn(ipc_conn *c, fake_state *st) {
                         return;
                 ipc_frame *f;
                 while (ipc_conn_next(c, &f) == 1) {
+                        if (f->memfd_len > 0)
+                                st->memfds++;
                         switch (f->kind) {
+                        case GENSUP__KIND__HELLO:
+                                /* An old peer (FAKE_ECHO) ignores it. */
+                                if (st->mode == FAKE_MEMFD) {
+                                        ipc_frame g;
+                                        ipc_frame_init(&g, GENSUP__KIND__HELLO, 0);
+                                        g.features = GENSUP__FEATURE__FEATURE_MEMFD;
+                                        (void) ipc_conn_queue(c, &g);
+                                        ipc_conn_set_memfd(c, true, 0);
+                                }
+                                break;
                         case GENSUP__KIND__CALL:
                                 fk_call(c, st, f);
                                 break;
@@ -834,6 +864,42 @@ START_TEST(test_batch_backpressure) {
 }
 END_TEST
 
+/* ---- memfd payloads ---- */
+
+/* Large requests go in memfds only to a server that said it takes them
+ * (an old one gets them inline), and a reply in a memfd that is not
+ * sealed fails the call and closes the connection. */
+START_TEST(test_memfd_client) {
+        fake_start("old", FAKE_ECHO);
+        fake_start("new", FAKE_MEMFD);
+        const size_t big = 512 * 1024;
+        char *p = malloc(big);
+        gs_buf reply = GS_BUF_INIT;
+
+        ck_assert_ptr_nonnull(p);
+        memset(p, 'm', big);
+        for (int i = 0; i < 2; i++) {
+                gs_client *c = connect_to(i == 0 ? "old" : "new");
+                ck_assert_int_eq(gs_client_set_memfd(c, 1024), 0);
+                assert_call(c, "small", "small");   /* the HELLO answer, if any */
+                for (int k = 0; k < 3; k++) {
+                        ck_assert_int_eq(gs_call(c, p, big, 30000, &reply), 0);
+                        ck_assert_uint_eq(reply.len, big);
+                        ck_assert_int_eq(memcmp(reply.data, p, big), 0);
+                }
+                ck_assert_int_eq(gs_cast(c, p, big), 0);
+                assert_call(c, "memfds", i == 0 ? "0" : "4");
+                if (i == 1) {
+                        ck_assert_int_eq(call_str(c, "badmemfd", 30000, &reply), -EBADMSG);
+                        ck_assert_int_eq(call_str(c, "x", 30000, &reply), -ECONNRESET);
+                }
+                gs_client_free(c);
+        }
+        gs_buf_done(&reply);
+        free(p);
+}
+END_TEST
+
 /* ---- asynchronous requests ---- */
 
 START_TEST(test_async) {
@@ -1245,6 +1311,7 @@ Suite *client_suite(void) {
                 { "batch_order", test_batch_order },
                 { "batch_exit", test_batch_exit },
                 { "batch_backpressure", test_batch_backpressure },
+                { "memfd_client", test_memfd_client },
                 { "async", test_async },
                 { "reqids_order", test_reqids_order },
                 { "reqids_add", test_reqids_add },

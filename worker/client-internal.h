@@ -63,6 +63,8 @@ struct gs_client {
         bool corked;
         size_t batch_limit;   /* casts and requests collect up to this many bytes; 0: none */
         gs__batch batch;      /* on the process's list while output collects */
+        size_t memfd_min;     /* gs_client_set_memfd: payloads from this size in memfds; 0 never */
+        bool memfd_on;        /* the server said it takes memfds */
         bool dead;            /* EOF, EXIT_REPORT, garbage or write error seen */
         int dead_err;         /* why: what the waiters got */
         bool freed;           /* gs_client_free ran; collections still hold it */

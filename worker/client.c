@@ -298,6 +298,13 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
         case GENSUP__KIND__REPLY:
         case GENSUP__KIND__SYS_REPLY:
                 return dispatch_answer(c, pf);
+        case GENSUP__KIND__HELLO:
+                /* The server takes payloads in memfds: large ones go so. */
+                if (f->features & GENSUP__FEATURE__FEATURE_MEMFD) {
+                        c->memfd_on = true;
+                        ipc_conn_set_memfd(c->conn, true, c->memfd_min);
+                }
+                return 0;
         case GENSUP__KIND__EXIT_REPORT: {
                 gs_buf b = GS_BUF_INIT;
                 if (!c->exit_reason && gs_reason_normalize(f->reason, &b) == 0)
@@ -521,6 +528,31 @@ int gs_client_set_batch(gs_client *c, size_t bytes) {
 }
 
 /* ---- connecting ---- */
+
+/* Tells the server (gensup-protocol(7), HELLO) that this client takes
+ * payloads in memfds, and from which size it wants them so. It leaves
+ * with the next request, in the same write; a server that knows HELLO
+ * answers with its own, and only then do requests go in memfds too. One
+ * that does not ignores it (ref 0), and payloads stay inline both ways. */
+int gs_client_set_memfd(gs_client *c, size_t min_bytes) {
+        ipc_frame f;
+
+        if (!c)
+                return -EINVAL;
+        if (c->dead)
+                return -ECONNRESET;
+        ipc_frame_init(&f, GENSUP__KIND__HELLO, 0);
+        f.features = GENSUP__FEATURE__FEATURE_MEMFD;
+        f.memfd_min = min_bytes;
+        int r = ipc_conn_queue(c->conn, &f);
+        if (r < 0)
+                return r;
+        c->memfd_min = min_bytes;
+        /* From now on memfds may come; requests go in them once the server
+         * said it takes them too (0 until then). */
+        ipc_conn_set_memfd(c->conn, true, c->memfd_on ? min_bytes : 0);
+        return batch_after_queue(c);
+}
 
 int gs_client_connect(const char *name_or_path, gs_client **ret) {
         char *dir = NULL, *path = NULL;

@@ -554,8 +554,27 @@ static bool passes_suspension(const gs__conn *c, const ipc_frame *f) {
         return f->kind == GENSUP__KIND__SYS || c->control;
 }
 
+/* A client's HELLO (gensup-protocol(7)): if it takes payloads in
+ * memfds, this connection takes them too, answers from the size the
+ * client asked for go in memfds, and the answer says so. */
+static void conn_hello(gs__conn *c, const ipc_frame *f) {
+        ipc_frame g;
+
+        if (c->control || !(f->features & GENSUP__FEATURE__FEATURE_MEMFD))
+                return;
+        ipc_frame_init(&g, GENSUP__KIND__HELLO, 0);
+        g.features = GENSUP__FEATURE__FEATURE_MEMFD;
+        if (gs__conn_queue(c, &g) == 0)
+                ipc_conn_set_memfd(c->ipc, true, (size_t) f->memfd_min);
+}
+
 static void handle_frame(gs__conn *c, const ipc_frame *f) {
         gs_server *s = c->server;
+
+        if (f->kind == GENSUP__KIND__HELLO) {
+                conn_hello(c, f);
+                return;
+        }
 
         s->current = c;
         s->dispatch(s, GS__EVENT_FRAME, c, f);
