@@ -387,7 +387,9 @@ ProtobufCMessage *gs_msg_unpack(const gs_msg *m, const ProtobufCMessageDescripto
 typedef uint64_t gs_reqid;
 
 /* Sends a call and returns at once with its id. Like a cast, it waits for
- * room when the socket buffer is full, and collects while corked. */
+ * room when the socket buffer is full, and is batched as casts are
+ * (gs_call(3), BATCHING): it leaves at the latest when any response is
+ * waited for. */
 int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id);
 /* Waits up to timeout_ms for the reply to id. Returns 0 with the reply in
  * *reply, -ETIMEDOUT (the request stays valid: wait again), -ECONNRESET,
