@@ -565,6 +565,58 @@ static void sndbuf_fit(ipc_conn *c, size_t wire) {
         c->sndbuf = (size_t) v;
 }
 
+/* The head of a simple frame: length prefix, kind, ref and the payload's
+ * tag and length; the payload's bytes follow. Returns its length. */
+static size_t simple_head(const ipc_frame *f, size_t body, uint8_t *out) {
+        size_t n = ipc_varint_encode(body, out);
+
+        out[n++] = 0x08;
+        n += ipc_varint_encode((uint64_t) f->kind, out + n);
+        if (f->ref != 0) {
+                out[n++] = 0x10;
+                n += ipc_varint_encode(f->ref, out + n);
+        }
+        out[n++] = 0x1a;
+        n += ipc_varint_encode(f->payload.len, out + n);
+        return n;
+}
+
+/* A large payload with nothing queued before it is written straight from
+ * the caller's memory (one copy fewer); what the socket does not take is
+ * queued as usual. Returns 1 if it was handled (all written or the rest
+ * queued), 0 to queue it the usual way, or -errno. */
+static int send_direct(ipc_conn *c, const ipc_frame *f, size_t body) {
+        uint8_t head[4 * VARINT_MAX + 4];
+        size_t hn = simple_head(f, body, head);
+        struct iovec iov[2] = {
+                { .iov_base = head, .iov_len = hn },
+                { .iov_base = f->payload.data, .iov_len = f->payload.len },
+        };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+        ssize_t n;
+
+        do
+                n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return 0;   /* full, or broken: the flush will tell */
+        size_t sent = (size_t) n, total = hn + f->payload.len;
+        if (sent == total)
+                return 1;
+        int r = out_reserve(c, total - sent);
+        if (r < 0)
+                return r;   /* a frame half sent: the stream is lost */
+        size_t at = c->out_end;
+        if (sent < hn) {
+                memcpy(c->out + at, head + sent, hn - sent);
+                at += hn - sent;
+                sent = hn;
+        }
+        memcpy(c->out + at, f->payload.data + (sent - hn), total - sent);
+        c->out_end = at + (total - sent);
+        return 1;
+}
+
 int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
         if (fd < 0 && c->memfd_min > 0 && f->payload.len >= c->memfd_min && carries_data(f) && is_simple(f)) {
                 int r = queue_memfd(c, f);
@@ -577,6 +629,11 @@ int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
         if (body > c->max_frame)
                 return -EMSGSIZE;
         sndbuf_fit(c, body + VARINT_MAX);
+        if (fd < 0 && simple && f->payload.len >= IPC_DIRECT_MIN && c->out_start == c->out_end && c->n_out_fds == 0) {
+                int r = send_direct(c, f, body);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         int r = out_reserve(c, body + VARINT_MAX);
         if (r < 0)
                 return r;

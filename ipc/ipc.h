@@ -19,6 +19,7 @@
 #define IPC_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
 #define IPC_MAX_FDS_PER_READ 16   /* fds accepted with one recvmsg */
 #define IPC_MAX_PENDING_FDS 64    /* received fds held for the reader at most */
+#define IPC_DIRECT_MIN (16u * 1024u)   /* payloads written straight from the caller when nothing waits */
 #define IPC_SNDBUF_GROW_MIN (128u * 1024u)   /* frames larger grow the socket's send buffer */
 #define IPC_SNDBUF_MAX (4u * 1024u * 1024u)   /* up to this */
 #define IPC_MEMFD_MAX_HELD 2      /* fds held at most on a connection that takes memfds */
@@ -114,7 +115,10 @@ int ipc_conn_feed(ipc_conn *c, const void *data, size_t len);
  * now owns, or -ENOENT if none is held. */
 int ipc_conn_take_fd(ipc_conn *c);
 
-/* Appends a frame to the output buffer; nothing is written yet. A frame
+/* Appends a frame to the output buffer; nothing is written yet, except
+ * that a payload of IPC_DIRECT_MIN bytes or more, with nothing queued
+ * before it, is written at once straight from f (what the socket does not
+ * take is queued). A frame
  * larger than the limit is -EMSGSIZE and is not queued. If fd >= 0 it is
  * sent with the frame's first byte (the caller keeps its own fd; a dup is
  * queued). Returns 0, -EMSGSIZE, -ENOMEM. */
