@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gensup.h"
@@ -46,6 +47,8 @@ typedef struct fake_state {
 
 /* Casts over every connection this fake served. */
 static uint64_t fake_total_casts;
+/* Where a fake writes a byte for each "ping" cast (-1: nowhere). */
+static int fake_notify_fd = -1;
 
 /* Counts a payload "s<N>" that does not come right after "s<N-1>". */
 static void fk_seq(fake_state *st, const ipc_frame *f) {
@@ -281,6 +284,8 @@ static void fk_serve_conn(ipc_conn *c, fake_state *st) {
                                 fake_total_casts++;
                                 st->bytes += f->payload.len;
                                 fk_seq(st, f);
+                                if (fake_notify_fd >= 0 && is(f, "ping"))
+                                        (void) !write(fake_notify_fd, "p", 1);
                                 break;
                         case GENSUP__KIND__INFO:
                                 fk_seq(st, f);
@@ -864,6 +869,74 @@ START_TEST(test_batch_backpressure) {
 }
 END_TEST
 
+/* A gen_server that casts "ping" to the fake "echo" on every call, and
+ * never touches that client again: the cast must leave at the end of the
+ * loop turn. */
+static gs_client *relay_client;
+
+static gs_ret relay_init(gs_server *s, int argc, char **argv, void **ret_state) {
+        *ret_state = NULL;
+        return gs_ret_ok();
+}
+
+static gs_ret relay_call(gs_server *s, void *state, const gs_from *from, const gs_msg *req, gs_buf *reply) {
+        if (!relay_client && gs_client_connect("echo", &relay_client) < 0)
+                return gs_ret_stop("connect");
+        if (gs_cast(relay_client, "ping", 4) < 0)
+                return gs_ret_stop("cast");
+        if (gs_buf_set(reply, "ok", 2) < 0)
+                return gs_ret_stop("enomem");
+        return gs_ret_reply();
+}
+
+static const gs_server_ops relay_ops = {
+        .init = relay_init,
+        .handle_call = relay_call,
+};
+
+START_TEST(test_batch_loop_turn) {
+        char path[PATH_MAX];
+        int p[2];
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        fake_notify_fd = p[1];
+        fake_start("echo", FAKE_ECHO);
+        fake_notify_fd = -1;
+        close(p[1]);
+
+        path_of("relay", path);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char name[] = "relay";
+                char *argv[] = { name, NULL };
+                gs_server_options o = { .name = "relay", .socket_path = path };
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) unsetenv("GENSUP_CONTROL_FD");
+                (void) unsetenv("LISTEN_FDS");
+                _exit(gs_server_main_with(&relay_ops, &o, 1, argv));
+        }
+        fakes[n_fakes++] = pid;
+        /* Until it listens: a bounded wait for the socket. */
+        gs_client *c = NULL;
+        for (int i = 0; i < 10000 && gs_client_connect(path, &c) == -ENOENT; i++) {
+                struct timespec ts = { 0, 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_assert_ptr_nonnull(c);
+        for (int i = 0; i < 3; i++) {
+                char b = 0;
+                assert_call(c, "relay", "ok");
+                struct pollfd pf = { .fd = p[0], .events = POLLIN };
+                ck_assert_int_eq(poll(&pf, 1, 30000), 1);
+                ck_assert_int_eq(read(p[0], &b, 1), 1);
+                ck_assert_int_eq(b, 'p');
+        }
+        gs_client_free(c);
+        close(p[0]);
+}
+END_TEST
+
 /* ---- memfd payloads ---- */
 
 /* Large requests go in memfds only to a server that said it takes them
@@ -1311,6 +1384,7 @@ Suite *client_suite(void) {
                 { "batch_order", test_batch_order },
                 { "batch_exit", test_batch_exit },
                 { "batch_backpressure", test_batch_backpressure },
+                { "batch_loop_turn", test_batch_loop_turn },
                 { "memfd_client", test_memfd_client },
                 { "async", test_async },
                 { "reqids_order", test_reqids_order },
