@@ -20,7 +20,10 @@
  * Both raw sockets get 4 MiB buffers (SO_SNDBUFFORCE/SO_RCVBUFFORCE when
  * allowed), so a 1 MiB frame goes in one write.
  *
- *   call_rtt [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZES]
+ *   call_rtt [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZES] [-m MIN]
+ *
+ * -m MIN: the gensup client asks for payloads of MIN bytes and more in
+ * sealed memfds (gs_client_set_memfd); by default they go inline.
  *
  * Each round, for each placement (client and server on the same CPU, then
  * on two different CPUs) and each size, runs every implementation one
@@ -289,6 +292,8 @@ typedef struct peers {
         gs_client *gs;
 } peers;
 
+static size_t memfd_min;   /* -m */
+
 static void peers_start(peers *pp, int scpu, const char *path) {
         static const int type[] = { [IMPL_STREAM] = SOCK_STREAM, [IMPL_SEQPKT] = SOCK_SEQPACKET,
                                     [IMPL_SDBUS] = SOCK_STREAM };
@@ -309,6 +314,8 @@ static void peers_start(peers *pp, int scpu, const char *path) {
         }
         pp->bus = sdbus_client(pp->fd[IMPL_SDBUS]);
         pp->pid[IMPL_GENSUP] = bench_echo_start(path, scpu, &pp->gs);
+        if (memfd_min > 0 && gs_client_set_memfd(pp->gs, memfd_min) < 0)
+                bench_die("gs_client_set_memfd", EIO);
 }
 
 static void peers_stop(peers *pp) {
@@ -392,7 +399,7 @@ static void print_row(cell *c, int p, size_t size, int rounds) {
 }
 
 static int usage(const char *prog) {
-        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZE,SIZE,...]\n", prog);
+        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZE,SIZE,...] [-m MEMFD_MIN]\n", prog);
         return 2;
 }
 
@@ -403,7 +410,7 @@ int main(int argc, char **argv) {
         size_t n_sizes = 4;
         int opt;
 
-        while ((opt = getopt(argc, argv, "r:n:s:p:")) != -1) {
+        while ((opt = getopt(argc, argv, "r:n:s:p:m:")) != -1) {
                 switch (opt) {
                 case 'r':
                         rounds = atoi(optarg);
@@ -413,6 +420,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'n':
                         n = atoi(optarg);
+                        break;
+                case 'm':
+                        memfd_min = strtoul(optarg, NULL, 10);
                         break;
                 case 's':
                         n_sizes = 0;

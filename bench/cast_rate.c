@@ -1,5 +1,6 @@
-/* cast_rate: casts per second from one client, gs_cast() corked (frames
- * collect in the client and go out 64 KiB at a time) to a gensup server
+/* cast_rate: casts per second from one client, gs_cast() with default
+ * settings (batched: frames collect in the client and go out 64 KiB at a
+ * time, gs_call(3) BATCHING) and corked, to a gensup server
  * that counts them, beside the raw throughput of the same frame bytes:
  * the encoded CAST frames copied into 64 KiB buffers and written with one
  * write() each, to a child that reads 256 KiB at a time and walks the
@@ -130,7 +131,7 @@ static double run_raw(int scpu, size_t size, uint64_t n) {
         return (double) n / ((double) (t1 - t0) / 1e9);
 }
 
-static double run_gensup(gs_client *c, size_t size, uint64_t n, uint64_t *casts_before) {
+static double run_gensup(gs_client *c, size_t size, uint64_t n, bool corked, uint64_t *casts_before) {
         uint8_t *msg = malloc(size ? size : 1);
         gs_buf reply = GS_BUF_INIT;
         uint64_t count;
@@ -140,11 +141,13 @@ static double run_gensup(gs_client *c, size_t size, uint64_t n, uint64_t *casts_
                 bench_die("malloc", ENOMEM);
         memset(msg, 'x', size);
         int64_t t0 = bench_now_ns();
-        (void) gs_client_cork(c, true);
+        if (corked)
+                (void) gs_client_cork(c, true);
         for (uint64_t i = 0; i < n; i++)
                 if ((r = gs_cast(c, msg, size)) < 0)
                         bench_die("gs_cast", r);
-        (void) gs_client_cork(c, false);
+        if (corked)
+                (void) gs_client_cork(c, false);
         /* An empty call answers the server's cast count, after every cast. */
         if ((r = gs_call(c, NULL, 0, 60000, &reply)) < 0)
                 bench_die("gs_call", r);
@@ -193,7 +196,7 @@ int main(int argc, char **argv) {
 
         int cpu[2];
         int n_place = bench_cpus(cpu) >= 2 ? _PLACE_MAX : 1;
-        static double raw[_PLACE_MAX][MAX_ROUNDS], gs[_PLACE_MAX][MAX_ROUNDS];
+        static double raw[_PLACE_MAX][MAX_ROUNDS], gs[_PLACE_MAX][MAX_ROUNDS], gsc[_PLACE_MAX][MAX_ROUNDS];
         char dir[64] = "";
         const char *path = bench_tmp_path(dir, sizeof(dir), "echo.sock");
 
@@ -208,28 +211,37 @@ int main(int argc, char **argv) {
                         uint64_t casts = 0;
                         raw[p][rd] = run_raw(scpu, size, n);
                         pid_t pid = bench_echo_start(path, scpu, &c);
-                        gs[p][rd] = run_gensup(c, size, n, &casts);
+                        if (rd % 2 == 0) {
+                                gs[p][rd] = run_gensup(c, size, n, false, &casts);
+                                gsc[p][rd] = run_gensup(c, size, n, true, &casts);
+                        } else {
+                                gsc[p][rd] = run_gensup(c, size, n, true, &casts);
+                                gs[p][rd] = run_gensup(c, size, n, false, &casts);
+                        }
                         bench_echo_stop(pid, c);
                         fprintf(stderr, ".");
                 }
         fprintf(stderr, "\n");
         bench_tmp_done(dir, path);
 
-        printf("casts from one client, %zu B payload, corked (M msgs/s): median over %d rounds [min-max]\n", size,
-               rounds);
-        printf("%-6s %18s %18s %8s\n", "place", "raw (same bytes)", "gensup", "gs/raw");
+        printf("casts from one client, %zu B payload (M msgs/s): median over %d rounds [min-max]\n", size, rounds);
+        printf("%-6s %18s %18s %18s %8s\n", "place", "raw (same bytes)", "gensup default", "gensup corked",
+               "gs/raw");
         for (int p = 0; p < n_place; p++) {
                 if (!(places & (1u << p)))
                         continue;
-                double ratio[MAX_ROUNDS], rlo, rhi, glo, ghi;
+                double ratio[MAX_ROUNDS], rlo, rhi, glo, ghi, clo, chi;
                 for (int rd = 0; rd < rounds; rd++)
                         ratio[rd] = gs[p][rd] / raw[p][rd];
                 bench_range(raw[p], (size_t) rounds, &rlo, &rhi);
                 bench_range(gs[p], (size_t) rounds, &glo, &ghi);
+                bench_range(gsc[p], (size_t) rounds, &clo, &chi);
                 double rm = bench_median(raw[p], (size_t) rounds) / 1e6;
                 double gm = bench_median(gs[p], (size_t) rounds) / 1e6;
-                printf("%-6s %6.2f [%4.1f-%4.1f] %6.2f [%4.1f-%4.1f] %7.2fx\n", bench_place_name[p], rm, rlo / 1e6,
-                       rhi / 1e6, gm, glo / 1e6, ghi / 1e6, bench_median(ratio, (size_t) rounds));
+                double cm = bench_median(gsc[p], (size_t) rounds) / 1e6;
+                printf("%-6s %6.2f [%4.1f-%4.1f] %6.2f [%4.1f-%4.1f] %6.2f [%4.1f-%4.1f] %7.2fx\n", bench_place_name[p],
+                       rm, rlo / 1e6, rhi / 1e6, gm, glo / 1e6, ghi / 1e6, cm, clo / 1e6, chi / 1e6,
+                       bench_median(ratio, (size_t) rounds));
         }
         if (n_place == 1)
                 printf("(only one CPU available: no cross-core row)\n");

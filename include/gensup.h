@@ -347,6 +347,30 @@ int gs_client_cork(gs_client *c, bool on);
 /* Writes everything buffered, waiting for room if the server is slow.
  * Returns 0, -ECONNRESET. */
 int gs_client_flush(gs_client *c);
+/* Casts, infos and asynchronous requests are batched by default: each is
+ * copied into the client's buffer and gs_cast() returns; the batch is
+ * written with one system call when GS_BATCH_DEFAULT bytes have
+ * collected, and in any case (see gs_call(3), BATCHING) before the client
+ * waits for anything (a call, a response), on the next turn of the loop
+ * of a gen_server running in the same thread, on gs_client_flush(),
+ * gs_client_flush_all() and gs_client_free(), and at exit(3). Order is
+ * always kept. gs_client_set_batch sets the threshold in bytes; 0 writes
+ * every message at once, as before batching. Returns 0, or as
+ * gs_client_flush when what collected had to be written. */
+#define GS_BATCH_DEFAULT (64u * 1024u)
+int gs_client_set_batch(gs_client *c, size_t bytes);
+/* Writes what every uncorked client of the calling thread has batched,
+ * waiting for room: the "loop turn" of a program that has its own event
+ * loop. Returns 0 or the first failure. */
+int gs_client_flush_all(void);
+/* Large payloads in sealed memfds (gensup-protocol(7), LARGE PAYLOADS):
+ * tells the server that this client takes them, and that payloads of at
+ * least min_bytes should travel so both ways (0: it takes them but asks
+ * for none). Requests go so once the server has answered that it takes
+ * them too; with an older server everything stays inline. Off by
+ * default: where allocating memory is dear (a VM), copying through the
+ * socket is faster (bench/README.md). Returns 0 or -errno. */
+int gs_client_set_memfd(gs_client *c, size_t min_bytes);
 
 /* Calls the server and waits up to timeout_ms (GS_INFINITY: forever) for
  * its reply, which replaces the contents of *reply. Returns 0, or:
@@ -359,8 +383,9 @@ int gs_client_flush(gs_client *c);
  *   -EMSGSIZE    the request is larger than the frame limit. */
 int gs_call(gs_client *c, const void *req, size_t len, int timeout_ms, gs_buf *reply);
 /* Sends a message to handle_cast and returns without waiting for the
- * server. Returns 0 once the frame is in the kernel's socket buffer (or in
- * the cork buffer); when the server is slow and the socket buffer is full,
+ * server. Returns 0 once the frame is on its way: in the client's batch
+ * (which leaves as gs_client_set_batch says), or in the kernel's socket
+ * buffer; when the server is slow and the socket buffer is full,
  * it waits for room, so a fast producer is slowed to the server's pace
  * rather than queueing without bound. -ECONNRESET if the server is gone. */
 int gs_cast(gs_client *c, const void *msg, size_t len);
@@ -385,7 +410,9 @@ ProtobufCMessage *gs_msg_unpack(const gs_msg *m, const ProtobufCMessageDescripto
 typedef uint64_t gs_reqid;
 
 /* Sends a call and returns at once with its id. Like a cast, it waits for
- * room when the socket buffer is full, and collects while corked. */
+ * room when the socket buffer is full, and is batched as casts are
+ * (gs_call(3), BATCHING): it leaves at the latest when any response is
+ * waited for. */
 int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id);
 /* Waits up to timeout_ms for the reply to id. Returns 0 with the reply in
  * *reply, -ETIMEDOUT (the request stays valid: wait again), -ECONNRESET,

@@ -40,10 +40,17 @@ struct ipc_conn {
         bool accept_fds;   /* keep fds that come with frames (else closed) */
         int in_fds[IPC_MAX_PENDING_FDS];
         size_t n_in_fds;
+        size_t max_in_fds;   /* held at most; more are closed */
+
+        bool memfd_in;       /* frames with memfd_len are taken */
+        size_t memfd_min;    /* payloads from this size leave in a memfd; 0: never */
+        uint8_t *mbuf;       /* memfd payloads taken as views are copied here */
+        size_t mbuf_cap;
 
         pending_fd *out_fds;
         size_t n_out_fds, cap_out_fds;
 
+        size_t sndbuf;     /* SO_SNDBUF we asked for; 0: the system's default */
         bool blocking;     /* O_NONBLOCK cleared by ipc_conn_read_wait */
         int rcvtimeo_ms;   /* SO_RCVTIMEO as last set; INT_MIN: unknown */
 };
@@ -61,6 +68,7 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
         c->fd = fd;
         c->max_frame = c->max_in = max_frame ? max_frame : IPC_DEFAULT_MAX_FRAME;
         c->rcvtimeo_ms = INT_MIN;
+        c->max_in_fds = IPC_MAX_PENDING_FDS;
         *ret = c;
         return 0;
 }
@@ -68,6 +76,7 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
 ipc_conn *ipc_conn_free(ipc_conn *c) {
         if (!c)
                 return NULL;
+        free(c->mbuf);
         if (c->fd >= 0)
                 close(c->fd);
         for (size_t i = 0; i < c->n_in_fds; i++)
@@ -82,6 +91,8 @@ ipc_conn *ipc_conn_free(ipc_conn *c) {
 }
 
 void ipc_conn_shrink(ipc_conn *c) {
+        c->mbuf = (free(c->mbuf), NULL);
+        c->mbuf_cap = 0;
         if (c->in_start == c->in_end) {
                 free(c->in);
                 c->in = NULL;
@@ -97,6 +108,15 @@ void ipc_conn_shrink(ipc_conn *c) {
 
 void ipc_conn_set_accept_fds(ipc_conn *c, bool accept) {
         c->accept_fds = accept;
+}
+
+void ipc_conn_set_memfd(ipc_conn *c, bool in, size_t out_min) {
+        if (in && !c->memfd_in) {
+                c->accept_fds = true;
+                c->max_in_fds = IPC_MEMFD_MAX_HELD;
+        }
+        c->memfd_in = in;
+        c->memfd_min = out_min;
 }
 
 int ipc_conn_fd(const ipc_conn *c) {
@@ -144,7 +164,7 @@ static void keep_fds(ipc_conn *c, struct msghdr *mh) {
                 for (size_t i = 0; i < n; i++) {
                         /* A peer cannot make us hold fds without bound, nor
                          * any where nobody takes them. */
-                        if (c->accept_fds && c->n_in_fds < IPC_MAX_PENDING_FDS)
+                        if (c->accept_fds && c->n_in_fds < c->max_in_fds)
                                 c->in_fds[c->n_in_fds++] = fds[i];
                         else
                                 close(fds[i]);
@@ -223,6 +243,64 @@ int ipc_conn_read_wait(ipc_conn *c, int timeout_ms) {
         return conn_recv(c, 0);
 }
 
+/* The fd that came with a frame claiming a memfd payload of len bytes,
+ * checked. Returns it or -EBADMSG, -EMSGSIZE. */
+static int memfd_take(ipc_conn *c, const ipc_frame *f) {
+        if (!c->memfd_in || f->payload.len > 0)
+                return -EBADMSG;
+        int fd = ipc_conn_take_fd(c);
+        if (fd < 0)
+                return -EBADMSG;
+        int r = ipc_memfd_check(fd, f->memfd_len, c->max_in);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        return fd;
+}
+
+/* A view's payload: copied into the connection's memfd buffer, kept for
+ * the next one (valid until the next frame, as every view). */
+static int memfd_view(ipc_conn *c, ipc_frame *f) {
+        int fd = memfd_take(c, f);
+        if (fd < 0)
+                return fd;
+        size_t len = (size_t) f->memfd_len;
+        if (len > c->mbuf_cap) {
+                uint8_t *p = realloc(c->mbuf, len);
+                if (!p) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+                c->mbuf = p;
+                c->mbuf_cap = len;
+        }
+        int r = ipc_memfd_read(fd, c->mbuf, len);
+        close(fd);
+        if (r < 0)
+                return r;
+        f->payload.data = c->mbuf;
+        f->payload.len = len;
+        return 0;
+}
+
+/* An owned frame's payload: read out of the memfd into its own buffer. */
+static int memfd_owned(ipc_conn *c, ipc_frame *f) {
+        int fd = memfd_take(c, f);
+        if (fd < 0)
+                return fd;
+        uint8_t *p = malloc((size_t) f->memfd_len);
+        int r = p ? ipc_memfd_read(fd, p, (size_t) f->memfd_len) : -ENOMEM;
+        close(fd);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        f->payload.data = p;
+        f->payload.len = (size_t) f->memfd_len;
+        return 0;
+}
+
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
@@ -250,6 +328,13 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         if (!f)
                 return -EBADMSG;
         c->in_start += (size_t) wire;
+        if (f->memfd_len > 0) {
+                int r = memfd_owned(c, f);
+                if (r < 0) {
+                        ipc_frame_free(f);
+                        return r;
+                }
+        }
         *ret = f;
         return 1;
 }
@@ -261,8 +346,8 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
  * frame's handling. Everything else goes through protobuf-c. The bytes
  * are the same as protobuf-c's: fields in order, zero fields left out. */
 
-/* Decodes a body made only of fields 1 (kind), 2 (ref) and 3 (payload),
- * each at most once, into *f with the payload pointing into buf. Returns 1
+/* Decodes a body made only of fields 1 (kind), 2 (ref), 3 (payload) and
+ * 14 (memfd_len), each at most once, into *f with the payload pointing into buf. Returns 1
  * on success, 0 if the body holds anything else (protobuf-c decides). */
 static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
         size_t at = 0;
@@ -274,7 +359,7 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
                 uint64_t v;
                 int n;
 
-                if (tag != 0x08 && tag != 0x10 && tag != 0x1a)
+                if (tag != 0x08 && tag != 0x10 && tag != 0x1a && tag != 0x70)
                         return 0;
                 unsigned bit = 1u << (tag >> 3);
                 if (seen & bit)
@@ -292,6 +377,9 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
                         break;
                 case 0x10:
                         f->ref = v;
+                        break;
+                case 0x70:
+                        f->memfd_len = v;
                         break;
                 default:
                         if (v > len - at)
@@ -318,6 +406,7 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
 static bool is_simple(const ipc_frame *f) {
         return (int) f->kind > 0 && (!f->reason || !*f->reason) && f->code == 0 && !f->sys && !f->sys_reply && !f->ctl &&
                !f->ctl_reply && !f->event && !f->stopped_by && (!f->vsn || !*f->vsn) && !f->handoff &&
+               f->memfd_len == 0 && f->features == 0 && f->memfd_min == 0 &&
                f->base.n_unknown_fields == 0;
 }
 
@@ -363,6 +452,11 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         size_t len = (size_t) wire - header;
         if (simple_decode(body, len, storage)) {
                 c->in_start += (size_t) wire;
+                if (storage->memfd_len > 0) {
+                        int r = memfd_view(c, storage);
+                        if (r < 0)
+                                return r;
+                }
                 *ret = storage;
                 return 1;
         }
@@ -424,12 +518,122 @@ static int out_reserve(ipc_conn *c, size_t want) {
         return 0;
 }
 
+static bool carries_data(const ipc_frame *f) {
+        switch ((int) f->kind) {
+        case GENSUP__KIND__CALL:
+        case GENSUP__KIND__CAST:
+        case GENSUP__KIND__REPLY:
+        case GENSUP__KIND__INFO:
+                return true;
+        default:
+                return false;
+        }
+}
+
+/* Queues f with its payload in a new sealed memfd. 1 if queued that way,
+ * 0 if it should go inline after all (no memfd to be had), or -errno. */
+static int queue_memfd(ipc_conn *c, const ipc_frame *f) {
+        if (f->payload.len > c->max_frame)
+                return -EMSGSIZE;
+        int mfd = ipc_memfd_make(f->payload.data, f->payload.len);
+        if (mfd < 0)
+                return 0;
+        ipc_frame g = *f;
+        g.payload.data = NULL;
+        g.payload.len = 0;
+        g.memfd_len = f->payload.len;
+        int r = ipc_conn_queue_fd(c, &g, mfd);
+        close(mfd);
+        return r < 0 ? r : 1;
+}
+
+/* A frame larger than the socket's send buffer would go out in pieces,
+ * each a wakeup of the reader and a turn of both loops: the buffer grows
+ * (never shrinks) to hold the largest frame sent, up to IPC_SNDBUF_MAX
+ * (SO_SNDBUFFORCE where allowed, else as far as wmem_max lets it). The
+ * kernel counts queued bytes against it only while they wait, so a large
+ * buffer costs memory only while the peer does not read. */
+static void sndbuf_fit(ipc_conn *c, size_t wire) {
+        if (wire <= IPC_SNDBUF_GROW_MIN || wire <= c->sndbuf || c->sndbuf >= IPC_SNDBUF_MAX)
+                return;
+        /* The kernel doubles the value, and one write goes in one piece
+         * up to half of that. */
+        size_t want = wire + 64u * 1024u;
+        int v = (int) (want < IPC_SNDBUF_MAX ? want : IPC_SNDBUF_MAX);
+        if (setsockopt(c->fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+                (void) setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        c->sndbuf = (size_t) v;
+}
+
+/* The head of a simple frame: length prefix, kind, ref and the payload's
+ * tag and length; the payload's bytes follow. Returns its length. */
+static size_t simple_head(const ipc_frame *f, size_t body, uint8_t *out) {
+        size_t n = ipc_varint_encode(body, out);
+
+        out[n++] = 0x08;
+        n += ipc_varint_encode((uint64_t) f->kind, out + n);
+        if (f->ref != 0) {
+                out[n++] = 0x10;
+                n += ipc_varint_encode(f->ref, out + n);
+        }
+        out[n++] = 0x1a;
+        n += ipc_varint_encode(f->payload.len, out + n);
+        return n;
+}
+
+/* A large payload with nothing queued before it is written straight from
+ * the caller's memory (one copy fewer); what the socket does not take is
+ * queued as usual. Returns 1 if it was handled (all written or the rest
+ * queued), 0 to queue it the usual way, or -errno. */
+static int send_direct(ipc_conn *c, const ipc_frame *f, size_t body) {
+        uint8_t head[4 * VARINT_MAX + 4];
+        size_t hn = simple_head(f, body, head);
+        struct iovec iov[2] = {
+                { .iov_base = head, .iov_len = hn },
+                { .iov_base = f->payload.data, .iov_len = f->payload.len },
+        };
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+        ssize_t n;
+
+        do
+                n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+                return 0;   /* full, or broken: the flush will tell */
+        size_t sent = (size_t) n, total = hn + f->payload.len;
+        if (sent == total)
+                return 1;
+        int r = out_reserve(c, total - sent);
+        if (r < 0)
+                return r;   /* a frame half sent: the stream is lost */
+        size_t at = c->out_end;
+        if (sent < hn) {
+                memcpy(c->out + at, head + sent, hn - sent);
+                at += hn - sent;
+                sent = hn;
+        }
+        memcpy(c->out + at, f->payload.data + (sent - hn), total - sent);
+        c->out_end = at + (total - sent);
+        return 1;
+}
+
 int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
+        if (fd < 0 && c->memfd_min > 0 && f->payload.len >= c->memfd_min && carries_data(f) && is_simple(f)) {
+                int r = queue_memfd(c, f);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         bool simple = is_simple(f);
         size_t body = simple ? simple_size(f) : gensup__frame__get_packed_size(f);
 
         if (body > c->max_frame)
                 return -EMSGSIZE;
+        sndbuf_fit(c, body + VARINT_MAX);
+        if (fd < 0 && simple && f->payload.len >= IPC_DIRECT_MIN && c->out_start == c->out_end && c->n_out_fds == 0) {
+                int r = send_direct(c, f, body);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
         int r = out_reserve(c, body + VARINT_MAX);
         if (r < 0)
                 return r;

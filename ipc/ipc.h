@@ -19,6 +19,10 @@
 #define IPC_DEFAULT_MAX_FRAME (16u * 1024u * 1024u)
 #define IPC_MAX_FDS_PER_READ 16   /* fds accepted with one recvmsg */
 #define IPC_MAX_PENDING_FDS 64    /* received fds held for the reader at most */
+#define IPC_DIRECT_MIN (16u * 1024u)   /* payloads written straight from the caller when nothing waits */
+#define IPC_SNDBUF_GROW_MIN (128u * 1024u)   /* frames larger grow the socket's send buffer */
+#define IPC_SNDBUF_MAX (4u * 1024u * 1024u)   /* up to this */
+#define IPC_MEMFD_MAX_HELD 2      /* fds held at most on a connection that takes memfds */
 
 typedef Gensup__Frame ipc_frame;
 
@@ -111,7 +115,10 @@ int ipc_conn_feed(ipc_conn *c, const void *data, size_t len);
  * now owns, or -ENOENT if none is held. */
 int ipc_conn_take_fd(ipc_conn *c);
 
-/* Appends a frame to the output buffer; nothing is written yet. A frame
+/* Appends a frame to the output buffer; nothing is written yet, except
+ * that a payload of IPC_DIRECT_MIN bytes or more, with nothing queued
+ * before it, is written at once straight from f (what the socket does not
+ * take is queued). A frame
  * larger than the limit is -EMSGSIZE and is not queued. If fd >= 0 it is
  * sent with the frame's first byte (the caller keeps its own fd; a dup is
  * queued). Returns 0, -EMSGSIZE, -ENOMEM. */
@@ -128,6 +135,31 @@ size_t ipc_conn_pending(const ipc_conn *c);
  * readable (POLLIN) and/or writable when the output buffer is not empty.
  * Returns the revents, 0 on timeout, or -errno. */
 int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
+
+/* Payloads in sealed memfds (gensup-protocol(7)): the receiver of a
+ * frame with memfd_len takes the fd that came with it, and the payload is
+ * the whole memfd. in: fds are taken from the peer (at most
+ * IPC_MEMFD_MAX_HELD held at once, the rest closed at once) and frames
+ * with memfd_len are read from their memfd; without it such a frame is
+ * -EBADMSG. out_min: payloads of CALL, CAST, REPLY and INFO frames of at
+ * least this many bytes are sent in a memfd (0: never), for a peer that
+ * said it takes them. */
+void ipc_conn_set_memfd(ipc_conn *c, bool in, size_t out_min);
+
+/* ---- sealed memfds (memfd.c) ---- */
+
+/* A new memfd holding len bytes of data, sealed against writes, shrink,
+ * growth and further sealing. Returns the fd (CLOEXEC) or -errno. */
+int ipc_memfd_make(const void *data, size_t len);
+/* Checks an fd from a peer before anything is read from it: a memfd
+ * sealed against shrink, growth, writes (F_SEAL_WRITE or
+ * F_SEAL_FUTURE_WRITE) and further sealing, exactly len bytes long. 0,
+ * -EBADMSG (not sealed so, not a memfd, another size), -EMSGSIZE (len
+ * over max). */
+int ipc_memfd_check(int fd, uint64_t len, size_t max);
+/* Copies len bytes of a checked memfd into buf (never mapped: a copy no
+ * peer can change). 0, -EBADMSG if it is shorter, or -errno. */
+int ipc_memfd_read(int fd, uint8_t *buf, size_t len);
 
 /* ---- trusted directories (dir.c) ---- */
 

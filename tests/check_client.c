@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gensup.h"
@@ -27,6 +29,7 @@
 typedef enum fake_mode {
         FAKE_ECHO,   /* answers everything, obeys the magic payloads */
         FAKE_MUTE,   /* reads everything, answers nothing */
+        FAKE_MEMFD,  /* as FAKE_ECHO, and answers HELLO: takes memfds */
         _FAKE_MODE_MAX,
 } fake_mode;
 
@@ -38,7 +41,28 @@ typedef struct fake_state {
         int last_op;
         bool last_flag;
         uint64_t last_value;
+        uint64_t next_seq, disorder;   /* "s<N>" payloads of casts, infos and calls */
+        uint64_t memfds;               /* frames whose payload came in a memfd */
 } fake_state;
+
+/* Casts over every connection this fake served. */
+static uint64_t fake_total_casts;
+/* Where a fake writes a byte for each "ping" cast (-1: nowhere). */
+static int fake_notify_fd = -1;
+
+/* Counts a payload "s<N>" that does not come right after "s<N-1>". */
+static void fk_seq(fake_state *st, const ipc_frame *f) {
+        char num[24];
+
+        if (f->payload.len < 2 || f->payload.len >= sizeof(num) || f->payload.data[0] != 's')
+                return;
+        memcpy(num, f->payload.data + 1, f->payload.len - 1);
+        num[f->payload.len - 1] = 0;
+        uint64_t n = strtoull(num, NULL, 10);
+        if (n != st->next_seq)
+                st->disorder++;
+        st->next_seq = n + 1;
+}
 
 static volatile sig_atomic_t fake_woken;
 
@@ -86,6 +110,7 @@ static bool is(const ipc_frame *f, const char *s) {
 
 static void fk_call(ipc_conn *c, fake_state *st, const ipc_frame *f) {
         st->calls++;
+        fk_seq(st, f);
         if (st->mode == FAKE_MUTE)
                 return;
         if (is(f, "hold")) {
@@ -134,6 +159,30 @@ static void fk_call(ipc_conn *c, fake_state *st, const ipc_frame *f) {
                 char buf[128];
                 snprintf(buf, sizeof(buf), "%llu %llu %llu", (unsigned long long) st->casts,
                          (unsigned long long) st->infos, (unsigned long long) st->bytes);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "memfds")) {
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) st->memfds);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "badmemfd")) {
+                /* A reply in a memfd that is not sealed: the client must
+                 * refuse it before reading it. */
+                int fd = memfd_create("bad", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                ipc_frame g;
+                ipc_frame_init(&g, GENSUP__KIND__REPLY, f->ref);
+                g.memfd_len = 5;
+                if (fd >= 0 && write(fd, "hello", 5) == 5)
+                        (void) ipc_conn_queue_fd(c, &g, fd);
+                if (fd >= 0)
+                        close(fd);
+        } else if (is(f, "order")) {
+                char buf[64];
+                snprintf(buf, sizeof(buf), "%llu %llu", (unsigned long long) st->next_seq,
+                         (unsigned long long) st->disorder);
+                fk_reply(c, f->ref, buf);
+        } else if (is(f, "total")) {
+                char buf[32];
+                snprintf(buf, sizeof(buf), "%llu", (unsigned long long) fake_total_casts);
                 fk_reply(c, f->ref, buf);
         } else if (is(f, "pause")) {
                 /* Stop reading until SIGUSR1 (blocked outside sigsuspend). */
@@ -214,15 +263,32 @@ static void fk_serve_conn(ipc_conn *c, fake_state *st) {
                         return;
                 ipc_frame *f;
                 while (ipc_conn_next(c, &f) == 1) {
+                        if (f->memfd_len > 0)
+                                st->memfds++;
                         switch (f->kind) {
+                        case GENSUP__KIND__HELLO:
+                                /* An old peer (FAKE_ECHO) ignores it. */
+                                if (st->mode == FAKE_MEMFD) {
+                                        ipc_frame g;
+                                        ipc_frame_init(&g, GENSUP__KIND__HELLO, 0);
+                                        g.features = GENSUP__FEATURE__FEATURE_MEMFD;
+                                        (void) ipc_conn_queue(c, &g);
+                                        ipc_conn_set_memfd(c, true, 0);
+                                }
+                                break;
                         case GENSUP__KIND__CALL:
                                 fk_call(c, st, f);
                                 break;
                         case GENSUP__KIND__CAST:
                                 st->casts++;
+                                fake_total_casts++;
                                 st->bytes += f->payload.len;
+                                fk_seq(st, f);
+                                if (fake_notify_fd >= 0 && is(f, "ping"))
+                                        (void) !write(fake_notify_fd, "p", 1);
                                 break;
                         case GENSUP__KIND__INFO:
+                                fk_seq(st, f);
                                 st->infos++;
                                 st->bytes += f->payload.len;
                                 break;
@@ -681,6 +747,237 @@ START_TEST(test_cast_backpressure) {
 }
 END_TEST
 
+
+/* ---- batching ---- */
+
+static void assert_call(gs_client *c, const char *req, const char *want) {
+        gs_buf reply = GS_BUF_INIT;
+
+        ck_assert_int_eq(call_str(c, req, 30000, &reply), 0);
+        assert_buf(&reply, want);
+        gs_buf_done(&reply);
+}
+
+/* Casts, infos, asynchronous requests and calls mixed, with batching on
+ * (the default), off, and corked: the server sees them in the order they
+ * were made, and every request gets its own answer. */
+START_TEST(test_batch_order) {
+        static const size_t limits[] = { GS_BATCH_DEFAULT, 0, 100, GS_BATCH_DEFAULT };
+        fake_start("echo", FAKE_ECHO);
+        gs_buf reply = GS_BUF_INIT;
+        const unsigned n = 30000;
+
+        for (size_t round = 0; round < sizeof(limits) / sizeof(limits[0]); round++) {
+                gs_client *c = connect_to("echo");
+                gs_reqid ids[64];
+                unsigned n_ids = 0, first_id = 0;
+                char m[32];
+
+                ck_assert_int_eq(gs_client_set_batch(c, limits[round]), 0);
+                if (round == 3)
+                        ck_assert_int_eq(gs_client_cork(c, true), 0);
+                for (unsigned i = 0; i < n; i++) {
+                        snprintf(m, sizeof(m), "s%u", i);
+                        if (i % 997 == 0)
+                                ck_assert_int_eq(call_str(c, m, 30000, &reply), 0);
+                        else if (i % 101 == 0) {
+                                if (n_ids == 0)
+                                        first_id = i;
+                                ck_assert_int_eq(gs_send_request(c, m, strlen(m), &ids[n_ids++]), 0);
+                        } else if (i % 13 == 0)
+                                ck_assert_int_eq(gs_send_info(c, m, strlen(m)), 0);
+                        else
+                                ck_assert_int_eq(gs_cast(c, m, strlen(m)), 0);
+                        if (n_ids == 64 || (i + 1 == n && n_ids > 0)) {
+                                for (unsigned k = 0; k < n_ids; k++) {
+                                        ck_assert_int_eq(gs_wait_response(c, ids[k], 30000, &reply), 0);
+                                        snprintf(m, sizeof(m), "s%u", first_id + 101 * k);
+                                        assert_buf(&reply, m);
+                                }
+                                n_ids = 0;
+                        }
+                }
+                snprintf(m, sizeof(m), "%u 0", n);
+                assert_call(c, "order", m);
+                gs_client_free(c);
+        }
+        gs_buf_done(&reply);
+}
+END_TEST
+
+/* A batched cast is on its way when gs_cast returns: gs_client_free and
+ * exit(3) write what collected, also for a corked client, and
+ * gs_client_flush_all() writes every client's batch. */
+/* The client a child leaves to exit(3): reachable, so that a leak
+ * checker does not count it. */
+static gs_client *exit_client;
+
+START_TEST(test_batch_exit) {
+        fake_start("echo", FAKE_ECHO);
+        char want[32];
+
+        for (int how = 0; how < 3; how++) {
+                pid_t pid = fork();
+                ck_assert_int_ge(pid, 0);
+                if (pid == 0) {
+                        gs_client *c;
+                        if (gs_client_connect("echo", &c) < 0)
+                                _exit(3);
+                        exit_client = c;
+                        if (how == 1)
+                                (void) gs_client_cork(c, true);
+                        for (int i = 0; i < 1000; i++)
+                                if (gs_cast(c, "x", 1) < 0)
+                                        _exit(4);
+                        if (how == 2) {
+                                /* Nothing is queued after flush_all: a
+                                 * process that ends with _exit loses
+                                 * nothing. */
+                                if (gs_client_flush_all() < 0)
+                                        _exit(5);
+                                _exit(0);
+                        }
+                        exit(0);   /* neither flushed nor freed */
+                }
+                int status;
+                ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+                ck_assert_int_eq(status, 0);
+        }
+        gs_client *c = connect_to("echo");
+        for (int i = 0; i < 10; i++)
+                ck_assert_int_eq(gs_cast(c, "x", 1), 0);
+        gs_client_free(c);
+        c = connect_to("echo");
+        snprintf(want, sizeof(want), "%d", 3 * 1000 + 10);
+        assert_call(c, "total", want);
+        gs_client_free(c);
+}
+END_TEST
+
+/* Batched small casts still wait for room when the server does not
+ * read: the producer is slowed to the server's pace, nothing is lost. */
+START_TEST(test_batch_backpressure) {
+        paused_pid = fake_start("echo", FAKE_ECHO);
+        gs_client *c = connect_to("echo");
+        const size_t n = 500000;   /* about 11 MiB of frames */
+
+        assert_call(c, "pause", "ok");
+        struct sigaction sa = { .sa_handler = on_alarm };
+        ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+        resumed = 0;
+        alarm(1);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_eq(gs_cast(c, "0123456789abcdef", 16), 0);
+        ck_assert_int_eq(resumed, 1);
+        assert_count(c, n, 0, n * 16);
+        gs_client_free(c);
+}
+END_TEST
+
+/* A gen_server that casts "ping" to the fake "echo" on every call, and
+ * never touches that client again: the cast must leave at the end of the
+ * loop turn. */
+static gs_client *relay_client;
+
+static gs_ret relay_init(gs_server *s, int argc, char **argv, void **ret_state) {
+        *ret_state = NULL;
+        return gs_ret_ok();
+}
+
+static gs_ret relay_call(gs_server *s, void *state, const gs_from *from, const gs_msg *req, gs_buf *reply) {
+        if (!relay_client && gs_client_connect("echo", &relay_client) < 0)
+                return gs_ret_stop("connect");
+        if (gs_cast(relay_client, "ping", 4) < 0)
+                return gs_ret_stop("cast");
+        if (gs_buf_set(reply, "ok", 2) < 0)
+                return gs_ret_stop("enomem");
+        return gs_ret_reply();
+}
+
+static const gs_server_ops relay_ops = {
+        .init = relay_init,
+        .handle_call = relay_call,
+};
+
+START_TEST(test_batch_loop_turn) {
+        char path[PATH_MAX];
+        int p[2];
+
+        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+        fake_notify_fd = p[1];
+        fake_start("echo", FAKE_ECHO);
+        fake_notify_fd = -1;
+        close(p[1]);
+
+        path_of("relay", path);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                char name[] = "relay";
+                char *argv[] = { name, NULL };
+                gs_server_options o = { .name = "relay", .socket_path = path };
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                (void) unsetenv("GENSUP_CONTROL_FD");
+                (void) unsetenv("LISTEN_FDS");
+                _exit(gs_server_main_with(&relay_ops, &o, 1, argv));
+        }
+        fakes[n_fakes++] = pid;
+        /* Until it listens: a bounded wait for the socket. */
+        gs_client *c = NULL;
+        for (int i = 0; i < 10000 && gs_client_connect(path, &c) == -ENOENT; i++) {
+                struct timespec ts = { 0, 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        ck_assert_ptr_nonnull(c);
+        for (int i = 0; i < 3; i++) {
+                char b = 0;
+                assert_call(c, "relay", "ok");
+                struct pollfd pf = { .fd = p[0], .events = POLLIN };
+                ck_assert_int_eq(poll(&pf, 1, 30000), 1);
+                ck_assert_int_eq(read(p[0], &b, 1), 1);
+                ck_assert_int_eq(b, 'p');
+        }
+        gs_client_free(c);
+        close(p[0]);
+}
+END_TEST
+
+/* ---- memfd payloads ---- */
+
+/* Large requests go in memfds only to a server that said it takes them
+ * (an old one gets them inline), and a reply in a memfd that is not
+ * sealed fails the call and closes the connection. */
+START_TEST(test_memfd_client) {
+        fake_start("old", FAKE_ECHO);
+        fake_start("new", FAKE_MEMFD);
+        const size_t big = 512 * 1024;
+        char *p = malloc(big);
+        gs_buf reply = GS_BUF_INIT;
+
+        ck_assert_ptr_nonnull(p);
+        memset(p, 'm', big);
+        for (int i = 0; i < 2; i++) {
+                gs_client *c = connect_to(i == 0 ? "old" : "new");
+                ck_assert_int_eq(gs_client_set_memfd(c, 1024), 0);
+                assert_call(c, "small", "small");   /* the HELLO answer, if any */
+                for (int k = 0; k < 3; k++) {
+                        ck_assert_int_eq(gs_call(c, p, big, 30000, &reply), 0);
+                        ck_assert_uint_eq(reply.len, big);
+                        ck_assert_int_eq(memcmp(reply.data, p, big), 0);
+                }
+                ck_assert_int_eq(gs_cast(c, p, big), 0);
+                assert_call(c, "memfds", i == 0 ? "0" : "4");
+                if (i == 1) {
+                        ck_assert_int_eq(call_str(c, "badmemfd", 30000, &reply), -EBADMSG);
+                        ck_assert_int_eq(call_str(c, "x", 30000, &reply), -ECONNRESET);
+                }
+                gs_client_free(c);
+        }
+        gs_buf_done(&reply);
+        free(p);
+}
+END_TEST
+
 /* ---- asynchronous requests ---- */
 
 START_TEST(test_async) {
@@ -1089,6 +1386,11 @@ Suite *client_suite(void) {
                 { "garbage", test_garbage },
                 { "casts", test_casts },
                 { "cast_backpressure", test_cast_backpressure },
+                { "batch_order", test_batch_order },
+                { "batch_exit", test_batch_exit },
+                { "batch_backpressure", test_batch_backpressure },
+                { "batch_loop_turn", test_batch_loop_turn },
+                { "memfd_client", test_memfd_client },
                 { "async", test_async },
                 { "reqids_order", test_reqids_order },
                 { "reqids_add", test_reqids_add },

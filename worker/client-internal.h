@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "batch-internal.h"
 #include "gensup.h"
 #include "ipc.h"
 
-#define GS__HIDDEN __attribute__((visibility("hidden")))
 
 /* Corked casts go out once this much has collected. */
 #define GS__CORK_LIMIT (64u * 1024u)
@@ -61,6 +61,10 @@ struct gs_client {
         pid_t peer_pid;       /* SO_PEERCRED at connect, 0 if unknown */
         pid_t connect_pid;    /* getpid() at connect */
         bool corked;
+        size_t batch_limit;   /* casts and requests collect up to this many bytes; 0: none */
+        gs__batch batch;      /* on the process's list while output collects */
+        size_t memfd_min;     /* gs_client_set_memfd: payloads from this size in memfds; 0 never */
+        bool memfd_on;        /* the server said it takes memfds */
         bool dead;            /* EOF, EXIT_REPORT, garbage or write error seen */
         int dead_err;         /* why: what the waiters got */
         bool freed;           /* gs_client_free ran; collections still hold it */

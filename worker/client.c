@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -297,6 +298,13 @@ static int dispatch(gs_client *c, ipc_frame **pf) {
         case GENSUP__KIND__REPLY:
         case GENSUP__KIND__SYS_REPLY:
                 return dispatch_answer(c, pf);
+        case GENSUP__KIND__HELLO:
+                /* The server takes payloads in memfds: large ones go so. */
+                if (f->features & GENSUP__FEATURE__FEATURE_MEMFD) {
+                        c->memfd_on = true;
+                        ipc_conn_set_memfd(c->conn, true, c->memfd_min);
+                }
+                return 0;
         case GENSUP__KIND__EXIT_REPORT: {
                 gs_buf b = GS_BUF_INIT;
                 if (!c->exit_reason && gs__reason_from_peer(f->reason, &b) == 0)
@@ -389,6 +397,9 @@ static int flush_some(gs_client *c) {
         if (c->dead)
                 return -ECONNRESET;
         int r = ipc_conn_flush(c->conn);
+        if (r == 0 && c->batch.linked)
+                /* Nothing batched is left: the next batch is news again. */
+                gs__batch_forget(&c->batch);
         if (r == 0 || r == -EAGAIN)
                 return r;
         (void) gs__client_read_all(c);
@@ -478,7 +489,70 @@ static int flush_all(gs_client *c, int64_t deadline) {
         }
 }
 
+/* ---- batching (batch.c keeps the list) ---- */
+
+static int batch_flush(gs__batch *b, int64_t deadline, bool turn) {
+        gs_client *c = (gs_client *) ((char *) b - offsetof(gs_client, batch));
+
+        if (c->dead || !c->conn || ipc_conn_pending(c->conn) == 0)
+                return 0;
+        if (turn && c->corked) {
+                /* Corked output waits for its owner (or for exit). */
+                gs__batch_keep(b);
+                return 0;
+        }
+        return flush_all(c, deadline);
+}
+
+/* After a cast or request was queued: it leaves now if batching is off or the batch is
+ * full, else at the latest before the client waits for anything, on the
+ * next turn of this thread's gen_server loop, on gs_client_flush(_all)
+ * or gs_client_free, or at exit. */
+static int batch_after_queue(gs_client *c) {
+        size_t limit = c->corked ? GS__CORK_LIMIT : c->batch_limit;
+
+        if (ipc_conn_pending(c->conn) >= limit || limit == 0)
+                return flush_all(c, -1);
+        if (!c->batch.linked)
+                gs__batch_note(&c->batch);
+        return 0;
+}
+
+int gs_client_set_batch(gs_client *c, size_t bytes) {
+        if (!c)
+                return -EINVAL;
+        c->batch_limit = bytes;
+        if (c->dead || c->corked || ipc_conn_pending(c->conn) < bytes)
+                return c->dead ? -ECONNRESET : 0;
+        return flush_all(c, -1);
+}
+
 /* ---- connecting ---- */
+
+/* Tells the server (gensup-protocol(7), HELLO) that this client takes
+ * payloads in memfds, and from which size it wants them so. It leaves
+ * with the next request, in the same write; a server that knows HELLO
+ * answers with its own, and only then do requests go in memfds too. One
+ * that does not ignores it (ref 0), and payloads stay inline both ways. */
+int gs_client_set_memfd(gs_client *c, size_t min_bytes) {
+        ipc_frame f;
+
+        if (!c)
+                return -EINVAL;
+        if (c->dead)
+                return -ECONNRESET;
+        ipc_frame_init(&f, GENSUP__KIND__HELLO, 0);
+        f.features = GENSUP__FEATURE__FEATURE_MEMFD;
+        f.memfd_min = min_bytes;
+        int r = ipc_conn_queue(c->conn, &f);
+        if (r < 0)
+                return r;
+        c->memfd_min = min_bytes;
+        /* From now on memfds may come; requests go in them once the server
+         * said it takes them too (0 until then). */
+        ipc_conn_set_memfd(c->conn, true, c->memfd_on ? min_bytes : 0);
+        return batch_after_queue(c);
+}
 
 int gs_client_connect(const char *name_or_path, gs_client **ret) {
         char *dir = NULL, *path = NULL;
@@ -520,6 +594,9 @@ int gs_client_connect(const char *name_or_path, gs_client **ret) {
         }
         c->peer_pid = peer;
         c->connect_pid = getpid();
+        c->batch_limit = GS_BATCH_DEFAULT;
+        c->batch.pid = c->connect_pid;
+        c->batch.flush = batch_flush;
         c->free_head = GS__NONE;
         *ret = c;
         return 0;
@@ -539,6 +616,10 @@ static void client_destroy(gs_client *c) {
 gs_client *gs_client_free(gs_client *c) {
         if (!c)
                 return NULL;
+        /* What collected leaves first: a returned cast is on its way. */
+        if (!c->dead && c->connect_pid == getpid() && ipc_conn_pending(c->conn) > 0)
+                (void) flush_all(c, gs__deadline(GS__BATCH_EXIT_MS));
+        gs__batch_forget(&c->batch);
         conn_fail(c, -ECONNRESET);
         c->conn = ipc_conn_free(c->conn);
         /* Requests a collection holds stay (failed) until it lets go of
@@ -661,9 +742,7 @@ static int send_oneway(gs_client *c, Gensup__Kind kind, const void *msg, size_t 
         int r = queue_payload(c, kind, 0, msg, len);
         if (r < 0)
                 return r;
-        if (c->corked && ipc_conn_pending(c->conn) < GS__CORK_LIMIT)
-                return 0;
-        return flush_all(c, -1);
+        return batch_after_queue(c);
 }
 
 int gs_cast(gs_client *c, const void *msg, size_t len) {
@@ -734,14 +813,12 @@ int gs_send_request(gs_client *c, const void *req, size_t len, gs_reqid *ret_id)
                 return r;
         }
         c->last_ref = ref;
-        /* Corked, requests collect like casts: 64 of them in flight cost
-         * one write instead of 64. Waiting for any answer flushes. */
-        if (!c->corked || ipc_conn_pending(c->conn) >= GS__CORK_LIMIT) {
-                r = flush_all(c, -1);
-                if (r < 0) {
-                        gs__client_req_remove(c, idx);
-                        return r;
-                }
+        /* Requests collect like casts: 64 of them in flight cost one
+         * write instead of 64. Waiting for any answer flushes. */
+        r = batch_after_queue(c);
+        if (r < 0) {
+                gs__client_req_remove(c, idx);
+                return r;
         }
         *ret_id = ref;
         return 0;

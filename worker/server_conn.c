@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch-internal.h"
 #include "server-internal.h"
 
 /* ---- lists ---- */
@@ -553,8 +554,27 @@ static bool passes_suspension(const gs__conn *c, const ipc_frame *f) {
         return f->kind == GENSUP__KIND__SYS || c->control;
 }
 
+/* A client's HELLO (gensup-protocol(7)): if it takes payloads in
+ * memfds, this connection takes them too, answers from the size the
+ * client asked for go in memfds, and the answer says so. */
+static void conn_hello(gs__conn *c, const ipc_frame *f) {
+        ipc_frame g;
+
+        if (c->control || !(f->features & GENSUP__FEATURE__FEATURE_MEMFD))
+                return;
+        ipc_frame_init(&g, GENSUP__KIND__HELLO, 0);
+        g.features = GENSUP__FEATURE__FEATURE_MEMFD;
+        if (gs__conn_queue(c, &g) == 0)
+                ipc_conn_set_memfd(c->ipc, true, (size_t) f->memfd_min);
+}
+
 static void handle_frame(gs__conn *c, const ipc_frame *f) {
         gs_server *s = c->server;
+
+        if (f->kind == GENSUP__KIND__HELLO) {
+                conn_hello(c, f);
+                return;
+        }
 
         s->current = c;
         s->dispatch(s, GS__EVENT_FRAME, c, f);
@@ -649,6 +669,20 @@ void gs__flush_dirty(gs_server *s) {
                 dirty_unlink(s, c);
                 (void) conn_flush(c);
         }
+        /* Casts this server's callbacks made as a client leave at the end
+         * of the turn (gs_call(3), BATCHING). */
+        (void) gs__batch_flush_all(-1, true);
+}
+
+/* A client in this thread began a batch: write it at the end of this
+ * callback, or in the next iteration. */
+static void batch_wakeup(void *userdata) {
+        gs_server *s = userdata;
+
+        if (s->flush_on || s->in_io || !s->flush)
+                return;
+        if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
+                s->flush_on = true;
 }
 
 static int on_flush(sd_event_source *src, void *userdata) {
@@ -687,6 +721,7 @@ int gs__work_setup(gs_server *s) {
                 return r;
         (void) sd_event_source_set_enabled(s->flush, SD_EVENT_OFF);
         flush_arm(s);
+        gs__batch_set_wakeup(batch_wakeup, s);
         return 0;
 }
 

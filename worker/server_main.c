@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "batch-internal.h"
 #include "server-internal.h"
 
 /* ---- options ---- */
@@ -319,6 +320,7 @@ static void send_control(gs_server *s, Gensup__Kind kind, const char *reason) {
 static void destroy(gs_server *s) {
         /* No exit signal from closing the control fd now. */
         s->stopping = true;
+        gs__batch_set_wakeup(NULL, NULL);
         while (s->conns)
                 gs__conn_close(s->conns);
         gs__timers_free(s);

@@ -11,6 +11,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -224,6 +225,168 @@ START_TEST(test_unknown_kind) {
         ipc_frame_free(r);
         expect_reply(c, "echo:still", "still");
         ipc_conn_free(c);
+        it_kill(s.pid);
+}
+END_TEST
+
+
+/* ---- large payloads in memfds (gensup-protocol(7)) ---- */
+
+#define BIG (1024u * 1024u)
+
+/* "echo:" and BIG bytes of a pattern. */
+static uint8_t *big_echo(size_t *ret_len) {
+        size_t len = 5 + BIG;
+        uint8_t *p = malloc(len);
+        ck_assert_ptr_nonnull(p);
+        memcpy(p, "echo:", 5);
+        for (size_t i = 5; i < len; i++)
+                p[i] = (uint8_t) ('a' + i % 23);
+        *ret_len = len;
+        return p;
+}
+
+START_TEST(test_memfd_both_ways) {
+        srv s = start_srv("memfd", NULL);
+        size_t len;
+        uint8_t *req = big_echo(&len);
+
+        /* Raw: after HELLO the request goes in a memfd, and the reply
+         * (1 MiB, over the asked 4 KiB) comes in one. */
+        ipc_conn *c = conn(&s);
+        ipc_frame hi, f, *r = NULL;
+        ipc_frame_init(&hi, GENSUP__KIND__HELLO, 0);
+        hi.features = GENSUP__FEATURE__FEATURE_MEMFD;
+        hi.memfd_min = 4096;
+        ck_assert_int_eq(it_send(c, &hi), 0);
+        ipc_conn_set_memfd(c, true, 4096);
+        ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__HELLO);
+        ck_assert_uint_eq(r->features & GENSUP__FEATURE__FEATURE_MEMFD, GENSUP__FEATURE__FEATURE_MEMFD);
+        ipc_frame_free(r);
+        ipc_frame_init(&f, GENSUP__KIND__CALL, 9);
+        f.payload.data = req;
+        f.payload.len = len;
+        ck_assert_int_eq(it_send(c, &f), 0);
+        ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(r->memfd_len, BIG);
+        ck_assert_uint_eq(r->payload.len, BIG);
+        ck_assert_int_eq(memcmp(r->payload.data, req + 5, BIG), 0);
+        ipc_frame_free(r);
+        /* Small answers stay inline. */
+        expect_reply(c, "echo:small", "small");
+        ipc_conn_free(c);
+
+        /* The client API, many times over (fds do not pile up). */
+        gs_client *gc;
+        gs_buf reply = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(s.sock, &gc), 0);
+        ck_assert_int_eq(gs_client_set_memfd(gc, 64 * 1024), 0);
+        for (int i = 0; i < 50; i++) {
+                req[5] = (uint8_t) ('A' + i % 26);
+                ck_assert_int_eq(gs_call(gc, req, len, T_MS, &reply), 0);
+                ck_assert_uint_eq(reply.len, BIG);
+                ck_assert_int_eq(memcmp(reply.data, req + 5, BIG), 0);
+        }
+        gs_buf_done(&reply);
+        gs_client_free(gc);
+        free(req);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* An old client (no HELLO) gets large replies inline, and a frame that
+ * claims a memfd without HELLO closes its connection. */
+START_TEST(test_memfd_old_client) {
+        srv s = start_srv("old", NULL);
+        size_t len;
+        uint8_t *req = big_echo(&len);
+        ipc_conn *c = conn(&s);
+        ipc_frame f, *r = NULL;
+
+        ipc_frame_init(&f, GENSUP__KIND__CALL, 3);
+        f.payload.data = req;
+        f.payload.len = len;
+        ck_assert_int_eq(it_send(c, &f), 0);
+        ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+        ck_assert_int_eq(r->kind, GENSUP__KIND__REPLY);
+        ck_assert_uint_eq(r->memfd_len, 0);
+        ck_assert_uint_eq(r->payload.len, BIG);
+        ipc_frame_free(r);
+
+        int fd = ipc_memfd_make("echo:abc", 8);
+        ck_assert_int_ge(fd, 0);
+        ipc_frame_init(&f, GENSUP__KIND__CALL, 4);
+        f.memfd_len = 8;
+        ck_assert_int_eq(ipc_conn_queue_fd(c, &f, fd), 0);
+        ck_assert_int_eq(ipc_conn_flush(c), 0);
+        close(fd);
+        expect_eof(c);
+        ipc_conn_free(c);
+        free(req);
+        it_kill(s.pid);
+}
+END_TEST
+
+/* memfds a hostile client might send: each closes that connection only,
+ * before the server reads a byte of it; the server serves on. */
+START_TEST(test_memfd_hostile) {
+        srv s = start_srv("hostile", NULL);
+        enum { UNSEALED, WRONG_SIZE, SHRINKABLE, WRITABLE, NOT_MEMFD, NO_FD, TOO_BIG, _N };
+
+        for (int how = 0; how < _N; how++) {
+                ipc_conn *c = conn(&s);
+                ipc_frame hi, *r = NULL;
+                ipc_frame_init(&hi, GENSUP__KIND__HELLO, 0);
+                hi.features = GENSUP__FEATURE__FEATURE_MEMFD;
+                ck_assert_int_eq(it_send(c, &hi), 0);
+                ck_assert_int_eq(it_recv(c, T_MS, &r), 0);
+                ck_assert_int_eq(r->kind, GENSUP__KIND__HELLO);
+                ipc_frame_free(r);
+
+                const char text[] = "echo:hostile";
+                uint64_t claim = sizeof(text) - 1;
+                int fd = -1, p[2] = { -1, -1 };
+                unsigned seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+                if (how == SHRINKABLE)
+                        seals &= ~(unsigned) F_SEAL_SHRINK;
+                if (how == WRITABLE)
+                        seals &= ~(unsigned) F_SEAL_WRITE;
+                if (how == NOT_MEMFD) {
+                        ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+                        fd = p[0];
+                } else if (how != NO_FD) {
+                        fd = memfd_create("hostile", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+                        ck_assert_int_ge(fd, 0);
+                        ck_assert_int_eq(write(fd, text, claim), (ssize_t) claim);
+                        if (how != UNSEALED)
+                                ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, seals), 0);
+                }
+                if (how == WRONG_SIZE)
+                        claim += 100;
+                if (how == TOO_BIG)
+                        claim = 1ull << 40;
+                ipc_frame f;
+                ipc_frame_init(&f, GENSUP__KIND__CALL, 1);
+                f.memfd_len = claim;
+                ck_assert_int_eq(ipc_conn_queue_fd(c, &f, fd), 0);
+                ck_assert_int_eq(ipc_conn_flush(c), 0);
+                if (how == SHRINKABLE)
+                        /* Shrunk after sending: never mapped, so no SIGBUS
+                         * either way; refused for the missing seal. */
+                        ck_assert_int_eq(ftruncate(fd, 1), 0);
+                expect_eof(c);
+                if (fd >= 0)
+                        close(fd);
+                if (p[1] >= 0)
+                        close(p[1]);
+                ipc_conn_free(c);
+                /* The server lives on and serves others. */
+                c = conn(&s);
+                expect_reply(c, "echo:alive", "alive");
+                ipc_conn_free(c);
+        }
         it_kill(s.pid);
 }
 END_TEST
@@ -1893,6 +2056,13 @@ Suite *server_suite(void) {
         tcase_add_test(tc, test_call_cast_info);
         tcase_add_test(tc, test_big_reply);
         tcase_add_test(tc, test_unknown_kind);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("memfd");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_memfd_both_ways);
+        tcase_add_test(tc, test_memfd_old_client);
+        tcase_add_test(tc, test_memfd_hostile);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("stop");
