@@ -164,7 +164,10 @@ START_TEST(instances_named_and_found) {
         ck_assert(!has_child(children, "w-1"));
         json_decref(doc);
         /* The config's w-3 is untouched, and found by name. */
-        ck_assert_str_eq(gsd_str(gsd_child(D, "w-3"), "state"), "running");
+        json_t *w3 = gsd_child(D, "w-3");
+        ck_assert_ptr_nonnull(w3);
+        ck_assert_str_eq(gsd_str(w3, "state"), "running");
+        json_decref(w3);
 }
 END_TEST
 
