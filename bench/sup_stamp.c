@@ -13,7 +13,8 @@
  *                            passes the service directory's name
  *
  *   MODE   kill: SIGKILL itself after LIFETIME_MS; exit: _exit(1);
- *          hold: pause() until a signal ends it (SIGTERM)
+ *          hold: wait until a signal ends it; a SIGTERM first
+ *          appends "D" (bench/sup_stop.c times a tree's stop by them)
  *   READY  none; fd:N: write "\n" on fd N (s6 notification-fd, the floor);
  *          notify: READY=1 on $NOTIFY_SOCKET (sd_notify's protocol)
  *   STAMPS the file the stamps are appended to; "-" for none. The first
@@ -153,8 +154,14 @@ int main(int argc, char **argv) {
         struct timespec start;
         clock_gettime(CLOCK_MONOTONIC, &start);   /* the first action: "S" */
 
+        /* hold: SIGTERM waits for sigwait() below, from before readiness. */
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
         stamp_cfg cfg = { 0 };
         int r = parse(argc, argv, &cfg);
+        if (r == 0 && cfg.mode == MODE_HOLD)
+                sigprocmask(SIG_BLOCK, &term, NULL);
         if (r < 0) {
                 fprintf(stderr, "sup_stamp: bad configuration: %s\n"
                         "usage: sup_stamp [LIFETIME_MS kill|exit|hold none|fd:N|notify STAMPS | CFG]\n",
@@ -196,9 +203,17 @@ int main(int argc, char **argv) {
         }
 
         switch (cfg.mode) {
-        case MODE_HOLD:
-                for (;;)
-                        pause();
+        case MODE_HOLD: {
+                int sig;
+                while (sigwait(&term, &sig) != 0)
+                        ;
+                n = snprintf(line, sizeof(line), "D %lld %lld %d\n", (long long) now_ns(CLOCK_MONOTONIC),
+                             (long long) now_ns(CLOCK_REALTIME), (int) getpid());
+                stamp(fd, line, (size_t) n);
+                signal(SIGTERM, SIG_DFL);
+                sigprocmask(SIG_UNBLOCK, &term, NULL);
+                _exit(1);   /* not reached: SIGTERM ends it */
+        }
         case MODE_KILL:
         case MODE_EXIT:
                 break;

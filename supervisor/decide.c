@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "decide.h"
+#include "namemap.h"
 
 #define USEC_PER_MSEC UINT64_C(1000)
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -47,6 +48,7 @@ struct sup_core {
         const sup_spec *spec;
         sup_child *first, *last;      /* start order */
         size_t n_children;
+        sup_namemap names;            /* spec name -> child (not simple_one_for_one) */
         sup_child *dropped;           /* unlinked by the current plan, freed at the next */
 
         uint64_t *history;            /* restart times (usec), oldest first, <= intensity + 1 */
@@ -250,6 +252,10 @@ static sup_child *child_append(sup_core *c, const sup_spec *spec, void *data) {
         ch->spec = spec;
         ch->state = SUP_CHILD_STOPPED;
         ch->data = data;
+        if (!is_simple(c) && spec->name && sup_namemap_add(&c->names, spec->name, ch) < 0) {
+                free(ch);
+                return NULL;
+        }
         ch->prev = c->last;
         if (c->last)
                 c->last->next = ch;
@@ -272,6 +278,7 @@ static void set_queued(sup_core *c, sup_child *ch, bool queued) {
 
 static void child_unlink(sup_core *c, sup_child *ch) {
         set_queued(c, ch, false);
+        sup_namemap_remove(&c->names, ch->spec->name, ch);
         if (c->cursor == ch)
                 c->cursor = ch->next;
         if (ch->prev)
@@ -592,6 +599,7 @@ sup_core *sup_core_free(sup_core *c) {
                 return NULL;
         free_list(c->first);
         free_list(c->dropped);
+        sup_namemap_done(&c->names);
         free(c->history);
         free(c->ops);
         sup_reason_done(&c->reason);
@@ -975,10 +983,7 @@ const sup_spec *sup_core_spec(const sup_core *c) {
 sup_child *sup_core_find(const sup_core *c, const char *name) {
         if (!c || !name || is_simple(c))
                 return NULL;
-        for (sup_child *ch = c->first; ch; ch = ch->next)
-                if (ch->spec->name && strcmp(ch->spec->name, name) == 0)
-                        return ch;
-        return NULL;
+        return sup_namemap_get(&c->names, name);
 }
 
 sup_child *sup_core_first(const sup_core *c) {

@@ -106,15 +106,15 @@ static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-/* A pidfd for pid while fds are plentiful: below a quarter of the limit,
- * so that a tree near the limit keeps most of its room (a child costs
- * two fds without it). -1 otherwise. */
+/* A pidfd for pid while fds are plentiful: below three quarters of the
+ * limit, so that a tree near the limit keeps room for more children (a
+ * child costs three fds without it). -1 otherwise. */
 static int open_pidfd(pid_t pid) {
         struct rlimit rl;
         int fd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
                 return -1;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t) fd >= rl.rlim_cur / 4) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t) fd >= rl.rlim_cur / 4 * 3) {
                 close(fd);
                 return -1;
         }

@@ -2,7 +2,7 @@
  * budget allows.
  *
  * Each child gets a pidfd while fds are plentiful (the pidfd's number is
- * below a quarter of RLIMIT_NOFILE): its exit is read from it alone
+ * below three quarters of RLIMIT_NOFILE): its exit is read from it alone
  * (waitid P_PIDFD), whatever the size of the tree. Beyond that, children
  * are found on SIGCHLD by waitid(P_ALL) over every child, as s6-svscan and
  * runsv do, with no fd per child; that scan runs only while such children

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "spec.h"
 #include "log.h"
+#include "namemap.h"
 #include "pidmap.h"
 #include "strv.h"
 #include "tree.h"
@@ -89,6 +90,9 @@ struct sup_node {
         sup_entry *as_entry;           /* this node's entry in its parent; NULL for the root */
         sup_pidmap *pids;              /* the whole tree's pid -> worker entry (the root's) */
         sup_pidmap root_pids;          /* the root: that map */
+        sup_namemap *names;            /* the whole tree's entry name -> entry (the root's) */
+        sup_namemap root_names;        /* the root: that map */
+        size_t n_subs;                 /* entries with a running nested supervisor */
         sup_core *core;
         const sup_spec *spec;
 
@@ -394,6 +398,29 @@ static bool purge(sup_node *n, sup_entry *e, sup_reason *ret_exit) {
 static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
                     void *userdata);
 
+/* Sets e's running nested supervisor, freeing the one it had (NULL: just
+ * unhooks it when the caller frees it, see node_free's caller). */
+static void set_sub(sup_entry *e, sup_node *sub) {
+        if (e->sub && !sub)
+                e->owner->n_subs--;
+        else if (!e->sub && sub)
+                e->owner->n_subs++;
+        sup_node *old = e->sub;
+        e->sub = sub;
+        if (old && old != sub)
+                node_free(old);
+}
+
+/* Unhooks e's nested supervisor without freeing it. */
+static sup_node *take_sub(sup_entry *e) {
+        sup_node *sub = e->sub;
+        if (sub) {
+                e->owner->n_subs--;
+                e->sub = NULL;
+        }
+        return sub;
+}
+
 static sup_entry *entry_new(sup_node *n, sup_child *core, const sup_spec *spec, const char *instance_name) {
         sup_entry *e = calloc(1, sizeof(*e));
         if (!e)
@@ -402,7 +429,8 @@ static sup_entry *entry_new(sup_node *n, sup_child *core, const sup_spec *spec, 
         e->core = core;
         e->spec = spec;
         e->name = strdup(instance_name ? instance_name : spec->name);
-        if (!e->name) {
+        if (!e->name || sup_namemap_add(n->names, e->name, e) < 0) {
+                free(e->name);
                 free(e);
                 return NULL;
         }
@@ -417,9 +445,10 @@ static sup_entry *entry_free(sup_entry *e) {
         if (!e)
                 return NULL;
         sup_pidmap_remove(e->owner->pids, e->last_pid, e);
+        sup_namemap_remove(e->owner->names, e->name, e);
         sd_event_source_disable_unref(e->retry);
         sup_proc_free(e->proc);
-        e->sub = node_free(e->sub);
+        set_sub(e, NULL);
         sup_spec_free(e->owned_spec);
         if (e->instance_spec) {
                 free(e->instance_spec->name);
@@ -695,13 +724,12 @@ static bool busy(const sup_node *n) {
         return !(n->parallel && n->next < n->n_ops && n->ops[n->next].kind == SUP_OP_STOP);
 }
 
+static bool owned_by(const void *entry, const void *node) {
+        return ((const sup_entry *) entry)->owner == node;
+}
+
 static sup_entry *find_here(sup_node *n, const char *name) {
-        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
-                sup_entry *e = c->data;
-                if (e && strcmp(e->name, name) == 0)
-                        return e;
-        }
-        return NULL;
+        return sup_namemap_get_where(n->names, name, owned_by, n);
 }
 
 /* Hands a request to the core; the plan it gives runs next, and the
@@ -743,7 +771,7 @@ static void start_ctl(sup_node *n, ctl_request *c) {
                 do
                         snprintf(name, sizeof(name), "%s-%llu", n->spec->children[0]->name,
                                  (unsigned long long) ++n->instances);
-                while (sup_tree_find(root, name) || sup_tree_find_node(root, name));
+                while (sup_namemap_get(n->names, name) || sup_tree_find_node(root, name));
                 if (!(e = entry_new(n, NULL, n->spec->children[0], name))) {
                         r = -ENOMEM;
                         break;
@@ -979,8 +1007,7 @@ static int on_tell(sd_event_source *s, void *userdata) {
         n->exit_reason = (sup_reason) { .kind = IPC_REASON_NORMAL };
         /* Unhooked first: freeing it answers its queued requests, and
          * those callbacks may look at the tree. */
-        e->sub = NULL;
-        node_free(n);
+        node_free(take_sub(e));
         if (e->stopping) {
                 record_exit(e, SUP_EXIT_SHUTDOWN, &reason);
                 stop_done(p, e, &reason);
@@ -1010,6 +1037,7 @@ static int node_new(const sup_tree_env *env, const sup_spec *spec, sup_node *par
         n->parent = parent;
         n->as_entry = as_entry;
         n->pids = parent ? parent->pids : &n->root_pids;
+        n->names = parent ? parent->names : &n->root_names;
         int r = sup_core_new(spec, &n->core);
         if (r < 0) {
                 free(n);
@@ -1048,6 +1076,7 @@ static sup_node *node_free(sup_node *n) {
                 n->records = x->next;
                 record_free(x);
         }
+        sup_namemap_done(&n->root_names);
         free(n);
         return NULL;
 }
@@ -1069,10 +1098,10 @@ static int start_sub(sup_node *n, sup_entry *e) {
         int r = node_new(n->env, e->spec, n, e, &sub);
         if (r < 0)
                 return r;
-        e->sub = sub;
+        set_sub(e, sub);
         r = node_boot(sub);
         if (r < 0)
-                e->sub = node_free(sub);
+                node_free(take_sub(e));
         return r;
 }
 
@@ -1111,24 +1140,6 @@ void sup_tree_stop(sup_node *n) {
 
 sup_node *sup_tree_free(sup_node *root) {
         return node_free(root);
-}
-
-static sup_entry *find(sup_node *n, const char *name, pid_t pid) {
-        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
-                sup_entry *e = c->data;
-                if (!e)
-                        continue;
-                if (name && strcmp(e->name, name) == 0)
-                        return e;
-                if (pid > 0 && e->proc && sup_proc_pid(e->proc) == pid)
-                        return e;
-                if (e->sub) {
-                        sup_entry *found = find(e->sub, name, pid);
-                        if (found)
-                                return found;
-                }
-        }
-        return NULL;
 }
 
 static int tree_ctl(sup_node *n, sup_ctl_kind kind, const char *name, sup_spec *spec, bool borrowed,
@@ -1186,7 +1197,8 @@ void sup_tree_ctl_cancel(sup_node *n, void *userdata) {
         for (node_event *ev = n->queue; ev; ev = ev->next)
                 if (ev->ctl && ev->ctl->userdata == userdata)
                         ev->ctl->done = NULL;
-        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
+        /* Only nested supervisors hold requests: a flat tree costs nothing. */
+        for (sup_child *c = n->n_subs > 0 ? sup_core_first(n->core) : NULL; c; c = c->next) {
                 sup_entry *e = c->data;
                 if (e && e->sub)
                         sup_tree_ctl_cancel(e->sub, userdata);
@@ -1196,7 +1208,7 @@ void sup_tree_ctl_cancel(sup_node *n, void *userdata) {
 sup_node *sup_tree_find_node(sup_node *n, const char *name) {
         if (strcmp(n->spec->name, name) == 0)
                 return n;
-        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
+        for (sup_child *c = n->n_subs > 0 ? sup_core_first(n->core) : NULL; c; c = c->next) {
                 sup_entry *e = c->data;
                 sup_node *found = e && e->sub ? sup_tree_find_node(e->sub, name) : NULL;
                 if (found)
@@ -1211,7 +1223,7 @@ sup_entry *sup_tree_find_pid(sup_node *root, pid_t pid) {
 }
 
 sup_entry *sup_tree_find(sup_node *root, const char *name) {
-        return find(root, name, 0);
+        return sup_namemap_get(root->names, name);
 }
 
 /* ---- reading ---- */

@@ -189,27 +189,54 @@ static int recv_reply(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64
         }
 }
 
-int ctl_daemon_wait(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc) {
+int ctl_daemon_wait_frame(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline,
+                          ipc_frame **ret_frame) {
         ipc_frame *in = NULL;
         int r = recv_reply(c, cmd, timeout_ms, deadline, &in);
         if (r < 0)
                 return r;
 
         const Gensup__CtlReply *cr = in->ctl_reply;
-        json_t *doc = NULL;
         if (!cr) {
                 ctl_fail(cmd, "bad answer from gensupd: no reply");
                 r = -EBADMSG;
         } else if (cr->code != 0) {
                 ctl_print_reply_error(cmd, (int) cr->code, cr->error);
                 r = -(int) cr->code;
-        } else {
-                json_error_t jerr;
-                doc = json_loads(cr->json && *cr->json ? cr->json : "{}", JSON_DECODE_ANY, &jerr);
-                if (!doc) {
-                        ctl_fail(cmd, "bad JSON from gensupd: %s", jerr.text);
-                        r = -EBADMSG;
-                }
+        }
+        if (r < 0) {
+                ipc_frame_free(in);
+                return r;
+        }
+        *ret_frame = in;
+        return 0;
+}
+
+int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline) {
+        ipc_frame *in = NULL;
+        if (ctl_daemon_wait_frame(c, cmd, timeout_ms, deadline, &in) < 0)
+                return EXIT_FAILED;
+        int r = ctl_print_json_text(in->ctl_reply->json);
+        ipc_frame_free(in);
+        if (r < 0) {
+                ctl_fail(cmd, "writing the answer: %s", strerror(-r));
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
+}
+
+int ctl_daemon_wait(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc) {
+        ipc_frame *in = NULL;
+        int r = ctl_daemon_wait_frame(c, cmd, timeout_ms, deadline, &in);
+        if (r < 0)
+                return r;
+
+        const Gensup__CtlReply *cr = in->ctl_reply;
+        json_error_t jerr;
+        json_t *doc = json_loads(cr->json && *cr->json ? cr->json : "{}", JSON_DECODE_ANY, &jerr);
+        if (!doc) {
+                ctl_fail(cmd, "bad JSON from gensupd: %s", jerr.text);
+                r = -EBADMSG;
         }
         ipc_frame_free(in);
         if (r < 0)

@@ -26,6 +26,13 @@ int ctl_daemon_send(ipc_conn *c, const ctl_command *cmd, char **args, size_t n_a
 /* Waits for the CTL_REPLY: 0 with the parsed JSON document (the caller
  * decrefs), or -errno after the refusal or failure was printed. */
 int ctl_daemon_wait(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc);
+/* The same, without parsing: 0 with the CTL_REPLY frame of a success (the
+ * caller frees it; ctl_reply->json is gensupd's document as it sent it). */
+int ctl_daemon_wait_frame(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline,
+                          ipc_frame **ret_frame);
+/* Waits for the answer and prints gensupd's JSON document as it came
+ * (--json, ctl_json_as_sent): EXIT_OK or EXIT_FAILED. */
+int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline);
 /* events --follow: prints EVENT frames until the user interrupts (SIGINT,
  * SIGTERM, SIGHUP: EXIT_OK) or gensupd closes the connection
  * (EXIT_FAILED). */

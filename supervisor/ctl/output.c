@@ -747,6 +747,20 @@ static void print_json(const ctl_opts *o, json_t *doc) {
         putchar('\n');
 }
 
+bool ctl_json_as_sent(const ctl_opts *o, const ctl_command *cmd) {
+        /* A terminal gets it indented; reload's answer is read for its
+         * exit status; events --follow goes on after it. */
+        return o->json && !o->tty && !o->follow && cmd->id != CTL_CMD_RELOAD;
+}
+
+int ctl_print_json_text(const char *json) {
+        const char *text = json && *json ? json : "{}";
+        size_t len = strlen(text);
+        if (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF || fflush(stdout) != 0)
+                return -EIO;
+        return 0;
+}
+
 void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, json_t *doc) {
         if (o->json) {
                 print_json(o, doc);

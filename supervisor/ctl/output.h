@@ -13,6 +13,12 @@
 void ctl_print_answer(const ctl_opts *o, const ctl_command *cmd, char **args, json_t *doc);
 /* upgrade's answer, one line (ctl/upgrade.c). */
 void ctl_print_upgrade(json_t *doc);
+/* Whether --json output is gensupd's document as it came, unparsed
+ * (compact, not to a terminal): a 9,000-child status is 1.3 MB that
+ * need not be parsed and printed again. */
+bool ctl_json_as_sent(const ctl_opts *o, const ctl_command *cmd);
+/* Prints that document and a newline ("{}" when empty); 0 or -EIO. */
+int ctl_print_json_text(const char *json);
 /* One event: a line for people, or a JSON line with --json. */
 void ctl_print_event(const ctl_opts *o, json_t *ev);
 /* Every event of an `events` answer, as ctl_print_event. */
