@@ -501,7 +501,17 @@ static int batch_flush(gs__batch *b, int64_t deadline, bool turn) {
                 gs__batch_keep(b);
                 return 0;
         }
-        return flush_all(c, deadline);
+        int r = flush_all(c, deadline);
+        if (r == -ETIMEDOUT && ipc_conn_pending(c->conn) > 0)
+                /* Not all written by the deadline: the rest stays in the
+                 * list, for the owner's next flush, the next turn or exit. */
+                gs__batch_keep(b);
+        return r;
+}
+
+void gs__client_flush_thread(void) {
+        /* Deadline 0: what the sockets take now, without waiting. */
+        (void) gs__batch_flush_all(0, true);
 }
 
 /* After a cast or request was queued: it leaves now if batching is off or the batch is
@@ -677,6 +687,7 @@ static int wait_answer(gs_client *c, uint64_t ref, bool sys, int timeout_ms, gs_
         c->wait_buf = buf;
         c->wait_frame = NULL;
 
+        gs__client_flush_thread();
         r = flush_some(c);
         if (r == 0 || r == -EAGAIN) {
                 int64_t deadline = gs__deadline(timeout_ms);
@@ -858,6 +869,7 @@ static int await(gs_client *c, gs_reqid id, int timeout_ms, gs_buf *reply, bool 
                 if (c->reqs[idx].state == GS__REQ_DONE)
                         return deliver(c, (uint32_t) idx, reply);
                 if (!started) {
+                        gs__client_flush_thread();
                         deadline = gs__deadline(timeout_ms);
                         started = true;
                 }

@@ -351,6 +351,7 @@ static int wait_common(gs_reqids *r, int timeout_ms, bool delete, gs_buf *reply,
                 }
 
                 if (!started) {
+                        gs__client_flush_thread();
                         deadline = gs__deadline(timeout_ms);
                         started = true;
                 }

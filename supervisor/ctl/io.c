@@ -212,11 +212,16 @@ int ctl_daemon_wait_frame(ipc_conn *c, const ctl_command *cmd, int timeout_ms, i
         return 0;
 }
 
-int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline) {
+int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc) {
         ipc_frame *in = NULL;
         if (ctl_daemon_wait_frame(c, cmd, timeout_ms, deadline, &in) < 0)
                 return EXIT_FAILED;
         int r = ctl_print_json_text(in->ctl_reply->json);
+        if (r >= 0 && ret_doc) {
+                *ret_doc = json_loads(in->ctl_reply->json ? in->ctl_reply->json : "{}", 0, NULL);
+                if (!*ret_doc)
+                        r = -EBADMSG;
+        }
         ipc_frame_free(in);
         if (r < 0) {
                 ctl_fail(cmd, "writing the answer: %s", strerror(-r));

@@ -32,7 +32,9 @@ int ctl_daemon_wait_frame(ipc_conn *c, const ctl_command *cmd, int timeout_ms, i
                           ipc_frame **ret_frame);
 /* Waits for the answer and prints gensupd's JSON document as it came
  * (--json, ctl_json_as_sent): EXIT_OK or EXIT_FAILED. */
-int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline);
+/* Waits for gensupd's answer and prints its JSON as it came; with
+ * ret_doc, parses it too (for an exit status that depends on it). */
+int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc);
 /* events --follow: prints EVENT frames until the user interrupts (SIGINT,
  * SIGTERM, SIGHUP: EXIT_OK) or gensupd closes the connection
  * (EXIT_FAILED). */

@@ -137,8 +137,13 @@ static int run_daemon_command(const ctl_opts *o, const ctl_command *cmd, char **
         int timeout = o->timeout_set ? o->timeout_ms : cmd->slow ? -1 : CTL_DEFAULT_TIMEOUT_MS;
         int64_t deadline = ctl_deadline(timeout);
         int r = ctl_daemon_send(c, cmd, args, n_args, timeout, deadline);
-        if (r >= 0 && ctl_json_as_sent(o, cmd))
-                status = ctl_daemon_print_as_sent(c, cmd, timeout, deadline);
+        if (r >= 0 && ctl_json_as_sent(o, cmd)) {
+                /* status's exit status is read from its answer. */
+                bool health = cmd->id == CTL_CMD_STATUS;
+                status = ctl_daemon_print_as_sent(c, cmd, timeout, deadline, health ? &doc : NULL);
+                if (status == EXIT_OK && health)
+                        status = health_status(o, cmd, doc);
+        }
         else if (r >= 0 && ctl_daemon_wait(c, cmd, timeout, deadline, &doc) >= 0)
                 status = daemon_print(o, cmd, args, doc, c);
         json_decref(doc);

@@ -748,9 +748,11 @@ static void print_json(const ctl_opts *o, json_t *doc) {
 }
 
 bool ctl_json_as_sent(const ctl_opts *o, const ctl_command *cmd) {
-        /* A terminal gets it indented; reload's answer is read for its
-         * exit status; events --follow goes on after it. */
-        return o->json && !o->tty && !o->follow && cmd->id != CTL_CMD_RELOAD;
+        /* A terminal gets it indented; reload's and is-ready's answers
+         * are read for the exit status; logs prints JSON Lines; stop
+         * --wait and events --follow go on after the answer. */
+        return o->json && !o->tty && !o->follow && cmd->id != CTL_CMD_RELOAD && cmd->id != CTL_CMD_IS_READY &&
+               cmd->id != CTL_CMD_LOGS && !(cmd->id == CTL_CMD_STOP && o->wait);
 }
 
 int ctl_print_json_text(const char *json) {
