@@ -147,6 +147,9 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KITTY_OBJ := $(patsubst examples/%.proto,$(B)/obj/$(B)/examples/%.pb-c.o,$(EXAMPLE_PROTO))
 
+# test_server is for the tests only: not installed.
+INSTALL_EXAMPLE_BIN := $(filter-out $(B)/examples/test_server,$(EXAMPLE_BIN))
+
 $(B)/examples/%: $(B)/obj/examples/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(link)
@@ -296,7 +299,7 @@ install: programs
 	install -m 0644 include/gensup.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
-	install -m 0755 $(EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
+	install -m 0755 $(INSTALL_EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
 	install -m 0644 proto/gensup.proto $(DESTDIR)$(DATADIR)/gensup/
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
 		$(DESTDIR)$(DOCDIR)/examples/
@@ -311,7 +314,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(SUP_BIN))) \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libgensup.a libgensup.so libgensup.so.$(SOVERSION) libgensup.so.$(VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc $(DESTDIR)$(INCLUDEDIR)/gensup.h \
-		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(EXAMPLE_BIN))) \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(INSTALL_EXAMPLE_BIN))) \
 		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service
 	rm -rf $(DESTDIR)$(DOCDIR)/examples
 	tools/install-man --uninstall $(DESTDIR)$(MANDIR) $(MAN_PAGES)
