@@ -38,6 +38,10 @@ SYSTEMD_PC_ARGS := $(if $(filter /usr,$(PREFIX)),,--define-variable=rootprefix=$
 UNITDIR ?= $(or $(shell pkg-config $(SYSTEMD_PC_ARGS) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 
 VERSION := 0.1.0
+# gensup.pc gives programs an rpath to libgensup where the loader does
+# not look by itself (gensup(3), LINKING): any LIBDIR but the system ones.
+comma := ,
+PC_RPATH = $(if $(filter /usr/lib /lib /usr/lib/%-linux-gnu /lib/%-linux-gnu,$(LIBDIR)),,-Wl$(comma)-rpath$(comma)$${libdir} )
 SOVERSION := 0
 
 SANITIZE ?=
@@ -298,7 +302,7 @@ install: programs
 	ln -sf libgensup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgensup.so
 	install -m 0644 include/gensup.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
+		-e 's|@VERSION@|$(VERSION)|g' -e 's|@RPATH@|$(PC_RPATH)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
 	install -m 0755 $(INSTALL_EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
 	install -m 0644 proto/gensup.proto $(DESTDIR)$(DATADIR)/gensup/
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
