@@ -10,6 +10,7 @@
 #   make chaos                servers killed at random under call load (CHAOS_SECONDS)
 #   make stress-check         the integration suites 10 times on busy CPUs
 #   make fuzz                 libFuzzer on every harness in fuzz/ (FUZZ_SECONDS each)
+#   make deb-check            build the .deb packages, lintian, install, run the demo, purge
 #   make install PREFIX=/usr/local DESTDIR=
 #   make uninstall PREFIX=/usr/local DESTDIR=
 #
@@ -68,14 +69,16 @@ ALL_CFLAGS = -std=gnu17 $(OPT) $(WARN) -fPIC -D_GNU_SOURCE $(SAN_FLAGS) \
 	-Iinclude -Iipc -Iworker -Isupervisor -I$(B)/proto -I$(B)/examples $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
-DEPS_STAMP := $(B)/.deps-installed
 
 all: programs
 
 # ---- dependencies ----
 # Only the targets that run something may install packages.
-INSTALLING_GOALS := check run valgrind-check bench bench-full deps stress-check chaos fuzz
+INSTALLING_GOALS := check run valgrind-check bench bench-full deps stress-check chaos fuzz deb-check
 INSTALL_DEPS := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),,--check)
+# A plain build checks for the build dependencies only; the targets that
+# run things install the rest too (a stamp of their own).
+DEPS_STAMP := $(B)/.deps-$(if $(INSTALL_DEPS),build,all)
 
 $(DEPS_STAMP): tools/install-deps
 	@mkdir -p $(@D)
@@ -256,6 +259,7 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	SANITIZE=$(SANITIZE) tools/check-install $(B) "$(SAN_FLAGS)"
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
+	tools/check-examples $(B)
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites
@@ -284,6 +288,14 @@ stress-check: programs $(TEST_BIN)
 run: programs
 	tools/run-demo $(B)
 
+# The Debian packages (debian/): built with dpkg-buildpackage, lintian
+# clean of errors, installed with dpkg, the demo's tour run from them,
+# purged (tools/deb-check). Root; several minutes, so not part of check:
+# .ci/run runs it after the other three.
+deb-check:
+	@tools/install-deps deb
+	tools/deb-check
+
 BENCH ?= quick
 bench: programs
 	BENCH_FULL=$(if $(filter full,$(BENCH)),1,$(BENCH_FULL)) bench/run $(B)
@@ -306,7 +318,7 @@ install: programs
 	install -m 0755 $(INSTALL_EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
 	install -m 0644 proto/gensup.proto $(DESTDIR)$(DATADIR)/gensup/
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
-		$(DESTDIR)$(DOCDIR)/examples/
+		examples/echo_server.c examples/Containerfile examples/gensup-pod.yaml $(DESTDIR)$(DOCDIR)/examples/
 	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	$(if $(wildcard supervisor/gensupd.service.in),install -d $(DESTDIR)$(UNITDIR) && \
 		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' supervisor/gensupd.service.in \
@@ -327,7 +339,8 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
+.PHONY: all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos \
+	deb-check
 .DELETE_ON_ERROR:
 .SECONDARY:
 
