@@ -260,6 +260,7 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	tools/run-demo $(B) --tour > $(B)/tour.log 2>&1 || { cat $(B)/tour.log; exit 1; }
 	@echo "run-demo --tour: 1 passed, 0 failed"
 	tools/check-examples $(B)
+	tools/check-run-ctrlc $(B) "$(SANITIZE)"
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites
