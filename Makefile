@@ -10,6 +10,7 @@
 #   make chaos                servers killed at random under call load (CHAOS_SECONDS)
 #   make stress-check         the integration suites 10 times on busy CPUs
 #   make fuzz                 libFuzzer on every harness in fuzz/ (FUZZ_SECONDS each)
+#   make deb-check            build the .deb packages, lintian, install, run the demo, purge
 #   make install PREFIX=/usr/local DESTDIR=
 #   make uninstall PREFIX=/usr/local DESTDIR=
 #
@@ -41,6 +42,10 @@ UNITDIR ?= $(or $(shell pkg-config $(SYSTEMD_PC_ARGS) --variable=systemdsystemun
 COMPLETIONSDIR ?= $(or $(shell pkg-config --define-variable=prefix=$(PREFIX) --variable=completionsdir bash-completion 2>/dev/null),$(DATADIR)/bash-completion/completions)
 
 VERSION := 0.1.0
+# gensup.pc gives programs an rpath to libgensup where the loader does
+# not look by itself (gensup(3), LINKING): any LIBDIR but the system ones.
+comma := ,
+PC_RPATH = $(if $(filter /usr/lib /lib /usr/lib/%-linux-gnu /lib/%-linux-gnu,$(LIBDIR)),,-Wl$(comma)-rpath$(comma)$${libdir} )
 SOVERSION := 0
 
 SANITIZE ?=
@@ -70,14 +75,16 @@ ALL_CFLAGS = -std=gnu17 $(OPT) $(WARN) -fPIC -D_GNU_SOURCE $(SAN_FLAGS) \
 	-Iinclude -Iipc -Iworker -Isupervisor -I$(B)/proto -I$(B)/examples $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS)
 
-DEPS_STAMP := $(B)/.deps-installed
 
 all: programs
 
 # ---- dependencies ----
 # Only the targets that run something may install packages.
-INSTALLING_GOALS := check run valgrind-check bench bench-full deps stress-check chaos fuzz
+INSTALLING_GOALS := check run valgrind-check bench bench-full deps stress-check chaos fuzz deb-check
 INSTALL_DEPS := $(if $(filter $(INSTALLING_GOALS),$(MAKECMDGOALS)),,--check)
+# A plain build checks for the build dependencies only; the targets that
+# run things install the rest too (a stamp of their own).
+DEPS_STAMP := $(B)/.deps-$(if $(INSTALL_DEPS),build,all)
 
 $(DEPS_STAMP): tools/install-deps
 	@mkdir -p $(@D)
@@ -152,6 +159,9 @@ $(B)/bin/gensupctl: $(CTL_OBJ) $(LIB_A)
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLE_BIN := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KITTY_OBJ := $(patsubst examples/%.proto,$(B)/obj/$(B)/examples/%.pb-c.o,$(EXAMPLE_PROTO))
+
+# test_server is for the tests only: not installed.
+INSTALL_EXAMPLE_BIN := $(filter-out $(B)/examples/test_server,$(EXAMPLE_BIN))
 
 $(B)/examples/%: $(B)/obj/examples/%.o $(KITTY_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
@@ -265,6 +275,8 @@ check: programs $(TEST_BIN) $(FUZZ_DRIVER_BIN)
 	@echo "tests/view/test-completion: passed"
 	tests/view/test-top $(B) > $(B)/top.log 2>&1 || { cat $(B)/top.log; exit 1; }
 	@echo "tests/view/test-top: passed"
+	tools/check-examples $(B)
+	tools/check-run-ctrlc $(B) "$(SANITIZE)"
 
 # The tests again with our programs under valgrind: the unit runner in one
 # process, and every gensupd, server and client the integration suites
@@ -293,6 +305,14 @@ stress-check: programs $(TEST_BIN)
 run: programs
 	tools/run-demo $(B)
 
+# The Debian packages (debian/): built with dpkg-buildpackage, lintian
+# clean of errors, installed with dpkg, the demo's tour run from them,
+# purged (tools/deb-check). Root; several minutes, so not part of check:
+# .ci/run runs it after the other three.
+deb-check:
+	@tools/install-deps deb
+	tools/deb-check
+
 BENCH ?= quick
 bench: programs
 	BENCH_FULL=$(if $(filter full,$(BENCH)),1,$(BENCH_FULL)) bench/run $(B)
@@ -311,11 +331,11 @@ install: programs
 	ln -sf libgensup.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgensup.so
 	install -m 0644 include/gensup.h $(DESTDIR)$(INCLUDEDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-		-e 's|@VERSION@|$(VERSION)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
-	install -m 0755 $(EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
+		-e 's|@VERSION@|$(VERSION)|g' -e 's|@RPATH@|$(PC_RPATH)|g' gensup.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc
+	install -m 0755 $(INSTALL_EXAMPLE_BIN) $(DESTDIR)$(LIBEXECDIR)/gensup/
 	install -m 0644 proto/gensup.proto $(DESTDIR)$(DATADIR)/gensup/
 	install -m 0644 examples/demo.conf examples/kitty.proto examples/kitty_server.c examples/kitty.c \
-		$(DESTDIR)$(DOCDIR)/examples/
+		examples/echo_server.c examples/Containerfile examples/gensup-pod.yaml $(DESTDIR)$(DOCDIR)/examples/
 	tools/install-man $(DESTDIR)$(MANDIR) $(MAN_PAGES)
 	install -d $(DESTDIR)$(COMPLETIONSDIR)
 	install -m 0644 completion/gensupctl $(DESTDIR)$(COMPLETIONSDIR)/gensupctl
@@ -332,7 +352,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(SUP_BIN))) \
 		$(addprefix $(DESTDIR)$(LIBDIR)/,libgensup.a libgensup.so libgensup.so.$(SOVERSION) libgensup.so.$(VERSION)) \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/gensup.pc $(DESTDIR)$(INCLUDEDIR)/gensup.h \
-		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(EXAMPLE_BIN))) \
+		$(addprefix $(DESTDIR)$(LIBEXECDIR)/gensup/,$(notdir $(INSTALL_EXAMPLE_BIN))) \
 		$(DESTDIR)$(DATADIR)/gensup/gensup.proto $(DESTDIR)$(UNITDIR)/gensupd.service \
 		$(DESTDIR)$(COMPLETIONSDIR)/gensupctl
 	rm -rf $(DESTDIR)$(DOCDIR)/examples
@@ -342,7 +362,8 @@ uninstall:
 clean:
 	rm -rf build build-san $(FUZZ_B)
 
-.PHONY: print-completionsdir all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos
+.PHONY: print-completionsdir all deps programs check valgrind-check run bench bench-full install uninstall clean fuzz fuzz-programs stress-check chaos \
+	deb-check
 .DELETE_ON_ERROR:
 .SECONDARY:
 

@@ -1,5 +1,6 @@
 /* gensupd: the supervisor daemon. Reads the config, starts the tree in
- * order, restarts by OTP's rules, stops the tree on SIGTERM or SIGINT, reloads on SIGHUP. */
+ * order, restarts by OTP's rules, stops the tree on SIGTERM or SIGINT,
+ * answers the other signals as signals.h says. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "notify.h"
 #include "output.h"
 #include "reaper.h"
+#include "signals.h"
 #include "spawn.h"
 #include "tree.h"
 
@@ -33,7 +35,9 @@ static void help(void) {
                "The gensup supervisor daemon: starts the tree of servers FILE describes,\n"
                "restarts them by OTP's rules and reports every exit with its reason.\n"
                "Runs in the foreground; SIGTERM or SIGINT stops the tree in order, SIGHUP\n"
-               "reloads FILE (as gensupctl reload).\n"
+               "reloads FILE (as gensupctl reload), SIGUSR1 logs the tree, SIGUSR2 logs\n"
+               "gensupd's own figures, SIGQUIT kills the tree at once (exit 131). It reaps\n"
+               "the orphans its children leave, so it can be the init of a container.\n"
                "\n"
                "  -c, --config FILE   the configuration (gensup.conf(5))\n"
                "      --check         validate FILE and exit: 0 if good, 1 with one\n"
@@ -81,31 +85,6 @@ static void on_tree_event(void *userdata, const char *kind, const sup_entry *e, 
         sup_daemon_event(d, kind, e, reason);
 }
 
-static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        sup_daemon *d = userdata;
-
-        switch (si->ssi_signo) {
-        case SIGTERM:
-        case SIGINT:
-                if (!d->stopping) {
-                        d->stopping = true;
-                        sup_log(LOG_INFO, "%s: stopping the tree", strsignal((int) si->ssi_signo));
-                        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-                        sup_tree_stop(d->root);
-                }
-                break;
-        case SIGHUP: {
-                char *error = NULL;
-                (void) sup_daemon_reload(d, NULL, NULL, &error);
-                free(error);
-                break;
-        }
-        default:
-                break;
-        }
-        return 0;
-}
-
 /* The runtime directory holds every socket gensupd answers on: it must be
  * gensupd's own, and nobody else's to change (gensupd(8) SECURITY). */
 static int open_runtime_dir(const char *dir) {
@@ -130,32 +109,27 @@ static int open_runtime_dir(const char *dir) {
 }
 
 static int run(sup_daemon *d) {
-        sigset_t mask;
         int r;
 
         /* sd-event wants these blocked before it watches them (and children). */
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGHUP);
-        sigaddset(&mask, SIGCHLD);
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        signal(SIGPIPE, SIG_IGN);
+        sup_signals_block();
 
         d->started_usec = sup_mono_usec();
 
         r = sd_event_default(&d->event);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "event loop: %m");
-        (void) sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
-        (void) sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
-        (void) sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+        r = sup_signals_watch(d);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "watching signals: %m");
         r = sup_log_attach(d->event);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "watching stderr: %m");
         r = sup_reaper_open(d->event);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "watching children: %m");
+        /* Orphans the children leave are reparented here, as to an init. */
+        sup_reaper_adopt_orphans();
         /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
         (void) sd_event_set_watchdog(d->event, true);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -31,6 +32,7 @@ static struct {
         size_t live;
         size_t n_pidfd;       /* live slots with a pidfd */
         size_t n_unheard;     /* unwatched children, not reaped yet */
+        bool adopts;          /* orphans are reparented to us: always scan */
         sd_event *event;
 } reaper;
 
@@ -163,6 +165,12 @@ void sup_reaper_unwatch(pid_t pid) {
         }
 }
 
+void sup_reaper_adopt_orphans(void) {
+        if (getpid() != 1)
+                (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        reaper.adopts = true;
+}
+
 void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan) {
         *ret_pidfd = reaper.n_pidfd;
         *ret_scan = reaper.live - reaper.n_pidfd;
@@ -170,7 +178,7 @@ void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan) {
 
 static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
         /* Every child has its pidfd: nothing to look for. */
-        if (reaper.live == reaper.n_pidfd && reaper.n_unheard == 0)
+        if (reaper.live == reaper.n_pidfd && reaper.n_unheard == 0 && !reaper.adopts)
                 return 0;
         /* One SIGCHLD may stand for many exits: take every zombie there is. */
         for (;;) {

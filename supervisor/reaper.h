@@ -31,6 +31,10 @@ void sup_reaper_close(void);
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata);
 /* Stops watching pid (its exit is then reaped unheard). */
 void sup_reaper_unwatch(pid_t pid);
+/* Makes gensupd the reaper of its children's orphans: a child subreaper
+ * (PR_SET_CHILD_SUBREAPER) unless it is PID 1, which is one already. From
+ * then on every SIGCHLD reaps the zombies nobody watches. */
+void sup_reaper_adopt_orphans(void);
 /* How many children are watched by pidfd, and how many by the scan. */
 void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan);
 
