@@ -294,7 +294,7 @@ START_TEST(pid1_healthcheck_command) {
         start_pid1(conf);
         free(conf);
         /* The very command (tools/check-examples checks they agree). */
-        char *ctl = it_strf("exec %s/bin/gensupctl --timeout 4000 status >/dev/null", GS_BUILD_DIR);
+        char *ctl = it_strf("exec %s/bin/gensupctl --timeout 4000 is-ready >/dev/null", GS_BUILD_DIR);
         pid_t pid = it_spawn((char *[]) { (char *) "/bin/sh", (char *) "-c", ctl, NULL }, NULL, NULL, 0, "/dev/null");
         free(ctl);
         int status = 0;
