@@ -103,9 +103,11 @@ static gs_ret us_code_change(gs_server *s, const char *old_vsn, const gs_msg *ol
                 return gs_ret_stop("{error,refused}");
         if (strcmp(extra, "crash") == 0)
                 abort();
-        if (strcmp(extra, "hang") == 0)
+        if (strcmp(extra, "hang") == 0) {
+                fprintf(stderr, "code_change: hanging\n");
                 for (;;)
                         pause();
+        }
         counter *c = calloc(1, sizeof(*c));
         if (!c)
                 return gs_ret_stop("enomem");

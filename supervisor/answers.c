@@ -403,6 +403,8 @@ static int on_tree(void *userdata, const sup_control_request *q0, sup_control_do
         char *args[2];
         sup_control_request named;
         const sup_control_request *q = with_sup(d, q0, &named, args);
+        if (q->n_args == 2 && q->cmd->id != CTL_CMD_START_CHILD && sup_upgrade_busy(find_entry(d, q->args[1])))
+                return fail(-EBUSY, "an upgrade of it is under way; try again once it is over", ret_error);
         if (q->cmd->id == CTL_CMD_RESTART)
                 return restart(d, q, done, token, ret_error);
         if (q->n_args == 1 && q->cmd->id != CTL_CMD_START_CHILD)

@@ -9,6 +9,7 @@
 #include "output.h"
 #include "reaper.h"
 #include "status.h"
+#include "upgrade.h"
 
 void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const char *reason) {
         if (d->control)
@@ -40,6 +41,13 @@ static void on_reloaded(void *userdata, json_t *result) {
 
 int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result), void *userdata,
                       char **ret_error) {
+        if (sup_upgrade_any()) {
+                /* A reload could stop or forget the child being upgraded. */
+                *ret_error = strdup("an upgrade is under way; reload once it is over");
+                sup_log(LOG_ERR, "reload of %s refused, nothing changed: %s", d->config->path,
+                        *ret_error ? *ret_error : "an upgrade is under way");
+                return -EBUSY;
+        }
         reload_call *c = calloc(1, sizeof(*c));
         if (!c)
                 return -ENOMEM;

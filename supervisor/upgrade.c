@@ -63,6 +63,20 @@ static upgrade **free_slot(void) {
         return NULL;
 }
 
+/* Old processes that have handed over and not yet exited. */
+static unsigned leftovers;
+
+bool sup_upgrade_busy(const sup_entry *e) {
+        return e && (slot_of(e) || leftovers > 0);
+}
+
+bool sup_upgrade_any(void) {
+        for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+                if (running[i])
+                        return true;
+        return leftovers > 0;
+}
+
 /* The outcome is told; u goes once the old one's answer is in too. */
 static void upgrade_finished(upgrade *u) {
         upgrade **slot = slot_of(u->e);
@@ -107,6 +121,7 @@ static void on_old_exit(sup_proc *p, sup_proc_outcome outcome, const sup_reason 
                 return;
         sup_entry_record(e, SUP_EXIT_UPGRADED, l->pid, reason);
         free(l);
+        leftovers--;
         char *text = reason ? sup_reason_to_string(reason) : NULL;
         sup_log(LOG_INFO, "%s: old process exited after the upgrade: %s", sup_entry_name(e), text ? text : "normal");
         free(text);
@@ -127,6 +142,7 @@ static void finish_ok(upgrade *u) {
                 return;
         }
         *l = (leftover) { .e = u->e, .pid = u->old_pid };
+        leftovers++;
         tell_old(u, GENSUP__SYS_REQUEST__OP__UPGRADE_COMMIT);
         sup_proc_adopt(u->new, u->old, on_old_exit, l);
         sup_entry_adopt(u->e, u->new);

@@ -19,5 +19,10 @@ typedef void (*sup_upgrade_done)(void *userdata, int r, const char *error, json_
  * -EBUSY (not running, or upgrading), -ENOTCONN (not a gensup server). */
 int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_upgrade_done done, void *userdata,
                       char **ret_error);
+/* Whether e is being upgraded, or any child is (sup_upgrade_any), or an
+ * old process that handed over has not yet exited: requests that would
+ * stop or forget a child wait for that. */
+bool sup_upgrade_busy(const sup_entry *e);
+bool sup_upgrade_any(void);
 
 #endif

@@ -225,6 +225,40 @@ START_TEST(test_rollback_timeout) {
 }
 END_TEST
 
+/* While an upgrade is under way, what would stop or forget the child
+ * (terminate-child, restart, delete-child, reload) is refused, not
+ * carried out under the upgrade's feet; once it is over they work. */
+START_TEST(test_busy_while_upgrading) {
+        gsd *d = start("start_timeout = 8000;");
+        pid_t up = fork();
+        ck_assert_int_ge(up, 0);
+        if (up == 0) {
+                const char *args[] = { "cnt", "--extra=hang", NULL };
+                _exit(gsd_ctl(d, "upgrade", args, NULL, NULL) == 0 ? 0 : 1);
+        }
+        ck_assert_int_eq(gsd_wait_log(d, "code_change: hanging", IT_WAIT_MS), 0);
+        const char *cnt[] = { "cnt", NULL };
+        const char *root_cnt[] = { "root", "cnt", NULL };
+        char *err = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "terminate-child", root_cnt, NULL, &err), EBUSY);
+        ck_assert_msg(err && strstr(err, "upgrade"), "error: %s", err ? err : "(none)");
+        free(err);
+        err = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "restart", cnt, NULL, &err), EBUSY);
+        free(err);
+        err = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "reload", NULL, NULL, &err), EBUSY);
+        ck_assert_msg(err && strstr(err, "upgrade"), "error: %s", err ? err : "(none)");
+        free(err);
+
+        int status = 0;
+        ck_assert_int_eq(it_wait_exit(up, IT_WAIT_MS, &status), 0);
+        ck_assert(it_exited_with(status, 1));   /* rolled back at the start timeout */
+        ck_assert_int_eq(gsd_ctl(d, "terminate-child", root_cnt, NULL, NULL), 0);
+        gsd_finish(d);
+}
+END_TEST
+
 START_TEST(test_rollback_no_program) {
         const char *args[] = { "cnt", it_path("no-such-program"), NULL };
         assert_rolls_back(NULL, args, "No such file");
@@ -393,6 +427,7 @@ Suite *upgrade_suite(void) {
         tcase_add_test(tc, test_rollback_code_change_error);
         tcase_add_test(tc, test_rollback_crash);
         tcase_add_test(tc, test_rollback_timeout);
+        tcase_add_test(tc, test_busy_while_upgrading);
         tcase_add_test(tc, test_rollback_no_program);
         tcase_add_test(tc, test_rollback_no_code_change);
         tcase_add_test(tc, test_deferred_reply_and_extra);
