@@ -259,45 +259,31 @@ static int memfd_take(ipc_conn *c, const ipc_frame *f) {
         return fd;
 }
 
-/* A view's payload: copied into the connection's memfd buffer, kept for
- * the next one (valid until the next frame, as every view). */
-static int memfd_view(ipc_conn *c, ipc_frame *f) {
+/* The frame's payload, read out of its memfd: into the connection's
+ * memfd buffer, kept for the next one (a view: valid until the next
+ * frame, as every view), or (owned) into a buffer of the frame's own. */
+static int memfd_payload(ipc_conn *c, ipc_frame *f, bool owned) {
         int fd = memfd_take(c, f);
         if (fd < 0)
                 return fd;
         size_t len = (size_t) f->memfd_len;
-        if (len > c->mbuf_cap) {
-                uint8_t *p = realloc(c->mbuf, len);
-                if (!p) {
-                        close(fd);
-                        return -ENOMEM;
+        uint8_t *p = owned ? malloc(len) : c->mbuf;
+        if (!owned && len > c->mbuf_cap) {
+                p = realloc(c->mbuf, len);
+                if (p) {
+                        c->mbuf = p;
+                        c->mbuf_cap = len;
                 }
-                c->mbuf = p;
-                c->mbuf_cap = len;
         }
-        int r = ipc_memfd_read(fd, c->mbuf, len);
-        close(fd);
-        if (r < 0)
-                return r;
-        f->payload.data = c->mbuf;
-        f->payload.len = len;
-        return 0;
-}
-
-/* An owned frame's payload: read out of the memfd into its own buffer. */
-static int memfd_owned(ipc_conn *c, ipc_frame *f) {
-        int fd = memfd_take(c, f);
-        if (fd < 0)
-                return fd;
-        uint8_t *p = malloc((size_t) f->memfd_len);
-        int r = p ? ipc_memfd_read(fd, p, (size_t) f->memfd_len) : -ENOMEM;
+        int r = p ? ipc_memfd_read(fd, p, len) : -ENOMEM;
         close(fd);
         if (r < 0) {
-                free(p);
+                if (owned)
+                        free(p);
                 return r;
         }
         f->payload.data = p;
-        f->payload.len = (size_t) f->memfd_len;
+        f->payload.len = len;
         return 0;
 }
 
@@ -329,7 +315,7 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
                 return -EBADMSG;
         c->in_start += (size_t) wire;
         if (f->memfd_len > 0) {
-                int r = memfd_owned(c, f);
+                int r = memfd_payload(c, f, true);
                 if (r < 0) {
                         ipc_frame_free(f);
                         return r;
@@ -420,7 +406,9 @@ static size_t simple_size(const ipc_frame *f) {
         return n;
 }
 
-static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
+/* A simple body up to the payload's bytes: kind, ref, and the payload's
+ * tag and length. Returns its length. */
+static size_t simple_head(const ipc_frame *f, uint8_t *out) {
         size_t n = 0;
 
         out[n++] = 0x08;
@@ -432,10 +420,16 @@ static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
         if (f->payload.len > 0) {
                 out[n++] = 0x1a;
                 n += ipc_varint_encode(f->payload.len, out + n);
-                memcpy(out + n, f->payload.data, f->payload.len);
-                n += f->payload.len;
         }
         return n;
+}
+
+static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
+        size_t n = simple_head(f, out);
+
+        if (f->payload.len > 0)
+                memcpy(out + n, f->payload.data, f->payload.len);
+        return n + f->payload.len;
 }
 
 int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
@@ -453,7 +447,7 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         if (simple_decode(body, len, storage)) {
                 c->in_start += (size_t) wire;
                 if (storage->memfd_len > 0) {
-                        int r = memfd_view(c, storage);
+                        int r = memfd_payload(c, storage, false);
                         if (r < 0)
                                 return r;
                 }
@@ -565,29 +559,15 @@ static void sndbuf_fit(ipc_conn *c, size_t wire) {
         c->sndbuf = (size_t) v;
 }
 
-/* The head of a simple frame: length prefix, kind, ref and the payload's
- * tag and length; the payload's bytes follow. Returns its length. */
-static size_t simple_head(const ipc_frame *f, size_t body, uint8_t *out) {
-        size_t n = ipc_varint_encode(body, out);
-
-        out[n++] = 0x08;
-        n += ipc_varint_encode((uint64_t) f->kind, out + n);
-        if (f->ref != 0) {
-                out[n++] = 0x10;
-                n += ipc_varint_encode(f->ref, out + n);
-        }
-        out[n++] = 0x1a;
-        n += ipc_varint_encode(f->payload.len, out + n);
-        return n;
-}
-
 /* A large payload with nothing queued before it is written straight from
  * the caller's memory (one copy fewer); what the socket does not take is
  * queued as usual. Returns 1 if it was handled (all written or the rest
  * queued), 0 to queue it the usual way, or -errno. */
 static int send_direct(ipc_conn *c, const ipc_frame *f, size_t body) {
         uint8_t head[4 * VARINT_MAX + 4];
-        size_t hn = simple_head(f, body, head);
+        /* The length prefix, then the body up to the payload's bytes. */
+        size_t hn = ipc_varint_encode(body, head);
+        hn += simple_head(f, head + hn);
         struct iovec iov[2] = {
                 { .iov_base = head, .iov_len = hn },
                 { .iov_base = f->payload.data, .iov_len = f->payload.len },
@@ -618,12 +598,13 @@ static int send_direct(ipc_conn *c, const ipc_frame *f, size_t body) {
 }
 
 int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
-        if (fd < 0 && c->memfd_min > 0 && f->payload.len >= c->memfd_min && carries_data(f) && is_simple(f)) {
+        bool simple = is_simple(f);
+
+        if (fd < 0 && c->memfd_min > 0 && f->payload.len >= c->memfd_min && carries_data(f) && simple) {
                 int r = queue_memfd(c, f);
                 if (r != 0)
                         return r < 0 ? r : 0;
         }
-        bool simple = is_simple(f);
         size_t body = simple ? simple_size(f) : gensup__frame__get_packed_size(f);
 
         if (body > c->max_frame)

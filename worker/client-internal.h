@@ -90,12 +90,12 @@ struct gs_client {
         gs_buf scratch;       /* packing typed requests */
 };
 
-/* CLOCK_MONOTONIC deadline in ns for a timeout in ms; -1 for forever. */
 /* Before this thread waits on any client: what its clients batched
  * leaves too, as far as the sockets take it now, so that a thread's
  * messages leave in the order sent, as an OTP process's do (gs_call(3),
  * BATCHING). */
 GS__HIDDEN void gs__client_flush_thread(void);
+/* CLOCK_MONOTONIC deadline in ns for a timeout in ms; -1 for forever. */
 GS__HIDDEN int64_t gs__deadline(int timeout_ms);
 /* Milliseconds left until deadline, rounded up, for poll: -1 forever. */
 GS__HIDDEN int gs__remaining_ms(int64_t deadline);

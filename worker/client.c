@@ -521,7 +521,7 @@ void gs__client_flush_thread(void) {
 static int batch_after_queue(gs_client *c) {
         size_t limit = c->corked ? GS__CORK_LIMIT : c->batch_limit;
 
-        if (ipc_conn_pending(c->conn) >= limit || limit == 0)
+        if (ipc_conn_pending(c->conn) >= limit)   /* always with limit 0 */
                 return flush_all(c, -1);
         if (!c->batch.linked)
                 gs__batch_note(&c->batch);

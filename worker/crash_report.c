@@ -19,7 +19,6 @@
  * reason stay {signal,NAME}. The state and the message's bytes are not
  * shown then: format_status cannot run in a signal handler, and secrets
  * stay out. Calls the user's format callbacks and ipc/ only. */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,21 +140,9 @@ void gs__crash_capture(gs_server *s, const char *reason) {
         s->crash_text = (char *) b.data;
 }
 
-static void write_all(const char *p, size_t len) {
-        while (len > 0) {
-                ssize_t n = write(STDERR_FILENO, p, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return;
-                p += n;
-                len -= (size_t) n;
-        }
-}
-
 void gs__crash_write(gs_server *s) {
         if (s->crash_text)
-                write_all(s->crash_text, strlen(s->crash_text));
+                gs__stderr_write(s->crash_text, strlen(s->crash_text));
 }
 
 void gs__crash_init_failed(gs_server *s, const char *reason) {
@@ -168,7 +155,7 @@ void gs__crash_init_failed(gs_server *s, const char *reason) {
         if (s->bad_return)
                 (void) gs_buf_printf(&b, "** (%s)\n", s->bad_return);
         if (b.data)
-                write_all((char *) b.data, b.len);
+                gs__stderr_write((char *) b.data, b.len);
         gs_buf_done(&b);
 }
 
@@ -190,7 +177,7 @@ static volatile sig_atomic_t crashing;
 static pid_t crash_pid;   /* a child forked without exec has the handler, not the server's clients */
 
 static void put(const char *p) {
-        write_all(p, strlen(p));
+        gs__stderr_write(p, strlen(p));
 }
 
 static void put_u64(uint64_t v) {

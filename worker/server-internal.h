@@ -252,6 +252,9 @@ struct gs_server {
 };
 
 /* trace.c */
+/* Writes all of p to stderr, retrying on EINTR; only write(2), so a
+ * signal handler may call it too. */
+GS__HIDDEN void gs__stderr_write(const char *p, size_t len);
 GS__HIDDEN void gs__trace(gs_server *s, const char *dir, const char *what, uint64_t conn, uint64_t ref,
                           const void *data, size_t len);
 GS__HIDDEN void gs__tracef(gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -90,14 +90,20 @@ void gs__ready_push(gs__conn *c) {
         gs__conn_update(c);
 }
 
-/* The flush source runs only while some connection has output queued
- * and nobody is about to write it anyway: during a connection's io
- * callback (s->in_io) the callback writes at its end. */
-static void flush_arm(gs_server *s) {
-        if (s->flush_on || s->in_io || !s->dirty || !s->flush)
+/* The flush source runs only while there is output to write and nobody
+ * is about to write it anyway: during a connection's io callback
+ * (s->in_io) the callback writes at its end. */
+static void flush_enable(gs_server *s) {
+        if (s->flush_on || s->in_io || !s->flush)
                 return;
         if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
                 s->flush_on = true;
+}
+
+/* Some connection has output queued. */
+static void flush_arm(gs_server *s) {
+        if (s->dirty)
+                flush_enable(s);
 }
 
 static void dirty_link(gs_server *s, gs__conn *c) {
@@ -262,38 +268,32 @@ static uint64_t now_usec(gs_server *s) {
         return t;
 }
 
-static void limit_hit(gs_server *s, const gs__conn *c, gs__limit l, const char *what) {
+/* Notes the limit, and tells the connection in one ERROR frame (ref 0:
+ * the connection's, not a request's), written at once: it is closed
+ * next. */
+static void limit_tell(gs_server *s, gs__conn *c, gs__limit l, const char *what) {
+        ipc_frame f;
+
         s->hits[l]++;
         gs__notice(s, &s->rl_limit, "%s uid %u pid %d: %s", what, (unsigned) c->uid, (int) c->pid,
                    gs__limit_text(l));
-}
-
-/* A connection past a limit at accept gets one ERROR frame (ref 0: the
- * connection's, not a request's) and is closed. */
-static void conn_refuse(gs_server *s, gs__conn *c, gs__limit l) {
-        ipc_frame f;
-
-        limit_hit(s, c, l, "refused connection from");
         ipc_frame_init(&f, GENSUP__KIND__ERROR, 0);
         f.code = gs__limit_errno(l);
         f.reason = (char *) gs__limit_text(l);
         if (ipc_conn_queue(c->ipc, &f) == 0)
                 (void) ipc_conn_flush(c->ipc);
+}
+
+/* A connection past a limit at accept is told why and closed. */
+static void conn_refuse(gs_server *s, gs__conn *c, gs__limit l) {
+        limit_tell(s, c, l, "refused connection from");
         ipc_conn_free(c->ipc);
         free(c);
 }
 
 /* Closes a connection that ran out of a limit, telling it why. */
 static void conn_expire(gs__conn *c, gs__limit l) {
-        gs_server *s = c->server;
-        ipc_frame f;
-
-        limit_hit(s, c, l, "closed connection of");
-        ipc_frame_init(&f, GENSUP__KIND__ERROR, 0);
-        f.code = gs__limit_errno(l);
-        f.reason = (char *) gs__limit_text(l);
-        if (ipc_conn_queue(c->ipc, &f) == 0)
-                (void) ipc_conn_flush(c->ipc);
+        limit_tell(c->server, c, l, "closed connection of");
         gs__conn_close(c);
 }
 
@@ -677,12 +677,7 @@ void gs__flush_dirty(gs_server *s) {
 /* A client in this thread began a batch: write it at the end of this
  * callback, or in the next iteration. */
 static void batch_wakeup(void *userdata) {
-        gs_server *s = userdata;
-
-        if (s->flush_on || s->in_io || !s->flush)
-                return;
-        if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
-                s->flush_on = true;
+        flush_enable(userdata);
 }
 
 static int on_flush(sd_event_source *src, void *userdata) {

@@ -10,7 +10,7 @@
 
 #include "server-internal.h"
 
-static void trace_write(const char *line, size_t len) {
+void gs__stderr_write(const char *line, size_t len) {
         /* One write per line, so lines of several processes do not mix. */
         while (len > 0) {
                 ssize_t n = write(STDERR_FILENO, line, len);
@@ -34,7 +34,7 @@ static void vline(const gs_server *s, const char *fmt, va_list ap) {
                 return;
         size_t len = strlen(line);
         line[len++] = '\n';
-        trace_write(line, len);
+        gs__stderr_write(line, len);
 }
 
 static void line_f(const gs_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "server-internal.h"
@@ -51,12 +50,6 @@ struct gs__upgrade {
         sd_event_source *reply_src;  /* standalone: its READY or INIT_FAILED */
         char *failure;               /* new side: why the upgrade failed, for INIT_FAILED */
 };
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
 
 /* ---- the old side: pausing and resuming ---- */
 
@@ -154,13 +147,22 @@ static int handoff_flush(gs__upgrade *u) {
                 int r = ipc_conn_flush(u->handoff);
                 if (r != -EAGAIN)
                         return r;
-                uint64_t now = now_usec();
+                uint64_t now = gs__now_usec();
                 if (now >= u->deadline_usec)
                         return -ETIMEDOUT;
                 struct pollfd p = { .fd = ipc_conn_fd(u->handoff), .events = POLLOUT };
                 int left = (int) ((u->deadline_usec - now) / 1000u) + 1;
                 if (poll(&p, 1, left) < 0 && errno != EINTR)
                         return -errno;
+        }
+}
+
+/* The new side's one word to the old (READY or INIT_FAILED), given a
+ * second to leave. */
+static void handoff_tell(gs__upgrade *u, const ipc_frame *f) {
+        if (ipc_conn_queue(u->handoff, f) == 0) {
+                u->deadline_usec = gs__now_usec() + 1000u * 1000u;
+                (void) handoff_flush(u);
         }
 }
 
@@ -262,7 +264,7 @@ static int begin(gs_server *s, int handoff_fd, uint64_t deadline_ms, const char 
         s->upgrade = u;
         u->asker = asker;
         u->ref = ref;
-        u->deadline_usec = now_usec() + deadline_ms * 1000u;
+        u->deadline_usec = gs__now_usec() + deadline_ms * 1000u;
         int r = ipc_conn_new(handoff_fd, 0, &u->handoff);
         if (r >= 0 && extra && *extra && !(u->extra = strdup(extra)))
                 r = -ENOMEM;
@@ -496,10 +498,7 @@ static gs_ret fail_new(gs_server *s, const char *why) {
         u->failure = strdup(why);
         ipc_frame_init(&f, GENSUP__KIND__INIT_FAILED, 0);
         f.reason = u->failure ? u->failure : (char *) "{error,upgrade}";
-        if (ipc_conn_queue(u->handoff, &f) == 0) {
-                u->deadline_usec = now_usec() + 1000u * 1000u;
-                (void) handoff_flush(u);
-        }
+        handoff_tell(u, &f);
         return gs_ret_stop(u->failure ? u->failure : "{error,upgrade}");
 }
 
@@ -601,10 +600,7 @@ void gs__upgrade_ready(gs_server *s) {
                 return;
         ipc_frame_init(&f, GENSUP__KIND__READY, 0);
         f.vsn = s->vsn ? s->vsn : (char *) "";
-        if (ipc_conn_queue(u->handoff, &f) == 0) {
-                u->deadline_usec = now_usec() + 1000u * 1000u;
-                (void) handoff_flush(u);
-        }
+        handoff_tell(u, &f);
         gs__upgrade_free(s);
 }
 
