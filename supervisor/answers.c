@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "answer_logs.h"
 #include "answers.h"
 #include "cgroup.h"
@@ -147,6 +145,7 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
 
         switch (q->cmd->id) {
         case CTL_CMD_STATUS:
+        case CTL_CMD_IS_READY:   /* gensupctl judges the status (ctl/health.c) */
                 return query_status(d, q, ret_json, ret_error);
         case CTL_CMD_WHICH_CHILDREN:
         case CTL_CMD_COUNT_CHILDREN:
@@ -161,9 +160,6 @@ static int on_query(void *userdata, const sup_control_request *q, json_t **ret_j
         }
         case CTL_CMD_LOGS:
                 return sup_answer_logs(d, q, ret_json, ret_error);
-        case CTL_CMD_IS_READY:
-                /* gensupctl judges the status (ctl/health.c), as for status. */
-                return query_status(d, q, ret_json, ret_error);
         case CTL_CMD_EVENTS: case CTL_CMD_GET_STATE: case CTL_CMD_STATISTICS: case CTL_CMD_SUSPEND:
         case CTL_CMD_RESUME: case CTL_CMD_TRACE: case CTL_CMD_START_CHILD: case CTL_CMD_TERMINATE_CHILD:
         case CTL_CMD_RESTART_CHILD: case CTL_CMD_DELETE_CHILD: case CTL_CMD_CALL: case CTL_CMD_CAST:
@@ -180,14 +176,14 @@ typedef struct relay {
         sup_control_done done;
         void *token;
         char *name;   /* the child a sys request went to */
-        sup_daemon *d;   /* sys requests: to find the child again */
+        sup_daemon *d;   /* to find the child again (sys requests, restart) */
 } relay;
 
-static relay *relay_new(sup_control_done done, void *token, const char *name) {
+static relay *relay_new(sup_daemon *d, sup_control_done done, void *token, const char *name) {
         relay *x = calloc(1, sizeof(*x));
         if (!x)
                 return NULL;
-        *x = (relay) { .done = done, .token = token, .name = name ? strdup(name) : NULL };
+        *x = (relay) { .done = done, .token = token, .name = name ? strdup(name) : NULL, .d = d };
         if (name && !x->name) {
                 free(x);
                 return NULL;
@@ -195,13 +191,17 @@ static relay *relay_new(sup_control_done done, void *token, const char *name) {
         return x;
 }
 
+static void relay_free(relay *x) {
+        free(x->name);
+        free(x);
+}
+
 /* Answers and frees the relay. */
 static void relay_answer(relay *x, int r, const char *error, json_t *json) {
         if (r < 0 && !error)
                 error = sup_error_to_string(r);
         x->done(x->token, r, error, json);
-        free(x->name);
-        free(x);
+        relay_free(x);
 }
 
 /* ---- sys requests ---- */
@@ -244,15 +244,12 @@ static int on_sys(void *userdata, const sup_control_request *q, sup_control_done
         sup_proc *proc = sup_entry_proc(e);
         if (!proc)
                 return fail(-EOPNOTSUPP, "not a worker", ret_error);
-        relay *x = relay_new(done, token, sup_entry_name(e));
-        if (x)
-                x->d = d;
+        relay *x = relay_new(d, done, token, sup_entry_name(e));
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         int r = sup_proc_sys(proc, &sys, on_sys_done, x);
         if (r < 0) {
-                free(x->name);
-                free(x);
+                relay_free(x);
                 return fail(r, r == -ENOTCONN ? "not running, or not a gensup server (no control connection)" : NULL,
                             ret_error);
         }
@@ -384,14 +381,12 @@ static int restart(sup_daemon *d, const sup_control_request *q, sup_control_done
                 return fail_no_node(q->args[0], ret_error);
         if (!e || sup_entry_owner(e) != n)
                 return fail_no_entry(q->args[1], ret_error);
-        relay *x = relay_new(done, token, q->args[1]);
+        relay *x = relay_new(d, done, token, q->args[1]);
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
-        x->d = d;
         int r = sup_tree_ctl(n, SUP_CTL_TERMINATE_CHILD, q->args[1], NULL, NULL, on_restart_stopped, x);
         if (r < 0) {
-                free(x->name);
-                free(x);
+                relay_free(x);
                 return fail(r, NULL, ret_error);
         }
         return 0;
@@ -421,7 +416,7 @@ static int on_tree(void *userdata, const sup_control_request *q0, sup_control_do
                 return r;
         /* A new child is named by its spec, an instance by its supervisor. */
         const char *name = kind == SUP_CTL_START_CHILD || kind == SUP_CTL_START_INSTANCE ? NULL : q->args[1];
-        relay *x = relay_new(done, token, NULL);
+        relay *x = relay_new(d, done, token, NULL);
         if (!x) {
                 sup_spec_free(spec);
                 return fail(-ENOMEM, NULL, ret_error);
@@ -429,7 +424,7 @@ static int on_tree(void *userdata, const sup_control_request *q0, sup_control_do
         sup_events_request(d, q);
         r = sup_tree_ctl(n, kind, name, spec, kind == SUP_CTL_START_INSTANCE ? extra : NULL, on_tree_done, x);
         if (r < 0) {
-                free(x);
+                relay_free(x);
                 return fail(r, NULL, ret_error);
         }
         return 0;
@@ -444,7 +439,7 @@ static void on_reload_done(void *userdata, json_t *result) {
 static int on_reload(void *userdata, const sup_control_request *q, sup_control_done done, void *token,
                      char **ret_error) {
         sup_daemon *d = userdata;
-        relay *x = relay_new(done, token, NULL);
+        relay *x = relay_new(d, done, token, NULL);
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         sup_log(LOG_INFO, "reload requested by pid %d (uid %d)", (int) q->peer.pid, (int) q->peer.uid);
@@ -452,7 +447,7 @@ static int on_reload(void *userdata, const sup_control_request *q, sup_control_d
         char *error = NULL;
         int r = sup_daemon_reload(d, on_reload_done, x, &error);
         if (r < 0) {
-                free(x);
+                relay_free(x);
                 r = fail(r, error, ret_error);
         }
         free(error);
@@ -479,14 +474,14 @@ static int on_upgrade(void *userdata, const sup_control_request *q, sup_control_
         char *exec[65] = { 0 };
         for (size_t k = 0; i < q->n_args && k < 64; k++)
                 exec[k] = q->args[i++];
-        relay *x = relay_new(done, token, NULL);
+        relay *x = relay_new(d, done, token, NULL);
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
         sup_log(LOG_INFO, "upgrade of %s requested by pid %d (uid %d)", q->args[0], (int) q->peer.pid,
                 (int) q->peer.uid);
         int r = sup_upgrade_start(e, exec[0] ? exec : NULL, extra, on_upgrade_done, x, ret_error);
         if (r < 0)
-                free(x);
+                relay_free(x);
         return r;
 }
 
@@ -494,12 +489,10 @@ static void on_stop(void *userdata, const sup_control_request *q) {
         sup_daemon *d = userdata;
         if (d->stopping || !d->root)
                 return;
-        d->stopping = true;
         sup_log(LOG_INFO, "stop requested by pid %d (uid %d): stopping the tree", (int) q->peer.pid,
                 (int) q->peer.uid);
         sup_events_request(d, q);
-        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-        sup_tree_stop(d->root);
+        sup_daemon_stop(d);
 }
 
 static const sup_control_ops answers = {

@@ -685,32 +685,6 @@ static void conn_free(ctl_conn *c) {
 
 /* ---- events ---- */
 
-void sup_control_event(sup_control *ctl, json_t *event) {
-        char *line = json_dumps(event, JSON_COMPACT);
-        json_decref(event);
-        if (!line)
-                return;
-        free(ctl->events[ctl->events_next]);
-        ctl->events[ctl->events_next] = line;
-        ctl->events_next = (ctl->events_next + 1) % EVENTS_KEPT;
-        if (ctl->events_n < EVENTS_KEPT)
-                ctl->events_n++;
-
-        Gensup__Frame f;
-        Gensup__Event ev = GENSUP__EVENT__INIT;
-        ipc_frame_init(&f, GENSUP__KIND__EVENT, 0);
-        ev.time_us = sup_real_usec();
-        ev.json = line;
-        f.event = &ev;
-        for (ctl_conn *c = ctl->conns, *next; c; c = next) {
-                next = c->next;
-                if (!c->follow)
-                        continue;
-                if (ipc_conn_queue(c->conn, &f) == 0)
-                        conn_flush(c);
-        }
-}
-
 /* An EVENT frame to every connection that pick()s. */
 static void send_event(sup_control *ctl, const char *json, bool (*pick)(const ctl_conn *c, const void *arg),
                        const void *arg) {
@@ -725,6 +699,23 @@ static void send_event(sup_control *ctl, const char *json, bool (*pick)(const ct
                 if (pick(c, arg) && ipc_conn_queue(c->conn, &f) == 0)
                         conn_flush(c);
         }
+}
+
+static bool follows_events(const ctl_conn *c, const void *arg) {
+        return c->follow;
+}
+
+void sup_control_event(sup_control *ctl, json_t *event) {
+        char *line = json_dumps(event, JSON_COMPACT);
+        json_decref(event);
+        if (!line)
+                return;
+        free(ctl->events[ctl->events_next]);
+        ctl->events[ctl->events_next] = line;
+        ctl->events_next = (ctl->events_next + 1) % EVENTS_KEPT;
+        if (ctl->events_n < EVENTS_KEPT)
+                ctl->events_n++;
+        send_event(ctl, line, follows_events, NULL);
 }
 
 static bool follows_log(const ctl_conn *c, const void *name) {

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "daemon.h"
 #include "log.h"
 #include "output.h"
@@ -59,6 +61,12 @@ int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result
                 free(c);
         }
         return r;
+}
+
+void sup_daemon_stop(sup_daemon *d) {
+        d->stopping = true;
+        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+        sup_tree_stop(d->root);
 }
 
 void sup_daemon_done(sup_daemon *d) {

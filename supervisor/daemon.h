@@ -37,6 +37,9 @@ void sup_daemon_event(sup_daemon *d, const char *kind, const sup_entry *e, const
  * logs the outcome and calls done (which may be NULL). */
 int sup_daemon_reload(sup_daemon *d, void (*done)(void *userdata, json_t *result), void *userdata,
                       char **ret_error);
+/* Stops the tree in order (SIGTERM, gensupctl stop): tells systemd, and
+ * the tree's supervisors stop their children. */
+void sup_daemon_stop(sup_daemon *d);
 /* Frees everything (after the loop ended). */
 void sup_daemon_done(sup_daemon *d);
 

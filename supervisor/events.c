@@ -24,8 +24,7 @@ void sup_events_request(sup_daemon *d, const sup_control_request *q) {
         sup_control_event(d->control, j);
 }
 
-/* VmRSS from /proc/self/status, in bytes; -1 when unknown. */
-static long long self_rss(void) {
+long long sup_events_self_rss(void) {
         FILE *f = fopen("/proc/self/status", "re");
         char line[256];
         long long kib = -1;
@@ -38,9 +37,7 @@ static long long self_rss(void) {
         return kib >= 0 ? kib * 1024 : -1;
 }
 
-/* Open fds, from /proc/self/fd (the directory's own fd left out); -1
- * when unknown. */
-static long long self_fds(void) {
+long long sup_events_self_fds(void) {
         DIR *dir = opendir("/proc/self/fd");
         long long n = 0;
         struct dirent *de;
@@ -54,7 +51,7 @@ static long long self_fds(void) {
 }
 
 void sup_events_self_usage(json_t *daemon) {
-        long long rss = self_rss(), fds = self_fds();
+        long long rss = sup_events_self_rss(), fds = sup_events_self_fds();
         json_object_set_new(daemon, "rss_bytes", rss >= 0 ? json_integer(rss) : json_null());
         json_object_set_new(daemon, "fds", fds >= 0 ? json_integer(fds) : json_null());
 }

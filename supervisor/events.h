@@ -18,5 +18,9 @@ void sup_events_request(sup_daemon *d, const sup_control_request *q);
 /* Adds gensupd's own rss_bytes and fds to the status document's
  * "gensupd" object (null where /proc does not say). */
 void sup_events_self_usage(json_t *daemon);
+/* gensupd's VmRSS (/proc/self/status), in bytes, and its open fds
+ * (/proc/self/fd); -1 when unknown. Also for SIGUSR2's line. */
+long long sup_events_self_rss(void);
+long long sup_events_self_fds(void);
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -109,19 +108,10 @@ static void check_gone(sup_logfile *f, uint64_t now) {
                 file_close(f);
 }
 
-static void stamp(uint64_t usec, char *buf, size_t size) {
-        time_t t = (time_t) (usec / 1000000u);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        size_t k = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf + k, size - k, ".%06uZ ", (unsigned) (usec % 1000000u));
-}
-
 static int write_line(sup_logfile *f, uint64_t usec, const char *tag, const char *text, size_t n) {
         char head[96];
-        stamp(usec, head, sizeof(head));
-        size_t h = strlen(head);
-        snprintf(head + h, sizeof(head) - h, "%s: ", tag);
+        size_t h = sup_utc_stamp(usec, 6, head, sizeof(head));
+        snprintf(head + h, sizeof(head) - h, " %s: ", tag);
         struct iovec iov[3] = {
                 { .iov_base = head, .iov_len = strlen(head) },
                 { .iov_base = (void *) text, .iov_len = n },

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "logring.h"
 
 static const char *const stream_names[_SUP_LOG_STREAM_MAX] = {
@@ -105,12 +105,8 @@ size_t sup_logring_footprint(const sup_logring *r) {
 }
 
 json_t *sup_logline_json(const char *name, const sup_logline *l) {
-        time_t t = (time_t) (l->realtime_usec / 1000000u);
-        struct tm tm;
         char stamp[40];
-        gmtime_r(&t, &tm);
-        size_t k = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(stamp + k, sizeof(stamp) - k, ".%06uZ", (unsigned) (l->realtime_usec % 1000000u));
+        sup_utc_stamp(l->realtime_usec, 6, stamp, sizeof(stamp));
         return json_pack("{s:s,s:I,s:s,s:I,s:s,s:o,s:s%}", "name", name, "seq", (json_int_t) l->seq, "time", stamp,
                          "time_us", (json_int_t) l->realtime_usec, "stream",
                          sup_log_stream_to_string((sup_log_stream) l->stream), "pid",

@@ -21,8 +21,9 @@
 
 typedef void (*sup_reaper_handler)(const siginfo_t *si, void *userdata);
 
-/* Watches SIGCHLD (blocked by the caller) on the loop, at high priority so
- * that an exit is settled before requests about that child. */
+/* Watches SIGCHLD (blocked by the caller) on the loop, at the control
+ * socket's priority (a child that exits as fast as it is restarted must
+ * not starve gensupctl). */
 int sup_reaper_open(sd_event *e);
 void sup_reaper_close(void);
 

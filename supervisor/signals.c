@@ -1,5 +1,4 @@
 /* signals.c: gensupd's answer to each signal (signals.h). */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +10,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "reaper.h"
 #include "signals.h"
@@ -75,39 +75,15 @@ static void log_tree(sup_daemon *d) {
 
 /* ---- SIGUSR2: gensupd's own figures ---- */
 
-static long rss_kib(void) {
-        FILE *f = fopen("/proc/self/status", "re");
-        char line[256];
-        long kib = -1;
-
-        if (!f)
-                return -1;
-        while (fgets(line, sizeof(line), f))
-                if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-                        break;
-        fclose(f);
-        return kib;
-}
-
-static long open_fds(void) {
-        DIR *dir = opendir("/proc/self/fd");
-        long n = 0;
-
-        if (!dir)
-                return -1;
-        while (readdir(dir))
-                n++;
-        closedir(dir);
-        return n - 3;   /* ".", ".." and the one opendir holds */
-}
-
 static void log_self(sup_daemon *d) {
         size_t by_pidfd, by_scan;
+        long long rss = sup_events_self_rss();
 
         sup_reaper_counts(&by_pidfd, &by_scan);
-        sup_log(LOG_INFO, "self: pid %d up %llus rss %ld KiB fds %ld children %zu (pidfd %zu, scan %zu) config %s",
+        sup_log(LOG_INFO, "self: pid %d up %llus rss %lld KiB fds %lld children %zu (pidfd %zu, scan %zu) config %s",
                 (int) getpid(), (unsigned long long) ((sup_mono_usec() - d->started_usec) / 1000000u),
-                rss_kib(), open_fds(), by_pidfd + by_scan, by_pidfd, by_scan, d->config->path);
+                rss >= 0 ? rss / 1024 : -1, sup_events_self_fds(), by_pidfd + by_scan, by_pidfd, by_scan,
+                d->config->path);
 }
 
 /* ---- stopping ---- */
@@ -115,10 +91,8 @@ static void log_self(sup_daemon *d) {
 static void stop(sup_daemon *d, int signo) {
         if (d->stopping)
                 return;
-        d->stopping = true;
         sup_log(LOG_INFO, "%s: stopping the tree", strsignal(signo));
-        (void) sd_notify(0, "STOPPING=1\nSTATUS=stopping");
-        sup_tree_stop(d->root);
+        sup_daemon_stop(d);
 }
 
 /* No shutdown times: the loop ends now, and sup_daemon_done kills every

@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -170,12 +169,8 @@ int sup_sink_attach(sd_event *e) {
 /* ---- formatting ---- */
 
 static void format_stamp(uint64_t usec, char out[static STAMP_LEN + 1]) {
-        time_t sec = (time_t) (usec / 1000000u);
-        struct tm tm;
-
-        gmtime_r(&sec, &tm);
-        size_t n = strftime(out, STAMP_LEN + 1, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(out + n, STAMP_LEN + 1 - n, ".%03uZ ", (unsigned) (usec / 1000u % 1000u));
+        size_t n = sup_utc_stamp(usec, 3, out, STAMP_LEN + 1);
+        snprintf(out + n, STAMP_LEN + 1 - n, " ");
 }
 
 static size_t escaped_len(const char *text, size_t n) {

@@ -74,15 +74,13 @@ struct sup_entry {
 /* A child's history, restart count and exit counts while its supervisor
  * restarts: put by the node freed, taken by the entry of the same name in
  * the new node. The root keeps them, one per name of the config. */
-typedef struct entry_record entry_record;
-struct entry_record {
+typedef struct entry_record {
         char *name;
         sup_exit_record *history;
         size_t hist_next, hist_len;
         uint64_t exits[_IPC_REASON_KIND_MAX];
         uint64_t restarts;
-        entry_record *next;
-};
+} entry_record;
 
 struct sup_node {
         const sup_tree_env *env;
@@ -112,7 +110,7 @@ struct sup_node {
         ctl_request *ctl;              /* the request being carried out */
         sup_start_result last_start;   /* the latest start result since the request began ... */
         sup_reason last_start_failure; /* ... and why it failed */
-        entry_record *records;         /* the root: records of children whose supervisor restarted */
+        sup_namemap records;           /* the root: name -> entry_record of a child whose supervisor restarted */
 };
 
 static void node_run(sup_node *n);
@@ -252,15 +250,12 @@ static entry_record *record_free(entry_record *x) {
         return NULL;
 }
 
-/* Unlinks and returns the root's record for name, or NULL. */
+/* Removes and returns the root's record for name, or NULL. */
 static entry_record *record_take(sup_node *root, const char *name) {
-        for (entry_record **p = &root->records; *p; p = &(*p)->next)
-                if (strcmp((*p)->name, name) == 0) {
-                        entry_record *x = *p;
-                        *p = x->next;
-                        return x;
-                }
-        return NULL;
+        entry_record *x = sup_namemap_get(&root->records, name);
+        if (x)
+                sup_namemap_remove(&root->records, x->name, x);
+        return x;
 }
 
 /* A child of the config whose node is being freed while the tree goes on
@@ -283,8 +278,8 @@ static void record_put(sup_node *n, sup_entry *e) {
         x->hist_len = e->hist_len;
         memcpy(x->exits, e->exits, sizeof(x->exits));
         x->restarts = e->core->restarts;
-        x->next = root->records;
-        root->records = x;
+        if (sup_namemap_add(&root->records, x->name, x) < 0)
+                record_free(x);
 }
 
 /* A new entry of the config takes the record its name left, if any. */
@@ -1071,11 +1066,10 @@ static sup_node *node_free(sup_node *n) {
         sup_core_free(n->core);
         sup_reason_done(&n->exit_reason);
         sup_pidmap_done(&n->root_pids);
-        while (n->records) {
-                entry_record *x = n->records;
-                n->records = x->next;
-                record_free(x);
-        }
+        for (size_t i = 0; i < n->records.cap; i++)
+                if (n->records.slots[i].name)
+                        record_free(n->records.slots[i].value);
+        sup_namemap_done(&n->records);
         sup_namemap_done(&n->root_names);
         free(n);
         return NULL;

@@ -77,14 +77,7 @@ bool sup_upgrade_any(void) {
         return leftovers > 0;
 }
 
-/* The outcome is told; u goes once the old one's answer is in too. */
-static void upgrade_finished(upgrade *u) {
-        upgrade **slot = slot_of(u->e);
-        if (slot && *slot == u)
-                *slot = NULL;
-        u->finished = true;
-        if (!u->answered_old)
-                return;
+static void upgrade_free(upgrade *u) {
         if (u->old_end >= 0)
                 close(u->old_end);
         sup_strv_free(u->exec);
@@ -92,6 +85,16 @@ static void upgrade_finished(upgrade *u) {
         free(u->extra);
         free(u->why);
         free(u);
+}
+
+/* The outcome is told; u goes once the old one's answer is in too. */
+static void upgrade_finished(upgrade *u) {
+        upgrade **slot = slot_of(u->e);
+        if (slot && *slot == u)
+                *slot = NULL;
+        u->finished = true;
+        if (u->answered_old)
+                upgrade_free(u);
 }
 
 static void ignore_answer(void *userdata, Gensup__Frame *f) {
@@ -271,17 +274,12 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
                 return -ENOMEM;
         *u = (upgrade) { .e = e, .old = old, .old_pid = sup_proc_pid(old), .spec = *sup_entry_spec(e),
                          .done = done, .userdata = userdata, .old_end = -1, .answered_old = true };
-        if (extra && *extra && !(u->extra = strdup(extra))) {
-                free(u);
+        if ((extra && *extra && !(u->extra = strdup(extra))) || (exec && exec[0] && !(u->exec = sup_strv_copy(exec)))) {
+                upgrade_free(u);
                 return -ENOMEM;
         }
-        if (exec && exec[0]) {
-                if (!(u->exec = sup_strv_copy(exec))) {
-                        free(u);
-                        return -ENOMEM;
-                }
+        if (u->exec)
                 u->spec.exec = u->exec;
-        }
         if (sup_proc_vsn(old))
                 u->old_vsn = strdup(sup_proc_vsn(old));
         *slot = u;
@@ -298,12 +296,7 @@ int sup_upgrade_start(sup_entry *e, char *const *exec, const char *extra, sup_up
                 sup_log(LOG_WARNING, "%s: upgrade failed, the old process runs on: %s", sup_entry_name(e),
                         strerror(-r));
                 *slot = NULL;
-                if (u->old_end >= 0)
-                        close(u->old_end);
-                sup_strv_free(u->exec);
-                free(u->old_vsn);
-                free(u->extra);
-                free(u);
+                upgrade_free(u);
         }
         return r;
 }
