@@ -5,7 +5,7 @@
  * command table ../commands.c; no gensupd object):
  *   main.c    options, the command line, and running one command
  *             (connect, send, wait, print for gensupd; call and cast);
- *   io.c      the wire: connecting, send_frame, recv_frame, the answer,
+ *   io.c      the wire: connecting, ctl_send_frame, ctl_recv_frame, the answer,
  *             events --follow, and call/cast to a server;
  *   output.c  what people read: tables, key: value blocks, one print_*
  *             per command, JSON, and the error lines on stderr;

@@ -1,6 +1,6 @@
 /* io.c: gensupctl talking to gensupd over control.sock.
  *
- * Map: the deadline clock; send_frame and recv_frame (non-blocking
+ * Map: the deadline clock; ctl_send_frame and ctl_recv_frame (non-blocking
  * ipc_conn, waiting with poll until a deadline); then the four steps of a
  * command, which main.c runs in order: connect (find the socket),
  * send (one CTL frame), wait (the CTL_REPLY, EVENT frames before it
@@ -45,7 +45,7 @@ static int left_ms(int64_t deadline) {
 
 /* ---- frames ---- */
 
-static int send_frame(ipc_conn *c, const ipc_frame *f, int64_t deadline) {
+int ctl_send_frame(ipc_conn *c, const ipc_frame *f, int64_t deadline) {
         int r = ipc_conn_queue(c, f);
         if (r < 0)
                 return r;
@@ -61,9 +61,7 @@ static int send_frame(ipc_conn *c, const ipc_frame *f, int64_t deadline) {
         }
 }
 
-/* The next frame: 0 with *ret, -ETIMEDOUT, -ECONNRESET (EOF), -EBADMSG,
- * -EMSGSIZE or another -errno. */
-static int recv_frame(ipc_conn *c, int64_t deadline, ipc_frame **ret) {
+int ctl_recv_frame(ipc_conn *c, int64_t deadline, ipc_frame **ret) {
         for (;;) {
                 ipc_frame *f = NULL;
                 int r = ipc_conn_next(c, &f);
@@ -153,7 +151,7 @@ int ctl_daemon_send(ipc_conn *c, const ctl_command *cmd, char **args, size_t n_a
         req.timeout_ms = timeout_ms < 0 ? 0 : (uint32_t) timeout_ms;
         f.ctl = &req;
 
-        int r = send_frame(c, &f, deadline);
+        int r = ctl_send_frame(c, &f, deadline);
         /* A refused peer may find the connection closed before its request
          * is written: the answer that says why is still to be read. */
         if (r >= 0 || r == -ECONNRESET || r == -EPIPE)
@@ -172,7 +170,7 @@ int ctl_daemon_send(ipc_conn *c, const ctl_command *cmd, char **args, size_t n_a
 static int recv_reply(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, ipc_frame **ret) {
         for (;;) {
                 ipc_frame *in = NULL;
-                int r = recv_frame(c, deadline, &in);
+                int r = ctl_recv_frame(c, deadline, &in);
                 if (r == -ETIMEDOUT)
                         ctl_fail(cmd, "no answer from gensupd within %d ms (--timeout)", timeout_ms);
                 else if (r == -ECONNRESET)

@@ -15,6 +15,14 @@
  * timeout_ms < 0. */
 int64_t ctl_deadline(int timeout_ms);
 
+/* Queues f and writes it out, waiting until deadline (ctl_deadline) if
+ * the socket is full: 0, -ETIMEDOUT or another -errno. */
+int ctl_send_frame(ipc_conn *c, const ipc_frame *f, int64_t deadline);
+/* The next frame, read and waited for until deadline: 0 with *ret (the
+ * caller frees it), -ETIMEDOUT, -ECONNRESET (EOF), -EBADMSG, -EMSGSIZE or
+ * another -errno. Nothing printed. */
+int ctl_recv_frame(ipc_conn *c, int64_t deadline, ipc_frame **ret);
+
 /* Connects to gensupd's control socket: -s, else control.sock in the
  * runtime directory. 0 with *ret, or -errno. */
 int ctl_daemon_connect(const ctl_opts *o, const ctl_command *cmd, ipc_conn **ret);
@@ -30,10 +38,9 @@ int ctl_daemon_wait(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t
  * caller frees it; ctl_reply->json is gensupd's document as it sent it). */
 int ctl_daemon_wait_frame(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline,
                           ipc_frame **ret_frame);
-/* Waits for the answer and prints gensupd's JSON document as it came
- * (--json, ctl_json_as_sent): EXIT_OK or EXIT_FAILED. */
-/* Waits for gensupd's answer and prints its JSON as it came; with
- * ret_doc, parses it too (for an exit status that depends on it). */
+/* Waits for gensupd's answer and prints its JSON as it came (--json,
+ * ctl_json_as_sent); with ret_doc, parses it too (for an exit status
+ * that depends on it). EXIT_OK or EXIT_FAILED. */
 int ctl_daemon_print_as_sent(ipc_conn *c, const ctl_command *cmd, int timeout_ms, int64_t deadline, json_t **ret_doc);
 /* events --follow: prints EVENT frames until the user interrupts (SIGINT,
  * SIGTERM, SIGHUP: EXIT_OK) or gensupd closes the connection

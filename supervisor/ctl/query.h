@@ -21,8 +21,5 @@
  * stderr). */
 int ctl_query_many(ipc_conn *c, const ctl_command *command, char *const *names, size_t n, int timeout_ms,
                    json_t **ret_docs);
-/* One request without arguments: 0 with *ret_doc, or -errno (said on
- * stderr). */
-int ctl_query_one(const ctl_opts *o, const ctl_command *command, json_t **ret_doc);
 
 #endif

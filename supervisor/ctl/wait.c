@@ -25,30 +25,30 @@ static int exit_status(const ipc_frame *f) {
         return status;
 }
 
+/* Takes every complete frame held; the last exit status among them
+ * goes into *status. */
+static void take_held(ipc_conn *c, int *status) {
+        ipc_frame *f = NULL;
+        while (ipc_conn_next(c, &f) > 0) {
+                int s = exit_status(f);
+                if (s >= 0)
+                        *status = s;
+                ipc_frame_free(f);
+                f = NULL;
+        }
+}
+
 /* Reads until gensupd closes the connection; the status it told, or -1. */
 static int read_until_closed(ipc_conn *c) {
         int status = -1;
         for (;;) {
-                ipc_frame *f = NULL;
-                while (ipc_conn_next(c, &f) > 0) {
-                        int s = exit_status(f);
-                        if (s >= 0)
-                                status = s;
-                        ipc_frame_free(f);
-                        f = NULL;
-                }
+                take_held(c, &status);
                 struct pollfd p = { .fd = ipc_conn_fd(c), .events = POLLIN };
                 if (poll(&p, 1, -1) < 0 && errno != EINTR)
                         return status;
                 int r = ipc_conn_read(c);
                 if (r < 0 && r != -EAGAIN) {
-                        while (ipc_conn_next(c, &f) > 0) {
-                                int s = exit_status(f);
-                                if (s >= 0)
-                                        status = s;
-                                ipc_frame_free(f);
-                                f = NULL;
-                        }
+                        take_held(c, &status);
                         return status;
                 }
         }
