@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define MAX_SIZES 16
 #define MAX_ROUNDS 64
 
@@ -71,15 +73,10 @@ static int cmp_i64(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
+/* The p-quantile of n values (sorted in place). */
 static double pct(double *v, size_t n, double p) {
-        qsort(v, n, sizeof(*v), cmp_double);
-        size_t i = (size_t) (p * (double) (n - 1) + 0.5);
-        return v[i < n ? i : n - 1];
+        qsort(v, n, sizeof(*v), bench_cmp_double);
+        return bench_quantile_sorted(v, n, p);
 }
 
 /* The D stamps of a run's stamps file: the gaps between consecutive ones. */

@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "it.h"
@@ -202,17 +201,6 @@ static json_int_t num(json_t *obj, const char *key) {
         return json_integer_value(v);
 }
 
-static void nap_ms(long ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The status of one child (status NAME), or NULL if gensupctl fails. */
 static json_t *child_status(const char *name) {
         ctl_result r;
@@ -225,7 +213,7 @@ static json_t *child_status(const char *name) {
 /* Waits until child name is running with a pid other than old_pid and at
  * least `restarts` restarts. Returns its pid. */
 static pid_t wait_running(const char *name, pid_t old_pid, json_int_t restarts) {
-        int64_t deadline = now_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 json_t *c = child_status(name);
                 const char *state = c ? json_string_value(json_object_get(c, "state")) : NULL;
@@ -237,8 +225,8 @@ static pid_t wait_running(const char *name, pid_t old_pid, json_int_t restarts) 
                         return p;
                 }
                 json_decref(c);
-                ck_assert_msg(now_ms() < deadline, "%s did not come back running", name);
-                nap_ms(20);
+                ck_assert_msg(it_now_ms() < deadline, "%s did not come back running", name);
+                it_nap_ms(20);
         }
 }
 
@@ -271,7 +259,7 @@ static void setup(void) {
         ck_assert_int_gt(gensupd_pid, 0);
 
         /* Ready when control.sock answers status and every child runs. */
-        int64_t deadline = now_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 ctl_result r;
                 ctl_run(&r, "--json", "status");
@@ -292,8 +280,8 @@ static void setup(void) {
                 int status;
                 ck_assert_msg(it_wait_exit(gensupd_pid, 0, &status) == -ETIMEDOUT, "gensupd exited: %s",
                               it_read_file(gensupd_log));
-                ck_assert_msg(now_ms() < deadline, "gensupd did not get ready");
-                nap_ms(20);
+                ck_assert_msg(it_now_ms() < deadline, "gensupd did not get ready");
+                it_nap_ms(20);
         }
         /* tree_ready follows from the loop a moment later: wait for it, so
          * that every case starts from the same event log. */
@@ -305,8 +293,8 @@ static void setup(void) {
                         ready |= strcmp(str(ev, "event"), "tree_ready") == 0;
                 json_decref(doc);
                 if (!ready) {
-                        ck_assert_msg(now_ms() < deadline, "no tree_ready event");
-                        nap_ms(20);
+                        ck_assert_msg(it_now_ms() < deadline, "no tree_ready event");
+                        it_nap_ms(20);
                 }
         }
 }
@@ -462,7 +450,7 @@ START_TEST(test_start_terminate_restart_delete) {
         json_decref(doc);
         /* Not our child: gone once kill(0) fails (gensupd has reaped it). */
         for (int i = 0; i < IT_WAIT_MS / 10 && kill(pid, 0) == 0; i++)
-                nap_ms(10);
+                it_nap_ms(10);
         ck_assert_int_ne(kill(pid, 0), 0);
         doc = ctl_json("status", "w2");
         ck_assert_str_eq(str(doc, "state"), "stopped");
@@ -961,14 +949,14 @@ START_TEST(test_bad_frames_rate_limited) {
         }
         /* The last summary comes when its interval ends (5 s). */
         size_t lines, held;
-        int64_t deadline = now_ms() + 4 * IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + 4 * IT_WAIT_MS;
         for (;;) {
                 count_bad_frame_lines(&lines, &held);
                 if (lines + held >= BAD_CLIENTS)
                         break;
-                ck_assert_msg(now_ms() < deadline, "%zu lines and %zu suppressed for %d bad frames", lines, held,
+                ck_assert_msg(it_now_ms() < deadline, "%zu lines and %zu suppressed for %d bad frames", lines, held,
                               BAD_CLIENTS);
-                nap_ms(50);
+                it_nap_ms(50);
         }
         ck_assert_int_eq(lines + held, BAD_CLIENTS);
         ck_assert_int_ge(held, 1);
@@ -1073,16 +1061,16 @@ START_TEST(test_out_of_fds) {
                 ck_assert_ptr_nonnull(held[i]);
         }
         /* gensupd took what it could: its table is full. */
-        int64_t deadline = now_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         while (count_fds(gensupd_pid) < lim.rlim_cur) {
-                ck_assert_msg(now_ms() < deadline, "gensupd holds %zu fds, not %zu", count_fds(gensupd_pid),
+                ck_assert_msg(it_now_ms() < deadline, "gensupd holds %zu fds, not %zu", count_fds(gensupd_pid),
                               (size_t) lim.rlim_cur);
-                nap_ms(10);
+                it_nap_ms(10);
         }
         int running = 0;
         for (int i = 0; i < SAMPLES; i++) {
                 running += proc_state(gensupd_pid) == 'R';
-                nap_ms(1);
+                it_nap_ms(1);
         }
         ck_assert_msg(running < SAMPLES / 2, "gensupd was running in %d of %d samples: it spins", running, SAMPLES);
 

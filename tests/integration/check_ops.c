@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sup.h"
@@ -27,17 +26,6 @@ static void teardown(void) {
                 it_kill(follower);
         follower = 0;
         D = gsd_free(D);
-}
-
-static void nap_ms(int ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- running gensupctl ---- */
@@ -98,7 +86,7 @@ static json_t *logs_json(const char *name, const char *n) {
 /* Waits until `logs NAME` has a line whose text is text; returns that
  * line (a new reference). */
 static json_t *wait_log_line(const char *name, const char *text) {
-        int64_t deadline = mono_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 json_t *all = logs_json(name, NULL);
                 size_t i;
@@ -111,8 +99,8 @@ static json_t *wait_log_line(const char *name, const char *text) {
                         }
                 }
                 json_decref(all);
-                ck_assert_msg(mono_ms() < deadline, "no line '%s' in logs %s", text, name);
-                nap_ms(20);
+                ck_assert_msg(it_now_ms() < deadline, "no line '%s' in logs %s", text, name);
+                it_nap_ms(20);
         }
 }
 

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "gensup.h"
@@ -133,16 +132,10 @@ static Gensup__Statistics stats(ipc_conn *c) {
         return st;
 }
 
-static void sleep_ms(long ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 /* Waits until the server has handled n calls. */
 static void wait_calls(ipc_conn *c, uint64_t n) {
         for (int i = 0; i < T_MS / 5 && stats(c).calls < n; i++)
-                sleep_ms(5);
+                it_nap_ms(5);
         ck_assert_uint_eq(stats(c).calls, n);
 }
 
@@ -159,7 +152,7 @@ static size_t count_in_file(const char *path, const char *text) {
 /* Waits until text occurs at least n times in the file at path. */
 static void wait_count(const char *path, const char *text, size_t n) {
         for (int i = 0; i < T_MS / 5 && count_in_file(path, text) < n; i++)
-                sleep_ms(5);
+                it_nap_ms(5);
         ck_assert_uint_ge(count_in_file(path, text), n);
 }
 
@@ -797,12 +790,10 @@ START_TEST(test_hibernate_after_end) {
          * keep coming (closer than hibernate_after), it does not
          * hibernate; once they stop, it does. */
         expect_reply(c, "echo:awake", "awake");
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        do {
+        int64_t t0 = it_now_ms();
+        do
                 (void) stats(c);
-                clock_gettime(CLOCK_MONOTONIC, &t);
-        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 3000);
+        while (it_now_ms() - t0 < 3000);
         ck_assert_uint_eq(count_in_file(s.err, "hibend: hibernate\n"), 1);
         wait_count(s.err, "hibend: hibernate\n", 2);
         ipc_conn_free(c);
@@ -838,7 +829,7 @@ START_TEST(test_noreply_later_reply) {
         expect_reply(b, "count", "6");
         ipc_conn_free(a);
         for (int i = 0; i < T_MS / 5 && stats(b).connections != 1; i++)
-                sleep_ms(5);
+                it_nap_ms(5);
         ck_assert_uint_eq(stats(b).connections, 1);
         expect_reply(b, "answer:nobody", "rc=-107");
 
@@ -1567,10 +1558,10 @@ static void open_to_all(const srv *s) {
         ck_assert_int_eq(chmod(s->sock, 0666), 0);
 }
 
-/* Runs fn(arg) in a child that has become nobody (no groups), and
- * returns its exit status: 0 if every check in it held. Nothing is
+/* Starts fn(arg) in a child that has become nobody (no groups); returns
+ * its pid. Its exit status is 0 if every check in it held. Nothing is
  * exec'd: the checkout may be unreadable to nobody. */
-static int as_nobody(void (*fn)(const void *arg), const void *arg) {
+static pid_t nobody_spawn(void (*fn)(const void *arg), const void *arg) {
         struct passwd *pw = getpwnam("nobody");
         ck_assert_ptr_nonnull(pw);
         uid_t uid = pw->pw_uid;
@@ -1583,6 +1574,12 @@ static int as_nobody(void (*fn)(const void *arg), const void *arg) {
                 fn(arg);
                 _exit(0);
         }
+        return pid;
+}
+
+/* Runs fn(arg) as nobody (nobody_spawn) and returns its exit status. */
+static int as_nobody(void (*fn)(const void *arg), const void *arg) {
+        pid_t pid = nobody_spawn(fn, arg);
         int status = 0;
         ck_assert_int_eq(it_wait_exit(pid, 4 * T_MS, &status), 0);
         ck_assert_int_eq(WIFEXITED(status), 1);
@@ -1717,7 +1714,7 @@ START_TEST(test_max_connections) {
         /* A slot freed is a slot taken again. */
         ipc_conn_free(c[3]);
         for (int i = 0; i < 1000 && stats(c[0]).connections != 3; i++)
-                sleep_ms(5);
+                it_nap_ms(5);
         c[3] = conn(&s);
         expect_reply(c[3], "echo:again", "again");
         for (int i = 0; i < 4; i++)
@@ -1778,22 +1775,6 @@ static void nobody_hogs(const void *arg) {
         free(kept);
 }
 
-static int as_nobody_bg(void (*fn)(const void *arg), const void *arg, pid_t *ret_pid) {
-        struct passwd *pw = getpwnam("nobody");
-        ck_assert_ptr_nonnull(pw);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-                if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-                    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-                        _exit(99);
-                fn(arg);
-                _exit(0);
-        }
-        *ret_pid = pid;
-        return 0;
-}
-
 /* Issue: 1024 idle connections from one unprivileged uid locked everyone
  * out, root included (0 of 20 calls). */
 START_TEST(test_uid_quota_keeps_root_in) {
@@ -1804,8 +1785,7 @@ START_TEST(test_uid_quota_keeps_root_in) {
         ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
         ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
         hog h = { .s = &s, .ready_fd = ready[1], .go_fd = go[0] };
-        pid_t pid;
-        as_nobody_bg(nobody_hogs, &h, &pid);
+        pid_t pid = nobody_spawn(nobody_hogs, &h);
 
         uint32_t taken = 0;
         struct pollfd p = { .fd = ready[0], .events = POLLIN };
@@ -1821,7 +1801,7 @@ START_TEST(test_uid_quota_keeps_root_in) {
         ipc_conn *c = conn(&s);
         /* Root's 20 are closed; wait until the server has seen them go. */
         for (int i = 0; i < 1000 && stats(c).connections != taken + 1; i++)
-                sleep_ms(5);
+                it_nap_ms(5);
         Gensup__Statistics st = stats(c);
         ck_assert_uint_eq(taken, st.max_connections / 4);
         ck_assert_uint_ge(st.refused_uid_quota, 1);
@@ -1975,7 +1955,7 @@ START_TEST(test_gensupd_killed_terminate) {
                 ck_assert_int_eq(gsd_wait_exit(d, T_MS, &status), 0);
                 ck_assert_int_eq(it_wait_file_contains(tlog, "terminate shutdown\nterminate done\n", T_MS), 0);
                 for (int i = 0; i < T_MS / 5 && (gsd_pid_alive(traps) || gsd_pid_alive(plain)); i++)
-                        sleep_ms(5);
+                        it_nap_ms(5);
                 ck_assert(!gsd_pid_alive(traps));
                 ck_assert(!gsd_pid_alive(plain));
                 ck_assert_ptr_null(it_read_file(tlog2));

@@ -309,17 +309,7 @@ END_TEST
  * are each seen exactly once and restarted. */
 START_TEST(mass_exits) {
         enum { N = 60 };
-        char *conf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&conf, &len);
-        fprintf(f, "supervisor = { name = \"root\"; intensity = 1000; period = 1; children = (\n");
-        for (int i = 0; i < N; i++)
-                fprintf(f, "  { name = \"m%d\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; }%s\n", i,
-                        i + 1 < N ? "," : "");
-        fprintf(f, "); };\n");
-        fclose(f);
-        char *path = gsd_write_file("mass.conf", "%s", conf);
-        free(conf);
+        char *path = gsd_sleepers_conf("mass.conf", N, "m", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
         pid_t pids[N];

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sup.h"
@@ -27,11 +26,6 @@ static pid_t GSD_PID;   /* gensupd as seen from here (D->pid is unshare, when PI
 static void teardown(void) {
         D = gsd_finish(D);
         GSD_PID = 0;
-}
-
-static void nap(void) {
-        struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
 }
 
 /* The first pid in /proc/PID/task/PID/children, 0 when none (yet). */
@@ -80,7 +74,7 @@ static void start_pid1(const char *config) {
                 if (GSD_PID && code == 0)
                         return;
                 ck_assert_msg(gsd_pid_alive(D->pid), "gensupd as PID 1 did not start: %s", gsd_log_text(D));
-                nap();
+                it_nap_ms(10);
         }
         ck_abort_msg("gensupd as PID 1 did not answer");
 }
@@ -165,7 +159,7 @@ static void assert_orphan_reaped(void) {
         ck_assert_int_gt(inner, 1);
 
         pid_t orphan = 0;
-        for (int i = 0; i < IT_WAIT_MS / 10 && !orphan; i++, nap())
+        for (int i = 0; i < IT_WAIT_MS / 10 && !orphan; i++, it_nap_ms(10))
                 orphan = child_of_gensupd(inner);
         ck_assert_msg(orphan > 0, "the orphan (pid %d inside) is not gensupd's child", (int) inner);
 
@@ -178,7 +172,7 @@ static void assert_orphan_reaped(void) {
 
         char *proc = it_strf("/proc/%d", (int) orphan);
         for (int i = 0; i < IT_WAIT_MS / 10 && access(proc, F_OK) == 0; i++)
-                nap();
+                it_nap_ms(10);
         ck_assert_msg(access(proc, F_OK) != 0, "the orphan %d exited but was not reaped", (int) orphan);
         free(proc);
         ck_assert_int_gt(gsd_pid(D, "w"), 0);
@@ -271,7 +265,7 @@ START_TEST(pid1_gave_up_exit_1) {
         /* Two exits in the hour: one more than intensity allows. */
         for (int i = 0; i < 2; i++) {
                 pid_t w = 0;
-                for (int n = 0; n < IT_WAIT_MS / 10 && w <= 0; n++, nap())
+                for (int n = 0; n < IT_WAIT_MS / 10 && w <= 0; n++, it_nap_ms(10))
                         w = gsd_pid(D, "w");
                 ck_assert_int_gt(w, 0);
                 int fd = open(fifo, O_WRONLY | O_CLOEXEC);

@@ -29,17 +29,6 @@ static void teardown(void) {
         fifo_rfd = -1;
 }
 
-static void nap_ms(int ms) {
-        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- a gensupd whose stderr is a FIFO nobody reads ---- */
 
 /* Starts gensupd with stderr on a FIFO of one page whose read end (kept
@@ -61,10 +50,10 @@ static void start_on_fifo(const char *conf) {
         D->pid = it_spawn((char *[]) { prog, (char *) "-c", D->config, (char *) "--log-stderr", NULL }, NULL, NULL, 0,
                           fifo);
         ck_assert_int_gt(D->pid, 0);
-        int64_t deadline = mono_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         while (gsd_ctl(D, "status", NULL, NULL, NULL) != 0) {
-                ck_assert_msg(mono_ms() < deadline, "gensupd did not answer");
-                nap_ms(10);
+                ck_assert_msg(it_now_ms() < deadline, "gensupd did not answer");
+                it_nap_ms(10);
         }
 }
 
@@ -73,13 +62,13 @@ static void start_on_fifo(const char *conf) {
 static void wait_fifo_full(void) {
         int wfd = open(D->log, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         ck_assert_int_ge(wfd, 0);
-        int64_t deadline = mono_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 struct pollfd p = { .fd = wfd, .events = POLLOUT };
                 if (poll(&p, 1, 0) == 0)
                         break;
-                ck_assert_msg(mono_ms() < deadline, "gensupd's stderr never filled");
-                nap_ms(10);
+                ck_assert_msg(it_now_ms() < deadline, "gensupd's stderr never filled");
+                it_nap_ms(10);
         }
         close(wfd);
 }
@@ -90,13 +79,13 @@ static char *drain_until(const char *const *needles, size_t n_needles) {
         size_t cap = 1 << 16, len = 0;
         char *buf = malloc(cap);
         ck_assert_ptr_nonnull(buf);
-        int64_t deadline = mono_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 buf[len] = '\0';
                 size_t found = 0;
                 for (size_t i = 0; i < n_needles; i++)
                         found += strstr(buf, needles[i]) != NULL;
-                if (found == n_needles || mono_ms() >= deadline)
+                if (found == n_needles || it_now_ms() >= deadline)
                         return buf;
                 struct pollfd p = { .fd = fifo_rfd, .events = POLLIN };
                 (void) poll(&p, 1, 100);
@@ -123,10 +112,10 @@ static int run_gensupctl(char *const argv[], char **ret_out) {
         close(p[1]);
         size_t cap = 1 << 16, len = 0;
         char *out = calloc(1, cap);
-        int64_t deadline = mono_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 struct pollfd pf = { .fd = p[0], .events = POLLIN };
-                int left = (int) (deadline - mono_ms());
+                int left = (int) (deadline - it_now_ms());
                 if (left <= 0 || poll(&pf, 1, left) <= 0)
                         break;
                 ssize_t r = read(p[0], out + len, cap - len - 1);

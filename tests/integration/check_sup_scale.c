@@ -29,22 +29,6 @@ static void teardown(void) {
         D = gsd_finish(D);
 }
 
-/* A config of n /bin/sleep children under root, plus extra (may be ""). */
-static char *sleepers_conf(const char *file, int n, const char *prefix, const char *extra) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        fprintf(f, "supervisor = { name = \"root\"; intensity = 100000; period = 1; children = (\n");
-        for (int i = 0; i < n; i++)
-                fprintf(f, "  { name = \"%s%d\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; }%s\n", prefix, i,
-                        i + 1 < n || *extra ? "," : "");
-        fprintf(f, "%s); };\n", extra);
-        fclose(f);
-        char *path = gsd_write_file(file, "%s", text);
-        free(text);
-        return path;
-}
-
 /* gensupctl's whole standard output for args (a shell word list), with
  * its exit status; the caller frees. */
 static char *ctl_output(const char *args, int *ret_status) {
@@ -82,7 +66,7 @@ static json_t *ctl_json_line(const char *args) {
 
 START_TEST(json_streamed_as_sent) {
         const int N = scaled(150, 20);
-        char *path = sleepers_conf("json.conf", N, "s", "");
+        char *path = gsd_sleepers_conf("json.conf", N, "s", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
         char last[16];
@@ -133,7 +117,7 @@ static bool has_child(json_t *children, const char *name) {
  * found by name, and terminated by name. */
 START_TEST(instances_named_and_found) {
         enum { N = 120 };
-        char *path = sleepers_conf("pool.conf", 0, "x",
+        char *path = gsd_sleepers_conf("pool.conf", 0, "x",
                                    "  { name = \"w-3\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; },\n"
                                    "  { name = \"pool\"; type = \"supervisor\"; strategy = \"simple_one_for_one\";\n"
                                    "    children = ( { name = \"w\"; ready = \"exec\"; restart = \"temporary\";\n"
@@ -185,7 +169,7 @@ START_TEST(mass_exits_pidfd_and_scan) {
         enum { N = 100 };
         struct rlimit rl = { 512, 512 };
         ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-        char *path = sleepers_conf("mass.conf", N, "m", "");
+        char *path = gsd_sleepers_conf("mass.conf", N, "m", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
         pid_t pids[N];

@@ -108,15 +108,16 @@ static void ensure_cleanup(void) {
         atexit(cleanup);
 }
 
-static int64_t now_ms(void) {
+int64_t it_now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nap(void) {
-        struct timespec ts = { .tv_nsec = 5 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+void it_nap_ms(long ms) {
+        struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
 }
 
 /* Strings handed out by it_strf, reachable until the process ends (never
@@ -170,7 +171,7 @@ static void start_remover(const char *dir) {
                 for (int i = 0; i < 100 && access(dir, F_OK) == 0; i++) {
                         (void) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
                         if (access(dir, F_OK) == 0)
-                                nap();
+                                it_nap_ms(5);
                 }
                 _exit(0);
         }
@@ -338,7 +339,7 @@ pid_t it_spawn(char *const argv[], char *const env[], const it_fd *fds, size_t n
 }
 
 int it_wait_socket(const char *path, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
 
         for (;;) {
                 int fd = ipc_connect(path);
@@ -346,9 +347,9 @@ int it_wait_socket(const char *path, int timeout_ms) {
                         close(fd);
                         return 0;
                 }
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(5);
         }
 }
 
@@ -370,7 +371,7 @@ static void forget(pid_t pid) {
 }
 
 int it_wait_exit(pid_t pid, int timeout_ms, int *ret_status) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
         int status;
 
         for (;;) {
@@ -384,9 +385,9 @@ int it_wait_exit(pid_t pid, int timeout_ms, int *ret_status) {
                         forget(pid);
                         return -errno;
                 }
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(5);
         }
 }
 
@@ -424,7 +425,7 @@ char *it_read_file(const char *path) {
 }
 
 int it_wait_file_contains(const char *path, const char *text, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
 
         for (;;) {
                 char *d = it_read_file(path);
@@ -432,9 +433,9 @@ int it_wait_file_contains(const char *path, const char *text, int timeout_ms) {
                 free(d);
                 if (found)
                         return 0;
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(5);
         }
 }
 
@@ -493,7 +494,7 @@ int it_send_raw(ipc_conn *c, const void *data, size_t len) {
 }
 
 int it_recv(ipc_conn *c, int timeout_ms, ipc_frame **ret) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
 
         for (;;) {
                 int r = ipc_conn_next(c, ret);
@@ -501,7 +502,7 @@ int it_recv(ipc_conn *c, int timeout_ms, ipc_frame **ret) {
                         return r;
                 if (r > 0)
                         return 0;
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - it_now_ms();
                 if (left <= 0)
                         return -ETIMEDOUT;
                 r = ipc_conn_wait(c, true, (int) left);

@@ -22,6 +22,12 @@
  * real failure waits the whole time. */
 #define IT_WAIT_MS 30000
 
+/* CLOCK_MONOTONIC in ms, for the deadline of a bounded wait. */
+int64_t it_now_ms(void);
+/* Sleeps ms (through EINTR): the pause between two polls of a bounded
+ * wait, never a wait in itself. */
+void it_nap_ms(long ms);
+
 /* Creates a fresh temporary directory, sets GENSUP_RUNTIME_DIR to it (so
  * children inherit it) and returns it; removed at exit. One per process:
  * a second call returns the same directory. */

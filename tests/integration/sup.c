@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -13,17 +12,6 @@
 #include "sup.h"
 
 #define NOTIFY_PROGRAM "/bin/systemd-notify"   /* as in GSD_NOTIFY_READY */
-
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap(void) {
-        struct timespec ts = { .tv_nsec = 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-}
 
 char *gsd_write_file(const char *name, const char *fmt, ...) {
         char *path = it_path(name);
@@ -36,6 +24,21 @@ char *gsd_write_file(const char *name, const char *fmt, ...) {
         va_end(ap);
         if (fclose(f) != 0)
                 abort();
+        return path;
+}
+
+char *gsd_sleepers_conf(const char *file, int n, const char *prefix, const char *extra) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        fprintf(f, "supervisor = { name = \"root\"; intensity = 100000; period = 1; children = (\n");
+        for (int i = 0; i < n; i++)
+                fprintf(f, "  { name = \"%s%d\"; ready = \"exec\"; exec = [\"/bin/sleep\", \"1000\"]; }%s\n", prefix, i,
+                        i + 1 < n || *extra ? "," : "");
+        fprintf(f, "%s); };\n", extra);
+        fclose(f);
+        char *path = gsd_write_file(file, "%s", text);
+        free(text);
         return path;
 }
 
@@ -78,7 +81,7 @@ int gsd_start_with(const char *config, const char *control, char *const env[], c
 
         /* Ready when the loop answers; a daemon that gave up at boot is
          * done too (the test then waits for its exit). */
-        int64_t deadline = now_ms() + IT_WAIT_MS;
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
         for (;;) {
                 if (!gsd_pid_alive(pid))
                         break;
@@ -87,11 +90,11 @@ int gsd_start_with(const char *config, const char *control, char *const env[], c
                 json_decref(j);
                 if (code == 0)
                         break;
-                if (now_ms() >= deadline) {
+                if (it_now_ms() >= deadline) {
                         gsd_free(d);
                         return -ETIMEDOUT;
                 }
-                nap();
+                it_nap_ms(10);
         }
         *ret = d;
         return 0;
@@ -237,7 +240,7 @@ pid_t gsd_pid(gsd *d, const char *name) {
 }
 
 int gsd_wait_state(gsd *d, const char *name, const char *state, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
         for (;;) {
                 json_t *c = gsd_child(d, name);
                 const char *s = gsd_str(c, "state");
@@ -245,14 +248,14 @@ int gsd_wait_state(gsd *d, const char *name, const char *state, int timeout_ms) 
                 json_decref(c);
                 if (done)
                         return 0;
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(10);
         }
 }
 
 pid_t gsd_wait_new_pid(gsd *d, const char *name, pid_t old, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
         for (;;) {
                 json_t *c = gsd_child(d, name);
                 const char *s = gsd_str(c, "state");
@@ -261,9 +264,9 @@ pid_t gsd_wait_new_pid(gsd *d, const char *name, pid_t old, int timeout_ms) {
                 json_decref(c);
                 if (done)
                         return (pid_t) pid;
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(10);
         }
 }
 
@@ -292,13 +295,13 @@ size_t gsd_history_count(gsd *d, const char *name, const char *context, const ch
 }
 
 int gsd_wait_history(gsd *d, const char *name, const char *context, const char *reason, size_t n, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
         for (;;) {
                 if (gsd_history_count(d, name, context, reason) >= n)
                         return 0;
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(10);
         }
 }
 
@@ -413,15 +416,15 @@ char *gsd_lines_join(char *const *lines) {
 }
 
 int gsd_wait_lines(const char *path, size_t n, int timeout_ms) {
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = it_now_ms() + timeout_ms;
         for (;;) {
                 char **l = gsd_lines(path);
                 size_t have = gsd_lines_count(l);
                 gsd_lines_free(l);
                 if (have >= n)
                         return 0;
-                if (now_ms() >= deadline)
+                if (it_now_ms() >= deadline)
                         return -ETIMEDOUT;
-                nap();
+                it_nap_ms(10);
         }
 }

@@ -29,6 +29,10 @@ typedef struct gsd {
 
 /* printf into <it_tmpdir()>/<name>; returns the path (caller frees). */
 char *gsd_write_file(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Writes <it_tmpdir()>/<file>: a config of n /bin/sleep children named
+ * <prefix>0 .. <prefix>n-1 under root (intensity 100000 in 1 s), then the
+ * children text extra (may be ""). Returns the path (caller frees). */
+char *gsd_sleepers_conf(const char *file, int n, const char *prefix, const char *extra);
 
 /* Starts GS_BUILD_DIR/bin/gensupd -c config --log-stderr, stderr to
  * <tmp>/gensupd.log, and waits until its control socket answers a
