@@ -22,6 +22,7 @@
 #include "events.h"
 #include "log.h"
 #include "status.h"
+#include "status_stream.h"
 #include "upgrade.h"
 
 /* ---- errors ---- */
@@ -56,9 +57,25 @@ static sup_entry *find_entry(sup_daemon *d, const char *name) {
 
 /* ---- read commands ---- */
 
+/* gensupd's rss and fds. Counting the fds reads /proc/self/fd, two to
+ * four entries per child: the figures are kept as long as the children's
+ * cgroup figures are (status_stream.h). */
+static void add_self_usage(json_t *daemon) {
+        static json_t *kept;
+        static uint64_t kept_at;
+        uint64_t now = sup_mono_usec();
+        if (!kept || now - kept_at > SUP_STATUS_USAGE_MAX_AGE_USEC) {
+                json_decref(kept);
+                kept = json_object();
+                sup_events_self_usage(kept);
+                kept_at = now;
+        }
+        json_object_update(daemon, kept);
+}
+
 /* {"gensupd": {pid, uptime_ms, config, runtime_dir, state, version,
- * containment, cgroup}, "tree": node} */
-static json_t *status_document(const sup_daemon *d) {
+ * containment, cgroup, rss_bytes, fds}} */
+static json_t *daemon_object(const sup_daemon *d) {
         json_t *daemon = json_pack("{s:i,s:I,s:s,s:s,s:s}", "pid", (int) getpid(), "uptime_ms",
                                    (json_int_t) ((sup_mono_usec() - d->started_usec) / 1000u), "config", d->config->path,
                                    "runtime_dir", d->runtime_dir, "state", d->stopping ? "stopping" : "running");
@@ -66,8 +83,14 @@ static json_t *status_document(const sup_daemon *d) {
         json_object_set_new(daemon, "containment", json_string(sup_cgroup_containment()));
         const char *cgroup = sup_cgroup_root();
         json_object_set_new(daemon, "cgroup", cgroup ? json_string(cgroup) : json_null());
-        sup_events_self_usage(daemon);
-        return json_pack("{s:o,s:o}", "gensupd", daemon, "tree", d->root ? sup_status_node(d->root) : json_null());
+        add_self_usage(daemon);
+        return daemon;
+}
+
+/* {"gensupd": daemon_object, "tree": node} */
+static json_t *status_document(const sup_daemon *d) {
+        return json_pack("{s:o,s:o}", "gensupd", daemon_object(d), "tree",
+                         d->root ? sup_status_node(d->root) : json_null());
 }
 
 static int query_status(sup_daemon *d, const sup_control_request *q, json_t **ret_json, char **ret_error) {
@@ -138,6 +161,32 @@ static int query_node(sup_daemon *d, const sup_control_request *q0, json_t **ret
                         json_object_set_new(*ret_json, "vsn", vsn ? json_string(vsn) : json_null());
         }
         return 0;
+}
+
+/* status (the tree, or a supervisor's subtree) and which-children grow
+ * with the tree: built a slice at a time (status_stream.h). The rest, and
+ * the cases with nothing to list or an error to tell, go to on_query. */
+static int on_sliced(void *userdata, const sup_control_request *q, sup_control_slices *ret, char **ret_error) {
+        sup_daemon *d = userdata;
+        if (!d->root)
+                return 0;
+        if (q->cmd->id == CTL_CMD_WHICH_CHILDREN) {
+                sup_node *n = find_node(d, q->args[0]);
+                return n ? sup_status_stream_which(&d->root, n, ret) ?: 1 : 0;
+        }
+        if (q->cmd->id != CTL_CMD_STATUS && q->cmd->id != CTL_CMD_IS_READY)
+                return 0;
+        if (q->n_args == 0) {
+                json_t *j = daemon_object(d);
+                char *head = json_dumps(j, JSON_COMPACT);
+                json_decref(j);
+                if (!head)
+                        return fail(-ENOMEM, NULL, ret_error);
+                return sup_status_stream_node(&d->root, d->root, head, ret) ?: 1;
+        }
+        /* A supervisor that runs (else on_query tells what there is). */
+        sup_node *n = find_node(d, q->args[0]);
+        return n ? sup_status_stream_node(&d->root, n, NULL, ret) ?: 1 : 0;
 }
 
 static int on_query(void *userdata, const sup_control_request *q, json_t **ret_json, char **ret_error) {
@@ -497,6 +546,7 @@ static void on_stop(void *userdata, const sup_control_request *q) {
 
 static const sup_control_ops answers = {
         .query = on_query,
+        .sliced = on_sliced,
         .tree = on_tree,
         .sys = on_sys,
         .reload = on_reload,

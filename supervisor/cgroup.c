@@ -28,6 +28,8 @@ struct sup_cgroup {
         char *path;
         char *events;        /* <path>/cgroup.events */
         bool killed;         /* cgroup.kill was written */
+        sup_cgroup_usage usage;   /* the last read (sup_cgroup_usage_recent) */
+        uint64_t usage_at;        /* CLOCK_MONOTONIC, when; 0: none kept */
 };
 
 static struct {
@@ -458,6 +460,21 @@ uint64_t sup_cgroup_oom_kills(const sup_cgroup *c) {
 
 int64_t sup_cgroup_cpu_usec(const sup_cgroup *c) {
         return keyed_value(c->path, "cpu.stat", "usage_usec");
+}
+
+/* Three or four files per child: at thousands of children, reading them
+ * for every status is most of its cost, hence the kept copy. */
+void sup_cgroup_usage_recent(sup_cgroup *c, uint64_t max_age_usec, sup_cgroup_usage *ret) {
+        uint64_t now = sup_mono_usec();
+        if (max_age_usec == 0 || c->usage_at == 0 || now - c->usage_at > max_age_usec) {
+                sup_cgroup_usage_get(c, &c->usage);
+                c->usage_at = now;
+        }
+        *ret = c->usage;
+}
+
+void sup_cgroup_usage_forget(sup_cgroup *c) {
+        c->usage_at = 0;
 }
 
 void sup_cgroup_usage_get(const sup_cgroup *c, sup_cgroup_usage *ret) {

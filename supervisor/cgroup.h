@@ -71,5 +71,10 @@ typedef struct sup_cgroup_usage {
 } sup_cgroup_usage;
 
 void sup_cgroup_usage_get(const sup_cgroup *cg, sup_cgroup_usage *ret);
+/* The same, read now when the copy kept from the last read is older than
+ * max_age_usec (0: always read). */
+void sup_cgroup_usage_recent(sup_cgroup *cg, uint64_t max_age_usec, sup_cgroup_usage *ret);
+/* Drops the kept copy (a new process in the cgroup). */
+void sup_cgroup_usage_forget(sup_cgroup *cg);
 
 #endif

@@ -10,6 +10,7 @@
  * Map: rate-limited log lines (what a peer can make us log); sending;
  * answers that come later (pending, outliving their connection if need
  * be); requests (checked against commands.h, routed to the ops);
+ * answers built in slices (a big status, one slice per loop iteration);
  * connections (16 requests per turn, half-close answered before the
  * close); accepting (refusals, and out of fds: a reserve for root and a
  * pause instead of a busy loop); events; setup.
@@ -94,6 +95,11 @@ struct ctl_conn {
         bool dead;
         bool eof;             /* the client sent all it will: answer what it asked, then close */
         bool backlog;         /* frames read and not handled yet (FRAMES_PER_TURN at a time) */
+        bool slicing;         /* an answer is being built in slices: the next request waits */
+        sup_control_slices slices;
+        uint64_t slice_ref;
+        sup_strbuf slice_out;            /* the answer so far */
+        sd_event_source *slice_source;   /* a low-priority defer source that builds the next slice */
         pending *pendings;
         ctl_conn *prev, *next;
 };
@@ -188,20 +194,20 @@ static void conn_drop(ctl_conn *c) {
 /* A client that sent all it will is done with once every answer it is
  * owed, now or later, is written. */
 static bool conn_finished(ctl_conn *c) {
-        return c->eof && !c->backlog && !c->pendings && ipc_conn_pending(c->conn) == 0;
+        return c->eof && !c->backlog && !c->slicing && !c->pendings && ipc_conn_pending(c->conn) == 0;
 }
 
 /* What the connection waits for: requests while the client sends and
  * none are waiting to be handled; room while answers wait to be written,
  * or while requests wait to be handled (the next turn comes when the
  * client can take more answers, as every other source's does). Nothing
- * at all (a half-closed client waiting for an answer to come): the
- * source is off. */
+ * at all (a half-closed client waiting for an answer to come, or one
+ * whose answer is being built in slices): the source is off. */
 static void conn_update(ctl_conn *c) {
         uint32_t events = 0;
-        if (!c->eof && !c->backlog)
+        if (!c->eof && !c->backlog && !c->slicing)
                 events |= EPOLLIN;
-        if (c->backlog || ipc_conn_pending(c->conn) > 0)
+        if ((c->backlog && !c->slicing) || ipc_conn_pending(c->conn) > 0)
                 events |= EPOLLOUT;
         if (events)
                 (void) sd_event_source_set_io_events(c->source, events);
@@ -221,22 +227,20 @@ static void conn_flush(ctl_conn *c) {
                 conn_update(c);
 }
 
-static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
-                  size_t len) {
+/* One CTL_REPLY frame; text is the JSON document (NULL: {}). */
+static void reply_text(ctl_conn *c, uint64_t ref, int code, const char *error, const char *text,
+                       const void *payload, size_t len) {
         Gensup__Frame f;
         Gensup__CtlReply cr = GENSUP__CTL_REPLY__INIT;
-        char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
 
         ipc_frame_init(&f, GENSUP__KIND__CTL_REPLY, ref);
         cr.code = code < 0 ? -code : code;
         cr.error = (char *) (error ? error : "");
-        cr.json = text ? text : (char *) "{}";
+        cr.json = (char *) (text ? text : "{}");
         cr.payload.data = (uint8_t *) payload;
         cr.payload.len = len;
         f.ctl_reply = &cr;
         int r = ipc_conn_queue(c->conn, &f);
-        free(text);
-        json_decref(json);
         if (r == -EMSGSIZE) {
                 /* Too big for the client's frame limit: say so instead. */
                 cr.code = EMSGSIZE;
@@ -246,6 +250,14 @@ static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t
                 (void) ipc_conn_queue(c->conn, &f);
         }
         conn_flush(c);
+}
+
+static void reply(ctl_conn *c, uint64_t ref, int code, const char *error, json_t *json, const void *payload,
+                  size_t len) {
+        char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+        json_decref(json);
+        reply_text(c, ref, code, error, text, payload, len);
+        free(text);
 }
 
 static void reply_error(ctl_conn *c, uint64_t ref, int r, const char *text) {
@@ -301,6 +313,66 @@ static void on_done(void *token, int r, const char *error, json_t *json) {
         free(p);
 }
 
+/* ---- answers built in slices ---- */
+
+/* Ends the answer being built, if any (sent or not). */
+static void slices_end(ctl_conn *c) {
+        if (!c->slicing)
+                return;
+        c->slices.free(c->slices.state);
+        c->slices = (sup_control_slices) { 0 };
+        sup_strbuf_done(&c->slice_out);
+        (void) sd_event_source_set_enabled(c->slice_source, SD_EVENT_OFF);
+        c->slicing = false;
+}
+
+/* One slice per loop iteration. sd-event dispatches one source per
+ * iteration, the highest priority first and, among equals, the one
+ * pending longest. The source has the loop's normal priority and is
+ * one-shot, armed again by each slice: so whatever became pending while
+ * a slice ran (exits, READYs, restarts, other clients) goes before the
+ * slice after next at the latest, and a tree that restarts without pause
+ * cannot starve the answer, as it would an idle-priority source (a defer
+ * source left on stays pending since the iteration it was enabled in,
+ * and would go first every time). The text is bounded by the largest
+ * frame a client takes. */
+static int on_slice(sd_event_source *s, void *userdata) {
+        ctl_conn *c = userdata;
+        int r = c->slices.next(c->slices.state, &c->slice_out);
+        if (r == 0 && c->slice_out.len > IPC_DEFAULT_MAX_FRAME)
+                r = -EMSGSIZE;
+        if (r == 0 && (r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT)) >= 0)
+                return 0;
+        c->handling = true;
+        if (r > 0)
+                reply_text(c, c->slice_ref, 0, NULL, c->slice_out.data, NULL, 0);
+        else
+                reply_error(c, c->slice_ref, r, r == -EMSGSIZE ? "answer too large" : NULL);
+        slices_end(c);
+        c->handling = false;
+        if (c->dead || conn_finished(c))
+                conn_free(c);
+        else
+                conn_update(c);
+        return 0;
+}
+
+static int slices_start(ctl_conn *c, uint64_t ref, const sup_control_slices *sl) {
+        int r;
+        if (!c->slice_source) {
+                r = sd_event_add_defer(c->ctl->event, &c->slice_source, on_slice, c);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_event_source_set_enabled(c->slice_source, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return r;
+        c->slices = *sl;
+        c->slice_ref = ref;
+        c->slicing = true;
+        return 0;
+}
+
 /* ---- requests ---- */
 
 typedef struct request {
@@ -318,11 +390,36 @@ static void reply_unknown(ctl_conn *c, uint64_t ref, const char *command) {
         reply_error(c, ref, -EINVAL, msg);
 }
 
+/* A query whose answer the ops build in slices: true when it is taken
+ * care of (started, or refused). */
+static bool run_sliced(request *rq) {
+        const sup_control_ops *ops = rq->conn->ctl->ops;
+        sup_control_slices sl = { 0 };
+        char *error = NULL;
+
+        if (!ops->sliced)
+                return false;
+        int r = ops->sliced(rq->conn->ctl->userdata, &rq->q, &sl, &error);
+        if (r > 0) {
+                int k = slices_start(rq->conn, rq->ref, &sl);
+                if (k < 0) {
+                        sl.free(sl.state);
+                        r = k;
+                }
+        }
+        if (r < 0)
+                reply_error(rq->conn, rq->ref, r, error);
+        free(error);
+        return r != 0;
+}
+
 static void run_query(request *rq) {
         const sup_control_ops *ops = rq->conn->ctl->ops;
         json_t *json = NULL;
         char *error = NULL;
 
+        if (run_sliced(rq))
+                return;
         if (!ops->query) {
                 reply_unknown(rq->conn, rq->ref, rq->q.cmd->name);
                 return;
@@ -460,7 +557,7 @@ static void handle_frame(ctl_conn *c, Gensup__Frame *f) {
 static void conn_handle(ctl_conn *c) {
         c->handling = true;
         c->backlog = true;   /* until the loop below sees the end */
-        for (int n = 0; n < FRAMES_PER_TURN && !c->dead; n++) {
+        for (int n = 0; n < FRAMES_PER_TURN && !c->dead && !c->slicing; n++) {
                 Gensup__Frame *f = NULL;
                 int k = ipc_conn_next(c->conn, &f);
                 if (k < 0) {
@@ -493,9 +590,10 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                         return 0;
                 }
         }
-        if (c->backlog)
-                conn_handle(c);
-        else if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof) {
+        if (c->backlog) {
+                if (!c->slicing)
+                        conn_handle(c);
+        } else if ((revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->eof) {
                 int r = ipc_conn_read(c->conn);
                 if (r == -ECONNRESET)
                         c->eof = true;
@@ -669,6 +767,8 @@ static void conn_free(ctl_conn *c) {
         /* Answers still to come have nowhere to go. */
         for (pending *p = c->pendings; p; p = p->next)
                 p->conn = NULL;
+        slices_end(c);
+        sd_event_source_disable_unref(c->slice_source);
         sd_event_source_disable_unref(c->source);
         ipc_conn_free(c->conn);
         if (c->prev)

@@ -17,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "commands.h"
+#include "strbuf.h"
 
 typedef struct sup_control sup_control;
 
@@ -36,6 +37,21 @@ typedef struct sup_control_request {
  * it is then dropped. */
 typedef void (*sup_control_done)(void *token, int r, const char *error, json_t *json);
 
+/* An answer built a slice at a time (a status of thousands of children),
+ * so that building it never holds the loop: control.c calls next once
+ * per loop iteration, taking turns with the exits, READYs and restarts
+ * that come meanwhile (control.c's on_slice says how), until the answer
+ * is whole; then it sends it. next appends the next part of the JSON
+ * text to out, a bounded amount of work, and returns 0 (more to come), 1
+ * (the text is whole) or -errno (failed: the client is told). free
+ * releases state; it is called exactly once, also when the client goes
+ * away in the middle. */
+typedef struct sup_control_slices {
+        int (*next)(void *state, sup_strbuf *out);
+        void (*free)(void *state);
+        void *state;
+} sup_control_slices;
+
 /* What the commands do. Each op is given the userdata passed at open.
  * An op that fails returns -errno and may set *ret_error to a line the
  * client is told (malloc'ed, freed by control.c); one that defers returns
@@ -44,6 +60,10 @@ typedef struct sup_control_ops {
         /* The read commands answered at once (CTL_ROUTE_DAEMON but events,
          * reload and stop): 0 with *ret_json. */
         int (*query)(void *userdata, const sup_control_request *q, json_t **ret_json, char **ret_error);
+        /* Tried before query (NULL: never): 1 with *ret when the answer is
+         * to be built in slices, 0 to leave the request to query, or
+         * -errno. */
+        int (*sliced)(void *userdata, const sup_control_request *q, sup_control_slices *ret, char **ret_error);
         /* start-child, terminate-child, restart-child, delete-child
          * (CTL_ROUTE_TREE). */
         int (*tree)(void *userdata, const sup_control_request *q, sup_control_done done, void *token,

@@ -597,6 +597,7 @@ static int cgroup_prepare(sup_proc *c) {
         if (!c->cgroup)
                 return -1;
         c->cpu_base = sup_cgroup_cpu_usec(c->cgroup);
+        sup_cgroup_usage_forget(c->cgroup);
         c->oom_base = sup_cgroup_oom_kills(c->cgroup);
         int fd = sup_cgroup_open(c->cgroup);
         if (fd < 0)
@@ -871,9 +872,13 @@ bool sup_proc_is_ready(const sup_proc *c) {
 }
 
 bool sup_proc_usage(const sup_proc *c, sup_cgroup_usage *ret) {
+        return sup_proc_usage_recent(c, 0, ret);
+}
+
+bool sup_proc_usage_recent(const sup_proc *c, uint64_t max_age_usec, sup_cgroup_usage *ret) {
         if (!c->cgroup)
                 return false;
-        sup_cgroup_usage_get(c->cgroup, ret);
+        sup_cgroup_usage_recent(c->cgroup, max_age_usec, ret);
         if (ret->cpu_usec >= 0 && c->cpu_base >= 0 && ret->cpu_usec >= c->cpu_base)
                 ret->cpu_usec -= c->cpu_base;
         return true;

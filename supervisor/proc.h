@@ -124,5 +124,7 @@ sup_kill_mode sup_proc_kill_mode(const sup_proc *c);
 /* Memory, processes and CPU (since the process started) from the child's
  * cgroup; false when it has none. */
 bool sup_proc_usage(const sup_proc *c, sup_cgroup_usage *ret);
+/* The same, from figures at most max_age_usec old (cgroup.h). */
+bool sup_proc_usage_recent(const sup_proc *c, uint64_t max_age_usec, sup_cgroup_usage *ret);
 
 #endif

@@ -9,6 +9,7 @@
 #include "spec.h"
 #include "exit_reason.h"
 #include "status.h"
+#include "status_text.h"
 
 static json_t *shutdown_json(const sup_spec *s) {
         if (s->shutdown_ms == SUP_SHUTDOWN_INFINITY)
@@ -58,82 +59,53 @@ static json_t *count_or_null(int64_t v) {
         return v >= 0 ? json_integer((json_int_t) v) : json_null();
 }
 
-/* Containment and what the child's cgroup counts (null where unknown). */
-static void add_usage_fields(json_t *j, const sup_proc *p) {
+/* Containment and what the child's cgroup counts (null where unknown),
+ * read now (max_age_usec 0) or at most that old. */
+static void add_usage_fields(json_t *j, const sup_proc *p, uint64_t max_age_usec) {
         sup_cgroup_usage u = { -1, -1, -1 };
         if (p)
-                (void) sup_proc_usage(p, &u);
+                (void) sup_proc_usage_recent(p, max_age_usec, &u);
         json_object_set_new(j, "kill_mode", p ? json_string(sup_kill_mode_to_string(sup_proc_kill_mode(p))) : json_null());
         json_object_set_new(j, "memory_bytes", count_or_null(u.memory_bytes));
         json_object_set_new(j, "cpu_us", count_or_null(u.cpu_usec));
         json_object_set_new(j, "processes", count_or_null(u.pids));
 }
 
-/* "exits": how many times it ended, by kind of reason (only the kinds
- * that happened: big trees stay small). */
-static void add_exit_counts(json_t *j, const sup_entry *e) {
-        static const char *const kinds[_IPC_REASON_KIND_MAX] = {
-                [IPC_REASON_NORMAL] = "normal",         [IPC_REASON_SHUTDOWN] = "shutdown",
-                [IPC_REASON_SHUTDOWN_TEXT] = "shutdown", [IPC_REASON_ERROR] = "error",
-                [IPC_REASON_KILLED] = "killed",         [IPC_REASON_EXIT_STATUS] = "exit_status",
-                [IPC_REASON_SIGNAL] = "signal",         [IPC_REASON_INIT_FAILED] = "init_failed",
-                [IPC_REASON_START_TIMEOUT] = "start_timeout",
-        };
-        const uint64_t *n = sup_entry_exit_counts(e);
-        json_t *x = json_object();
-        for (size_t k = 0; k < _IPC_REASON_KIND_MAX; k++)
-                if (n[k] > 0)
-                        json_object_set_new(x, kinds[k],
-                                            json_integer(json_integer_value(json_object_get(x, kinds[k])) +
-                                                         (json_int_t) n[k]));
-        json_object_set_new(j, "exits", x);
-}
-
 json_t *sup_status_usage(const sup_proc *p) {
         json_t *j = json_object();
-        add_usage_fields(j, p);
+        add_usage_fields(j, p, 0);
         return j;
 }
 
 json_t *sup_status_entry(const sup_entry *e) {
-        const sup_spec *s = sup_entry_spec(e);
-        const sup_child *core = sup_entry_core(e);
-        pid_t pid = sup_entry_pid(e);
-        json_t *j = json_object();
+        return sup_status_child(e, true, 0);
+}
 
-        json_object_set_new(j, "name", json_string(sup_entry_name(e)));
-        json_object_set_new(j, "type", json_string(sup_child_type_to_string(s->type)));
-        json_object_set_new(j, "state", json_string(sup_entry_state(e)));
-        json_object_set_new(j, "pid", pid > 0 ? json_integer(pid) : json_null());
-        json_object_set_new(j, "restart", json_string(sup_restart_to_string(s->restart)));
-        json_object_set_new(j, "restarts", json_integer(core ? (json_int_t) core->restarts : 0));
-        json_object_set_new(j, "uptime_ms", json_integer((json_int_t) sup_entry_uptime_ms(e, sup_mono_usec())));
-        json_object_set_new(j, "reason", reason_json(sup_entry_last_reason(e)));
-        add_exit_counts(j, e);
-        if (s->type == SUP_SUPERVISOR) {
-                add_supervisor_fields(j, s);
+/* The text status_text.c writes, as a jansson object. */
+static json_t *from_text(int r, sup_strbuf *b) {
+        json_t *j = r >= 0 ? json_loadb(b->data, b->len, 0, NULL) : NULL;
+        sup_strbuf_done(b);
+        return j ? j : json_object();   /* out of memory: an empty object */
+}
+
+json_t *sup_status_child(const sup_entry *e, bool with_children, uint64_t usage_max_age_usec) {
+        sup_strbuf b = { 0 };
+        json_t *j = from_text(sup_status_child_text(e, false, usage_max_age_usec, &b), &b);
+        if (with_children && sup_entry_spec(e)->type == SUP_SUPERVISOR) {
                 sup_node *sub = sup_entry_node(e);
                 json_object_set_new(j, "children", sub ? node_children(sub) : json_array());
-        } else {
-                sup_proc *p = sup_entry_proc(e);
-                json_object_set_new(j, "ready", json_boolean(p && sup_proc_is_ready(p)));
-                json_object_set_new(j, "vsn", p && sup_proc_vsn(p) ? json_string(sup_proc_vsn(p)) : json_null());
-                const sup_output_counts *oc = p ? sup_proc_output_counts(p) : NULL;
-                /* Only where something was dropped: big trees stay small. */
-                if (oc && oc->lines > 0)
-                        json_object_set_new(j, "output_dropped", json_pack("{s:I,s:I}", "lines", (json_int_t) oc->lines,
-                                                                           "bytes", (json_int_t) oc->bytes));
-                add_usage_fields(j, p);
-                if (sup_entry_args(e))
-                        json_object_set_new(j, "args", strv_json(sup_entry_args(e)));
         }
         return j;
 }
 
 json_t *sup_status_node(const sup_node *n) {
+        return sup_status_node_part(n, true, 0);
+}
+
+json_t *sup_status_node_part(const sup_node *n, bool with_children, uint64_t usage_max_age_usec) {
         sup_entry *e = sup_node_entry(n);
         if (e)
-                return sup_status_entry(e);
+                return sup_status_child(e, with_children, usage_max_age_usec);
 
         /* The root: a supervisor with no parent, running while gensupd is. */
         const sup_spec *s = sup_node_spec(n);
@@ -147,8 +119,14 @@ json_t *sup_status_node(const sup_node *n) {
         json_object_set_new(j, "reason", json_null());
         add_supervisor_fields(j, s);
         json_object_set_new(j, "restarts_in_period", json_integer((json_int_t) sup_core_history_len(sup_node_core(n))));
-        json_object_set_new(j, "children", node_children(n));
+        if (with_children)
+                json_object_set_new(j, "children", node_children(n));
         return j;
+}
+
+json_t *sup_status_which_child(const sup_entry *e) {
+        sup_strbuf b = { 0 };
+        return from_text(sup_status_which_child_text(e, &b), &b);
 }
 
 json_t *sup_status_which_children(const sup_node *n) {
@@ -159,18 +137,9 @@ json_t *sup_status_which_children(const sup_node *n) {
 
         if (buf) {
                 count = sup_core_which_children(core, buf, count);
-                for (size_t i = 0; i < count; i++) {
-                        const sup_entry *e = buf[i]->data;
-                        if (!e)
-                                continue;
-                        pid_t pid = sup_entry_pid(e);
-                        json_t *c = json_object();
-                        json_object_set_new(c, "name", json_string(sup_entry_name(e)));
-                        json_object_set_new(c, "pid", pid > 0 ? json_integer(pid) : json_null());
-                        json_object_set_new(c, "type", json_string(sup_child_type_to_string(sup_entry_spec(e)->type)));
-                        json_object_set_new(c, "state", json_string(sup_entry_state(e)));
-                        json_array_append_new(list, c);
-                }
+                for (size_t i = 0; i < count; i++)
+                        if (buf[i]->data)
+                                json_array_append_new(list, sup_status_which_child(buf[i]->data));
                 free(buf);
         }
         return json_pack("{s:o}", "children", list);

@@ -3,6 +3,9 @@
 #ifndef GENSUP_STATUS_H
 #define GENSUP_STATUS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "gensup.pb-c.h"
@@ -15,6 +18,14 @@ json_t *sup_status_node(const sup_node *n);
 json_t *sup_status_entry(const sup_entry *e);
 /* {"children": [{name, pid, type, state}]}, newest first. */
 json_t *sup_status_which_children(const sup_node *n);
+/* One of which-children's {name, pid, type, state}. */
+json_t *sup_status_which_child(const sup_entry *e);
+/* For answers built a piece at a time (status_stream.c): a child object
+ * or a supervisor node as above, without "children" (the key that comes
+ * last) unless with_children, and with its cgroup's counts read now
+ * (usage_max_age_usec 0) or at most that old (cgroup.h). */
+json_t *sup_status_child(const sup_entry *e, bool with_children, uint64_t usage_max_age_usec);
+json_t *sup_status_node_part(const sup_node *n, bool with_children, uint64_t usage_max_age_usec);
 /* A child spec, every key filled in. */
 json_t *sup_status_spec(const sup_spec *s);
 /* {"name", "exits": [{time_us, pid, context, reason}]}, oldest first. */
