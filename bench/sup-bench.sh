@@ -21,6 +21,9 @@
 #   status   gensupctl status / which-children on that tree: time and size;
 #            gensupctl top --batch 1 (one refresh) and metrics (one scrape)
 #            (with "many" it uses the same tree; alone it starts one)
+#   statusload  restart latency of a 9,000-child tree (as many as the fd
+#            limit holds) with and without 20 status/s from another
+#            process, interleaved; status latency (bench/sup_status_load.c)
 #   heap     gensupd's live heap by call site with 1,000 children
 #            (bench/sup_heapcensus.c preloaded; needs cc and addr2line)
 #   idle     a small idle tree: syscalls (strace -c) and wakeups in 10 s
@@ -35,6 +38,9 @@
 #   SUP_BENCH_CHILDREN=10000    (fewer when RLIMIT_NOFILE cannot hold them)
 #   SUP_BENCH_HEAP_CHILDREN=1000
 #   SUP_BENCH_STATUS_RUNS=10
+#   SUP_BENCH_LOAD_CHILDREN=9000, SUP_BENCH_LOAD_RATE=20 (status/s),
+#   SUP_BENCH_LOAD_SAMPLES=100 (restarts per phase and round; rounds:
+#   SUP_BENCH_ROUNDS)
 #   SUP_BENCH_IDLE_S=10
 #   SUP_BENCH_KEEP=1        keep the work directory (raw stamps, logs)
 #
@@ -44,11 +50,11 @@
 set -eu
 set -o pipefail
 
-B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|idle]...}
+B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|statusload|idle]...}
 B=$(cd "$B" && pwd)
 shift
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PARTS=${*:-restart peers serve startup many status heap idle}
+PARTS=${*:-restart peers serve startup many status statusload heap idle}
 
 N=${SUP_BENCH_N:-200}
 ROUNDS=${SUP_BENCH_ROUNDS:-3}
@@ -800,6 +806,17 @@ part_heap() {
         awk -v n="$count" '$1 == "total" { printf "  %-62s %7d %10d %10d %9.0f\n", "total live heap", $2, $3, $4, $4 / n }' "$d/census"
 }
 
+# ================= restarts under status traffic =================
+# bench/sup_status_load.c: its own tree (it must own the victim's stamps).
+part_statusload() {
+        say ""
+        say "== restart latency with and without status traffic (bench/sup_status_load)"
+        raise_nofile $((${SUP_BENCH_LOAD_CHILDREN:-9000} * 4 + 1000))
+        "$B/bench/sup_status_load" -n "${SUP_BENCH_LOAD_CHILDREN:-9000}" -r "$ROUNDS" \
+                -s "${SUP_BENCH_LOAD_SAMPLES:-100}" -q "${SUP_BENCH_LOAD_RATE:-20}" "$B" | sed 's/^/  /' ||
+                say "  sup_status_load failed"
+}
+
 # ================= idle =================
 part_idle() {
         local d=$W/idle
@@ -864,8 +881,8 @@ for p in $PARTS; do
         startup) part_startup ;;
         many) want_many=1 ;;
         status) want_status=1 ;;
-        idle | heap) ;;
-        *) die "unknown part '$p' (restart peers serve startup many status heap idle)" ;;
+        idle | heap | statusload) ;;
+        *) die "unknown part '$p' (restart peers serve startup many status statusload heap idle)" ;;
         esac
 done
 if [ $want_many = 1 ] || [ $want_status = 1 ]; then
@@ -873,6 +890,7 @@ if [ $want_many = 1 ] || [ $want_status = 1 ]; then
 fi
 for p in $PARTS; do
         case $p in
+        statusload) part_statusload ;;
         heap) part_heap ;;
         idle) part_idle ;;
         esac
