@@ -100,6 +100,41 @@ static int fake_reload(void *userdata, const sup_control_request *q, sup_control
         return fake_defer(userdata, q, done, token, ret_error);
 }
 
+/* which-children "slices:N": {"children":[0,1,...,N-1]}, built one number
+ * per slice; other requests go to fake_query. */
+typedef struct fake_slices {
+        int next, n;
+} fake_slices;
+
+static int n_slice_steps, n_slices_freed;
+
+static int fake_slice_next(void *state, sup_strbuf *out) {
+        fake_slices *s = state;
+        char buf[48];
+        n_slice_steps++;
+        snprintf(buf, sizeof(buf), "%s%s%d", s->next == 0 ? "{\"children\":[" : "", s->next > 0 ? "," : "", s->next);
+        ck_assert_int_eq(sup_strbuf_puts(out, buf), 0);
+        if (++s->next < s->n)
+                return 0;
+        ck_assert_int_eq(sup_strbuf_puts(out, "]}"), 0);
+        return 1;
+}
+
+static void fake_slice_free(void *state) {
+        n_slices_freed++;
+        free(state);
+}
+
+static int fake_sliced(void *userdata, const sup_control_request *q, sup_control_slices *ret, char **ret_error) {
+        if (q->cmd->id != CTL_CMD_WHICH_CHILDREN || strncmp(q->args[0], "slices:", 7) != 0)
+                return 0;
+        fake_slices *s = calloc(1, sizeof(*s));
+        ck_assert_ptr_nonnull(s);
+        s->n = atoi(q->args[0] + 7);
+        *ret = (sup_control_slices) { .next = fake_slice_next, .free = fake_slice_free, .state = s };
+        return 1;
+}
+
 static void fake_stop(void *userdata, const sup_control_request *q) {
         fake *f = userdata;
         f->n_stop++;
@@ -108,6 +143,7 @@ static void fake_stop(void *userdata, const sup_control_request *q) {
 
 static const sup_control_ops fake_ops = {
         .query = fake_query,
+        .sliced = fake_sliced,
         .tree = fake_tree,
         .sys = fake_sys,
         .reload = fake_reload,
@@ -499,6 +535,42 @@ static size_t count_lines(const char *path, const char *needle, const char *what
 /* A reader that sends write commands in a loop: each is refused, a
  * bounded number of lines say so, and one line counts the rest once
  * their interval has ended. */
+/* An answer built in slices: other clients are answered meanwhile, the
+ * same client's next request after it, and its slices are freed once,
+ * also when the client leaves in the middle. */
+START_TEST(test_sliced_answer_takes_turns) {
+        n_slice_steps = n_slices_freed = 0;
+        ipc_conn *a = client(), *b = client();
+        json_t *j = NULL;
+        send_ctl(a, 1, "which-children", ARGV("slices:50"));
+        send_ctl(a, 2, "status", ARGV("w1"));
+        send_ctl(b, 3, "status", ARGV("w2"));
+        ck_assert_int_eq(recv_reply(b, 3, NULL, 0, &j), 0);
+        json_decref(j);
+        ck_assert_int_lt(n_slice_steps, 50);
+        ck_assert_int_eq(fk.n_query, 1);   /* b's; a's second waits for its first */
+
+        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
+        json_t *list = json_object_get(j, "children");
+        ck_assert_uint_eq(json_array_size(list), 50);
+        for (size_t i = 0; i < 50; i++)
+                ck_assert_int_eq(json_integer_value(json_array_get(list, i)), (json_int_t) i);
+        json_decref(j);
+        ck_assert_int_eq(n_slice_steps, 50);
+        ck_assert_int_eq(recv_reply(a, 2, NULL, 0, &j), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "command")), "status");
+        json_decref(j);
+        ck_assert_int_eq(n_slices_freed, 1);
+
+        send_ctl(a, 4, "which-children", ARGV("slices:500"));
+        RUN_UNTIL(n_slice_steps > 50);
+        ipc_conn_free(a);
+        RUN_UNTIL(n_slices_freed == 2);
+        ck_assert_int_le(n_slice_steps, 50 + 500);
+        ipc_conn_free(b);
+}
+END_TEST
+
 START_TEST(test_refused_writes_rate_limited) {
         if (geteuid() != 0)
                 return;   /* only root can become a reader here */
@@ -551,6 +623,7 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_half_close_answered);
         tcase_add_test(tc, test_flood_takes_turns);
         tcase_add_test(tc, test_refused_writes_rate_limited);
+        tcase_add_test(tc, test_sliced_answer_takes_turns);
         suite_add_tcase(s, tc);
         return s;
 }
