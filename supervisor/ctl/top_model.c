@@ -11,11 +11,16 @@
 #define SAMPLES 16               /* restart counts kept, one per SAMPLE_MS at most */
 #define SAMPLE_MS 5000
 #define MINUTE_MS 60000
+/* gensupd reads a child's cgroup figures for a whole-tree status at most
+ * every 2 s (gensupd(8)): an unchanged cpu_us within that time is the
+ * same sample again, not an idle child. */
+#define CPU_SAMPLE_MS 2500
 
 struct top_track {
         char *name;
         bool seen;
         uint64_t cpu_us, cpu_at_ms;      /* the last CPU sample (cpu_at_ms 0: none) */
+        double cpu_pct;                  /* the rate from the last two samples; -1: none */
         uint64_t calls, calls_at_ms;     /* the last statistics sample */
         double calls_s;
         uint64_t at_ms[SAMPLES], restarts[SAMPLES];   /* a ring, oldest at head */
@@ -74,11 +79,14 @@ static uint64_t restarts_in_minute(top_track *t, uint64_t restarts, uint64_t now
 static void track_sample(top_track *t, top_row *r, json_t *child, uint64_t now) {
         long long cpu = jint(child, "cpu_us", -1);
         r->cpu_pct = -1;
-        if (cpu >= 0) {
+        if (cpu >= 0 && t->cpu_at_ms && (uint64_t) cpu == t->cpu_us && now - t->cpu_at_ms < CPU_SAMPLE_MS)
+                r->cpu_pct = t->cpu_pct;   /* the same sample: the last rate stands */
+        else if (cpu >= 0) {
                 if (t->cpu_at_ms && now > t->cpu_at_ms && (uint64_t) cpu >= t->cpu_us)
                         r->cpu_pct = (double) ((uint64_t) cpu - t->cpu_us) / (double) (now - t->cpu_at_ms) / 10.0;
                 t->cpu_us = (uint64_t) cpu;
                 t->cpu_at_ms = now;
+                t->cpu_pct = r->cpu_pct;
         }
         r->restarts_min = restarts_in_minute(t, r->restarts, now);
         r->calls_s = r->pid > 0 && t->calls_at_ms ? t->calls_s : -1;
