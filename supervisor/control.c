@@ -95,11 +95,12 @@ struct ctl_conn {
         bool dead;
         bool eof;             /* the client sent all it will: answer what it asked, then close */
         bool backlog;         /* frames read and not handled yet (FRAMES_PER_TURN at a time) */
-        bool slicing;         /* an answer is being built in slices: the next request waits */
-        sup_control_slices slices;
+        bool slicing;         /* a sliced answer is owed (queued, being built or shared): the next request waits */
+        sup_control_slices slices;   /* its own build (not run when it shares another's) */
         uint64_t slice_ref;
-        sup_strbuf slice_out;            /* the answer so far */
-        sd_event_source *slice_source;   /* a low-priority defer source that builds the next slice */
+        char *slice_key;      /* the request (command and arguments): equal ones waiting share a build */
+        ctl_conn *slice_next; /* in the queue of builds, or in the list of those sharing one */
+        ctl_conn *sharers;    /* the one being built: the connections its answer also goes to */
         pending *pendings;
         ctl_conn *prev, *next;
 };
@@ -123,6 +124,10 @@ struct sup_control {
         sup_ratelimit noise[_NOISE_MAX];   /* lines a peer can cause */
         sd_event_source *noise_timer;      /* sums up the lines held back */
         size_t events_next, events_n;
+        ctl_conn *slice_head, *slice_tail;   /* sliced answers owed, built one at a time, in order */
+        bool slice_started;                  /* the head's build has begun: later requests wait for the next */
+        sup_strbuf slice_out;                /* the head's answer so far */
+        sd_event_source *slice_source;       /* builds the next slice */
 };
 
 /* ---- rate-limited log lines ---- */
@@ -313,63 +318,181 @@ static void on_done(void *token, int r, const char *error, json_t *json) {
         free(p);
 }
 
-/* ---- answers built in slices ---- */
+/* ---- answers built in slices ----
+ *
+ * One answer is built at a time, in the order asked, one slice per loop
+ * iteration: however many clients ask, the loop does one slice of status
+ * work between two of its other events. When a build begins, every
+ * request waiting for the same answer (the same command and arguments:
+ * asked before the build began, so it may see what the build sees) joins
+ * it and is sent the same text. A request that comes once a build has
+ * begun waits for the next one. */
 
-/* Ends the answer being built, if any (sent or not). */
-static void slices_end(ctl_conn *c) {
-        if (!c->slicing)
-                return;
+static void slice_arm(sup_control *ctl);
+
+/* Forgets c's sliced answer (sent, or its client gone): its own build
+ * state, its request. Its links are the caller's business. */
+static void slice_done(ctl_conn *c) {
         c->slices.free(c->slices.state);
         c->slices = (sup_control_slices) { 0 };
-        sup_strbuf_done(&c->slice_out);
-        (void) sd_event_source_set_enabled(c->slice_source, SD_EVENT_OFF);
+        free(c->slice_key);
+        c->slice_key = NULL;
+        c->slice_next = c->sharers = NULL;
         c->slicing = false;
 }
 
-/* One slice per loop iteration. sd-event dispatches one source per
- * iteration, the highest priority first and, among equals, the one
- * pending longest. The source has the loop's normal priority and is
- * one-shot, armed again by each slice: so whatever became pending while
- * a slice ran (exits, READYs, restarts, other clients) goes before the
- * slice after next at the latest, and a tree that restarts without pause
- * cannot starve the answer, as it would an idle-priority source (a defer
- * source left on stays pending since the iteration it was enabled in,
- * and would go first every time). The text is bounded by the largest
- * frame a client takes. */
-static int on_slice(sd_event_source *s, void *userdata) {
-        ctl_conn *c = userdata;
-        int r = c->slices.next(c->slices.state, &c->slice_out);
-        if (r == 0 && c->slice_out.len > IPC_DEFAULT_MAX_FRAME)
-                r = -EMSGSIZE;
-        if (r == 0 && (r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT)) >= 0)
-                return 0;
+static void slice_push(sup_control *ctl, ctl_conn *c) {
+        c->slice_next = NULL;
+        if (ctl->slice_tail)
+                ctl->slice_tail->slice_next = c;
+        else
+                ctl->slice_head = c;
+        ctl->slice_tail = c;
+}
+
+/* Unlinks c from the list starting at *head (the queue when tail is
+ * given, else a list of sharers); whether it was there. */
+static bool slice_unlink(ctl_conn **head, ctl_conn **tail, ctl_conn *c) {
+        ctl_conn *prev = NULL;
+        for (ctl_conn *x = *head; x; prev = x, x = x->slice_next)
+                if (x == c) {
+                        *(prev ? &prev->slice_next : head) = c->slice_next;
+                        if (tail && *tail == c)
+                                *tail = prev;
+                        return true;
+                }
+        return false;
+}
+
+/* The head's build begins: those waiting for the same answer join it. */
+static void slice_gather(sup_control *ctl) {
+        ctl_conn *head = ctl->slice_head;
+        for (ctl_conn *w = head->slice_next, *next; w; w = next) {
+                next = w->slice_next;
+                if (strcmp(w->slice_key, head->slice_key) != 0)
+                        continue;
+                slice_unlink(&ctl->slice_head, &ctl->slice_tail, w);
+                w->slice_next = head->sharers;
+                head->sharers = w;
+        }
+        ctl->slice_started = true;
+}
+
+/* A client went away: its answer is not built, or not sent to it. The
+ * head's first sharer, if any, builds anew (it asked before the build
+ * began: a new build is as good for it). */
+static void slice_forget(ctl_conn *c) {
+        sup_control *ctl = c->ctl;
+        ctl_conn *head = ctl->slice_head;
+        if (!c->slicing)
+                return;
+        if (c == head) {
+                ctl_conn *heir = c->sharers;
+                slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
+                if (heir) {
+                        heir->sharers = heir->slice_next;
+                        heir->slice_next = ctl->slice_head;
+                        ctl->slice_head = heir;
+                        if (!ctl->slice_tail)
+                                ctl->slice_tail = heir;
+                }
+                sup_strbuf_done(&ctl->slice_out);
+                ctl->slice_started = false;
+                slice_arm(ctl);
+        } else if (!(head && slice_unlink(&head->sharers, NULL, c)))
+                slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
+        slice_done(c);
+}
+
+/* Sends the finished answer (or its error) to c. */
+static void slice_send(ctl_conn *c, int r, const char *text) {
         c->handling = true;
         if (r > 0)
-                reply_text(c, c->slice_ref, 0, NULL, c->slice_out.data, NULL, 0);
+                reply_text(c, c->slice_ref, 0, NULL, text, NULL, 0);
         else
                 reply_error(c, c->slice_ref, r, r == -EMSGSIZE ? "answer too large" : NULL);
-        slices_end(c);
+        slice_done(c);
         c->handling = false;
         if (c->dead || conn_finished(c))
                 conn_free(c);
         else
                 conn_update(c);
+}
+
+/* One slice per loop iteration. sd-event dispatches one source per
+ * iteration, the highest priority first and, among equals, the one
+ * pending longest (since the iteration it became pending in). The source
+ * has the loop's normal priority and is a new one-shot defer source for
+ * each slice: so whatever became pending while a slice ran (exits,
+ * READYs, restarts, other clients) goes before the slice after next at
+ * the latest, and a tree that restarts without pause cannot starve the
+ * answer, as it would an idle-priority source. (A defer source kept and
+ * enabled again stays pending since the iteration it was made in, and
+ * would go first every time.) The text is bounded by the largest frame
+ * a client takes. */
+static int on_slice(sd_event_source *s, void *userdata) {
+        sup_control *ctl = userdata;
+        ctl_conn *c = ctl->slice_head;
+        if (!c)
+                return 0;
+        if (!ctl->slice_started)
+                slice_gather(ctl);
+        int r = c->slices.next(c->slices.state, &ctl->slice_out);
+        if (r == 0 && ctl->slice_out.len > IPC_DEFAULT_MAX_FRAME)
+                r = -EMSGSIZE;
+        if (r == 0) {
+                slice_arm(ctl);
+                return 0;
+        }
+        /* Whole (or failed): to the builder and those sharing its build. */
+        slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
+        ctl->slice_started = false;
+        sup_strbuf text = ctl->slice_out;
+        ctl->slice_out = (sup_strbuf) { 0 };
+        for (ctl_conn *x = c->sharers, *next; x; x = next) {
+                next = x->slice_next;
+                slice_send(x, r, text.data);
+        }
+        slice_send(c, r, text.data);
+        sup_strbuf_done(&text);
+        slice_arm(ctl);
         return 0;
 }
 
-static int slices_start(ctl_conn *c, uint64_t ref, const sup_control_slices *sl) {
-        int r;
-        if (!c->slice_source) {
-                r = sd_event_add_defer(c->ctl->event, &c->slice_source, on_slice, c);
-                if (r < 0)
-                        return r;
+/* Builds the head's next slice, if any answer is owed: a new source,
+ * pending from this iteration on (on_slice says why). */
+static void slice_arm(sup_control *ctl) {
+        ctl->slice_source = sd_event_source_disable_unref(ctl->slice_source);
+        if (ctl->slice_head && sd_event_add_defer(ctl->event, &ctl->slice_source, on_slice, ctl) >= 0)
+                (void) sd_event_source_set_enabled(ctl->slice_source, SD_EVENT_ONESHOT);
+        /* Out of memory: the next request or the next client gone tries again. */
+}
+
+/* "command\x1farg\x1farg...": what makes two requests the same answer. */
+static char *slice_key(const sup_control_request *q) {
+        sup_strbuf b = { 0 };
+        int r = sup_strbuf_puts(&b, q->cmd->name);
+        for (size_t i = 0; i < q->n_args && r >= 0; i++) {
+                r = sup_strbuf_puts(&b, "\x1f");
+                if (r >= 0)
+                        r = sup_strbuf_puts(&b, q->args[i]);
         }
-        r = sd_event_source_set_enabled(c->slice_source, SD_EVENT_ONESHOT);
         if (r < 0)
-                return r;
+                sup_strbuf_done(&b);
+        return b.data;
+}
+
+static int slices_start(ctl_conn *c, const sup_control_request *q, uint64_t ref, const sup_control_slices *sl) {
+        char *key = slice_key(q);
+        if (!key)
+                return -ENOMEM;
         c->slices = *sl;
         c->slice_ref = ref;
+        c->slice_key = key;
         c->slicing = true;
+        slice_push(c->ctl, c);
+        if (c->ctl->slice_head == c)
+                slice_arm(c->ctl);
         return 0;
 }
 
@@ -401,7 +524,7 @@ static bool run_sliced(request *rq) {
                 return false;
         int r = ops->sliced(rq->conn->ctl->userdata, &rq->q, &sl, &error);
         if (r > 0) {
-                int k = slices_start(rq->conn, rq->ref, &sl);
+                int k = slices_start(rq->conn, &rq->q, rq->ref, &sl);
                 if (k < 0) {
                         sl.free(sl.state);
                         r = k;
@@ -767,8 +890,7 @@ static void conn_free(ctl_conn *c) {
         /* Answers still to come have nowhere to go. */
         for (pending *p = c->pendings; p; p = p->next)
                 p->conn = NULL;
-        slices_end(c);
-        sd_event_source_disable_unref(c->slice_source);
+        slice_forget(c);
         sd_event_source_disable_unref(c->source);
         ipc_conn_free(c->conn);
         if (c->prev)
@@ -923,6 +1045,8 @@ sup_control *sup_control_free(sup_control *ctl) {
                 return NULL;
         while (ctl->conns)
                 conn_free(ctl->conns);
+        sd_event_source_disable_unref(ctl->slice_source);
+        sup_strbuf_done(&ctl->slice_out);
         sd_event_source_disable_unref(ctl->listen_source);
         sd_event_source_disable_unref(ctl->accept_retry);
         noise_tell(ctl, UINT64_MAX);   /* what is held back is told at exit */

@@ -45,7 +45,9 @@ typedef void (*sup_control_done)(void *token, int r, const char *error, json_t *
  * text to out, a bounded amount of work, and returns 0 (more to come), 1
  * (the text is whole) or -errno (failed: the client is told). free
  * releases state; it is called exactly once, also when the client goes
- * away in the middle. */
+ * away in the middle. Such answers are built one at a time; requests
+ * for the same answer (command and arguments) waiting when a build
+ * begins share it, and their own next is never called. */
 typedef struct sup_control_slices {
         int (*next)(void *state, sup_strbuf *out);
         void (*free)(void *state);

@@ -562,6 +562,28 @@ START_TEST(test_sliced_answer_takes_turns) {
         json_decref(j);
         ck_assert_int_eq(n_slices_freed, 1);
 
+        /* Built one at a time; b and c, asking the same while a's answer
+         * is built, share one build. */
+        ipc_conn *c = client();
+        n_slice_steps = 0;
+        send_ctl(a, 5, "which-children", ARGV("slices:30"));
+        send_ctl(b, 6, "which-children", ARGV("slices:20"));
+        send_ctl(c, 7, "which-children", ARGV("slices:20"));
+        ck_assert_int_eq(recv_reply(a, 5, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 30);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(b, 6, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(c, 7, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
+        json_decref(j);
+        ck_assert_int_eq(n_slice_steps, 30 + 20);
+        ck_assert_int_eq(n_slices_freed, 4);
+        ipc_conn_free(c);
+
+        n_slice_steps = 50;
+        n_slices_freed = 1;
         send_ctl(a, 4, "which-children", ARGV("slices:500"));
         RUN_UNTIL(n_slice_steps > 50);
         ipc_conn_free(a);
