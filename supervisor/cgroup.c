@@ -30,6 +30,7 @@ struct sup_cgroup {
         bool killed;         /* cgroup.kill was written */
         sup_cgroup_usage usage;   /* the last read (sup_cgroup_usage_recent) */
         uint64_t usage_at;        /* CLOCK_MONOTONIC, when; 0: none kept */
+        bool no_memory, no_pids;  /* memory.current, pids.current missing (no controller) since the process started */
 };
 
 static struct {
@@ -462,12 +463,25 @@ int64_t sup_cgroup_cpu_usec(const sup_cgroup *c) {
         return keyed_value(c->path, "cpu.stat", "usage_usec");
 }
 
+/* sup_cgroup_usage_get, without looking again for the files of a
+ * controller found missing (a failed open walks the whole path). */
+static void usage_read(sup_cgroup *c, sup_cgroup_usage *ret) {
+        char buf[64];
+        int r = c->no_memory ? -ENOENT : read_text(c->path, "memory.current", buf, sizeof(buf));
+        c->no_memory = r == -ENOENT;
+        ret->memory_bytes = r > 0 ? strtoll(buf, NULL, 10) : -1;
+        ret->cpu_usec = sup_cgroup_cpu_usec(c);
+        r = c->no_pids ? -ENOENT : read_text(c->path, "pids.current", buf, sizeof(buf));
+        c->no_pids = r == -ENOENT;
+        ret->pids = r > 0 ? strtoll(buf, NULL, 10) : (int64_t) count_lines(c->path, "cgroup.procs");
+}
+
 /* Three or four files per child: at thousands of children, reading them
  * for every status is most of its cost, hence the kept copy. */
 void sup_cgroup_usage_recent(sup_cgroup *c, uint64_t max_age_usec, sup_cgroup_usage *ret) {
         uint64_t now = sup_mono_usec();
         if (max_age_usec == 0 || c->usage_at == 0 || now - c->usage_at > max_age_usec) {
-                sup_cgroup_usage_get(c, &c->usage);
+                usage_read(c, &c->usage);
                 c->usage_at = now;
         }
         *ret = c->usage;
@@ -475,6 +489,7 @@ void sup_cgroup_usage_recent(sup_cgroup *c, uint64_t max_age_usec, sup_cgroup_us
 
 void sup_cgroup_usage_forget(sup_cgroup *c) {
         c->usage_at = 0;
+        c->no_memory = c->no_pids = false;
 }
 
 void sup_cgroup_usage_get(const sup_cgroup *c, sup_cgroup_usage *ret) {
