@@ -50,10 +50,12 @@ struct gs__src {
                 gs__child_fn *child;
         } cb;
         size_t idx[_GS__HEAP_KIND_MAX];
-        bool pending;
+        bool pending;           /* in the pending heap, or on l->again */
+        bool in_again;
+        gs__src *again_prev, *again_next;
         uint64_t pending_seq;   /* order of becoming pending */
         uint64_t round;         /* the round it was last dispatched in */
-        gs__src *prev, *next;   /* l->posts, for post sources */
+        gs__src *prev, *next;   /* l->posts, for post sources; l->children */
 
         int fd;                 /* io; child: the pidfd (owned) */
         uint32_t events, revents;
@@ -73,6 +75,9 @@ struct gs__loop {
         gs__src *sig[_NSIG];
         gs__heap time, pending;
         gs__src *posts;
+        gs__src *children;      /* child sources without a pidfd (no pidfd_open:
+                                 * valgrind 3.19): watched by SIGCHLD */
+        gs__src *again;         /* pending, for the next round: dispatched in this one */
         uint64_t seq, round;
         uint64_t now;           /* 0 before the first wait */
         bool exiting;
@@ -89,6 +94,13 @@ GS__LOOP_HIDDEN gs__src *gs__heap_top(const gs__heap *h);
 /* loop_source.c */
 GS__LOOP_HIDDEN void gs__src_pend(gs__src *s);
 GS__LOOP_HIDDEN void gs__src_unpend(gs__src *s);
+/* Keeps s pending, but for the next round. */
+GS__LOOP_HIDDEN void gs__src_pend_later(gs__src *s);
+/* SIGCHLD came: the child sources without a pidfd whose child exited
+ * become pending. */
+GS__LOOP_HIDDEN void gs__loop_children_check(gs__loop *l);
+/* The next round: what waited joins the pending heap. */
+GS__LOOP_HIDDEN void gs__loop_pend_again(gs__loop *l);
 GS__LOOP_HIDDEN void gs__src_free(gs__src *s);
 GS__LOOP_HIDDEN void gs__loop_drop_ref(gs__loop *l);
 

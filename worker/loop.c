@@ -79,7 +79,7 @@ int gs__loop_now(gs__loop *l, uint64_t *ret) {
 /* epoll_wait's timeout: none while something is pending, else until the
  * first timer (rounded up: never early), at most timeout_usec. */
 static int wait_ms(gs__loop *l, uint64_t timeout_usec) {
-        if (l->pending.n > 0)
+        if (l->pending.n > 0 || l->again)
                 return 0;
         gs__src *t = gs__heap_top(&l->time);
         uint64_t usec = timeout_usec;
@@ -101,6 +101,8 @@ static void read_signals(gs__loop *l) {
         while (read(l->sigfd, &ssi, sizeof(ssi)) == (ssize_t) sizeof(ssi)) {
                 if (ssi.ssi_signo >= _NSIG)
                         continue;
+                if (ssi.ssi_signo == SIGCHLD)
+                        gs__loop_children_check(l);
                 gs__src *s = l->sig[ssi.ssi_signo];
                 /* One at a time: a second one before dispatch is the same news. */
                 if (!s || s->enabled == GS__SRC_OFF || s->pending)
@@ -121,6 +123,7 @@ static int wait_round(gs__loop *l, uint64_t timeout_usec) {
                 n = 0;
         }
         l->now = gs__loop_clock();
+        gs__loop_pend_again(l);
         for (int i = 0; i < n; i++) {
                 if (ev[i].data.ptr == l) {
                         read_signals(l);
@@ -142,7 +145,8 @@ static int call_child(gs__src *s) {
         pid_t pid = s->pid;
 
         /* sd-event's way: the callback sees the zombie, reaped after it. */
-        if (waitid(P_PIDFD, (id_t) s->fd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+        idtype_t type = s->fd >= 0 ? P_PIDFD : P_PID;
+        if (waitid(type, (id_t) (s->fd >= 0 ? s->fd : pid), &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
                 return 0;
         int r = s->cb.child(s, &si, s->userdata);
         siginfo_t reaped;
@@ -173,8 +177,10 @@ static int call(gs__src *s) {
 
 static void dispatch(gs__loop *l, gs__src *s) {
         s->round = l->round;
-        /* A defer source stays pending while it is on. */
-        if (s->type != GS__SRC_DEFER)
+        /* A defer source stays pending while it is on: in the next round. */
+        if (s->type == GS__SRC_DEFER && s->enabled == GS__SRC_ON)
+                gs__src_pend_later(s);
+        else
                 gs__src_unpend(s);
         if (s->enabled == GS__SRC_ONESHOT)
                 (void) gs__src_set_enabled(s, GS__SRC_OFF);
@@ -203,8 +209,16 @@ int gs__loop_run_round(gs__loop *l, uint64_t timeout_usec) {
                 return r;
         /* A callback may drop the owner's reference: not freed under us. */
         l->ref++;
-        for (gs__src *s; !l->exiting && (s = gs__heap_top(&l->pending)) && s->round != l->round; n++)
+        for (gs__src *s; !l->exiting && (s = gs__heap_top(&l->pending));) {
+                /* Pending again after its dispatch (a defer switched on
+                 * again, a post source): in the next round. */
+                if (s->round == l->round) {
+                        gs__src_pend_later(s);
+                        continue;
+                }
                 dispatch(l, s);
+                n++;
+        }
         gs__loop_drop_ref(l);
         return n;
 }

@@ -10,9 +10,10 @@
  * One round: wait (epoll_wait, not at all when something is pending),
  * mark what is ready pending, then dispatch the pending sources, highest
  * priority (lowest number) first and, at one priority, in the order they
- * became pending. A source is dispatched at most once per round: when the
- * next one due was dispatched already, the round ends and the next begins
- * with a wait that does not block. A ONESHOT source is switched off before
+ * became pending. A source is dispatched at most once per round: one
+ * pending again after its dispatch (a defer source that stays on, a post
+ * source) waits for the next round, which then does not block in its
+ * wait. A ONESHOT source is switched off before
  * its callback runs; a callback that returns < 0 switches its source off.
  * A source may be switched off or dropped from any callback, its own
  * included. After gs__loop_exit() nothing more is dispatched.

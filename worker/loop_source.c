@@ -25,12 +25,48 @@ void gs__src_pend(gs__src *s) {
         gs__heap_push(&l->pending, s);
 }
 
+static void again_unlink(gs__src *s) {
+        if (!s->in_again)
+                return;
+        if (s->again_prev)
+                s->again_prev->again_next = s->again_next;
+        else
+                s->loop->again = s->again_next;
+        if (s->again_next)
+                s->again_next->again_prev = s->again_prev;
+        s->again_prev = s->again_next = NULL;
+        s->in_again = false;
+}
+
+void gs__src_pend_later(gs__src *s) {
+        gs__loop *l = s->loop;
+
+        gs__heap_remove(&l->pending, s);
+        if (s->in_again)
+                return;
+        s->in_again = true;
+        s->again_prev = NULL;
+        s->again_next = l->again;
+        if (l->again)
+                l->again->again_prev = s;
+        l->again = s;
+}
+
+void gs__loop_pend_again(gs__loop *l) {
+        while (l->again) {
+                gs__src *s = l->again;
+                again_unlink(s);
+                gs__heap_push(&l->pending, s);
+        }
+}
+
 void gs__src_unpend(gs__src *s) {
         gs__loop *l = s->loop;
 
         if (!s->pending)
                 return;
         s->pending = false;
+        again_unlink(s);
         gs__heap_remove(&l->pending, s);
         if (s->type == GS__SRC_TIME && s->enabled != GS__SRC_OFF && s->due != UINT64_MAX)
                 gs__heap_push(&l->time, s);
@@ -46,7 +82,19 @@ static int epoll_set(gs__src *s, int op) {
         return 0;
 }
 
+static bool child_exited(pid_t pid) {
+        siginfo_t si = { 0 };
+
+        return waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 static int src_on(gs__src *s) {
+        if (s->type == GS__SRC_CHILD && s->fd < 0) {
+                /* Watched by SIGCHLD: it may have exited while off. */
+                if (child_exited(s->pid))
+                        gs__src_pend(s);
+                return 0;
+        }
         switch (s->type) {
         case GS__SRC_IO:
         case GS__SRC_CHILD: {
@@ -205,11 +253,12 @@ gs__src *gs__src_unref(gs__src *s) {
         (void) gs__src_set_enabled(s, GS__SRC_OFF);
         if (s->type == GS__SRC_SIGNAL)
                 signal_forget(s);
-        if (s->type == GS__SRC_POST) {
+        if (s->type == GS__SRC_POST || (s->type == GS__SRC_CHILD && s->fd < 0)) {
+                gs__src **head = s->type == GS__SRC_POST ? &s->loop->posts : &s->loop->children;
                 if (s->prev)
                         s->prev->next = s->next;
                 else
-                        s->loop->posts = s->next;
+                        *head = s->next;
                 if (s->next)
                         s->next->prev = s->prev;
         }
@@ -319,6 +368,34 @@ int gs__loop_add_signal(gs__loop *l, gs__src **ret, int sig, gs__signal_fn *cb, 
         return 0;
 }
 
+void gs__loop_children_check(gs__loop *l) {
+        for (gs__src *s = l->children; s; s = s->next)
+                if (s->enabled != GS__SRC_OFF && !s->pending && child_exited(s->pid))
+                        gs__src_pend(s);
+}
+
+/* Without pidfd_open (valgrind 3.19 does not know it): SIGCHLD, which
+ * must be blocked, as sd-event's fallback. */
+static int child_by_sigchld(gs__loop *l, gs__src *s) {
+        sigset_t cur;
+
+        if (sigprocmask(SIG_SETMASK, NULL, &cur) < 0 || !sigismember(&cur, SIGCHLD))
+                return -EBUSY;
+        if (!sigismember(&l->sigmask, SIGCHLD)) {
+                int r = signal_watch(l, SIGCHLD);
+                if (r < 0)
+                        return r;
+        }
+        s->next = l->children;
+        if (l->children)
+                l->children->prev = s;
+        l->children = s;
+        /* It may be gone already, its SIGCHLD read by someone else. */
+        if (child_exited(s->pid))
+                gs__src_pend(s);
+        return 0;
+}
+
 int gs__loop_add_child(gs__loop *l, gs__src **ret, pid_t pid, int options, gs__child_fn *cb, void *userdata) {
         gs__src *s;
 
@@ -331,8 +408,14 @@ int gs__loop_add_child(gs__loop *l, gs__src **ret, pid_t pid, int options, gs__c
         s->pid = pid;
         s->events = EPOLLIN;
         s->fd = pidfd_open(pid, 0);
-        if (s->fd < 0 || (r = gs__src_set_enabled(s, GS__SRC_ON)) < 0) {
-                r = s->fd < 0 ? -errno : r;
+        if (s->fd < 0 && errno == ENOSYS) {
+                s->enabled = GS__SRC_ON;
+                r = child_by_sigchld(l, s);
+        } else if (s->fd < 0)
+                r = -errno;
+        else
+                r = gs__src_set_enabled(s, GS__SRC_ON);
+        if (r < 0) {
                 gs__src_free(s);
                 return r;
         }
