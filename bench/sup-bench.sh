@@ -535,7 +535,7 @@ part_startup() {
                 "$cc" -O2 -I"$SUP_BENCH_STARTUP_BASE/../include" -o "$W/bin/gs_start-base" "$TOP/bench/gs_start.c" \
                         -L"$SUP_BENCH_STARTUP_BASE/lib" -lgensup -Wl,-rpath,"$SUP_BENCH_STARTUP_BASE/lib" \
                         $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
-                base=("gs_start, baseline shared libgensup (SUP_BENCH_STARTUP_BASE)=$W/bin/gs_start-base")
+                base=("gs_start, BASE shared libgensup=$W/bin/gs_start-base")
         fi
         # libgensup.a, everything else static too where Debian ships an
         # archive (libsystemd has none: the same libraries as above).
