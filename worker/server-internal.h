@@ -10,6 +10,11 @@
  *   crash_report.c     OTP's crash report, the handler for crash signals
  *   server_conn.c      connections: reading, fairness, writing
  *   trace.c            trace lines on stderr
+ *   sd_bridge.c        gs_server_event: an sd-event loop inside ours
+ *
+ * Beneath them all: loop.h (loop.c, loop_source.c, loop_heap.c), the
+ * event loop, and notify.h (notify.c, listen_fds.c), sd-daemon's two
+ * protocols; none of them knows a server.
  *
  * server_conn.c hands frames up only through s->dispatch. Not installed. */
 #ifndef GENSUP_SERVER_INTERNAL_H
