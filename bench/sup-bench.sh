@@ -575,7 +575,7 @@ part_startup() {
         done
         if command -v perf > /dev/null; then
                 say "  perf stat -e task-clock,page-faults -r 30 BINARY exit (CPU ms and page faults per start):"
-                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd; do
+                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd ${base[@]:+gs_start-base}; do
                         perf stat -x, -e task-clock,page-faults -r 30 "$W/bin/$b" exit 2>&1 >/dev/null |
                                 awk -F, -v b="$b" '$3 ~ /task-clock/ { t = $1 } $3 ~ /page-faults/ { f = $1 }
                                         END { printf "  %-18s task-clock %.2f ms, %d page faults\n", b, t, f }'
