@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -406,6 +407,52 @@ START_TEST(exit_stops_dispatch) {
 }
 END_TEST
 
+/* Many timers, due in a scrambled order, a third cancelled, some moved:
+ * the heap hands them out in order of due time. All are due already, so
+ * one round dispatches them all. */
+typedef struct many {
+        uint64_t last;
+        int fired;
+        bool ordered;
+} many;
+
+static int on_many(gs__src *src, uint64_t usec, void *userdata) {
+        many *m = userdata;
+
+        if (usec < m->last)
+                m->ordered = false;
+        m->last = usec;
+        m->fired++;
+        return 0;
+}
+
+START_TEST(timer_heap_many) {
+        enum { N = 300 };
+        gs__loop *l = NULL;
+        gs__src *s[N];
+        many m = { .ordered = true };
+        uint64_t base = gs__loop_clock() - 10000000u;
+        int cancelled = 0;
+
+        ck_assert_int_eq(gs__loop_new(&l), 0);
+        for (int i = 0; i < N; i++)
+                ck_assert_int_eq(gs__loop_add_time(l, &s[i], base + (uint64_t) ((i * 7919) % 1009) * 10u, on_many, &m), 0);
+        for (int i = 0; i < N; i += 3) {
+                s[i] = gs__src_unref(s[i]);
+                cancelled++;
+        }
+        for (int i = 1; i < N; i += 5)
+                if (s[i])
+                        ck_assert_int_eq(gs__src_set_time(s[i], base + (uint64_t) ((i * 104729) % 997) * 7u), 0);
+        ck_assert_int_eq(gs__loop_run_round(l, UINT64_MAX), N - cancelled);
+        ck_assert_int_eq(m.fired, N - cancelled);
+        ck_assert(m.ordered);
+        for (int i = 0; i < N; i++)
+                gs__src_unref(s[i]);
+        gs__loop_unref(l);
+}
+END_TEST
+
 Suite *loop_suite(void) {
         Suite *s = suite_create("loop");
         TCase *tc = tcase_create("loop");
@@ -413,6 +460,7 @@ Suite *loop_suite(void) {
         tcase_set_timeout(tc, 20);
         tcase_add_test(tc, timer_order_and_cancel);
         tcase_add_test(tc, timer_repeats);
+        tcase_add_test(tc, timer_heap_many);
         tcase_add_test(tc, defer_once_per_round_by_priority);
         tcase_add_test(tc, post_runs_after_other_sources);
         tcase_add_test(tc, io_enable_disable_events);
