@@ -64,7 +64,9 @@ CTL_DEP_LIBS = $(eval CTL_DEP_LIBS := $(shell pkg-config --libs $(CTL_PKGS)))$(C
 # pkg-config runs once, after the dependencies are installed (lazy, cached).
 DEP_CFLAGS = $(eval DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS)))$(DEP_CFLAGS)
 DEP_LIBS = $(eval DEP_LIBS := $(shell pkg-config --libs $(PKGS)))$(DEP_LIBS)
-LIB_DEP_LIBS = $(eval LIB_DEP_LIBS := $(shell pkg-config --libs libsystemd libprotobuf-c))$(LIB_DEP_LIBS)
+# libgensup links libc and libprotobuf-c only: its event loop is its own
+# (worker/loop.c); gs_server_event() loads libsystemd when asked.
+LIB_DEP_LIBS = $(eval LIB_DEP_LIBS := $(shell pkg-config --libs libprotobuf-c))$(LIB_DEP_LIBS)
 CHECK_CFLAGS = $(eval CHECK_CFLAGS := $(shell pkg-config --cflags check))$(CHECK_CFLAGS)
 CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check))$(CHECK_LIBS)
 

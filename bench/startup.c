@@ -13,7 +13,7 @@
 
 #include "bench.h"
 
-#define MAX_BINS 8
+#define MAX_BINS 12
 
 typedef struct bin {
         const char *label;

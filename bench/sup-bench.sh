@@ -35,6 +35,8 @@
 #   SUP_BENCH_PEER_LIFE_MS=1100
 #   SUP_BENCH_SERVE_N=20, SUP_BENCH_SERVE_ROUNDS (= SUP_BENCH_ROUNDS)
 #   SUP_BENCH_STARTUP_N=20, SUP_BENCH_STARTUP_ROUNDS=5
+#   SUP_BENCH_STARTUP_BASE=DIR  startup: also a baseline libgensup (DIR: its build
+#                           folder, in a checkout; e.g. main's) in the same rounds
 #   SUP_BENCH_CHILDREN=10000    (fewer when RLIMIT_NOFILE cannot hold them)
 #   SUP_BENCH_HEAP_CHILDREN=1000
 #   SUP_BENCH_STATUS_RUNS=10
@@ -528,18 +530,28 @@ part_startup() {
         "$cc" -O2 -o "$W/bin/plain+libsystemd" "$d/trivial.c" -Wl,--no-as-needed -lsystemd || ok=0
         "$cc" -O2 -o "$W/bin/plain+protobuf-c" "$d/trivial.c" -Wl,--no-as-needed -lprotobuf-c || ok=0
         # As a user links a server (gensup.pc: -lgensup, Requires
-        # libsystemd and libprotobuf-c): the shared library.
+        # libprotobuf-c): the shared library.
         "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-shared" "$TOP/bench/gs_start.c" -L"$B/lib" -lgensup \
-                -Wl,-rpath,"$B/lib" $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
+                -Wl,-rpath,"$B/lib" $(pkg-config --libs libprotobuf-c) || ok=0
+        # A baseline libgensup in the same run (SUP_BENCH_STARTUP_BASE: the
+        # build folder of another checkout, e.g. main's, whose library
+        # still linked libsystemd), linked as that gensup.pc said.
+        local base=()
+        if [ -n "${SUP_BENCH_STARTUP_BASE:-}" ]; then
+                "$cc" -O2 -I"$SUP_BENCH_STARTUP_BASE/../include" -o "$W/bin/gs_start-base" "$TOP/bench/gs_start.c" \
+                        -L"$SUP_BENCH_STARTUP_BASE/lib" -lgensup -Wl,-rpath,"$SUP_BENCH_STARTUP_BASE/lib" \
+                        $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
+                base=("gs_start, BASE shared libgensup=$W/bin/gs_start-base")
+        fi
         # libgensup.a, everything else static too where Debian ships an
         # archive (libsystemd has none: the same libraries as above).
         # The same with the link options that could matter: --as-needed
         # (drop what is not used), -z lazy (no binding at load), -O1.
         "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-ldopts" "$TOP/bench/gs_start.c" -L"$B/lib" \
                 -Wl,-O1,--as-needed,-z,lazy,--hash-style=gnu -lgensup -Wl,-rpath,"$B/lib" \
-                $(pkg-config --libs libsystemd libprotobuf-c) || ok=0
+                $(pkg-config --libs libprotobuf-c) || ok=0
         "$cc" -O2 -I"$TOP/include" -o "$W/bin/gs_start-static-lib" "$TOP/bench/gs_start.c" "$B/lib/libgensup.a" \
-                -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic -lsystemd || ok=0
+                -Wl,-Bstatic -lprotobuf-c -Wl,-Bdynamic || ok=0
         [ $ok = 1 ] || { say "  could not build the binaries (cc, libsystemd-dev, libprotobuf-c-dev)"; return 0; }
         cp "$B/bench/gs_start" "$W/bin/gs_start-intree"
         "$B/bench/startup" -r "$STARTUP_ROUNDS" -n "$STARTUP_N" \
@@ -550,12 +562,12 @@ part_startup() {
                 "gs_start, libgensup.a (make's link)=$W/bin/gs_start-intree" \
                 "gs_start, libgensup.a + libprotobuf-c.a=$W/bin/gs_start-static-lib" \
                 "plain + libsystemd=$W/bin/plain+libsystemd" \
-                "plain + libprotobuf-c=$W/bin/plain+protobuf-c"
+                "plain + libprotobuf-c=$W/bin/plain+protobuf-c" "${base[@]}"
         say "  (ratios to the plain dynamic binary; target for a libgensup server <= 1.2)"
         local b
         say ""
         say "  shared objects loaded (ldd) and LD_DEBUG=statistics (cycles in the dynamic loader, relocations):"
-        for b in plain-dynamic gs_start-shared gs_start-intree plain+libsystemd plain+protobuf-c; do
+        for b in plain-dynamic gs_start-shared gs_start-intree plain+libsystemd plain+protobuf-c ${base[@]:+gs_start-base}; do
                 local libs stat
                 libs=$(ldd "$W/bin/$b" | awk '/=>/ { sub(/\.so.*/, "", $1); printf "%s ", $1 }')
                 stat=$(LD_DEBUG=statistics "$W/bin/$b" exit 2>&1 | awk '
@@ -569,7 +581,7 @@ part_startup() {
         done
         if command -v perf > /dev/null; then
                 say "  perf stat -e task-clock,page-faults -r 30 BINARY exit (CPU ms and page faults per start):"
-                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd; do
+                for b in plain-dynamic plain-static gs_start-shared plain+libsystemd ${base[@]:+gs_start-base}; do
                         perf stat -x, -e task-clock,page-faults -r 30 "$W/bin/$b" exit 2>&1 >/dev/null |
                                 awk -F, -v b="$b" '$3 ~ /task-clock/ { t = $1 } $3 ~ /page-faults/ { f = $1 }
                                         END { printf "  %-18s task-clock %.2f ms, %d page faults\n", b, t, f }'
@@ -580,6 +592,7 @@ part_startup() {
                         awk '/%/ && $2 ~ /^gs_start/ && n < 5 { printf "%s %s %s", (n ? "," : "  where gs_start-shared spends its start (perf record, 100 starts):"), $1, $3; n++ }
                              END { if (n) printf "\n" }'
         fi
+        say "  libraries libgensup.so needs: $(readelf -d "$B/lib/libgensup.so" | awk '/NEEDED/ { gsub(/[][]/, "", $NF); printf "%s ", $NF }')"
         say "  libsystemd symbols libgensup uses: $(nm -D --undefined-only "$B/lib/libgensup.so" 2>/dev/null | awk '/ sd_/ { sub(/@.*/, "", $2); printf "%s ", $2 }')"
 }
 

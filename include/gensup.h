@@ -18,7 +18,6 @@
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
-#include <systemd/sd-event.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -309,8 +308,15 @@ int gs_add_fd(gs_server *s, int fd, uint32_t events, uint64_t token);
 int gs_modify_fd(gs_server *s, int fd, uint32_t events);
 /* Stops watching fd. Returns 0 or -ENOENT. */
 int gs_remove_fd(gs_server *s, int fd);
-/* The server's sd-event loop, for anything else a server wants to watch.
- * Do not exit or unref it. */
+/* An sd-event loop run inside the server's own loop, for anything else a
+ * server wants to watch with sd-event(3). libgensup does not link
+ * libsystemd: the first call loads libsystemd.so.0 and makes the loop (a
+ * program that calls sd-event links -lsystemd itself). Returns NULL if
+ * libsystemd cannot be loaded. Owned by the server, freed with it: do not
+ * exit or unref it. */
+#ifndef foosdeventhfoo
+typedef struct sd_event sd_event;
+#endif
 sd_event *gs_server_event(gs_server *s);
 /* The server's name. */
 const char *gs_server_name(const gs_server *s);

@@ -10,6 +10,11 @@
  *   crash_report.c     OTP's crash report, the handler for crash signals
  *   server_conn.c      connections: reading, fairness, writing
  *   trace.c            trace lines on stderr
+ *   sd_bridge.c        gs_server_event: an sd-event loop inside ours
+ *
+ * Beneath them all: loop.h (loop.c, loop_source.c, loop_heap.c), the
+ * event loop, and notify.h (notify.c, listen_fds.c), sd-daemon's two
+ * protocols; none of them knows a server.
  *
  * server_conn.c hands frames up only through s->dispatch. Not installed. */
 #ifndef GENSUP_SERVER_INTERNAL_H
@@ -22,7 +27,8 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include <systemd/sd-event.h>
+#include "loop.h"
+#include "notify.h"
 
 #include "gensup.h"
 #include "ipc.h"
@@ -75,6 +81,7 @@ typedef struct gs__last_msg {
 } gs__last_msg;
 typedef struct gs__fd gs__fd;
 typedef struct gs__upgrade gs__upgrade;
+typedef struct gs__sd_bridge gs__sd_bridge;
 
 /* Notices on stderr (refused requests, limits hit) come at most
  * GS__NOTICE_BURST per kind per GS__NOTICE_INTERVAL_USEC; the rest are
@@ -118,7 +125,7 @@ struct gs__conn {
         gs_server *server;
         uint64_t serial;        /* never reused: gs_from.conn */
         ipc_conn *ipc;
-        sd_event_source *io;
+        gs__src *io;
         uint32_t events;        /* the io source's mask now; 0 = source off */
         bool control;           /* the control fd to gensupd */
         bool trusted;           /* root, the server's own uid, or gensupd:
@@ -151,7 +158,7 @@ struct gs__timer {
         gs_server *server;
         int64_t id;
         uint64_t token;
-        sd_event_source *src;   /* NULL once fired */
+        gs__src *src;   /* NULL once fired */
         gs__timer *prev, *next;
 };
 
@@ -159,7 +166,7 @@ struct gs__fd {
         gs_server *server;
         int fd;                 /* not owned */
         uint64_t token;
-        sd_event_source *src;
+        gs__src *src;
         gs__fd *prev, *next;
 };
 
@@ -167,19 +174,20 @@ struct gs_server {
         const gs_server_ops *ops;
         gs__dispatch_fn *dispatch;      /* the one way up from server_conn.c */
         void *state;
-        sd_event *event;
+        gs__loop *event;
+        gs__sd_bridge *sd;              /* gs_server_event(); NULL until asked for */
         char *name;
 
         int listen_fd;
         char *socket_path;      /* the socket this process created, unlinked at exit */
-        sd_event_source *listen_src, *listen_retry;
-        sd_event_source *work;  /* defer: handles ready connections round-robin */
-        sd_event_source *flush; /* defer, on while output waits outside an io callback */
+        gs__src *listen_src, *listen_retry;
+        gs__src *work;  /* defer: handles ready connections round-robin */
+        gs__src *flush; /* defer, on while output waits outside an io callback */
         bool flush_on;          /* flush is switched on (ONESHOT) */
         bool in_io;             /* in a connection's io callback, which flushes at its end */
-        sd_event_source *sig_term, *sig_int;
-        sd_event_source *timeout_src;   /* GS_ACTION_TIMEOUT */
-        sd_event_source *idle_src;      /* hibernate_after */
+        gs__src *sig_term, *sig_int;
+        gs__src *timeout_src;   /* GS_ACTION_TIMEOUT */
+        gs__src *idle_src;      /* hibernate_after */
 
         gs__conn *conns;        /* every connection, control included */
         gs__conn *control;
@@ -244,7 +252,7 @@ struct gs_server {
         size_t n_untrusted;
         gs__uid_count *uids;
         size_t n_uids, cap_uids;
-        sd_event_source *sweep;         /* deadlines: frames, idle connections */
+        gs__src *sweep;         /* deadlines: frames, idle connections */
         uint64_t sweep_usec;            /* when it fires; 0: off */
         uint64_t hits[_GS__LIMIT_MAX];  /* connections refused or closed, by limit */
         uint64_t sys_refused;
@@ -358,6 +366,9 @@ typedef struct gs__enter {
 } gs__enter;
 GS__HIDDEN int gs__server_run(const gs_server_ops *ops, const gs_server_options *opts, int argc, char **argv,
                               const gs__enter *enter);
+
+/* sd_bridge.c: gs_server_event()'s sd-event loop, freed with the server. */
+GS__HIDDEN gs__sd_bridge *gs__sd_bridge_free(gs__sd_bridge *b);
 
 /* server_dispatch.c */
 GS__HIDDEN void gs__dispatch(gs_server *s, gs__event ev, gs__conn *c, const ipc_frame *f);

@@ -17,8 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "server-internal.h"
 
 typedef enum cb_kind {
@@ -67,7 +65,7 @@ void gs__stop(gs_server *s, const char *reason, bool run_terminate) {
         }
         if (s->exit_reason)
                 gs__crash_capture(s, s->exit_reason);
-        (void) sd_event_exit(s->event, 0);
+        (void) gs__loop_exit(s->event, 0);
 }
 
 /* An exit signal from the parent (gensupd's EXIT, SIGTERM, the control fd
@@ -177,9 +175,9 @@ static void arm_timeout(gs_server *s, uint64_t ms) {
         if (usec == UINT64_MAX)
                 return;
         if (s->timeout_src) {
-                r = sd_event_source_set_time_relative(s->timeout_src, usec);
+                r = gs__src_set_time_relative(s->timeout_src, usec);
                 if (r >= 0)
-                        r = sd_event_source_set_enabled(s->timeout_src, SD_EVENT_ONESHOT);
+                        r = gs__src_set_enabled(s->timeout_src, GS__SRC_ONESHOT);
         } else
                 r = -ENOENT;
         if (r < 0)
@@ -252,7 +250,7 @@ static void apply(gs_server *s, gs_ret r, cb_kind cb, const gs_from *from) {
  * noted for a crash report while its callback runs. */
 static void before_message(gs_server *s, gs__msg_kind kind, uint64_t conn, uint64_t ref, const void *data, size_t len) {
         if (s->timeout_armed) {
-                (void) sd_event_source_set_enabled(s->timeout_src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->timeout_src, GS__SRC_OFF);
                 s->timeout_armed = false;
         }
         s->timeout_deferred = false;
@@ -353,7 +351,7 @@ void gs__hibernate(gs_server *s) {
 }
 
 
-static int on_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_timeout(gs__src *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
         gs_info info = { .kind = GS_INFO_TIMEOUT, .fd = -1 };
 
@@ -381,33 +379,33 @@ static void idle_rearm(gs_server *s, bool may_hibernate) {
         if (!s->idle_src)
                 return;
         if (s->hibernate_after_ms == 0 || s->idle_hibernated) {
-                (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->idle_src, GS__SRC_OFF);
                 return;
         }
         uint64_t after = ms_to_usec(s->hibernate_after_ms);
         if (after == UINT64_MAX) {
-                (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->idle_src, GS__SRC_OFF);
                 return;
         }
         uint64_t due = s->last_active_usec + after;
         if (may_hibernate && gs__now_usec() >= due) {
                 gs__hibernate(s);
                 s->idle_hibernated = true;
-                (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->idle_src, GS__SRC_OFF);
                 return;
         }
-        int enabled = SD_EVENT_OFF;
+        int enabled = GS__SRC_OFF;
         uint64_t cur = 0;
-        (void) sd_event_source_get_enabled(s->idle_src, &enabled);
-        (void) sd_event_source_get_time(s->idle_src, &cur);
+        (void) gs__src_get_enabled(s->idle_src, &enabled);
+        (void) gs__src_get_time(s->idle_src, &cur);
         /* Only move the timer when it would fire late, not on every message. */
-        if (enabled == SD_EVENT_OFF || cur > due) {
-                (void) sd_event_source_set_time(s->idle_src, due);
-                (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_ONESHOT);
+        if (enabled == GS__SRC_OFF || cur > due) {
+                (void) gs__src_set_time(s->idle_src, due);
+                (void) gs__src_set_enabled(s->idle_src, GS__SRC_ONESHOT);
         }
 }
 
-static int on_idle(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_idle(gs__src *src, uint64_t usec, void *userdata) {
         idle_rearm(userdata, true);
         return 0;
 }
@@ -438,12 +436,12 @@ static void timer_deliver(gs_server *s, gs__timer *t) {
         after_message(s);
 }
 
-static int on_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_timer(gs__src *src, uint64_t usec, void *userdata) {
         gs__timer *t = userdata;
         gs_server *s = t->server;
 
         timer_unlink(&s->timers, t);
-        t->src = sd_event_source_disable_unref(t->src);
+        t->src = gs__src_unref(t->src);
         if (s->suspended) {
                 /* It is a message: it waits, in order, until resume. */
                 t->prev = s->fired_tail;
@@ -479,7 +477,7 @@ int64_t gs_send_after(gs_server *s, uint64_t ms, uint64_t token) {
                 return -ENOMEM;
         t->server = s;
         t->token = token;
-        r = sd_event_add_time_relative(s->event, &t->src, CLOCK_MONOTONIC, ms_to_usec(ms), 1, on_timer, t);
+        r = gs__loop_add_time_relative(s->event, &t->src, ms_to_usec(ms), on_timer, t);
         if (r < 0) {
                 free(t);
                 return r;
@@ -498,7 +496,7 @@ int gs_cancel_timer(gs_server *s, int64_t timer_id) {
         for (gs__timer *t = s->timers; t; t = t->next)
                 if (t->id == timer_id) {
                         timer_unlink(&s->timers, t);
-                        sd_event_source_disable_unref(t->src);
+                        gs__src_unref(t->src);
                         free(t);
                         return 0;
                 }
@@ -514,7 +512,7 @@ static gs__fd *fd_find(gs_server *s, int fd) {
         return NULL;
 }
 
-static int on_fd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_fd(gs__src *src, int fd, uint32_t revents, void *userdata) {
         gs__fd *f = userdata;
         gs_server *s = f->server;
         gs_info info = { .kind = GS_INFO_FD, .token = f->token, .fd = fd, .revents = revents };
@@ -538,13 +536,13 @@ int gs_add_fd(gs_server *s, int fd, uint32_t events, uint64_t token) {
         f->server = s;
         f->fd = fd;
         f->token = token;
-        int r = sd_event_add_io(s->event, &f->src, fd, events, on_fd, f);
+        int r = gs__loop_add_io(s->event, &f->src, fd, events, on_fd, f);
         if (r < 0) {
                 free(f);
                 return r;
         }
         if (s->suspended)
-                (void) sd_event_source_set_enabled(f->src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(f->src, GS__SRC_OFF);
         f->next = s->fds;
         if (s->fds)
                 s->fds->prev = f;
@@ -557,7 +555,7 @@ int gs_modify_fd(gs_server *s, int fd, uint32_t events) {
 
         if (!f)
                 return -ENOENT;
-        return sd_event_source_set_io_events(f->src, events);
+        return gs__src_set_io_events(f->src, events);
 }
 
 int gs_remove_fd(gs_server *s, int fd) {
@@ -571,7 +569,7 @@ int gs_remove_fd(gs_server *s, int fd) {
                 s->fds = f->next;
         if (f->next)
                 f->next->prev = f->prev;
-        sd_event_source_disable_unref(f->src);
+        gs__src_unref(f->src);
         free(f);
         return 0;
 }
@@ -581,7 +579,7 @@ int gs_remove_fd(gs_server *s, int fd) {
 void gs__suspend(gs_server *s) {
         s->suspended = true;
         for (gs__fd *f = s->fds; f; f = f->next)
-                (void) sd_event_source_set_enabled(f->src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(f->src, GS__SRC_OFF);
 }
 
 void gs__resume(gs_server *s) {
@@ -589,14 +587,14 @@ void gs__resume(gs_server *s) {
                 return;
         s->suspended = false;
         for (gs__fd *f = s->fds; f; f = f->next)
-                (void) sd_event_source_set_enabled(f->src, SD_EVENT_ON);
+                (void) gs__src_set_enabled(f->src, GS__SRC_ON);
         if (s->timeout_deferred)
                 arm_timeout(s, s->timeout_ms);
         /* Held frames and fired timers are handled by the work source, in
          * the loop, not inside the RESUME request. */
         gs__conns_resume(s);
         if (s->fired_head)
-                (void) sd_event_source_set_enabled(s->work, SD_EVENT_ON);
+                (void) gs__src_set_enabled(s->work, GS__SRC_ON);
 }
 
 /* ---- small accessors and replies ---- */
@@ -627,10 +625,6 @@ int gs_reply_msg(gs_server *s, const gs_from *from, const ProtobufCMessage *msg)
         return r;
 }
 
-sd_event *gs_server_event(gs_server *s) {
-        return s ? s->event : NULL;
-}
-
 const char *gs_server_name(const gs_server *s) {
         return s ? s->name : NULL;
 }
@@ -650,14 +644,14 @@ void gs__apply_init(gs_server *s, gs_ret r) {
 }
 
 int gs__timers_setup(gs_server *s) {
-        int r = sd_event_add_time(s->event, &s->timeout_src, CLOCK_MONOTONIC, 0, 1, on_timeout, s);
+        int r = gs__loop_add_time(s->event, &s->timeout_src, 0, on_timeout, s);
         if (r < 0)
                 return r;
-        r = sd_event_add_time(s->event, &s->idle_src, CLOCK_MONOTONIC, 0, 1000, on_idle, s);
+        r = gs__loop_add_time(s->event, &s->idle_src, 0, on_idle, s);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->timeout_src, SD_EVENT_OFF);
-        (void) sd_event_source_set_enabled(s->idle_src, SD_EVENT_OFF);
+        (void) gs__src_set_enabled(s->timeout_src, GS__SRC_OFF);
+        (void) gs__src_set_enabled(s->idle_src, GS__SRC_OFF);
         return 0;
 }
 
@@ -665,7 +659,7 @@ void gs__timers_free(gs_server *s) {
         while (s->timers) {
                 gs__timer *t = s->timers;
                 timer_unlink(&s->timers, t);
-                sd_event_source_disable_unref(t->src);
+                gs__src_unref(t->src);
                 free(t);
         }
         while (s->fired_head) {
@@ -675,8 +669,8 @@ void gs__timers_free(gs_server *s) {
         }
         while (s->fds)
                 (void) gs_remove_fd(s, s->fds->fd);
-        s->timeout_src = sd_event_source_disable_unref(s->timeout_src);
-        s->idle_src = sd_event_source_disable_unref(s->idle_src);
+        s->timeout_src = gs__src_unref(s->timeout_src);
+        s->idle_src = gs__src_unref(s->idle_src);
 }
 
 void gs__send_stop_reply(gs_server *s) {

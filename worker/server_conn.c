@@ -86,7 +86,7 @@ void gs__ready_push(gs__conn *c) {
         s->ready_tail = c;
         c->in_ready = true;
         if (s->work)
-                (void) sd_event_source_set_enabled(s->work, SD_EVENT_ON);
+                (void) gs__src_set_enabled(s->work, GS__SRC_ON);
         gs__conn_update(c);
 }
 
@@ -96,7 +96,7 @@ void gs__ready_push(gs__conn *c) {
 static void flush_enable(gs_server *s) {
         if (s->flush_on || s->in_io || !s->flush)
                 return;
-        if (sd_event_source_set_enabled(s->flush, SD_EVENT_ONESHOT) >= 0)
+        if (gs__src_set_enabled(s->flush, GS__SRC_ONESHOT) >= 0)
                 s->flush_on = true;
 }
 
@@ -219,11 +219,11 @@ void gs__conn_update(gs__conn *c) {
         /* An io source with no events would still report EPOLLHUP, over and
          * over: switch it off instead. */
         if (events == 0)
-                (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(c->io, GS__SRC_OFF);
         else {
-                (void) sd_event_source_set_io_events(c->io, events);
+                (void) gs__src_set_io_events(c->io, events);
                 if (c->events == 0)
-                        (void) sd_event_source_set_enabled(c->io, SD_EVENT_ON);
+                        (void) gs__src_set_enabled(c->io, GS__SRC_ON);
         }
         c->events = events;
 }
@@ -263,7 +263,7 @@ static uint64_t now_usec(gs_server *s) {
         uint64_t t = 0;
 
         /* The loop's time of this iteration: no clock read per frame. */
-        if (!s->event || sd_event_now(s->event, CLOCK_MONOTONIC, &t) < 0)
+        if (!s->event || gs__loop_now(s->event, &t) < 0)
                 t = 0;
         return t;
 }
@@ -297,7 +297,7 @@ static void conn_expire(gs__conn *c, gs__limit l) {
         gs__conn_close(c);
 }
 
-static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata);
+static int on_sweep(gs__src *src, uint64_t usec, void *userdata);
 
 /* One timer for every deadline: it fires at the earliest one known and
  * looks at every connection then. */
@@ -305,18 +305,18 @@ static void sweep_arm(gs_server *s, uint64_t due) {
         if (due == UINT64_MAX || (s->sweep_usec && s->sweep_usec <= due))
                 return;
         if (!s->sweep) {
-                if (sd_event_add_time(s->event, &s->sweep, CLOCK_MONOTONIC, due, 100 * 1000, on_sweep, s) < 0)
+                if (gs__loop_add_time(s->event, &s->sweep, due, on_sweep, s) < 0)
                         return;
                 /* After the io: a peer whose bytes are waiting is read
                  * before its deadline is judged. */
-                (void) sd_event_source_set_priority(s->sweep, SD_EVENT_PRIORITY_IDLE);
+                (void) gs__src_set_priority(s->sweep, GS__PRIO_IDLE);
         } else
-                (void) sd_event_source_set_time(s->sweep, due);
-        (void) sd_event_source_set_enabled(s->sweep, SD_EVENT_ONESHOT);
+                (void) gs__src_set_time(s->sweep, due);
+        (void) gs__src_set_enabled(s->sweep, GS__SRC_ONESHOT);
         s->sweep_usec = due;
 }
 
-static int on_sweep(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_sweep(gs__src *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
         uint64_t now = now_usec(s), next = UINT64_MAX;
 
@@ -393,7 +393,7 @@ static int conn_read(gs__conn *c) {
  * write per batch, and no source is switched on or off. Only a connection
  * with frames left over goes to the ready queue, where the defer source
  * takes it in its round-robin turn, behind every other ready connection. */
-static int on_conn_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_conn_io(gs__src *src, int fd, uint32_t revents, void *userdata) {
         gs__conn *c = userdata;
         gs_server *s = c->server;
         bool broken = revents & (EPOLLHUP | EPOLLERR);
@@ -476,7 +476,7 @@ int gs__conn_new(gs_server *s, int fd, bool control, gs__conn **ret) {
                 conn_refuse(s, c, l);
                 return -gs__limit_errno(l);
         }
-        r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
+        r = gs__loop_add_io(s->event, &c->io, fd, EPOLLIN, on_conn_io, c);
         if (r < 0) {
                 gs__limits_release(s, c);
                 ipc_conn_free(c->ipc);
@@ -510,7 +510,7 @@ void gs__conn_close(gs__conn *c) {
         else
                 s->n_clients--;
         gs__limits_release(s, c);
-        sd_event_source_disable_unref(c->io);
+        gs__src_unref(c->io);
         ipc_conn_free(c->ipc);
         for (ipc_frame *f; (f = held_pop(c));)
                 ipc_frame_free(f);
@@ -634,7 +634,7 @@ static int conn_process(gs__conn *c, unsigned budget) {
         return 1;
 }
 
-static int on_work(sd_event_source *src, void *userdata) {
+static int on_work(gs__src *src, void *userdata) {
         gs_server *s = userdata;
 
         if (!s->suspended && s->fired_head)
@@ -659,7 +659,7 @@ static int on_work(sd_event_source *src, void *userdata) {
                         break;
         }
         if (!s->ready_head && (s->suspended || !s->fired_head))
-                (void) sd_event_source_set_enabled(s->work, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->work, GS__SRC_OFF);
         return 0;
 }
 
@@ -680,7 +680,7 @@ static void batch_wakeup(void *userdata) {
         flush_enable(userdata);
 }
 
-static int on_flush(sd_event_source *src, void *userdata) {
+static int on_flush(gs__src *src, void *userdata) {
         gs_server *s = userdata;
 
         /* ONESHOT: it is off again now. */
@@ -690,15 +690,15 @@ static int on_flush(sd_event_source *src, void *userdata) {
 }
 
 int gs__work_setup(gs_server *s) {
-        int r = sd_event_add_defer(s->event, &s->work, on_work, s);
+        int r = gs__loop_add_defer(s->event, &s->work, on_work, s);
         if (r < 0)
                 return r;
         /* Below the io sources: a defer source stays pending, and at the
          * same priority it would run before every newer event. */
-        r = sd_event_source_set_priority(s->work, SD_EVENT_PRIORITY_NORMAL + 1);
+        r = gs__src_set_priority(s->work, GS__PRIO_NORMAL + 1);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->work, SD_EVENT_OFF);
+        (void) gs__src_set_enabled(s->work, GS__SRC_OFF);
         /* Output queued outside a connection's own io callback (the round-
          * robin turn, timers, gs_reply from any source) is written by this
          * defer source, switched on when the first connection becomes
@@ -708,13 +708,13 @@ int gs__work_setup(gs_server *s) {
          * every dispatch, which costs an extra loop iteration (an
          * epoll_wait) per call on the fast path, where there is nothing to
          * flush. */
-        r = sd_event_add_defer(s->event, &s->flush, on_flush, s);
+        r = gs__loop_add_defer(s->event, &s->flush, on_flush, s);
         if (r < 0)
                 return r;
-        r = sd_event_source_set_priority(s->flush, SD_EVENT_PRIORITY_IMPORTANT);
+        r = gs__src_set_priority(s->flush, GS__PRIO_IMPORTANT);
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_enabled(s->flush, SD_EVENT_OFF);
+        (void) gs__src_set_enabled(s->flush, GS__SRC_OFF);
         flush_arm(s);
         gs__batch_set_wakeup(batch_wakeup, s);
         return 0;
@@ -722,15 +722,15 @@ int gs__work_setup(gs_server *s) {
 
 /* ---- accepting ---- */
 
-static int on_listen_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_listen_retry(gs__src *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
 
-        s->listen_retry = sd_event_source_disable_unref(s->listen_retry);
-        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+        s->listen_retry = gs__src_unref(s->listen_retry);
+        (void) gs__src_set_enabled(s->listen_src, GS__SRC_ON);
         return 0;
 }
 
-static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_listen(gs__src *src, int fd, uint32_t revents, void *userdata) {
         gs_server *s = userdata;
 
         for (int i = 0; i < GS__ACCEPT_BATCH; i++) {
@@ -742,11 +742,11 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
                                 return 0;
                         /* Out of fds or memory: the listening socket stays
                          * readable, so pause it instead of spinning. */
-                        (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
+                        (void) gs__src_set_enabled(s->listen_src, GS__SRC_OFF);
                         if (!s->listen_retry &&
-                            sd_event_add_time_relative(s->event, &s->listen_retry, CLOCK_MONOTONIC, 100 * 1000, 1000,
+                            gs__loop_add_time_relative(s->event, &s->listen_retry, 100 * 1000,
                                                        on_listen_retry, s) < 0)
-                                (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+                                (void) gs__src_set_enabled(s->listen_src, GS__SRC_ON);
                         return 0;
                 }
                 /* Past a limit, it is told so and closed. */
@@ -758,7 +758,7 @@ static int on_listen(sd_event_source *src, int fd, uint32_t revents, void *userd
 int gs__listen_start(gs_server *s) {
         if (s->listen_fd < 0)
                 return 0;
-        return sd_event_add_io(s->event, &s->listen_src, s->listen_fd, EPOLLIN, on_listen, s);
+        return gs__loop_add_io(s->event, &s->listen_src, s->listen_fd, EPOLLIN, on_listen, s);
 }
 
 /* ---- resume, hibernate, exit ---- */

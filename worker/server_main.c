@@ -13,8 +13,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <systemd/sd-daemon.h>
-
 #include "batch-internal.h"
 #include "server-internal.h"
 
@@ -200,7 +198,7 @@ static int parse_args(int argc, char **argv, args *a) {
 
 /* ---- sockets and signals ---- */
 
-static int on_signal(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata) {
+static int on_signal(gs__src *src, const struct signalfd_siginfo *si, void *userdata) {
         gs_server *s = userdata;
 
         /* As the parent's exit signal `shutdown`. */
@@ -278,13 +276,13 @@ static int listen_name(gs_server *s, const ipc_sock_perm *perm) {
 
 static int setup_listen(gs_server *s, bool supervised, const char *socket_opt, bool name_known,
                         const ipc_sock_perm *perm) {
-        int n = sd_listen_fds(1);   /* also unsets LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES */
+        int n = gs__listen_fds(true);   /* also unsets LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES */
 
         /* Under gensupd the passed socket wins: it is the one clients know,
          * held by gensupd across restarts (never unlinked here). By hand,
          * an explicit --socket wins. */
         if (n > 0 && (supervised || !socket_opt || gs__upgrade_requested())) {
-                int fd = SD_LISTEN_FDS_START;
+                int fd = GS__LISTEN_FDS_START;
                 int fl = fcntl(fd, F_GETFL);
                 if (fl >= 0 && !(fl & O_NONBLOCK))
                         (void) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -325,20 +323,21 @@ static void destroy(gs_server *s) {
                 gs__conn_close(s->conns);
         gs__timers_free(s);
         gs__limits_free(s);
-        sd_event_source_disable_unref(s->sweep);
-        sd_event_source_disable_unref(s->listen_src);
-        sd_event_source_disable_unref(s->listen_retry);
-        sd_event_source_disable_unref(s->work);
-        sd_event_source_disable_unref(s->flush);
-        sd_event_source_disable_unref(s->sig_term);
-        sd_event_source_disable_unref(s->sig_int);
+        s->sd = gs__sd_bridge_free(s->sd);
+        gs__src_unref(s->sweep);
+        gs__src_unref(s->listen_src);
+        gs__src_unref(s->listen_retry);
+        gs__src_unref(s->work);
+        gs__src_unref(s->flush);
+        gs__src_unref(s->sig_term);
+        gs__src_unref(s->sig_int);
         if (s->listen_fd >= 0)
                 close(s->listen_fd);
         if (s->socket_path) {
                 (void) unlink(s->socket_path);
                 free(s->socket_path);
         }
-        sd_event_unref(s->event);
+        gs__loop_unref(s->event);
         gs_buf_done(&s->reply);
         gs_buf_done(&s->stop_reply);
         gs__upgrade_free(s);
@@ -439,14 +438,14 @@ static int setup_loop(gs_server *s) {
          * must not kill the process on its way out with its exit status. */
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
-        if ((r = sd_event_new(&s->event)) < 0 ||
-            (r = sd_event_add_signal(s->event, &s->sig_term, SIGTERM, on_signal, s)) < 0 ||
-            (r = sd_event_add_signal(s->event, &s->sig_int, SIGINT, on_signal, s)) < 0 ||
+        if ((r = gs__loop_new(&s->event)) < 0 ||
+            (r = gs__loop_add_signal(s->event, &s->sig_term, SIGTERM, on_signal, s)) < 0 ||
+            (r = gs__loop_add_signal(s->event, &s->sig_int, SIGINT, on_signal, s)) < 0 ||
             (r = gs__work_setup(s)) < 0 || (r = gs__timers_setup(s)) < 0)
                 return r;
         /* The supervisor's and the signals' word comes before clients'. */
-        (void) sd_event_source_set_priority(s->sig_term, SD_EVENT_PRIORITY_IMPORTANT);
-        (void) sd_event_source_set_priority(s->sig_int, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) gs__src_set_priority(s->sig_term, GS__PRIO_IMPORTANT);
+        (void) gs__src_set_priority(s->sig_int, GS__PRIO_IMPORTANT);
         return 0;
 }
 
@@ -459,7 +458,7 @@ static int setup_control(gs_server *s, start *st) {
         st->control_fd = -1;
         if (r < 0)
                 return r;
-        (void) sd_event_source_set_priority(s->control->io, SD_EVENT_PRIORITY_IMPORTANT);
+        (void) gs__src_set_priority(s->control->io, GS__PRIO_IMPORTANT);
         /* gensupd's UPGRADE request carries the handoff socket. */
         ipc_conn_set_accept_fds(s->control->ipc, true);
         return 0;
@@ -640,7 +639,7 @@ static int run(gs_server *s, const start *st, gs_ret ir) {
          * OTP's start_link returns before handle_continue. */
         gs__flush_dirty(s);
         if (!st->supervised && getenv("NOTIFY_SOCKET"))
-                (void) sd_notify(0, "READY=1");
+                (void) gs__notify("READY=1");
         gs__upgrade_ready(s);
         int r = gs__listen_start(s);
         if (r < 0)
@@ -653,7 +652,7 @@ static int run(gs_server *s, const start *st, gs_ret ir) {
         gs__idle_rearm(s);
 
         if (!s->stopping) {
-                r = sd_event_loop(s->event);
+                r = gs__loop_run(s->event);
                 if (r < 0 && !s->stopping)
                         gs__stop(s, "{error,event_loop}", true);
                 if (!s->stopping)

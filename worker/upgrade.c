@@ -38,16 +38,16 @@ struct gs__upgrade {
         ipc_conn *handoff;           /* to the successor */
         char *extra;
         uint64_t deadline_usec;      /* CLOCK_MONOTONIC: for the deferred replies and the writing */
-        sd_event_source *post;       /* after every event: drained yet? */
-        sd_event_source *first;      /* the same once, in the next iteration (a post source
+        gs__src *post;       /* after every event: drained yet? */
+        gs__src *first;      /* the same once, in the next iteration (a post source
                                       * added inside a callback is not pending there yet) */
-        sd_event_source *timer;      /* the deadline; standalone, also the successor's start */
+        gs__src *timer;      /* the deadline; standalone, also the successor's start */
         gs__conn *asker;             /* gensupd's control connection; NULL standalone */
         uint64_t ref;                /* the UPGRADE request's */
         bool handed;                 /* the handoff is written: waiting for the word */
         pid_t child;                 /* standalone: the successor */
-        sd_event_source *child_src;  /* standalone: its exit */
-        sd_event_source *reply_src;  /* standalone: its READY or INIT_FAILED */
+        gs__src *child_src;  /* standalone: its exit */
+        gs__src *reply_src;  /* standalone: its READY or INIT_FAILED */
         char *failure;               /* new side: why the upgrade failed, for INIT_FAILED */
 };
 
@@ -56,7 +56,7 @@ struct gs__upgrade {
 static void pause_server(gs_server *s) {
         s->paused = true;
         if (s->listen_src)
-                (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_OFF);
+                (void) gs__src_set_enabled(s->listen_src, GS__SRC_OFF);
         for (gs__conn *c = s->conns; c; c = c->next)
                 gs__conn_update(c);
 }
@@ -64,7 +64,7 @@ static void pause_server(gs_server *s) {
 static void resume_server(gs_server *s) {
         s->paused = false;
         if (s->listen_src)
-                (void) sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
+                (void) gs__src_set_enabled(s->listen_src, GS__SRC_ON);
         for (gs__conn *c = s->conns; c; c = c->next) {
                 if (!c->control && ipc_conn_buffered(c->ipc) > 0)
                         gs__ready_push(c);
@@ -76,13 +76,13 @@ static void resume_server(gs_server *s) {
 static gs__upgrade *upgrade_free(gs__upgrade *u) {
         if (!u)
                 return NULL;
-        sd_event_source_disable_unref(u->post);
-        sd_event_source_disable_unref(u->first);
-        sd_event_source_disable_unref(u->timer);
-        sd_event_source_disable_unref(u->reply_src);
+        gs__src_unref(u->post);
+        gs__src_unref(u->first);
+        gs__src_unref(u->timer);
+        gs__src_unref(u->reply_src);
         /* A successor still starting is left to its own fate: it fails
          * without the handoff socket, and its exit is reaped by sd-event. */
-        sd_event_source_unref(u->child_src);
+        gs__src_unref(u->child_src);
         ipc_conn_free(u->handoff);
         free(u->extra);
         free(u->failure);
@@ -220,14 +220,14 @@ static void handoff(gs_server *s) {
                 return;
         }
         u->handed = true;
-        u->post = sd_event_source_disable_unref(u->post);
+        u->post = gs__src_unref(u->post);
         if (u->asker)
-                u->timer = sd_event_source_disable_unref(u->timer);
+                u->timer = gs__src_unref(u->timer);
         gs__tracef(s, "upgrade: handed off %zu connections", n);
         answer(s, 0, NULL);
 }
 
-static int on_post(sd_event_source *src, void *userdata) {
+static int on_post(gs__src *src, void *userdata) {
         gs_server *s = userdata;
 
         if (s->upgrade && !s->upgrade->handed && drained(s))
@@ -235,11 +235,11 @@ static int on_post(sd_event_source *src, void *userdata) {
         return 0;
 }
 
-static int on_first(sd_event_source *src, void *userdata) {
+static int on_first(gs__src *src, void *userdata) {
         return on_post(src, userdata);
 }
 
-static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata) {
+static int on_deadline(gs__src *src, uint64_t usec, void *userdata) {
         gs_server *s = userdata;
 
         if (!s->upgrade)
@@ -269,11 +269,11 @@ static int begin(gs_server *s, int handoff_fd, uint64_t deadline_ms, const char 
         if (r >= 0 && extra && *extra && !(u->extra = strdup(extra)))
                 r = -ENOMEM;
         if (r >= 0)
-                r = sd_event_add_post(s->event, &u->post, on_post, s);
-        if (r >= 0 && (r = sd_event_add_defer(s->event, &u->first, on_first, s)) >= 0)
-                r = sd_event_source_set_enabled(u->first, SD_EVENT_ONESHOT);
+                r = gs__loop_add_post(s->event, &u->post, on_post, s);
+        if (r >= 0 && (r = gs__loop_add_defer(s->event, &u->first, on_first, s)) >= 0)
+                r = gs__src_set_enabled(u->first, GS__SRC_ONESHOT);
         if (r >= 0)
-                r = sd_event_add_time(s->event, &u->timer, CLOCK_MONOTONIC, u->deadline_usec, 1000, on_deadline, s);
+                r = gs__loop_add_time(s->event, &u->timer, u->deadline_usec, on_deadline, s);
         if (r < 0) {
                 gs__upgrade_free(s);
                 return r;
@@ -349,14 +349,14 @@ void gs__on_upgrade_sys(gs_server *s, gs__conn *c, const ipc_frame *f) {
 
 /* ---- standalone: the old process starts its successor ---- */
 
-static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
+static int on_child(gs__src *src, const siginfo_t *si, void *userdata) {
         gs_server *s = userdata;
         gs__upgrade *u = s->upgrade;
 
         /* Ours to drop, before fail() frees u. */
         if (u && u->child_src == src)
                 u->child_src = NULL;
-        sd_event_source_disable_unref(src);
+        gs__src_unref(src);
         if (u && u->child == si->si_pid) {
                 u->child = 0;
                 fail(s, ECHILD, "the successor exited");
@@ -364,7 +364,7 @@ static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
         return 0;
 }
 
-static int on_reply(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+static int on_reply(gs__src *src, int fd, uint32_t revents, void *userdata) {
         gs_server *s = userdata;
         gs__upgrade *u = s->upgrade;
         ipc_frame *f = NULL;
@@ -376,7 +376,7 @@ static int on_reply(sd_event_source *src, int fd, uint32_t revents, void *userda
         if (k > 0 && f->kind == GENSUP__KIND__READY) {
                 ipc_frame_free(f);
                 /* It runs on its own now: not ours to reap or kill. */
-                u->child_src = sd_event_source_disable_unref(u->child_src);
+                u->child_src = gs__src_unref(u->child_src);
                 u->child = 0;
                 commit(s);
                 return 0;
@@ -463,8 +463,8 @@ int gs_server_upgrade(gs_server *s, char *const argv[], const char *extra) {
         }
         gs__upgrade *u = s->upgrade;
         u->child = pid;
-        if ((r = sd_event_add_child(s->event, &u->child_src, pid, WEXITED, on_child, s)) < 0 ||
-            (r = sd_event_add_io(s->event, &u->reply_src, ipc_conn_fd(u->handoff), EPOLLIN, on_reply, s)) < 0) {
+        if ((r = gs__loop_add_child(s->event, &u->child_src, pid, WEXITED, on_child, s)) < 0 ||
+            (r = gs__loop_add_io(s->event, &u->reply_src, ipc_conn_fd(u->handoff), EPOLLIN, on_reply, s)) < 0) {
                 fail(s, -r, "watching the successor");
                 (void) waitpid(pid, NULL, 0);
                 return r;
