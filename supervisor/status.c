@@ -278,6 +278,8 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
                 json_object_set_new(j, "idle_closed", json_integer((json_int_t) s->idle_closed));
                 json_object_set_new(j, "input_closed", json_integer((json_int_t) s->input_closed));
                 json_object_set_new(j, "sys_refused", json_integer((json_int_t) s->sys_refused));
+                json_object_set_new(j, "queue_length", json_integer((json_int_t) s->queue_length));
+                json_object_set_new(j, "queue_socket_bytes", json_integer((json_int_t) s->queue_socket_bytes));
                 json_object_set_new(j, "suspended", json_boolean(s->suspended));
                 json_object_set_new(j, "trace", json_boolean(s->trace));
         }
