@@ -21,7 +21,7 @@
 #include "clock.h"
 #include "ipc.h"
 #include "journal.h"
-#include "logdir.h"
+#include "logwriter.h"
 #include "output.h"
 #include "sink.h"
 
@@ -145,11 +145,11 @@ static void copy(reader *r, uint64_t now, const char *s, size_t n) {
         sup_output_counts *c = b->counts;
         if (c && out.log_dir) {
                 if (!c->file)
-                        c->file = sup_logfile_new(out.log_dir, c->name, out.log_size, out.log_keep);
+                        c->file = sup_logsink_new(out.log_dir, c->name, out.log_size, out.log_keep);
                 char tag[48];
                 snprintf(tag, sizeof(tag), "%s[%d]", sup_log_stream_to_string(r->stream), (int) b->pid);
                 if (c->file)
-                        (void) sup_logfile_write(c->file, now, tag, s, n);
+                        (void) sup_logsink_line(c->file, now, tag, s, n);
                 return;
         }
         int k = b->journal ? copy_to_journal(b, r, s, n) : -ENOTCONN;
@@ -306,7 +306,7 @@ sup_output_counts *sup_output_counts_new(void) {
 sup_output_counts *sup_output_counts_unref(sup_output_counts *c) {
         if (c && --c->refs == 0) {
                 sup_logring_done(&c->ring);
-                sup_logfile_free(c->file);
+                sup_logsink_free(c->file);
                 free(c);
         }
         return NULL;
@@ -428,4 +428,5 @@ void sup_output_close_all(void) {
                 reader_free(readers);
         free(out.log_dir);
         out.log_dir = NULL;
+        sup_logwriter_stop();
 }

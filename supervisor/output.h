@@ -8,8 +8,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "logdir.h"
 #include "logring.h"
+#include "logwriter.h"
 #include "spec.h"
 
 /* What a child's output leaves behind, over all its starts: what its
@@ -22,7 +22,7 @@ typedef struct sup_output_counts {
         uint64_t lines, bytes;         /* dropped by the output limit */
         char name[SUP_NAME_MAX + 1];   /* the child's */
         sup_logring ring;
-        sup_logfile *file;             /* log_dir: NULL until the first line */
+        sup_logsink *file;             /* log_dir: NULL until the first line */
         struct budget *opening;        /* the start being spawned (sup_output_started) */
 } sup_output_counts;
 
