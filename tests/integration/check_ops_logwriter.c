@@ -155,12 +155,57 @@ START_TEST(stuck_file_does_not_block) {
 }
 END_TEST
 
+static char *reload_conf(const char *logdir) {
+        return gsd_write_file("reload.conf",
+                              "log_dir = \"%s\"; log_rotate = { size = 8192; keep = 3; };\n"
+                              "supervisor = { name = \"root\"; intensity = 100; period = 5; children = (\n"
+                              "  { name = \"w\"; ready = \"exec\"; exec = [\"/bin/sh\", \"-c\", \"echo hi $$; exec sleep 1000\"]; }\n"
+                              "); };\n",
+                              logdir);
+}
+
+/* reload applies log_dir (and log_rotate): the child's next line goes
+ * to the file under the new folder, none to the old one. */
+START_TEST(reload_moves_log_dir) {
+        char *a = it_path("logs-a"), *b = it_path("logs-b");
+        char *conf = reload_conf(a);
+        ck_assert_int_eq(gsd_start(conf, &D), 0);
+        ck_assert_int_eq(gsd_wait_state(D, "w", "running", IT_WAIT_MS), 0);
+        pid_t old = gsd_pid(D, "w");
+        char *fa = it_strf("%s/w.log", a), *fb = it_strf("%s/w.log", b);
+        char *first = it_strf("]: hi %d\n", (int) old);
+        ck_assert_int_eq(it_wait_file_contains(fa, first, IT_WAIT_MS), 0);
+        free(first);
+
+        free(reload_conf(b));
+        char *error = NULL;
+        ck_assert_int_eq(gsd_ctl(D, "reload", NULL, NULL, &error), 0);
+        free(error);
+        ck_assert_int_eq(kill(old, SIGKILL), 0);
+        pid_t again = gsd_wait_new_pid(D, "w", old, IT_WAIT_MS);
+        ck_assert_int_gt(again, 0);
+        char *hi = it_strf("]: hi %d\n", (int) again);
+        ck_assert_int_eq(it_wait_file_contains(fb, hi, IT_WAIT_MS), 0);
+        char *text = it_read_file(fa);
+        ck_assert_msg(!strstr(text, hi), "the old file has the new line too: %s", text);
+        free(text);
+        free(hi);
+        free(fa);
+        free(fb);
+        free(conf);
+        free(a);
+        free(b);
+        D = gsd_finish(D);
+}
+END_TEST
+
 Suite *ops_logwriter_suite(void) {
         Suite *s = suite_create("ops_logwriter");
         TCase *tc = tcase_create("logwriter");
         tcase_set_timeout(tc, 120);
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_add_test(tc, stuck_file_does_not_block);
+        tcase_add_test(tc, reload_moves_log_dir);
         suite_add_tcase(s, tc);
         return s;
 }
