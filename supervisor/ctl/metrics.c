@@ -247,6 +247,8 @@ static void write_all(FILE *out, json_t *status, const rows *r, json_t **stats, 
         family(out, r, stats, "gensup_server_resident_memory_bytes", "gauge", "the server process's RSS", v_rss);
         daemon_gauge(out, d, "rss_bytes", 1, "gensupd_resident_memory_bytes", "gauge", "gensupd's own RSS");
         daemon_gauge(out, d, "fds", 1, "gensupd_open_fds", "gauge", "file descriptors gensupd has open");
+        daemon_gauge(out, d, "log_lines_dropped", 1, "gensupd_log_lines_dropped_total", "counter",
+                     "children's lines not written to log_dir: its writer did not keep up");
         daemon_gauge(out, d, "uptime_ms", 1e-3, "gensupd_uptime_seconds", "gauge", "how long gensupd has run");
         head(out, "gensup_scrape_servers_unanswered", "gauge",
              "running workers that gave no statistics in time (plain programs, slow servers)");

@@ -148,6 +148,11 @@ START_TEST(stuck_file_does_not_block) {
         ck_assert_int_eq(t.seen + t.lost, LINES);
         ck_assert_int_gt(t.seen, 0);
         ck_assert_int_gt(t.lost, 0);   /* the queue is bounded */
+        /* status counts what the queue dropped: all of it, here. */
+        json_t *st = NULL;
+        ck_assert_int_eq(gsd_ctl(D, "status", NULL, &st, NULL), 0);
+        ck_assert_int_eq(gsd_int(json_object_get(st, "gensupd"), "log_lines_dropped"), t.lost);
+        json_decref(st);
         free(conf);
         free(fifo);
         free(dir);
