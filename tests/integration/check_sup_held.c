@@ -219,6 +219,22 @@ START_TEST(transient_clean_exit_lets_go) {
 }
 END_TEST
 
+/* A temporary child is not restarted: its spec goes, and its name. */
+START_TEST(temporary_exit_lets_go) {
+        gs_buf reply = GS_BUF_INIT;
+
+        start("restart = \"temporary\";");
+        ck_assert_int_eq(call_new("stop:{error,crashed}", &reply), -ECONNRESET);
+        ck_assert_int_eq(gsd_wait_state(D, "w", NULL, IT_WAIT_MS), 0);
+        int64_t deadline = it_now_ms() + IT_WAIT_MS;
+        struct stat sb;
+        while (lstat(SOCK, &sb) == 0 && it_now_ms() < deadline)
+                it_nap_ms(20);
+        assert_no_server();
+        gs_buf_done(&reply);
+}
+END_TEST
+
 /* A program that is not a gen_server makes no socket: gensupd holds none
  * for it, and the name stays free. */
 START_TEST(no_socket_for_other_programs) {
@@ -250,6 +266,7 @@ Suite *sup_held_suite(void) {
         tcase_add_test(tc, terminated_child_lets_go);
         tcase_add_test(tc, terminated_listen_child_lets_go);
         tcase_add_test(tc, transient_clean_exit_lets_go);
+        tcase_add_test(tc, temporary_exit_lets_go);
         suite_add_tcase(s, tc);
         return s;
 }
