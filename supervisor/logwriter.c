@@ -161,7 +161,9 @@ static void lost_unlink(sup_logsink *s) {
         s->on_lost = false;
 }
 
-/* Links r (the lock held), taking the sink's drops into it. */
+/* Links r (the lock held), taking the sink's drops into it. The writer
+ * waits only on an empty queue: a line behind others wakes nobody, so a
+ * chatty child costs no wakeup per line. */
 static void rec_push(rec *r) {
         r->lost_before = r->sink->lost;
         r->sink->lost = 0;
@@ -169,10 +171,11 @@ static void rec_push(rec *r) {
         W.bytes += r->size;
         if (W.tail)
                 W.tail->next = r;
-        else
+        else {
                 W.head = r;
+                pthread_cond_signal(&W.wake);
+        }
         W.tail = r;
-        pthread_cond_signal(&W.wake);
 }
 
 static void count_drop(sup_logsink *s) {
@@ -183,6 +186,7 @@ static void count_drop(sup_logsink *s) {
                 s->on_lost = true;
                 s->lost_next = W.lost_head;
                 W.lost_head = s;
+                pthread_cond_signal(&W.wake);
         }
         pthread_mutex_unlock(&W.lock);
 }
