@@ -159,6 +159,9 @@ static int query_node(sup_daemon *d, const sup_control_request *q0, json_t **ret
                 const char *vsn = sup_entry_proc(e) ? sup_proc_vsn(sup_entry_proc(e)) : NULL;
                 if (json_is_object(*ret_json) && sup_entry_proc(e))
                         json_object_set_new(*ret_json, "vsn", vsn ? json_string(vsn) : json_null());
+                if (json_is_object(*ret_json))
+                        sup_status_spec_socket(*ret_json, sup_entry_spec(e),
+                                               sup_entry_proc(e) && sup_proc_holds_socket(sup_entry_proc(e)));
         }
         return 0;
 }
@@ -433,7 +436,7 @@ static int restart(sup_daemon *d, const sup_control_request *q, sup_control_done
         relay *x = relay_new(d, done, token, q->args[1]);
         if (!x)
                 return fail(-ENOMEM, NULL, ret_error);
-        int r = sup_tree_ctl(n, SUP_CTL_TERMINATE_CHILD, q->args[1], NULL, NULL, on_restart_stopped, x);
+        int r = sup_tree_ctl(n, SUP_CTL_STOP_FOR_RESTART, q->args[1], NULL, NULL, on_restart_stopped, x);
         if (r < 0) {
                 relay_free(x);
                 return fail(r, NULL, ret_error);

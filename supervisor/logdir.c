@@ -71,6 +71,12 @@ static int file_open(sup_logfile *f, uint64_t now) {
                 f->retry_usec = now + RETRY_USEC;
                 return r;
         }
+        /* Opened without waiting (a FIFO nobody reads yet is ENXIO, tried
+         * again later); written blocking, in the writer's thread: a slow
+         * reader gets every line, later. */
+        int flags = fcntl(f->fd, F_GETFL);
+        if (flags >= 0)
+                (void) fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK);
         f->size = (uint64_t) st.st_size;
         f->checked_usec = now;
         return 0;
@@ -131,18 +137,41 @@ static int write_line(sup_logfile *f, uint64_t usec, const char *tag, const char
         return (size_t) w == total ? 0 : -EIO;
 }
 
-int sup_logfile_write(sup_logfile *f, uint64_t realtime_usec, const char *tag, const char *text, size_t n) {
+void sup_logfile_add_lost(sup_logfile *f, uint64_t n) {
+        f->dropped += n;
+}
+
+/* The file, open, or -errno. */
+static int file_ready(sup_logfile *f) {
         uint64_t now = sup_mono_usec();
         if (f->fd >= 0)
                 check_gone(f, now);
-        int r = f->fd >= 0 ? 0 : file_open(f, now);
-        if (r >= 0 && f->dropped > 0) {
-                char note[96];
-                int len = snprintf(note, sizeof(note), "%llu lines lost (the file could not take them)",
-                                   (unsigned long long) f->dropped);
-                if (write_line(f, realtime_usec, "gensupd", note, (size_t) len) >= 0)
-                        f->dropped = 0;
-        }
+        return f->fd >= 0 ? 0 : file_open(f, now);
+}
+
+static void note_lost(sup_logfile *f, uint64_t realtime_usec) {
+        char note[96];
+        if (f->dropped == 0)
+                return;
+        int len = snprintf(note, sizeof(note), "%llu lines lost (the file could not take them in time)",
+                           (unsigned long long) f->dropped);
+        if (write_line(f, realtime_usec, "gensupd", note, (size_t) len) >= 0)
+                f->dropped = 0;
+}
+
+int sup_logfile_note_lost(sup_logfile *f, uint64_t realtime_usec) {
+        if (f->dropped == 0)
+                return 0;
+        int r = file_ready(f);
+        if (r >= 0)
+                note_lost(f, realtime_usec);
+        return r;
+}
+
+int sup_logfile_write(sup_logfile *f, uint64_t realtime_usec, const char *tag, const char *text, size_t n) {
+        int r = file_ready(f);
+        if (r >= 0)
+                note_lost(f, realtime_usec);
         if (r >= 0)
                 r = write_line(f, realtime_usec, tag, text, n);
         if (r < 0)

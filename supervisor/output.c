@@ -21,7 +21,7 @@
 #include "clock.h"
 #include "ipc.h"
 #include "journal.h"
-#include "logdir.h"
+#include "logwriter.h"
 #include "output.h"
 #include "sink.h"
 
@@ -66,6 +66,7 @@ static struct {
         char *log_dir;                 /* NULL: none */
         uint64_t log_size;
         unsigned log_keep;
+        unsigned log_gen;              /* counts the settings: files of another are reopened */
 } out;
 
 /* ---- the limit ---- */
@@ -143,13 +144,17 @@ static int copy_to_journal(const budget *b, const reader *r, const char *s, size
 static void copy(reader *r, uint64_t now, const char *s, size_t n) {
         budget *b = r->budget;
         sup_output_counts *c = b->counts;
+        if (c && c->file && c->file_gen != out.log_gen)
+                c->file = sup_logsink_free(c->file);   /* log_dir changed (reload) */
         if (c && out.log_dir) {
-                if (!c->file)
-                        c->file = sup_logfile_new(out.log_dir, c->name, out.log_size, out.log_keep);
+                if (!c->file) {
+                        c->file = sup_logsink_new(out.log_dir, c->name, out.log_size, out.log_keep);
+                        c->file_gen = out.log_gen;
+                }
                 char tag[48];
                 snprintf(tag, sizeof(tag), "%s[%d]", sup_log_stream_to_string(r->stream), (int) b->pid);
                 if (c->file)
-                        (void) sup_logfile_write(c->file, now, tag, s, n);
+                        (void) sup_logsink_line(c->file, now, tag, s, n);
                 return;
         }
         int k = b->journal ? copy_to_journal(b, r, s, n) : -ENOTCONN;
@@ -306,7 +311,7 @@ sup_output_counts *sup_output_counts_new(void) {
 sup_output_counts *sup_output_counts_unref(sup_output_counts *c) {
         if (c && --c->refs == 0) {
                 sup_logring_done(&c->ring);
-                sup_logfile_free(c->file);
+                sup_logsink_free(c->file);
                 free(c);
         }
         return NULL;
@@ -336,10 +341,14 @@ int sup_output_set_log_dir(const char *dir, uint64_t size, unsigned keep) {
         char *copy = dir ? strdup(dir) : NULL;
         if (dir && !copy)
                 return -ENOMEM;
+        bool same = (dir ? out.log_dir && strcmp(dir, out.log_dir) == 0 : !out.log_dir) && size == out.log_size &&
+                    keep == out.log_keep;
         free(out.log_dir);
         out.log_dir = copy;
         out.log_size = size;
         out.log_keep = keep;
+        if (!same)
+                out.log_gen++;
         return 0;
 }
 
@@ -428,4 +437,5 @@ void sup_output_close_all(void) {
                 reader_free(readers);
         free(out.log_dir);
         out.log_dir = NULL;
+        sup_logwriter_stop();
 }

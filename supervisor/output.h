@@ -8,8 +8,8 @@
 
 #include <systemd/sd-event.h>
 
-#include "logdir.h"
 #include "logring.h"
+#include "logwriter.h"
 #include "spec.h"
 
 /* What a child's output leaves behind, over all its starts: what its
@@ -22,7 +22,8 @@ typedef struct sup_output_counts {
         uint64_t lines, bytes;         /* dropped by the output limit */
         char name[SUP_NAME_MAX + 1];   /* the child's */
         sup_logring ring;
-        sup_logfile *file;             /* log_dir: NULL until the first line */
+        sup_logsink *file;             /* log_dir: NULL until the first line */
+        unsigned file_gen;             /* the log_dir setting it was opened under */
         struct budget *opening;        /* the start being spawned (sup_output_started) */
 } sup_output_counts;
 
@@ -56,8 +57,9 @@ typedef void (*sup_output_listener)(void *userdata, const char *name, const sup_
 void sup_output_set_listener(sup_output_listener fn, void *userdata);
 
 /* Children's lines go to files under dir (NULL: none), rotated past size
- * bytes, keep old files kept (logdir.h); copied. For children started
- * after the call. 0 or -ENOMEM. */
+ * bytes, keep old files kept (logdir.h); copied. Every child's next line
+ * goes by the new setting: a file opened under another one is closed
+ * first (reload). 0 or -ENOMEM. */
 int sup_output_set_log_dir(const char *dir, uint64_t size, unsigned keep);
 
 /* Copies what is still buffered and frees every reader (at exit). */

@@ -556,6 +556,21 @@ static void on_process_exit(const siginfo_t *si, void *userdata) {
                 finish_exit(c);
 }
 
+bool sup_proc_holds_socket(const sup_proc *c) {
+        return c->listen_fd >= 0;
+}
+
+void sup_proc_release_socket(sup_proc *c) {
+        if (c->state != SUP_PROC_DOWN || c->pid > 0 || c->listen_fd < 0)
+                return;
+        close(c->listen_fd);
+        c->listen_fd = -1;
+        if (c->listen_path)
+                (void) unlink(c->listen_path);
+        free(c->listen_path);
+        c->listen_path = NULL;
+}
+
 static int open_listen_socket(sup_proc *c) {
         if (c->pred && c->listen_fd < 0 && c->pred->listen_fd >= 0 &&
             (c->listen_fd = fcntl(c->pred->listen_fd, F_DUPFD_CLOEXEC, 3)) < 0)

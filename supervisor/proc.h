@@ -68,6 +68,17 @@ int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *ext
  * while so that it can be removed), and not reaped (gensupd is exiting). */
 sup_proc *sup_proc_free(sup_proc *c);
 
+/* Closes and unlinks the socket gensupd holds for a child that is DOWN
+ * and will not be started again by its supervisor (terminated by
+ * request, a transient child's clean exit): as OTP's name that is gone,
+ * a client finds no server at once instead of waiting in the backlog.
+ * The next start opens it anew (listen) or is offered to hold it again
+ * (a gen_server's own). No-op while a process is there. */
+void sup_proc_release_socket(sup_proc *c);
+
+/* Whether gensupd holds a listening socket for the child now. */
+bool sup_proc_holds_socket(const sup_proc *c);
+
 /* DOWN -> STARTING. The handler hears READY, START_FAILED or IGNORED,
  * always later from the loop, never from inside this call. */
 int sup_proc_start(sup_proc *c);

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "output.h"
 #include "reload.h"
 #include "upgrade.h"
 
@@ -338,6 +339,21 @@ static bool same_text(const char *a, const char *b) {
         return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* log_dir and log_rotate take effect at once: every child's next line
+ * goes by them (output.h). Safe at any time: the files are the writer
+ * thread's, and a directory that cannot be made costs lines, counted. */
+static void apply_log_dir(const sup_config *old, const sup_config *new) {
+        if (same_text(old->log_dir, new->log_dir) && old->log_size == new->log_size && old->log_keep == new->log_keep)
+                return;
+        int r = sup_output_set_log_dir(new->log_dir, new->log_size, new->log_keep);
+        if (r < 0)
+                sup_log_errno(LOG_ERR, r, "reload: log_dir: %m; the old setting stays");
+        else
+                sup_log(LOG_INFO, "reload: log_dir %s, rotated past %llu bytes, %u kept",
+                        new->log_dir ? new->log_dir : "(none: the journal or stderr)",
+                        (unsigned long long) new->log_size, new->log_keep);
+}
+
 int sup_reload(sup_reload_state *st, sup_config **config, sup_node *const *root, bool stopping,
                sup_reload_done done, void *userdata, char **ret_error) {
         sup_config *running = *config;
@@ -409,6 +425,7 @@ int sup_reload(sup_reload_state *st, sup_config **config, sup_node *const *root,
         new->root = running_root;
         j->old = running;
         *config = new;
+        apply_log_dir(running, new);
         st->job = j;
         run_phase(j);
         return 0;

@@ -145,6 +145,15 @@ json_t *sup_status_which_children(const sup_node *n) {
         return json_pack("{s:o}", "children", list);
 }
 
+void sup_status_spec_socket(json_t *j, const sup_spec *s, bool held) {
+        if (s->type != SUP_WORKER)
+                return;
+        const char *mode = s->listen ? "listen" : s->hold_socket ? "hold" : "off";
+        json_object_set_new(j, "listen_mode", json_string(mode));
+        json_object_set_new(j, "socket_held", json_boolean(held));
+        json_object_set_new(j, "listen", json_boolean(s->listen || held));
+}
+
 json_t *sup_status_spec(const sup_spec *s) {
         json_t *j = json_object();
         json_object_set_new(j, "name", json_string(s->name));
@@ -247,6 +256,8 @@ json_t *sup_status_sys_reply(const char *name, const Gensup__SysReply *r) {
                 json_object_set_new(j, "idle_closed", json_integer((json_int_t) s->idle_closed));
                 json_object_set_new(j, "input_closed", json_integer((json_int_t) s->input_closed));
                 json_object_set_new(j, "sys_refused", json_integer((json_int_t) s->sys_refused));
+                json_object_set_new(j, "queue_length", json_integer((json_int_t) s->queue_length));
+                json_object_set_new(j, "queue_socket_bytes", json_integer((json_int_t) s->queue_socket_bytes));
                 json_object_set_new(j, "suspended", json_boolean(s->suspended));
                 json_object_set_new(j, "trace", json_boolean(s->trace));
         }

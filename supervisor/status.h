@@ -28,6 +28,12 @@ json_t *sup_status_child(const sup_entry *e, bool with_children, uint64_t usage_
 json_t *sup_status_node_part(const sup_node *n, bool with_children, uint64_t usage_max_age_usec);
 /* A child spec, every key filled in. */
 json_t *sup_status_spec(const sup_spec *s);
+/* A worker spec's socket as it is in effect, into j (sup_status_spec's
+ * document): "listen_mode" ("listen": gensupd makes and holds it; "hold":
+ * the gen_server makes it and gensupd holds it once handed over; "off"),
+ * "socket_held" (whether gensupd holds one now: held), and "listen" true
+ * when gensupd holds one now or makes it. */
+void sup_status_spec_socket(json_t *j, const sup_spec *s, bool held);
 /* {"name", "exits": [{time_us, pid, context, reason}]}, oldest first. */
 json_t *sup_status_history(const sup_entry *e);
 /* What the child's cgroup counts: {kill_mode, memory_bytes, cpu_us,

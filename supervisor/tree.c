@@ -111,6 +111,7 @@ struct sup_node {
         sup_start_result last_start;   /* the latest start result since the request began ... */
         sup_reason last_start_failure; /* ... and why it failed */
         sup_namemap records;           /* the root: name -> entry_record of a child whose supervisor restarted */
+        bool release_check;            /* a child went down: look for sockets to give up (release_sockets) */
 };
 
 static void node_run(sup_node *n);
@@ -783,6 +784,7 @@ static void start_ctl(sup_node *n, ctl_request *c) {
                 break;
         }
         case SUP_CTL_TERMINATE_CHILD:
+        case SUP_CTL_STOP_FOR_RESTART:
                 if (n->spec->strategy == SUP_SIMPLE_ONE_FOR_ONE) {
                         e = find_here(n, c->name);
                         r = e ? sup_core_terminate_instance(n->core, e->core, &plan) : -ENOENT;
@@ -877,6 +879,24 @@ static void maybe_tell_booted(sup_node *n) {
                 sup_log(LOG_CRIT, "%s: cannot post its start", n->spec->name);
 }
 
+/* Once a plan is carried out, a worker left stopped will not be started
+ * again by this supervisor (terminated by request, a transient child's
+ * clean exit): the socket gensupd held for it goes, so that clients
+ * fail at once (OTP's noproc) rather than wait in the backlog. Children
+ * between a stop and their restart are restarting, not stopped. */
+static void release_sockets(sup_node *n) {
+        if (!n->release_check || n->next < n->n_ops || busy(n))
+                return;
+        n->release_check = false;
+        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
+                sup_entry *e = c->data;
+                bool restarting = n->ctl && n->ctl->kind == SUP_CTL_STOP_FOR_RESTART && e &&
+                                  strcmp(n->ctl->name, e->name) == 0;
+                if (e && e->proc && !e->stopping && c->state == SUP_CHILD_STOPPED && !restarting)
+                        sup_proc_release_socket(e->proc);
+        }
+}
+
 /* Carries the plan forward until it has to wait, then feeds queued
  * events one by one. */
 static void node_run(sup_node *n) {
@@ -892,6 +912,9 @@ static void node_run(sup_node *n) {
                 if (n->waiting_stops > 0)
                         break;
                 if (n->ctl) {
+                        /* Before the answer: a terminated child's name
+                         * is gone by the time its requester hears. */
+                        release_sockets(n);
                         ctl_complete(n);
                         continue;
                 }
@@ -902,6 +925,7 @@ static void node_run(sup_node *n) {
                 event_free(ev);
         }
         n->running = false;
+        release_sockets(n);
         maybe_tell_booted(n);
 }
 
@@ -949,6 +973,7 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *rea
         }
         /* The process is gone: its pid is no longer this entry's. */
         sup_pidmap_remove(n->pids, e->last_pid, e);
+        n->release_check = true;
 
         if (e->stopping) {
                 stop_done(n, e, outcome == SUP_PROC_OUTCOME_EXITED ? reason : NULL);

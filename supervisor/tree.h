@@ -81,6 +81,8 @@ typedef enum sup_ctl_kind {
         SUP_CTL_TERMINATE_CHILD,  /* name */
         SUP_CTL_RESTART_CHILD,    /* name */
         SUP_CTL_DELETE_CHILD,     /* name */
+        SUP_CTL_STOP_FOR_RESTART, /* name: as TERMINATE_CHILD, keeping the socket
+                                   * gensupd holds for it: a restart follows */
         _SUP_CTL_KIND_MAX,
 } sup_ctl_kind;
 

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "queue-internal.h"
 #include "server-internal.h"
 
 /* ---- statistics ---- */
@@ -109,6 +110,7 @@ static void sys_statistics(gs_server *s, Gensup__Statistics *st) {
         st->input_closed = s->hits[GS__LIMIT_INPUT];
         st->sys_refused = s->sys_refused;
         st->max_connections = s->max_conns;
+        gs__queue_length(s, &st->queue_length, &st->queue_socket_bytes);
 }
 
 /* Carries out a request whose answer is empty or filled in below.

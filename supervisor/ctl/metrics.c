@@ -2,7 +2,7 @@
  * state, restarts, uptime, exits by kind of reason, and what its cgroup
  * counts; then one statistics request per running worker, all on one
  * connection and in flight together (query.c), gives a gen_server's
- * calls, casts, infos, replies and connections. A server that does not
+ * calls, casts, infos, replies, connections and queue length. A server that does not
  * answer within the timeout is left out and counted, never waited for
  * longer. gensupd's own memory and fds come with status. */
 #include <errno.h>
@@ -133,6 +133,8 @@ STAT_FN(casts)
 STAT_FN(infos)
 STAT_FN(replies)
 STAT_FN(connections)
+STAT_FN(queue_length)
+STAT_FN(queue_socket_bytes)
 
 static bool v_rss(const child_row *w, json_t *s, double *ret) {
         *ret = num(s, "rss_bytes");
@@ -238,9 +240,15 @@ static void write_all(FILE *out, json_t *status, const rows *r, json_t **stats, 
         family(out, r, stats, "gensup_server_infos_total", "counter", "infos the gen_server handled", v_infos);
         family(out, r, stats, "gensup_server_replies_total", "counter", "replies the gen_server sent", v_replies);
         family(out, r, stats, "gensup_server_connections", "gauge", "client connections open", v_connections);
+        family(out, r, stats, "gensup_server_queue_length", "gauge",
+               "messages received and not handled yet (OTP's message_queue_len)", v_queue_length);
+        family(out, r, stats, "gensup_server_queue_socket_bytes", "gauge",
+               "bytes unread in the gen_server's connection sockets", v_queue_socket_bytes);
         family(out, r, stats, "gensup_server_resident_memory_bytes", "gauge", "the server process's RSS", v_rss);
         daemon_gauge(out, d, "rss_bytes", 1, "gensupd_resident_memory_bytes", "gauge", "gensupd's own RSS");
         daemon_gauge(out, d, "fds", 1, "gensupd_open_fds", "gauge", "file descriptors gensupd has open");
+        daemon_gauge(out, d, "log_lines_dropped", 1, "gensupd_log_lines_dropped_total", "counter",
+                     "children's lines not written to log_dir: its writer did not keep up");
         daemon_gauge(out, d, "uptime_ms", 1e-3, "gensupd_uptime_seconds", "gauge", "how long gensupd has run");
         head(out, "gensup_scrape_servers_unanswered", "gauge",
              "running workers that gave no statistics in time (plain programs, slow servers)");

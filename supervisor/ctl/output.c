@@ -664,6 +664,7 @@ static void print_statistics(json_t *doc) {
         kv_add(&l, "infos", jtext(json_object_get(doc, "infos")), NULL);
         kv_add(&l, "replies", jtext(json_object_get(doc, "replies")), NULL);
         kv_add(&l, "connections", jtext(json_object_get(doc, "connections")), NULL);
+        kv_add(&l, "queue length", jtext(json_object_get(doc, "queue_length")), NULL);
         fmt_duration((uint64_t) jint(doc, "uptime_ms"), buf, sizeof(buf));
         kv_add(&l, "uptime", strdup(buf), NULL);
         fmt_cpu((uint64_t) jint(doc, "cpu_us"), buf, sizeof(buf));
@@ -685,7 +686,7 @@ static void print_statistics(json_t *doc) {
         }
         static const char *const known[] = { "name", "calls", "casts", "infos", "replies", "connections",
                                              "uptime_ms", "cpu_us", "rss_bytes", "suspended", "trace", "cgroup",
-                                             NULL };
+                                             "queue_length", NULL };
         kv_add_rest(&l, doc, known);
         kv_print(&l, "");
 }

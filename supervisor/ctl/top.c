@@ -111,11 +111,11 @@ static void fmt_rate(double v, char *buf, size_t size) {
                 snprintf(buf, size, "%.1f", v);
 }
 
-#define COLUMNS "%-32s %-10s %8s %9s %6s %6s %7s %8s"
+#define COLUMNS "%-32s %-10s %8s %9s %6s %6s %7s %8s %6s"
 
 /* One row as text, width columns at most. */
 static void row_text(const top_row *r, bool tree, char *buf, size_t size) {
-        char name[96], pid[24], up[24], rst[24], cpu[32], mem[24], calls[32];
+        char name[96], pid[24], up[24], rst[24], cpu[32], mem[24], calls[32], queue[24];
         int indent = tree ? 2 * r->depth : 0;
         snprintf(name, sizeof(name), "%*s%s", indent > 20 ? 20 : indent, "", r->name);
         if (r->pid > 0)
@@ -130,7 +130,11 @@ static void row_text(const top_row *r, bool tree, char *buf, size_t size) {
         fmt_rate(r->cpu_pct, cpu, sizeof(cpu));
         fmt_mem(r->mem_bytes, mem, sizeof(mem));
         fmt_rate(r->supervisor ? -1 : r->calls_s, calls, sizeof(calls));
-        snprintf(buf, size, COLUMNS, name, r->state ? r->state : "?", pid, up, rst, cpu, mem, calls);
+        if (r->supervisor || r->queue < 0)
+                snprintf(queue, sizeof(queue), "-");
+        else
+                snprintf(queue, sizeof(queue), "%lld", r->queue);
+        snprintf(buf, size, COLUMNS, name, r->state ? r->state : "?", pid, up, rst, cpu, mem, calls, queue);
 }
 
 static void header_text(const top_view *v, char *buf, size_t size) {
@@ -154,9 +158,9 @@ static void draw(top_view *v) {
         header_text(v, line, sizeof(line));
         mvaddnstr(0, 0, line, COLS);
         mvaddnstr(1, 0, v->error[0] ? v->error :
-                  "q quit  t tree  n name  c cpu  m mem  r restarts/min  u uptime  k calls/s  R reverse  arrows, PgUp/PgDn scroll",
+                  "q quit  t tree  n name  c cpu  m mem  r restarts/min  u uptime  k calls/s  Q queue  R reverse  arrows, PgUp/PgDn scroll",
                   COLS);
-        snprintf(line, sizeof(line), COLUMNS, "NAME", "STATE", "PID", "UPTIME", "RST/1m", "CPU%", "MEM", "CALLS/s");
+        snprintf(line, sizeof(line), COLUMNS, "NAME", "STATE", "PID", "UPTIME", "RST/1m", "CPU%", "MEM", "CALLS/s", "MSGQ");
         attron(A_REVERSE);
         mvaddnstr(2, 0, line, COLS);
         attroff(A_REVERSE);
@@ -170,7 +174,7 @@ static void draw(top_view *v) {
 static bool set_sort(top_view *v, int key) {
         static const struct { int key; top_sort sort; } keys[] = {
                 { 't', TOP_SORT_TREE }, { 'n', TOP_SORT_NAME }, { 'c', TOP_SORT_CPU },   { 'm', TOP_SORT_MEM },
-                { 'r', TOP_SORT_RESTARTS }, { 'u', TOP_SORT_UPTIME }, { 'k', TOP_SORT_CALLS },
+                { 'r', TOP_SORT_RESTARTS }, { 'u', TOP_SORT_UPTIME }, { 'k', TOP_SORT_CALLS }, { 'Q', TOP_SORT_QUEUE },
         };
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
                 if (keys[i].key == key) {
@@ -316,7 +320,7 @@ static int run_batch(top_view *v, long n) {
                 if (refresh_model(v) < 0)
                         return -EIO;
                 header_text(v, line, sizeof(line));
-                printf("%s\n" COLUMNS "\n", line, "NAME", "STATE", "PID", "UPTIME", "RST/1m", "CPU%", "MEM", "CALLS/s");
+                printf("%s\n" COLUMNS "\n", line, "NAME", "STATE", "PID", "UPTIME", "RST/1m", "CPU%", "MEM", "CALLS/s", "MSGQ");
                 for (size_t k = 0; k < v->m.n_rows; k++) {
                         row_text(&v->m.rows[k], v->m.sort == TOP_SORT_TREE, line, sizeof(line));
                         puts(line);
@@ -351,7 +355,7 @@ int ctl_top_run(const ctl_opts *o, const ctl_command *cmd, char **args, size_t n
         top_view v = { .o = o };
         long batch = 0;
         if (parse_args(args, n_args, &v.m, &batch) < 0) {
-                fprintf(stderr, "gensupctl: top: usage: gensupctl top [--sort tree|name|cpu|mem|restarts|uptime|calls] "
+                fprintf(stderr, "gensupctl: top: usage: gensupctl top [--sort tree|name|cpu|mem|restarts|uptime|calls|queue] "
                                 "[--batch N]\n");
                 return EXIT_USAGE;
         }

@@ -23,6 +23,7 @@ struct top_track {
         double cpu_pct;                  /* the rate from the last two samples; -1: none */
         uint64_t calls, calls_at_ms;     /* the last statistics sample */
         double calls_s;
+        long long queue;                 /* of the last statistics sample */
         uint64_t at_ms[SAMPLES], restarts[SAMPLES];   /* a ring, oldest at head */
         size_t head, n;
 };
@@ -30,7 +31,7 @@ struct top_track {
 static const char *const sort_names[_TOP_SORT_MAX] = {
         [TOP_SORT_TREE] = "tree",         [TOP_SORT_NAME] = "name",     [TOP_SORT_CPU] = "cpu",
         [TOP_SORT_MEM] = "mem",           [TOP_SORT_RESTARTS] = "restarts", [TOP_SORT_UPTIME] = "uptime",
-        [TOP_SORT_CALLS] = "calls",
+        [TOP_SORT_CALLS] = "calls",       [TOP_SORT_QUEUE] = "queue",
 };
 
 const char *top_sort_to_string(top_sort s) {
@@ -90,6 +91,7 @@ static void track_sample(top_track *t, top_row *r, json_t *child, uint64_t now) 
         }
         r->restarts_min = restarts_in_minute(t, r->restarts, now);
         r->calls_s = r->pid > 0 && t->calls_at_ms ? t->calls_s : -1;
+        r->queue = r->pid > 0 && t->calls_at_ms ? t->queue : -1;
         t->seen = true;
 }
 
@@ -220,9 +222,11 @@ void top_model_statistics(top_model *m, json_t *stats) {
                 t->calls_s = 0;
         t->calls = (uint64_t) calls;
         t->calls_at_ms = m->now_ms;
+        t->queue = jint(stats, "queue_length", -1);
         for (size_t i = 0; i < m->n_rows; i++)
                 if (strcmp(m->rows[i].name, name) == 0) {
                         m->rows[i].calls_s = t->calls_s;
+                        m->rows[i].queue = t->queue;
                         if (m->rows[i].mem_bytes < 0)
                                 m->rows[i].mem_bytes = rss;
                 }
@@ -247,6 +251,7 @@ static int row_cmp(const void *pa, const void *pb) {
         case TOP_SORT_RESTARTS: c = cmp_num((double) a->restarts_min, (double) b->restarts_min); break;
         case TOP_SORT_UPTIME: c = cmp_num((double) a->uptime_ms, (double) b->uptime_ms); break;
         case TOP_SORT_CALLS: c = cmp_num(a->calls_s, b->calls_s); break;
+        case TOP_SORT_QUEUE: c = cmp_num((double) a->queue, (double) b->queue); break;
         case _TOP_SORT_MAX: break;
         }
         return c ? c : a->order < b->order ? -1 : a->order > b->order;

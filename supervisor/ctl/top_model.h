@@ -20,6 +20,7 @@ typedef enum top_sort {
         TOP_SORT_RESTARTS,   /* in the last minute */
         TOP_SORT_UPTIME,
         TOP_SORT_CALLS,
+        TOP_SORT_QUEUE,      /* message queue length */
         _TOP_SORT_MAX,
 } top_sort;
 
@@ -38,6 +39,7 @@ typedef struct top_row {
         double cpu_pct;            /* < 0: unknown */
         long long mem_bytes;       /* cgroup memory, else the server's RSS; < 0 unknown */
         double calls_s;            /* gen_servers; < 0 unknown */
+        long long queue;           /* gen_servers: message queue length; < 0 unknown */
 } top_row;
 
 typedef struct top_track top_track;   /* per child name, across refreshes */
@@ -57,7 +59,8 @@ typedef struct top_model {
  * (CLOCK_MONOTONIC): rows rebuilt, per-child samples updated, sorted.
  * 0 or -ENOMEM. */
 int top_model_update(top_model *m, json_t *doc, uint64_t now_ms);
-/* Adds a server's statistics document (calls) to the row named there. */
+/* Adds a server's statistics document (calls, queue length) to the row
+ * named there. */
 void top_model_statistics(top_model *m, json_t *stats);
 /* Sorts the rows by m->sort (and m->reverse). */
 void top_model_sort(top_model *m);
