@@ -111,7 +111,9 @@ struct sup_node {
         sup_start_result last_start;   /* the latest start result since the request began ... */
         sup_reason last_start_failure; /* ... and why it failed */
         sup_namemap records;           /* the root: name -> entry_record of a child whose supervisor restarted */
-        bool release_check;            /* a child went down: look for sockets to give up (release_sockets) */
+        char **went_down;              /* names of children gone down since the last release_sockets */
+        size_t n_down, cap_down;
+        bool down_lost;                /* a name could not be kept: look at every child */
 };
 
 static void node_run(sup_node *n);
@@ -884,17 +886,49 @@ static void maybe_tell_booted(sup_node *n) {
  * clean exit): the socket gensupd held for it goes, so that clients
  * fail at once (OTP's noproc) rather than wait in the backlog. Children
  * between a stop and their restart are restarting, not stopped. */
+static void release_socket_of(sup_node *n, sup_entry *e) {
+        sup_child *c = e->core;
+        bool restarting = n->ctl && n->ctl->kind == SUP_CTL_STOP_FOR_RESTART && strcmp(n->ctl->name, e->name) == 0;
+        if (c && e->proc && !e->stopping && c->state == SUP_CHILD_STOPPED && !restarting)
+                sup_proc_release_socket(e->proc);
+}
+
+/* Only the children that went down are looked at: O(1) per exit. */
 static void release_sockets(sup_node *n) {
-        if (!n->release_check || n->next < n->n_ops || busy(n))
+        if ((n->n_down == 0 && !n->down_lost) || n->next < n->n_ops || busy(n))
                 return;
-        n->release_check = false;
-        for (sup_child *c = sup_core_first(n->core); c; c = c->next) {
-                sup_entry *e = c->data;
-                bool restarting = n->ctl && n->ctl->kind == SUP_CTL_STOP_FOR_RESTART && e &&
-                                  strcmp(n->ctl->name, e->name) == 0;
-                if (e && e->proc && !e->stopping && c->state == SUP_CHILD_STOPPED && !restarting)
-                        sup_proc_release_socket(e->proc);
+        if (n->down_lost)
+                for (sup_child *c = sup_core_first(n->core); c; c = c->next)
+                        if (c->data)
+                                release_socket_of(n, c->data);
+        for (size_t i = 0; i < n->n_down; i++) {
+                sup_entry *e = find_here(n, n->went_down[i]);
+                if (e)
+                        release_socket_of(n, e);
+                free(n->went_down[i]);
         }
+        n->n_down = 0;
+        n->down_lost = false;
+}
+
+/* Notes that e went down, for release_sockets. */
+static void note_went_down(sup_node *n, const sup_entry *e) {
+        if (n->n_down == n->cap_down) {
+                size_t cap = n->cap_down ? 2 * n->cap_down : 8;
+                char **v = reallocarray(n->went_down, cap, sizeof(*v));
+                if (!v) {
+                        n->down_lost = true;
+                        return;
+                }
+                n->went_down = v;
+                n->cap_down = cap;
+        }
+        char *name = strdup(e->name);
+        if (!name) {
+                n->down_lost = true;
+                return;
+        }
+        n->went_down[n->n_down++] = name;
 }
 
 /* Carries the plan forward until it has to wait, then feeds queued
@@ -973,7 +1007,7 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *rea
         }
         /* The process is gone: its pid is no longer this entry's. */
         sup_pidmap_remove(n->pids, e->last_pid, e);
-        n->release_check = true;
+        note_went_down(n, e);
 
         if (e->stopping) {
                 stop_done(n, e, outcome == SUP_PROC_OUTCOME_EXITED ? reason : NULL);
@@ -1096,6 +1130,9 @@ static sup_node *node_free(sup_node *n) {
                         record_free(n->records.slots[i].value);
         sup_namemap_done(&n->records);
         sup_namemap_done(&n->root_names);
+        for (size_t i = 0; i < n->n_down; i++)
+                free(n->went_down[i]);
+        free(n->went_down);
         free(n);
         return NULL;
 }
