@@ -210,8 +210,16 @@ static void ctl_send(ipc_conn *c, uint64_t ref, const char *command, const char 
         int r = ipc_conn_queue(c, &f);
         while (r >= 0 && ipc_conn_pending(c) > 0) {
                 r = ipc_conn_flush(c);
-                if (r == -EAGAIN)
-                        r = ipc_conn_wait(c, false, 1000);
+                if (r != -EAGAIN)
+                        continue;
+                /* gensupd writes answers while we write requests: take
+                 * them in (ctl_next hands them out), or both wait. */
+                struct pollfd p = { .fd = ipc_conn_fd(c), .events = POLLIN | POLLOUT };
+                r = poll(&p, 1, 1000);
+                if (r > 0 && (p.revents & POLLIN))
+                        r = ipc_conn_read(c);
+                if (r == -EAGAIN || (r < 0 && errno == EINTR))
+                        r = 0;
         }
         if (r < 0) {
                 errno = -r;
