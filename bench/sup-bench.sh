@@ -27,6 +27,11 @@
 #   heap     gensupd's live heap by call site with 1,000 children
 #            (bench/sup_heapcensus.c preloaded; needs cc and addr2line)
 #   idle     a small idle tree: syscalls (strace -c) and wakeups in 10 s
+#   absorb   crash absorption (bench/sup_absorb.c): 100 children killed at
+#            each rate of SUP_BENCH_ABSORB_RATES while one process sends
+#            100 control requests/s; restart and control latency, against
+#            the same crashes without control traffic and control traffic
+#            without crashes, interleaved
 #
 # Knobs (environment):
 #   SUP_BENCH_N=200         restarts per round for the crash loop
@@ -44,6 +49,8 @@
 #   SUP_BENCH_LOAD_SAMPLES=100 (restarts per phase and round; rounds:
 #   SUP_BENCH_ROUNDS)
 #   SUP_BENCH_IDLE_S=10
+#   SUP_BENCH_ABSORB_RATES="200 500", SUP_BENCH_ABSORB_ROUNDS=3,
+#   SUP_BENCH_ABSORB_S=5    (seconds per setting and round)
 #   SUP_BENCH_KEEP=1        keep the work directory (raw stamps, logs)
 #
 # As root, missing peers are installed with apt-get (s6 runit supervisor).
@@ -52,11 +59,11 @@
 set -eu
 set -o pipefail
 
-B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|many|status|statusload|idle]...}
+B=${1:?usage: bench/sup-bench.sh BUILD_DIR [restart|peers|serve|startup|many|status|statusload|heap|idle|absorb]...}
 B=$(cd "$B" && pwd)
 shift
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-PARTS=${*:-restart peers serve startup many status statusload heap idle}
+PARTS=${*:-restart peers serve startup many status statusload heap idle absorb}
 
 N=${SUP_BENCH_N:-200}
 ROUNDS=${SUP_BENCH_ROUNDS:-3}
@@ -69,11 +76,14 @@ STARTUP_N=${SUP_BENCH_STARTUP_N:-20}
 CHILDREN=${SUP_BENCH_CHILDREN:-10000}
 STATUS_RUNS=${SUP_BENCH_STATUS_RUNS:-10}
 IDLE_S=${SUP_BENCH_IDLE_S:-10}
+ABSORB_RATES=${SUP_BENCH_ABSORB_RATES:-200 500}
+ABSORB_ROUNDS=${SUP_BENCH_ABSORB_ROUNDS:-3}
+ABSORB_S=${SUP_BENCH_ABSORB_S:-5}
 
 GENSUPD=$B/bin/gensupd
 GENSUPCTL=$B/bin/gensupctl
 for f in "$GENSUPD" "$GENSUPCTL" "$B/bench/sup_stamp" "$B/bench/sup_floor" "$B/bench/sup_tslog" \
-         "$B/bench/gs_start" "$B/bench/serve_restart" "$B/bench/startup"; do
+         "$B/bench/gs_start" "$B/bench/serve_restart" "$B/bench/startup" "$B/bench/sup_absorb"; do
         [ -x "$f" ] || { echo "sup-bench: $f missing (make B=$B programs)" >&2; exit 1; }
 done
 
@@ -883,6 +893,16 @@ EOF
         kill_probes
 }
 
+# ================= absorb: crashes under control traffic =================
+part_absorb() {
+        say ""
+        say "== crash absorption: $ABSORB_ROUNDS interleaved rounds x $ABSORB_S s per setting, crashes/s: $ABSORB_RATES (probe: $STAMP_KIND)"
+        # shellcheck disable=SC2086
+        "$B/bench/sup_absorb" -r "$ABSORB_ROUNDS" -d "$ABSORB_S" -s "$STAMP" "$B" $ABSORB_RATES ||
+                say "  sup_absorb failed (exit $?)"
+        kill_probes
+}
+
 # ================= main =================
 say "gensupd benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, kernel $(uname -r); build $B"
 want_many=0; want_status=0
@@ -894,8 +914,8 @@ for p in $PARTS; do
         startup) part_startup ;;
         many) want_many=1 ;;
         status) want_status=1 ;;
-        idle | heap | statusload) ;;
-        *) die "unknown part '$p' (restart peers serve startup many status statusload heap idle)" ;;
+        idle | heap | statusload | absorb) ;;
+        *) die "unknown part '$p' (restart peers serve startup many status statusload heap idle absorb)" ;;
         esac
 done
 if [ $want_many = 1 ] || [ $want_status = 1 ]; then
@@ -906,6 +926,7 @@ for p in $PARTS; do
         statusload) part_statusload ;;
         heap) part_heap ;;
         idle) part_idle ;;
+        absorb) part_absorb ;;
         esac
 done
 say ""

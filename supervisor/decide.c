@@ -21,6 +21,12 @@
  *  START_CHILD  | RUNNING           | STOPPED (temporary and      | DROP
  *               |                   | instances: DROP)            |
  *  RESTART_CHILD| RUNNING           | STOPPED                     | STOPPED
+ *  (solo)       | RUNNING           | STOPPED (temporary and      | start_error, RESTARTING, count:
+ *               |                   | instances: DROP)            | ESCALATE or RETRY
+ *
+ * A solo START (decide.h, 3a) is a group of one, a one_for_one or
+ * simple_one_for_one worker restarted on its own: no job waits for it,
+ * so exits and retries go on meanwhile; its result is GROUP's.
  */
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +62,8 @@ struct sup_core {
 
         sup_job job;
         sup_child *starting;          /* whose start result the job awaits */
+        size_t n_solo;                /* children STARTING by a solo START */
+        sup_child *solo_last;         /* the latest of them, while its result is due */
         /* The queued children (to be started by the job) all come at or
          * after cursor in start order: finding the next, or unqueueing
          * them all, costs what is queued, not the whole list. */
@@ -372,6 +380,19 @@ static void plan_start(sup_core *c, sup_job job, sup_child *ch) {
         plan_add(c, SUP_OP_START, ch);
 }
 
+/* A restart of ch alone that the node need not wait for (decide.h, 3a). */
+static void plan_start_solo(sup_core *c, sup_child *ch) {
+        ch->state = SUP_CHILD_STARTING;
+        set_queued(c, ch, false);
+        if (ch->started_once)
+                ch->restarts++;
+        ch->started_once = true;
+        ch->solo = true;
+        c->n_solo++;
+        c->solo_last = ch;
+        plan_add(c, SUP_OP_START, ch)->solo = true;
+}
+
 static void plan_retry(sup_core *c, sup_child *ch, uint64_t delay_usec) {
         ch->state = SUP_CHILD_RESTARTING;
         ch->retry_id = ++c->next_retry_id;
@@ -387,8 +408,11 @@ static void plan_terminal(sup_core *c, sup_op_kind kind, sup_child *child, const
                 if (is_live(ch))
                         plan_add(c, SUP_OP_STOP, ch);
                 ch->state = SUP_CHILD_STOPPED;
+                ch->solo = false;
                 set_queued(c, ch, false);
         }
+        c->n_solo = 0;
+        c->solo_last = NULL;
         c->plan.parallel = is_simple(c);
         sup_op *op = plan_add(c, kind, child);
         op->reason = reason;
@@ -510,6 +534,11 @@ static void restart_group(sup_core *c, sup_child *child, uint64_t delay_usec) {
                 plan_retry(c, child, delay_usec);
                 return;
         }
+        /* A worker alone: nothing after it waits for its start. */
+        if (one && child->spec->type == SUP_WORKER) {
+                plan_start_solo(c, child);
+                return;
+        }
         start_next(c, JOB_GROUP);
 }
 
@@ -607,13 +636,22 @@ sup_core *sup_core_free(sup_core *c) {
         return NULL;
 }
 
-/* Checks shared by the events that need an idle, living node. */
-static int check_idle(const sup_core *c) {
+/* Checks shared by exits and retries: a living node, no job running
+ * (solo starts may be under way). */
+static int check_open(const sup_core *c) {
         if (c->finished)
                 return -ESHUTDOWN;
         if (c->job != JOB_NONE)
                 return -EINPROGRESS;
         return 0;
+}
+
+/* ... and by the events that need an idle node: no start at all. */
+static int check_idle(const sup_core *c) {
+        int r = check_open(c);
+        if (r < 0)
+                return r;
+        return c->n_solo > 0 ? -EINPROGRESS : 0;
 }
 
 int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
@@ -637,6 +675,48 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
         return 0;
 }
 
+/* A solo START's result: GROUP's, with no job to go on with. */
+static int solo_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
+                       uint64_t now_usec, double random, const sup_plan **ret_plan) {
+        int r = plan_begin(c, reason);
+        if (r < 0)
+                return r;
+        r = history_reserve(c);
+        if (r < 0)
+                return r;
+        child->solo = false;
+        c->n_solo--;
+        if (c->solo_last == child)
+                c->solo_last = NULL;
+        reason = c->has_reason ? &c->reason : NULL;
+
+        switch (result) {
+        case SUP_START_OK:
+                child->state = SUP_CHILD_RUNNING;
+                child->started_at_usec = now_usec;
+                child->shortage_n = 0;
+                break;
+        case SUP_START_IGNORE:
+                child->state = SUP_CHILD_STOPPED;
+                if (is_temporary(child) || is_simple(c))
+                        plan_drop(c, child);
+                break;
+        case SUP_START_NO_RESOURCES:
+                start_short(c, child);
+                break;
+        case SUP_START_FAILED:
+                plan_report(c, SUP_REPORT_START_ERROR, reason, child);
+                child->state = SUP_CHILD_RESTARTING;
+                child->backoff_n = saturating_inc(child->backoff_n);
+                restart_attempt(c, child, now_usec, random, false);
+                break;
+        case _SUP_START_RESULT_MAX:
+                abort();        /* refused by the caller */
+        }
+        *ret_plan = plan_end(c);
+        return 0;
+}
+
 int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
                           uint64_t now_usec, double random, const sup_plan **ret_plan) {
         if (!c || !child || !ret_plan || (unsigned) result >= _SUP_START_RESULT_MAX ||
@@ -644,6 +724,8 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
                 return -EINVAL;
         if (c->finished)
                 return -ESHUTDOWN;
+        if (child->solo && child->state == SUP_CHILD_STARTING)
+                return solo_result(c, child, result, reason, now_usec, random, ret_plan);
         if (c->job == JOB_NONE || child != c->starting || child->state != SUP_CHILD_STARTING)
                 return -ESTALE;
         int r = plan_begin(c, reason);
@@ -728,7 +810,7 @@ int sup_core_exited(sup_core *c, sup_child *child, const sup_reason *reason, uin
                     const sup_plan **ret_plan) {
         if (!c || !child || !reason || !ret_plan)
                 return -EINVAL;
-        int r = check_idle(c);
+        int r = check_open(c);
         if (r < 0)
                 return r;
         if (child->state != SUP_CHILD_RUNNING)
@@ -783,7 +865,7 @@ int sup_core_exited(sup_core *c, sup_child *child, const sup_reason *reason, uin
 int sup_core_retry(sup_core *c, sup_child *child, uint64_t retry_id, const sup_plan **ret_plan) {
         if (!c || !child || !ret_plan)
                 return -EINVAL;
-        int r = check_idle(c);
+        int r = check_open(c);
         if (r < 0)
                 return r;
         r = plan_begin(c, NULL);
@@ -999,7 +1081,11 @@ size_t sup_core_n_children(const sup_core *c) {
 }
 
 sup_child *sup_core_starting(const sup_core *c) {
-        return c ? c->starting : NULL;
+        return !c ? NULL : c->starting ? c->starting : c->solo_last;
+}
+
+size_t sup_core_solo_starts(const sup_core *c) {
+        return c ? c->n_solo : 0;
 }
 
 bool sup_core_finished(const sup_core *c) {

@@ -18,6 +18,16 @@
  *      start result (sup_core_starting() names it). Only
  *      sup_core_start_result() and sup_core_shutdown() are accepted then;
  *      every other entry point answers -EINPROGRESS: defer the event.
+ *   3a. Except a solo START (op.solo): a one_for_one or simple_one_for_one
+ *      worker restarted on its own, which nothing else waits for. The
+ *      node goes on at once: exits of other children and due retries are
+ *      fed as usual, and the START's result whenever it comes (before any
+ *      event deferred meanwhile). Only the ctl operations answer
+ *      -EINPROGRESS while sup_core_solo_starts() is not 0 (defer them);
+ *      sup_core_shutdown() stops the starting children with the rest.
+ *      OTP's supervisor waits for each start_link before it reads its
+ *      next message; a sibling's restart does not depend on that start,
+ *      so only its order is kept: STARTs still go out in event order.
  *   4. A plan that ends with ESCALATE, AUTO_SHUTDOWN, BOOT_FAILED or
  *      SHUTDOWN is the node's last: the supervisor exits with
  *      sup_op_exit_reason(); later events answer -ESHUTDOWN.
@@ -109,6 +119,7 @@ struct sup_child {
         uint64_t retry_id;            /* the pending RETRY's id while RESTARTING */
         bool started_once;
         bool queued;                  /* to be started by the current boot or group restart */
+        bool solo;                    /* STARTING by a solo START */
         sup_child *prev, *next;       /* start order */
 };
 
@@ -144,6 +155,7 @@ typedef struct sup_op {
         const sup_reason *reason;     /* REPORT, BOOT_FAILED; owned by the plan */
         uint64_t delay_usec;          /* RETRY */
         uint64_t retry_id;            /* RETRY */
+        bool solo;                    /* START: the node need not wait for its result (see 3a above) */
 } sup_op;
 
 /* Owned by the core, valid until the next call that returns a plan. */
@@ -281,7 +293,10 @@ sup_child *sup_core_find(const sup_core *c, const char *name);   /* NULL: none (
 sup_child *sup_core_first(const sup_core *c);                    /* start order ... */
 sup_child *sup_core_last(const sup_core *c);                     /* ... and back */
 size_t sup_core_n_children(const sup_core *c);
-sup_child *sup_core_starting(const sup_core *c);                 /* whose start result is awaited */
+/* Whose start result is awaited: the job's child, else the latest solo
+ * START's while its result is due. */
+sup_child *sup_core_starting(const sup_core *c);
+size_t sup_core_solo_starts(const sup_core *c);                  /* solo STARTs without a result yet */
 bool sup_core_finished(const sup_core *c);
 size_t sup_core_history_len(const sup_core *c);                  /* restarts within the window */
 /* A child whose supervisor restarted (tree.c keeps its record): its

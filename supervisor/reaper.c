@@ -24,8 +24,14 @@ typedef struct slot {
         sd_event_source *pidfd_source;   /* owns the pidfd; NULL: found by the scan */
 } slot;
 
+/* Exits handled per loop iteration by the scan: each may start a child
+ * at once (a solo restart), and a child that dies as fast as it is
+ * started must not keep the scan, and so the loop, from everything else. */
+#define REAPS_PER_TURN 16
+
 static struct {
         sd_event_source *source;
+        sd_event_source *more;   /* the scan goes on in the next iteration */
         slot *slots;
         size_t cap;           /* a power of two */
         size_t used;          /* live and deleted slots */
@@ -176,12 +182,28 @@ void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan) {
         *ret_scan = reaper.live - reaper.n_pidfd;
 }
 
-static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+static int on_more(sd_event_source *src, void *userdata);
+
+/* The scan stopped with zombies perhaps left: go on after the other
+ * sources have had their turn (a SIGCHLD may not come again). */
+static void scan_later(void) {
+        if (!reaper.more && sd_event_add_defer(reaper.event, &reaper.more, on_more, NULL) < 0)
+                return;
+        (void) sd_event_source_set_priority(reaper.more, SD_EVENT_PRIORITY_IDLE);
+        (void) sd_event_source_set_enabled(reaper.more, SD_EVENT_ONESHOT);
+}
+
+static int scan(void) {
         /* Every child has its pidfd: nothing to look for. */
         if (reaper.live == reaper.n_pidfd && reaper.n_unheard == 0 && !reaper.adopts)
                 return 0;
-        /* One SIGCHLD may stand for many exits: take every zombie there is. */
-        for (;;) {
+        /* One SIGCHLD may stand for many exits: take the zombies there are,
+         * REAPS_PER_TURN at a time. */
+        for (int n = 0;; n++) {
+                if (n == REAPS_PER_TURN) {
+                        scan_later();
+                        return 0;
+                }
                 siginfo_t si;
                 memset(&si, 0, sizeof(si));
                 if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
@@ -199,6 +221,14 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
         }
 }
 
+static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+        return scan();
+}
+
+static int on_more(sd_event_source *src, void *userdata) {
+        return scan();
+}
+
 int sup_reaper_open(sd_event *e) {
         reaper.event = e;
         /* Exits have the control socket's priority, not a higher one: a
@@ -209,6 +239,7 @@ int sup_reaper_open(sd_event *e) {
 
 void sup_reaper_close(void) {
         reaper.source = sd_event_source_disable_unref(reaper.source);
+        reaper.more = sd_event_source_disable_unref(reaper.more);
         for (size_t i = 0; i < reaper.cap; i++)
                 sd_event_source_disable_unref(reaper.slots[i].pidfd_source);
         free(reaper.slots);

@@ -25,6 +25,7 @@ typedef enum node_event_kind {
         EV_RETRY,      /* a RETRY op's time has come */
         EV_SHUTDOWN,   /* stop the node */
         EV_CTL,        /* a gensupctl request */
+        EV_STARTED,    /* a solo START's result (decide.h, 3a) */
         _EV_MAX,
 } node_event_kind;
 
@@ -44,7 +45,8 @@ typedef struct node_event node_event;
 struct node_event {
         node_event_kind kind;
         sup_entry *entry;
-        sup_reason reason;             /* EV_EXITED */
+        sup_reason reason;             /* EV_EXITED, EV_STARTED */
+        sup_start_result result;       /* EV_STARTED */
         uint64_t retry_id;
         ctl_request *ctl;
         node_event *next;
@@ -58,6 +60,7 @@ struct sup_entry {
         sup_proc *proc;                /* workers */
         sup_node *sub;                 /* supervisors, while they run */
         bool stopping;                 /* a STOP op waits for it */
+        bool solo_start;               /* a solo START's result is due (decide.h, 3a) */
         sd_event_source *retry;
         uint64_t retry_id;
         pid_t last_pid;
@@ -303,18 +306,18 @@ static void record_adopt(sup_node *n, sup_entry *e) {
 
 /* ---- the queue ---- */
 
-static void enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const sup_reason *reason, uint64_t retry_id,
-                    bool front) {
+static node_event *enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const sup_reason *reason,
+                           uint64_t retry_id, bool front) {
         node_event *ev = calloc(1, sizeof(*ev));
         if (!ev) {
                 sup_log(LOG_CRIT, "out of memory queueing an event for %s", n->spec->name);
-                return;
+                return NULL;
         }
         *ev = (node_event) { .kind = kind, .entry = e, .retry_id = retry_id };
         if (reason && sup_reason_copy(reason, &ev->reason) < 0) {
                 free(ev);
                 sup_log(LOG_CRIT, "out of memory queueing an event for %s", n->spec->name);
-                return;
+                return NULL;
         }
         if (front) {
                 ev->next = n->queue;
@@ -328,6 +331,7 @@ static void enqueue(sup_node *n, node_event_kind kind, sup_entry *e, const sup_r
                         n->queue = ev;
                 n->queue_tail = ev;
         }
+        return ev;
 }
 
 static node_event *dequeue(sup_node *n) {
@@ -530,7 +534,8 @@ static int on_retry_defer(sd_event_source *s, void *userdata) {
 
 static void start_result(sup_node *n, sup_entry *e, sup_start_result result, const sup_reason *reason) {
         const sup_plan *plan;
-        n->awaiting_start = NULL;
+        if (n->awaiting_start == e)
+                n->awaiting_start = NULL;
         if (result != SUP_START_OK) {
                 n->last_start = result;
                 sup_reason_done(&n->last_start_failure);
@@ -552,7 +557,7 @@ static sup_start_result start_failure(sup_entry *e, int r) {
         return SUP_START_NO_RESOURCES;
 }
 
-static void op_start(sup_node *n, sup_entry *e) {
+static void op_start(sup_node *n, sup_entry *e, bool solo) {
         e->shortage = 0;
         if (e->spec->type == SUP_SUPERVISOR) {
                 n->awaiting_start = e;
@@ -602,7 +607,10 @@ static void op_start(sup_node *n, sup_entry *e) {
         e->last_pid = sup_proc_pid(e->proc);
         if (sup_pidmap_put(n->pids, e->last_pid, e) < 0)
                 sup_log(LOG_CRIT, "%s: out of memory: its READY=1 will not be heard", e->name);
-        n->awaiting_start = e;
+        if (solo)
+                e->solo_start = true;
+        else
+                n->awaiting_start = e;
 }
 
 static void op_stop(sup_node *n, sup_entry *e) {
@@ -694,7 +702,7 @@ static void run_op(sup_node *n, sup_op *op) {
                         install_result(n, r, plan, "start result");
                         break;
                 }
-                op_start(n, e);
+                op_start(n, e, op->solo);
                 break;
         case SUP_OP_DROP:
                 op_drop(n, op);
@@ -867,6 +875,9 @@ static void handle_event(sup_node *n, node_event *ev) {
                 start_ctl(n, ev->ctl);
                 ev->ctl = NULL;
                 break;
+        case EV_STARTED:
+                start_result(n, ev->entry, ev->result, ev->result == SUP_START_OK ? NULL : &ev->reason);
+                break;
         case _EV_MAX:
                 break;
         }
@@ -952,6 +963,9 @@ static void node_run(sup_node *n) {
                         ctl_complete(n);
                         continue;
                 }
+                /* A ctl request waits for the solo starts under way. */
+                if (n->queue && n->queue->kind == EV_CTL && sup_core_solo_starts(n->core) > 0)
+                        break;
                 node_event *ev = dequeue(n);
                 if (!ev)
                         break;
@@ -976,6 +990,16 @@ static void stop_done(sup_node *n, sup_entry *e, const sup_reason *reason) {
         node_run(n);
 }
 
+/* A solo START's result: fed before the events deferred meanwhile, as
+ * OTP's start_link returns before the supervisor reads its mailbox. */
+static void solo_result(sup_node *n, sup_entry *e, sup_start_result result, const sup_reason *reason) {
+        e->solo_start = false;
+        node_event *ev = enqueue(n, EV_STARTED, e, reason, 0, true);
+        if (ev)
+                ev->result = result;
+        node_run(n);
+}
+
 static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
                     void *userdata) {
         sup_entry *e = userdata;
@@ -987,6 +1011,9 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *rea
                         tell_event(n, "started", e, NULL);
                         start_result(n, e, SUP_START_OK, NULL);
                         node_run(n);
+                } else if (e->solo_start) {
+                        tell_event(n, "started", e, NULL);
+                        solo_result(n, e, SUP_START_OK, NULL);
                 }
                 return;
         case SUP_PROC_OUTCOME_START_FAILED:
@@ -1010,7 +1037,12 @@ static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *rea
         note_went_down(n, e);
 
         if (e->stopping) {
+                e->solo_start = false;
                 stop_done(n, e, outcome == SUP_PROC_OUTCOME_EXITED ? reason : NULL);
+                return;
+        }
+        if (e->solo_start) {
+                solo_result(n, e, outcome == SUP_PROC_OUTCOME_IGNORED ? SUP_START_IGNORE : SUP_START_FAILED, reason);
                 return;
         }
         if (n->awaiting_start == e) {

@@ -296,6 +296,44 @@ START_TEST(one_for_one_restart) {
 }
 END_TEST
 
+/* A one_for_one worker's restart is solo: the node takes its siblings'
+ * exits while the start is under way, STARTs go out in exit order, each
+ * result comes when it comes; ctl operations wait (-EINPROGRESS). */
+START_TEST(one_for_one_solo_starts) {
+        tree(SUP_ONE_FOR_ONE, 5, 5, "pppp");
+        boot_all();
+        EXITED("c2", "killed", 1, "report(child_terminated,c2,killed) start(c2)");
+        ck_assert(last_op()->solo);
+        sup_child *c2 = C("c2");
+        EXITED("c3", "killed", 2, "report(child_terminated,c3,killed) start(c3)");
+        ck_assert_str_eq(states(), "c1:running c2:starting c3:starting c4:running");
+        ck_assert_uint_eq(sup_core_solo_starts(core), 2);
+        ck_assert_int_eq(sup_core_terminate_child(core, "c1", &P), -EINPROGRESS);
+        ck_assert_int_eq(sup_core_exited(core, c2, R("killed"), 3, 0.5, &P), -ESTALE);
+        EXPECT(sup_core_start_result(core, C("c3"), SUP_START_OK, NULL, 3, 0.5, &P), "");
+        EXPECT(sup_core_start_result(core, c2, SUP_START_FAILED, R("{exit_status,1}"), 4, 0.5, &P),
+               "report(start_error,c2,{exit_status,1}) retry(c2,0)");
+        ck_assert_uint_eq(sup_core_solo_starts(core), 0);
+        ck_assert_uint_eq(sup_core_history_len(core), 3);
+        RETRY("c2", "start(c2)");
+        START_OK(5, "");
+        ck_assert_str_eq(states(), "c1:running c2:running c3:running c4:running");
+        EXPECT(sup_core_terminate_child(core, "c1", &P), "stop(c1)");
+}
+END_TEST
+
+/* Shutdown while solo starts are under way stops them with the rest. */
+START_TEST(one_for_one_solo_shutdown) {
+        tree(SUP_ONE_FOR_ONE, 5, 5, "pppp");
+        boot_all();
+        EXITED("c2", "killed", 1, "report(child_terminated,c2,killed) start(c2)");
+        sup_child *c2 = C("c2");
+        EXPECT(sup_core_shutdown(core, &P), "stop(c4) stop(c3) stop(c2) stop(c1) shutdown");
+        ck_assert_uint_eq(sup_core_solo_starts(core), 0);
+        ck_assert_int_eq(sup_core_start_result(core, c2, SUP_START_OK, NULL, 2, 0.5, &P), -ESHUTDOWN);
+}
+END_TEST
+
 START_TEST(one_for_all_restart) {
         tree(SUP_ONE_FOR_ALL, 5, 5, "pppp");
         boot_all();
@@ -1258,6 +1296,8 @@ Suite *decide_suite(void) {
         tc = tcase_create("strategies");
         tcase_add_checked_fixture(tc, NULL, teardown);
         tcase_add_test(tc, one_for_one_restart);
+        tcase_add_test(tc, one_for_one_solo_starts);
+        tcase_add_test(tc, one_for_one_solo_shutdown);
         tcase_add_test(tc, one_for_all_restart);
         tcase_add_test(tc, rest_for_one_restart);
         tcase_add_test(tc, temporary_bystanders);
