@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
+#include "logwriter.h"
 #include "status.h"
 #include "status_stream.h"
 #include "upgrade.h"
@@ -84,6 +85,8 @@ static json_t *daemon_object(const sup_daemon *d) {
         const char *cgroup = sup_cgroup_root();
         json_object_set_new(daemon, "cgroup", cgroup ? json_string(cgroup) : json_null());
         add_self_usage(daemon);
+        /* Cheap, and a test reads it right after a loss: never kept. */
+        json_object_set_new(daemon, "log_lines_dropped", json_integer((json_int_t) sup_logwriter_dropped()));
         return daemon;
 }
 

@@ -127,7 +127,8 @@ struct sup_control {
         ctl_conn *slice_head, *slice_tail;   /* sliced answers owed, built one at a time, in order */
         bool slice_started;                  /* the head's build has begun: later requests wait for the next */
         sup_strbuf slice_out;                /* the head's answer so far */
-        sd_event_source *slice_source;       /* builds the next slice */
+        sd_event_source *slice_source;       /* builds the next slice: when the loop is idle */
+        sd_event_source *slice_post;         /* ... or right after the next other event (on_slice) */
 };
 
 /* ---- rate-limited log lines ---- */
@@ -419,17 +420,17 @@ static void slice_send(ctl_conn *c, int r, const char *text) {
                 conn_update(c);
 }
 
-/* One slice per loop iteration. sd-event dispatches one source per
- * iteration, the highest priority first and, among equals, the one
- * pending longest (since the iteration it became pending in). The source
- * has the loop's normal priority and is a new one-shot defer source for
- * each slice: so whatever became pending while a slice ran (exits,
- * READYs, restarts, other clients) goes before the slice after next at
- * the latest, and a tree that restarts without pause cannot starve the
- * answer, as it would an idle-priority source. (A defer source kept and
- * enabled again stays pending since the iteration it was made in, and
- * would go first every time.) The text is bounded by the largest frame
- * a client takes. */
+/* One slice per loop iteration, and never more than one other event
+ * between two slices. sd-event dispatches one source per iteration, the
+ * highest priority first. The next slice has two sources, both new for
+ * each slice: a post source of high priority, pending as soon as any
+ * other source has been dispatched, so that under a stream of exits,
+ * READYs and restarts the answer still gets every other turn (a slice is
+ * short: SUP_STATUS_SLICE_USEC); and a defer source of normal priority
+ * for a loop with nothing else to do. (A defer source kept and enabled
+ * again stays pending since the iteration it was made in, and would go
+ * first every time.) Whichever comes first builds the slice. The text is
+ * bounded by the largest frame a client takes. */
 static int on_slice(sd_event_source *s, void *userdata) {
         sup_control *ctl = userdata;
         ctl_conn *c = ctl->slice_head;
@@ -459,12 +460,19 @@ static int on_slice(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* Builds the head's next slice, if any answer is owed: a new source,
- * pending from this iteration on (on_slice says why). */
+/* Builds the head's next slice, if any answer is owed: new sources
+ * (on_slice says which and why). */
 static void slice_arm(sup_control *ctl) {
         ctl->slice_source = sd_event_source_disable_unref(ctl->slice_source);
-        if (ctl->slice_head && sd_event_add_defer(ctl->event, &ctl->slice_source, on_slice, ctl) >= 0)
+        ctl->slice_post = sd_event_source_disable_unref(ctl->slice_post);
+        if (!ctl->slice_head)
+                return;
+        if (sd_event_add_defer(ctl->event, &ctl->slice_source, on_slice, ctl) >= 0)
                 (void) sd_event_source_set_enabled(ctl->slice_source, SD_EVENT_ONESHOT);
+        if (sd_event_add_post(ctl->event, &ctl->slice_post, on_slice, ctl) >= 0) {
+                (void) sd_event_source_set_priority(ctl->slice_post, SD_EVENT_PRIORITY_IMPORTANT);
+                (void) sd_event_source_set_enabled(ctl->slice_post, SD_EVENT_ONESHOT);
+        }
         /* Out of memory: the next request or the next client gone tries again. */
 }
 
@@ -1046,6 +1054,7 @@ sup_control *sup_control_free(sup_control *ctl) {
         while (ctl->conns)
                 conn_free(ctl->conns);
         sd_event_source_disable_unref(ctl->slice_source);
+        sd_event_source_disable_unref(ctl->slice_post);
         sup_strbuf_done(&ctl->slice_out);
         sd_event_source_disable_unref(ctl->listen_source);
         sd_event_source_disable_unref(ctl->accept_retry);

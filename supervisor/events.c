@@ -7,7 +7,6 @@
 
 #include "clock.h"
 #include "events.h"
-#include "logwriter.h"
 
 void sup_events_request(sup_daemon *d, const sup_control_request *q) {
         if (!d->control)
@@ -55,5 +54,4 @@ void sup_events_self_usage(json_t *daemon) {
         long long rss = sup_events_self_rss(), fds = sup_events_self_fds();
         json_object_set_new(daemon, "rss_bytes", rss >= 0 ? json_integer(rss) : json_null());
         json_object_set_new(daemon, "fds", fds >= 0 ? json_integer(fds) : json_null());
-        json_object_set_new(daemon, "log_lines_dropped", json_integer((json_int_t) sup_logwriter_dropped()));
 }
