@@ -675,13 +675,39 @@ int sup_core_boot(sup_core *c, const sup_plan **ret_plan) {
         return 0;
 }
 
+/* Opens the plan for a start result: room for its ops and its history. */
+static int result_begin(sup_core *c, const sup_reason *reason) {
+        int r = plan_begin(c, reason);
+        return r < 0 ? r : history_reserve(c);
+}
+
+/* A start that succeeded, or that init ignored. */
+static void start_settled(sup_core *c, sup_child *child, sup_start_result result, uint64_t now_usec) {
+        if (result == SUP_START_OK) {
+                child->state = SUP_CHILD_RUNNING;
+                child->started_at_usec = now_usec;
+                child->shortage_n = 0;
+                return;
+        }
+        child->state = SUP_CHILD_STOPPED;
+        if (is_temporary(child) || is_simple(c))
+                plan_drop(c, child);
+}
+
+/* A restart's start that failed: reported, and tried again as the
+ * restart says (restart_attempt). */
+static void start_failed_again(sup_core *c, sup_child *child, const sup_reason *reason, uint64_t now_usec,
+                               double random) {
+        plan_report(c, SUP_REPORT_START_ERROR, reason, child);
+        child->state = SUP_CHILD_RESTARTING;
+        child->backoff_n = saturating_inc(child->backoff_n);
+        restart_attempt(c, child, now_usec, random, false);
+}
+
 /* A solo START's result: GROUP's, with no job to go on with. */
 static int solo_result(sup_core *c, sup_child *child, sup_start_result result, const sup_reason *reason,
                        uint64_t now_usec, double random, const sup_plan **ret_plan) {
-        int r = plan_begin(c, reason);
-        if (r < 0)
-                return r;
-        r = history_reserve(c);
+        int r = result_begin(c, reason);
         if (r < 0)
                 return r;
         child->solo = false;
@@ -692,23 +718,14 @@ static int solo_result(sup_core *c, sup_child *child, sup_start_result result, c
 
         switch (result) {
         case SUP_START_OK:
-                child->state = SUP_CHILD_RUNNING;
-                child->started_at_usec = now_usec;
-                child->shortage_n = 0;
-                break;
         case SUP_START_IGNORE:
-                child->state = SUP_CHILD_STOPPED;
-                if (is_temporary(child) || is_simple(c))
-                        plan_drop(c, child);
+                start_settled(c, child, result, now_usec);
                 break;
         case SUP_START_NO_RESOURCES:
                 start_short(c, child);
                 break;
         case SUP_START_FAILED:
-                plan_report(c, SUP_REPORT_START_ERROR, reason, child);
-                child->state = SUP_CHILD_RESTARTING;
-                child->backoff_n = saturating_inc(child->backoff_n);
-                restart_attempt(c, child, now_usec, random, false);
+                start_failed_again(c, child, reason, now_usec, random);
                 break;
         case _SUP_START_RESULT_MAX:
                 abort();        /* refused by the caller */
@@ -728,10 +745,7 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
                 return solo_result(c, child, result, reason, now_usec, random, ret_plan);
         if (c->job == JOB_NONE || child != c->starting || child->state != SUP_CHILD_STARTING)
                 return -ESTALE;
-        int r = plan_begin(c, reason);
-        if (r < 0)
-                return r;
-        r = history_reserve(c);
+        int r = result_begin(c, reason);
         if (r < 0)
                 return r;
 
@@ -742,14 +756,8 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
 
         switch (result) {
         case SUP_START_OK:
-                child->state = SUP_CHILD_RUNNING;
-                child->started_at_usec = now_usec;
-                child->shortage_n = 0;
-                break;
         case SUP_START_IGNORE:
-                child->state = SUP_CHILD_STOPPED;
-                if (is_temporary(child) || is_simple(c))
-                        plan_drop(c, child);
+                start_settled(c, child, result, now_usec);
                 break;
         case SUP_START_NO_RESOURCES:
                 if (job == JOB_GROUP) {
@@ -767,11 +775,8 @@ int sup_core_start_result(sup_core *c, sup_child *child, sup_start_result result
                         plan_terminal(c, SUP_OP_BOOT_FAILED, child, reason);
                         break;
                 case JOB_GROUP:
-                        plan_report(c, SUP_REPORT_START_ERROR, reason, child);
                         unqueue_all(c);
-                        child->state = SUP_CHILD_RESTARTING;
-                        child->backoff_n = saturating_inc(child->backoff_n);
-                        restart_attempt(c, child, now_usec, random, false);
+                        start_failed_again(c, child, reason, now_usec, random);
                         break;
                 case JOB_START_CHILD:
                         plan_drop(c, child);
