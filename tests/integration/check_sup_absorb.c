@@ -31,21 +31,7 @@ static void teardown(void) {
         D = gsd_finish(D);
 }
 
-static int scaled(int n, int under_valgrind) {
-        return getenv("GS_TEST_WRAPPER") ? under_valgrind : n;
-}
 
-static int send_ctl(ipc_conn *c, uint64_t ref, const char *command, const char *arg) {
-        Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
-        char *args[1] = { (char *) arg };
-        req.command = (char *) command;
-        req.args = arg ? args : NULL;
-        req.n_args = arg ? 1 : 0;
-        ipc_frame f;
-        ipc_frame_init(&f, GENSUP__KIND__CTL, ref);
-        f.ctl = &req;
-        return it_send(c, &f);
-}
 
 /* A "started" event (JSON text) for one of the children. */
 static void on_event(kid *kids, const char *text) {
@@ -98,7 +84,7 @@ static int read_answers(ipc_conn *c, int wait_ms) {
 static ipc_conn *follow(kid *kids) {
         ipc_conn *ev = it_connect(D->control);
         ck_assert_ptr_nonnull(ev);
-        ck_assert_int_eq(send_ctl(ev, 1, "events", "--follow"), 0);
+        ck_assert_int_eq(it_send_ctl(ev, 1, "events", (const char *[]) { "--follow", NULL }), 0);
         ipc_frame *f;
         ck_assert_int_eq(it_recv(ev, IT_WAIT_MS, &f), 0);
         ck_assert_int_eq(f->kind, GENSUP__KIND__CTL_REPLY);
@@ -146,7 +132,7 @@ static bool all_restarted(const kid *kids) {
 }
 
 START_TEST(kills_absorbed_while_asked) {
-        const int KILLS = scaled(300, 40);
+        const int KILLS = it_scaled(300, 40);
         char *path = gsd_sleepers_conf("absorb.conf", N, "k", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
@@ -165,8 +151,9 @@ START_TEST(kills_absorbed_while_asked) {
                 }
                 kills++;
                 sent++;
-                ck_assert_int_eq(send_ctl(ctl, (uint64_t) sent, sent % 2 ? "status" : "which-children",
-                                          sent % 2 ? NULL : "root"), 0);
+                ck_assert_int_eq(it_send_ctl(ctl, (uint64_t) sent, sent % 2 ? "status" : "which-children",
+                                             sent % 2 ? NULL : (const char *[]) { "root", NULL }),
+                                 0);
                 read_events(ev, kids, 1);
                 answered += read_answers(ctl, 1);
         }

@@ -286,7 +286,7 @@ START_TEST(status_fields_consistent) {
         /* Under valgrind (valgrind-check sets GS_TEST_WRAPPER) each status
          * of this ever-restarting tree takes ~0.5 s: fewer samples, the
          * same checks. */
-        int samples = getenv("GS_TEST_WRAPPER") ? 60 : 300;
+        int samples = it_scaled(300, 60);
         int seen_running = 0;
         for (int i = 0; i < samples; i++) {
                 json_t *c = gsd_child(D, "flap");

@@ -21,9 +21,6 @@ static gsd *D;
 
 /* Under valgrind (valgrind-check sets GS_TEST_WRAPPER) gensupd is ~50x
  * slower: smaller trees and fewer rounds, the same checks. */
-static int scaled(int n, int under_valgrind) {
-        return getenv("GS_TEST_WRAPPER") ? under_valgrind : n;
-}
 
 static void teardown(void) {
         D = gsd_finish(D);
@@ -65,7 +62,7 @@ static json_t *ctl_json_line(const char *args) {
 }
 
 START_TEST(json_streamed_as_sent) {
-        const int N = scaled(150, 20);
+        const int N = it_scaled(150, 20);
         char *path = gsd_sleepers_conf("json.conf", N, "s", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
@@ -78,7 +75,7 @@ START_TEST(json_streamed_as_sent) {
         ck_assert_uint_eq(json_array_size(children), (size_t) N);
         for (size_t i = 0; i < (size_t) N; i++) {
                 json_t *c = json_array_get(children, i);
-                char name[16];
+                char name[24];
                 snprintf(name, sizeof(name), "s%zu", i);
                 ck_assert_str_eq(gsd_str(c, "name"), name);
                 ck_assert_int_gt(gsd_int(c, "pid"), 0);
@@ -201,7 +198,7 @@ END_TEST
  * crashing and being restarted: every answer whole and consistent. */
 START_TEST(control_while_exiting) {
         enum { N = 40 };
-        const int ROUNDS = scaled(60, 5);
+        const int ROUNDS = it_scaled(60, 5);
         /* Each lives a moment (not a synchronisation: its lifetime). */
         char *path = gsd_write_file("crash.sh", "#!/bin/sh\nsleep 0.05\nexit 3\n");
         ck_assert_int_eq(chmod(path, 0755), 0);

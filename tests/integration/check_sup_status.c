@@ -23,9 +23,6 @@ static gsd *D;
 /* Under valgrind (valgrind-check sets GS_TEST_WRAPPER) gensupd is ~50x
  * slower: a smaller tree (a few slices per answer) and fewer rounds, the
  * same checks. */
-static int scaled(int n, int under_valgrind) {
-        return getenv("GS_TEST_WRAPPER") ? under_valgrind : n;
-}
 
 static void teardown(void) {
         D = gsd_finish(D);
@@ -71,17 +68,6 @@ static char *churn_conf(void) {
 
 /* ---- raw requests, several in flight ---- */
 
-static void send_ctl(ipc_conn *c, uint64_t ref, const char *command, const char *arg) {
-        Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
-        char *args[1] = { (char *) arg };
-        req.command = (char *) command;
-        req.args = arg ? args : NULL;
-        req.n_args = arg ? 1 : 0;
-        ipc_frame f;
-        ipc_frame_init(&f, GENSUP__KIND__CTL, ref);
-        f.ctl = &req;
-        ck_assert_int_eq(it_send(c, &f), 0);
-}
 
 /* The answer to ref, parsed: it must be whole JSON. */
 static json_t *recv_json(ipc_conn *c, uint64_t ref) {
@@ -196,8 +182,8 @@ static void churn(int round, int n) {
 }
 
 START_TEST(answers_whole_while_tree_changes) {
-        const int N = scaled(1000, 30);
-        const int ROUNDS = scaled(12, 3);
+        const int N = it_scaled(1000, 30);
+        const int ROUNDS = it_scaled(12, 3);
         char *path = churn_conf();
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
@@ -211,10 +197,10 @@ START_TEST(answers_whole_while_tree_changes) {
         for (int round = 0; round < ROUNDS; round++) {
                 /* Two asking status, one the pool's status, one
                  * which-children: all four in flight at once. */
-                send_ctl(c[0], ref, "status", NULL);
-                send_ctl(c[1], ref, "status", NULL);
-                send_ctl(c[2], ref, "which-children", "root");
-                send_ctl(c[3], ref, "status", "pool");
+                ck_assert_int_eq(it_send_ctl(c[0], ref, "status", NULL), 0);
+                ck_assert_int_eq(it_send_ctl(c[1], ref, "status", NULL), 0);
+                ck_assert_int_eq(it_send_ctl(c[2], ref, "which-children", (const char *[]) { "root", NULL }), 0);
+                ck_assert_int_eq(it_send_ctl(c[3], ref, "status", (const char *[]) { "pool", NULL }), 0);
                 churn(round, N);
                 json_t *doc;
                 for (int k = 0; k < 2; k++) {
@@ -249,7 +235,7 @@ END_TEST
  * answers wait (one at a time) in its socket and gensupd's buffer; the
  * tree goes on restarting children and other clients are answered. */
 START_TEST(client_that_never_reads) {
-        const int N = scaled(1000, 30);
+        const int N = it_scaled(1000, 30);
         char *path = gsd_sleepers_conf("stuck.conf", 0, "s", "");
         ck_assert_int_eq(gsd_start(path, &D), 0);
         free(path);
@@ -260,9 +246,9 @@ START_TEST(client_that_never_reads) {
         int small = 4096;
         ck_assert_int_eq(setsockopt(ipc_conn_fd(stuck), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
         for (uint64_t ref = 1; ref <= 64; ref++)
-                send_ctl(stuck, ref, "status", NULL);
+                ck_assert_int_eq(it_send_ctl(stuck, ref, "status", NULL), 0);
 
-        for (int round = 0; round < scaled(5, 2); round++) {
+        for (int round = 0; round < it_scaled(5, 2); round++) {
                 char name[16];
                 snprintf(name, sizeof(name), "s%d", round * 3);
                 pid_t old = gsd_pid(D, name);

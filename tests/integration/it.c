@@ -537,6 +537,24 @@ int it_send_info(ipc_conn *c, const char *text) {
         return send_text(c, GENSUP__KIND__INFO, 0, text);
 }
 
+int it_send_ctl(ipc_conn *c, uint64_t ref, const char *command, const char *const *args) {
+        Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
+        size_t n = 0;
+        while (args && args[n])
+                n++;
+        req.command = (char *) command;
+        req.args = (char **) args;
+        req.n_args = n;
+        ipc_frame f;
+        ipc_frame_init(&f, GENSUP__KIND__CTL, ref);
+        f.ctl = &req;
+        return it_send(c, &f);
+}
+
+int it_scaled(int n, int under_valgrind) {
+        return getenv("GS_TEST_WRAPPER") ? under_valgrind : n;
+}
+
 int it_send_sys(ipc_conn *c, uint64_t ref, Gensup__SysRequest__Op op, bool flag, uint64_t value, const char *reason) {
         Gensup__SysRequest req = GENSUP__SYS_REQUEST__INIT;
         ipc_frame f;

@@ -27,6 +27,9 @@ int64_t it_now_ms(void);
 /* Sleeps ms (through EINTR): the pause between two polls of a bounded
  * wait, never a wait in itself. */
 void it_nap_ms(long ms);
+/* n, or under_valgrind when the programs run under GS_TEST_WRAPPER
+ * (make valgrind-check): how much of something a test does. */
+int it_scaled(int n, int under_valgrind);
 
 /* Creates a fresh temporary directory, sets GENSUP_RUNTIME_DIR to it (so
  * children inherit it) and returns it; removed at exit. One per process:
@@ -91,6 +94,8 @@ int it_recv(ipc_conn *c, int timeout_ms, ipc_frame **ret);
 int it_send_call(ipc_conn *c, uint64_t ref, const char *text);
 int it_send_cast(ipc_conn *c, const char *text);
 int it_send_info(ipc_conn *c, const char *text);
+/* CTL{ref, command, args} (args NULL-terminated, or NULL). */
+int it_send_ctl(ipc_conn *c, uint64_t ref, const char *command, const char *const *args);
 /* SYS{ref, op, flag, value, reason}. */
 int it_send_sys(ipc_conn *c, uint64_t ref, Gensup__SysRequest__Op op, bool flag, uint64_t value, const char *reason);
 /* Sends CALL text and waits for the next frame (REPLY, ERROR or

@@ -155,20 +155,9 @@ int gsd_ctl(gsd *d, const char *command, const char *const *args, json_t **ret_j
         if (!c)
                 return -ECONNREFUSED;
 
-        Gensup__CtlRequest req = GENSUP__CTL_REQUEST__INIT;
-        size_t n = 0;
-        while (args && args[n])
-                n++;
-        req.command = (char *) command;
-        req.args = (char **) args;
-        req.n_args = n;
-        ipc_frame f;
         uint64_t ref = next_ref++;
-        ipc_frame_init(&f, GENSUP__KIND__CTL, ref);
-        f.ctl = &req;
-
         ipc_frame *reply = NULL;
-        int r = it_send(c, &f);
+        int r = it_send_ctl(c, ref, command, args);
         if (r >= 0)
                 r = it_recv(c, IT_WAIT_MS, &reply);
         ipc_conn_free(c);
