@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "bench.h"
+#include "sup_bench.h"
 #include "ipc.h"
 
 #define MAX_CHILDREN 1000
@@ -109,60 +110,6 @@ static void write_config(const char *path, const char *dir) {
         fprintf(f, "  );\n};\n");
         if (fclose(f) != 0)
                 die(path);
-}
-
-/* gensupd's own READY=1 (it is Type=notify) on a datagram socket. */
-static int notify_socket(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                fprintf(stderr, "sup_absorb: %s: path too long (set TMPDIR)\n", path);
-                exit(1);
-        }
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                die("notify socket");
-        return fd;
-}
-
-static void wait_ready(int fd, pid_t g, const char *log) {
-        char buf[4096];
-        struct timeval tv = { .tv_sec = 1 };
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        for (;;) {
-                ssize_t k = recv(fd, buf, sizeof(buf) - 1, 0);
-                if (k < 0) {
-                        if (errno != EINTR && errno != EAGAIN)
-                                die("recv");
-                        k = 0;
-                }
-                buf[k] = '\0';
-                if (strstr(buf, "READY=1"))
-                        return;
-                if (waitpid(g, NULL, WNOHANG) == g) {
-                        fprintf(stderr, "sup_absorb: gensupd exited before READY (see %s)\n", log);
-                        exit(1);
-                }
-        }
-}
-
-static pid_t start_gensupd(const char *conf, const char *log, const char *notify) {
-        char exe[4200];
-        snprintf(exe, sizeof(exe), "%s/bin/gensupd", build_dir);
-        fflush(NULL);
-        pid_t g = fork();
-        if (g < 0)
-                die("fork");
-        if (g == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0 || dup2(fd, 2) < 0)
-                        _exit(127);
-                setenv("NOTIFY_SOCKET", notify, 1);
-                execl(exe, exe, "-c", conf, "--log-stderr", (char *) NULL);
-                _exit(127);
-        }
-        return g;
 }
 
 static double cpu_seconds(pid_t pid) {
@@ -457,10 +404,7 @@ static void run_setting(setting *s, int round) {
         if (mkdir(dir, 0700) < 0 || mkdir(rundir, 0700) < 0)
                 die(dir);
         write_config(conf, dir);
-        int nfd = notify_socket(notify);
-        pid_t g = start_gensupd(conf, log, notify);
-        wait_ready(nfd, g, log);
-        close(nfd);
+        pid_t g = bench_gensupd_up(build_dir, conf, log, notify, NULL);
 
         kid kids[MAX_CHILDREN] = { 0 };
         for (int i = 0; i < n_children; i++)

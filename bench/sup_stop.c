@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "sup_bench.h"
 
 #define MAX_SIZES 16
 #define MAX_ROUNDS 64
@@ -192,61 +193,6 @@ static void write_config(const char *path, const char *dir, const char *stamps, 
                 die(path);
 }
 
-/* A datagram socket for gensupd's own READY=1 (it is Type=notify). */
-static int notify_socket(const char *path) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        if (strlen(path) >= sizeof(sa.sun_path)) {
-                fprintf(stderr, "sup_stop: %s: path too long (set TMPDIR)\n", path);
-                exit(1);
-        }
-        memcpy(sa.sun_path, path, strlen(path) + 1);
-        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-                die("notify socket");
-        return fd;
-}
-
-static void wait_ready(int fd, pid_t g) {
-        char buf[4096];
-        struct timeval tv = { .tv_sec = 1 };
-        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        for (;;) {
-                ssize_t k = recv(fd, buf, sizeof(buf) - 1, 0);
-                if (k < 0) {
-                        if (errno != EINTR && errno != EAGAIN)
-                                die("recv");
-                        k = 0;
-                }
-                buf[k] = '\0';
-                if (strstr(buf, "READY=1"))
-                        return;
-                if (waitpid(g, NULL, WNOHANG) == g) {
-                        fprintf(stderr, "sup_stop: gensupd exited before READY (see %s)\n", work);
-                        exit(1);
-                }
-        }
-}
-
-static pid_t start_gensupd(const char *conf, const char *log, const char *notify) {
-        char exe[4200];
-        snprintf(exe, sizeof(exe), "%s/bin/gensupd", build_dir);
-        pid_t g = fork();
-        if (g < 0)
-                die("fork");
-        if (g == 0) {
-                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
-                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0 || dup2(fd, 2) < 0)
-                        _exit(127);
-                setenv("NOTIFY_SOCKET", notify, 1);
-                if (containment)
-                        setenv("GENSUP_CONTAINMENT", containment, 1);
-                execl(exe, exe, "-c", conf, "--log-stderr", (char *) NULL);
-                _exit(127);
-        }
-        return g;
-}
-
 static run run_gensupd(size_t n, int round) {
         char dir[4200], conf[4300], stamps[4300], log[4300], notify[4300];
         snprintf(dir, sizeof(dir), "%s/g-%zu-%d", work, n, round);
@@ -259,10 +205,7 @@ static run run_gensupd(size_t n, int round) {
         if (mkdir(dir, 0700) < 0 || mkdir(run_dir, 0700) < 0)
                 die(dir);
         write_config(conf, dir, stamps, n);
-        int nfd = notify_socket(notify);
-        pid_t g = start_gensupd(conf, log, notify);
-        wait_ready(nfd, g);
-        close(nfd);
+        pid_t g = bench_gensupd_up(build_dir, conf, log, notify, containment);
 
         run r = { 0 };
         int64_t c0 = schedstat_ns(g), t0 = now_ns(CLOCK_MONOTONIC);
