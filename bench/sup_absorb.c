@@ -112,22 +112,6 @@ static void write_config(const char *path, const char *dir) {
                 die(path);
 }
 
-static double cpu_seconds(pid_t pid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return 0;
-        size_t k = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[k] = '\0';
-        char *p = strrchr(buf, ')');
-        unsigned long long ut = 0, st = 0;
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return 0;
-        return (double) (ut + st) / (double) sysconf(_SC_CLK_TCK);
-}
-
 /* ---- the control socket ---- */
 
 static ipc_conn *ctl_connect(const char *path) {
@@ -412,11 +396,11 @@ static void run_setting(setting *s, int round) {
         ipc_conn *ev = follow_events(sock, kids);
         int cfd = -1;
         pid_t cp = s->control > 0 ? start_control(sock, s->control, &cfd) : 0;
-        double c0 = cpu_seconds(g);
+        double c0 = ((double) bench_proc_cpu_ns(g) / 1e9);
         kill_loop(ev, kids, s->rate, s);
         if (cp > 0)
                 collect_control(cfd, cp, s);
-        s->cpu_s += cpu_seconds(g) - c0;
+        s->cpu_s += ((double) bench_proc_cpu_ns(g) / 1e9) - c0;
         ipc_conn_free(ev);
 
         kill(g, SIGTERM);

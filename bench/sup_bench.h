@@ -5,6 +5,8 @@
 #define GENSUP_SUP_BENCH_H
 
 #include <errno.h>
+#include <stdint.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +83,66 @@ static inline pid_t bench_gensupd_up(const char *build_dir, const char *conf, co
         bench_wait_ready(nfd, g, log);
         close(nfd);
         return g;
+}
+
+/* The CPU time (user + system) of pid so far, from /proc/pid/stat; 0 if
+ * it cannot be read. */
+static inline uint64_t bench_proc_cpu_ns(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        unsigned long long ut = 0, st = 0;
+        /* After ") ": state, then fields 4..13, then utime (14), stime (15). */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+                return 0;
+        return (ut + st) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));
+}
+
+/* The last "S <ns> <pid>" line of a sup_stamp stamps file: its time and
+ * pid; 0, or -1 if there is none. */
+static inline int bench_last_start(const char *path, uint64_t *ret_ns, pid_t *ret_pid) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -1;
+        char line[256];
+        int found = -1;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long long ns;
+                int pid;
+                if (sscanf(line, "S %llu %d", &ns, &pid) == 2) {
+                        *ret_ns = ns;
+                        *ret_pid = pid;
+                        found = 0;
+                }
+        }
+        fclose(f);
+        return found;
+}
+
+/* Waits (up to about max_s) for a start by a pid other than old, looking
+ * every 200 us; 0 with its stamp, or -1. */
+static inline int bench_wait_start(const char *path, pid_t old, int max_s, uint64_t *ret_ns, pid_t *ret_pid) {
+        int64_t end = bench_now_ns() + (int64_t) max_s * 1000000000;
+        while (bench_now_ns() < end) {
+                uint64_t ns = 0;
+                pid_t pid = 0;
+                if (bench_last_start(path, &ns, &pid) == 0 && pid != old) {
+                        *ret_ns = ns;
+                        *ret_pid = pid;
+                        return 0;
+                }
+                struct timespec ts = { .tv_nsec = 200 * 1000 };
+                nanosleep(&ts, NULL);
+        }
+        return -1;
 }
 
 #endif

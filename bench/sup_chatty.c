@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sup_bench.h"
+
 #define MAX_SAMPLES 100000
 
 static const char *build_dir;
@@ -86,36 +88,6 @@ static void stop(pid_t pid) {
 
 /* ---- the victim's stamps ---- */
 
-/* The last "S <ns> <pid>" line of the stamps file: its time and pid. */
-static int last_start(const char *path, uint64_t *ret_ns, pid_t *ret_pid) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -1;
-        char line[256];
-        int found = -1;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long long ns;
-                int pid;
-                if (sscanf(line, "S %llu %d", &ns, &pid) == 2) {
-                        *ret_ns = ns;
-                        *ret_pid = pid;
-                        found = 0;
-                }
-        }
-        fclose(f);
-        return found;
-}
-
-/* Waits for a start by a pid other than old; 0 with its stamp, or -1. */
-static int wait_start(const char *path, pid_t old, uint64_t *ret_ns, pid_t *ret_pid) {
-        for (int i = 0; i < 50000; i++) {
-                if (last_start(path, ret_ns, ret_pid) == 0 && *ret_pid != old)
-                        return 0;
-                nap_us(200);
-        }
-        return -1;
-}
-
 /* ---- gensupd ---- */
 
 typedef struct run {
@@ -168,7 +140,7 @@ static void run_start(run *r, int round, bool chatty) {
         close(null);
         uint64_t ns;
         pid_t pid;
-        if (wait_start(r->stamps, 0, &ns, &pid) < 0)
+        if (bench_wait_start(r->stamps, 0, 10, &ns, &pid) < 0)
                 die("the victim never started");
         /* Let the chatty child get going before measuring. */
         nap_us(200000);
@@ -177,26 +149,6 @@ static void run_start(run *r, int round, bool chatty) {
 static void run_stop(run *r) {
         stop(r->gensupd);
         stop(r->drain);
-}
-
-/* gensupd's CPU time so far, in ns. */
-static uint64_t cpu_ns(pid_t pid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        unsigned long long ut = 0, st = 0;
-        /* After ") ": state, then fields 4..13, then utime (14), stime (15). */
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return 0;
-        return (ut + st) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));
 }
 
 /* ---- measures ---- */
@@ -231,12 +183,12 @@ static uint64_t time_status(const run *r) {
 static int time_restart(const run *r, uint64_t *ret) {
         uint64_t ns;
         pid_t pid, npid;
-        if (last_start(r->stamps, &ns, &pid) < 0)
+        if (bench_last_start(r->stamps, &ns, &pid) < 0)
                 return -1;
         uint64_t t0 = mono_ns();
         if (kill(pid, SIGKILL) < 0)
                 return -1;
-        if (wait_start(r->stamps, pid, &ns, &npid) < 0)
+        if (bench_wait_start(r->stamps, pid, 10, &ns, &npid) < 0)
                 return -1;
         *ret = ns - t0;
         return 0;
@@ -283,14 +235,14 @@ int main(int argc, char **argv) {
                         bool chatty = (k + round) % 2;
                         run r;
                         run_start(&r, round, chatty);
-                        uint64_t c0 = cpu_ns(r.gensupd), w0 = mono_ns();
+                        uint64_t c0 = bench_proc_cpu_ns(r.gensupd), w0 = mono_ns();
                         for (int i = 0; i < samples; i++) {
                                 uint64_t v;
                                 add(&st[chatty], time_status(&r));
                                 if (time_restart(&r, &v) == 0)
                                         add(&rs[chatty], v);
                         }
-                        cpu[chatty] += (double) (cpu_ns(r.gensupd) - c0);
+                        cpu[chatty] += (double) (bench_proc_cpu_ns(r.gensupd) - c0);
                         wall[chatty] += (double) (mono_ns() - w0);
                         run_stop(&r);
                 }

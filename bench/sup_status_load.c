@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "sup_bench.h"
 
 #define MAX_SAMPLES 100000
 #define FDS_PER_CHILD 4      /* two output pipes, a pidfd, a cgroup fd: gensupd(8) */
@@ -97,37 +98,6 @@ static void stop(pid_t pid, int wait_s) {
 
 /* ---- the victim's stamps ---- */
 
-/* The last "S <ns> <pid>" line of the stamps file: its time and pid. */
-static int last_start(const char *path, uint64_t *ret_ns, pid_t *ret_pid) {
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -1;
-        char line[256];
-        int found = -1;
-        while (fgets(line, sizeof(line), f)) {
-                unsigned long long ns;
-                int pid;
-                if (sscanf(line, "S %llu %d", &ns, &pid) == 2) {
-                        *ret_ns = ns;
-                        *ret_pid = pid;
-                        found = 0;
-                }
-        }
-        fclose(f);
-        return found;
-}
-
-/* Waits (up to about max_s) for a start by a pid other than old. */
-static int wait_start(const char *path, pid_t old, int max_s, uint64_t *ret_ns, pid_t *ret_pid) {
-        uint64_t end = mono_ns() + (uint64_t) max_s * 1000000000u;
-        while (mono_ns() < end) {
-                if (last_start(path, ret_ns, ret_pid) == 0 && *ret_pid != old)
-                        return 0;
-                nap_ns(200u * 1000u);
-        }
-        return -1;
-}
-
 /* ---- gensupd and its tree ---- */
 
 typedef struct tree {
@@ -174,31 +144,11 @@ static void tree_start(tree *t, int n) {
         /* The victim is the last child: once it stamps, all have started. */
         uint64_t ns;
         pid_t pid;
-        if (wait_start(t->stamps, 0, 1800, &ns, &pid) < 0) {
+        if (bench_wait_start(t->stamps, 0, 1800, &ns, &pid) < 0) {
                 errno = ETIMEDOUT;
                 die("the tree did not start (see gensupd.log in the work directory)");
         }
         printf("tree: %d children started in %.1f s\n", n, (double) (mono_ns() - t0) / 1e9);
-}
-
-/* gensupd's CPU time so far, in ns. */
-static uint64_t cpu_ns(pid_t pid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        unsigned long long ut = 0, st = 0;
-        /* After ") ": state, then fields 4..13, then utime (14), stime (15). */
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-                return 0;
-        return (ut + st) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));
 }
 
 static long fd_count(pid_t pid) {
@@ -375,13 +325,13 @@ static void loader_end(pid_t pid, const char *out_path, series *st, unsigned lon
 static int time_restart(const tree *t, uint64_t *ret, uint64_t *ret_kill) {
         uint64_t ns;
         pid_t pid, npid;
-        if (last_start(t->stamps, &ns, &pid) < 0)
+        if (bench_last_start(t->stamps, &ns, &pid) < 0)
                 return -1;
         uint64_t t0 = mono_ns();
         *ret_kill = t0;
         if (kill(pid, SIGKILL) < 0)
                 return -1;
-        if (wait_start(t->stamps, pid, 60, &ns, &npid) < 0)
+        if (bench_wait_start(t->stamps, pid, 60, &ns, &npid) < 0)
                 return -1;
         *ret = ns - t0;
         return 0;
@@ -473,7 +423,7 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < 2; k++) {
                         bool busy = (k + round) % 2;   /* which goes first alternates */
                         pid_t ld = busy ? loader_start(&t, rate, out_path) : 0;
-                        uint64_t c0 = cpu_ns(t.gensupd), w0 = mono_ns();
+                        uint64_t c0 = bench_proc_cpu_ns(t.gensupd), w0 = mono_ns();
                         for (int i = 0; i < samples; i++) {
                                 uint64_t v, killed = mono_ns();
                                 if (time_restart(&t, &v, &killed) == 0)
@@ -484,7 +434,7 @@ int main(int argc, char **argv) {
                                 if (now < killed + KILL_EVERY_NS)
                                         nap_ns(killed + KILL_EVERY_NS - now);
                         }
-                        cpu[busy] += (double) (cpu_ns(t.gensupd) - c0);
+                        cpu[busy] += (double) (bench_proc_cpu_ns(t.gensupd) - c0);
                         wall[busy] += (double) (mono_ns() - w0);
                         if (busy)
                                 loader_end(ld, out_path, &st, &skipped, &failed);
