@@ -25,6 +25,7 @@
 #include "output.h"
 #include "reaper.h"
 #include "signals.h"
+#include "spawner.h"
 #include "spawn.h"
 #include "tree.h"
 
@@ -130,6 +131,10 @@ static int run(sup_daemon *d) {
                 return sup_log_errno(LOG_ERR, r, "watching children: %m");
         /* Orphans the children leave are reparented here, as to an init. */
         sup_reaper_adopt_orphans();
+        /* Children are cloned by a thread of their own, off the loop. */
+        r = sup_spawner_open(d->event);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "spawner thread: %m");
         /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
         (void) sd_event_set_watchdog(d->event, true);
 
@@ -249,6 +254,8 @@ int main(int argc, char **argv) {
                 d.exit_status = EXIT_FAILURE;
 
         sup_daemon_done(&d);
+        /* After the tree: a child's death signal follows its spawning thread. */
+        sup_spawner_close();
         sup_cgroup_teardown();
         sup_log_close();
         return d.exit_status;

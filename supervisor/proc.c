@@ -3,8 +3,16 @@
  * state names each one, so -Wswitch finds a case nobody handled.
  *
  *   state          event               action / next state
- *   DOWN           start               spawn; STARTING (start timer, or READY
- *                                      from the loop for ready = "exec")
+ *   DOWN           start               ask the spawner thread; SPAWNING
+ *                                      (no spawner, or a hot upgrade's
+ *                                      successor: spawn now, as below)
+ *   SPAWNING       spawned             STARTING (start timer, or READY from
+ *                                      the loop for ready = "exec"); SPAWNED
+ *   SPAWNING       stop                SPAWN_ABORTED
+ *   SPAWN_ABORTED  spawned             STARTING, SPAWNED, then as a stop:
+ *                                      SIGKILL the group; ABORTING
+ *   SPAWNING, SPAWN_ABORTED
+ *                  spawn failed        DOWN; handler SPAWN_FAILED
  *   STARTING       READY / READY=1     RUNNING; handler READY
  *   STARTING       INIT_FAILED         INIT_FAILED (shutdown timer)
  *   STARTING       IGNORE              INIT_IGNORED (shutdown timer)
@@ -58,6 +66,7 @@
 #include "log.h"
 #include "output.h"
 #include "spawn.h"
+#include "spawner.h"
 #include "strv.h"
 
 #define MAX_SYS_PENDING 64
@@ -112,6 +121,15 @@ struct sup_proc {
         uint64_t next_ref;
         sys_pending *sys;              /* forwarded sys requests awaiting an answer */
         size_t n_sys;
+
+        /* A start in flight (SPAWNING, SPAWN_ABORTED): the request and what
+         * it points at, which are the spawner's until its result. */
+        sup_spawn_req *spawn;
+        sup_spawn_params params;
+        int out[2];                    /* the output's child ends; -1: none */
+        int cgroup_fd;                 /* -1: none */
+        char *hold_path;               /* offered to hold its socket; NULL: not */
+        int spawn_error;               /* the last SPAWN_FAILED's */
 };
 
 int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *extra_args, sup_proc_handler handler,
@@ -124,6 +142,7 @@ int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *ext
         c->handler = handler;
         c->userdata = userdata;
         c->listen_fd = -1;
+        c->out[0] = c->out[1] = c->cgroup_fd = -1;
         c->next_ref = 1;
         if (!(c->output_counts = sup_output_counts_new())) {
                 free(c);
@@ -152,10 +171,12 @@ static void close_control(sup_proc *c) {
 }
 
 static void kill_all(sup_proc *c);
+static void spawn_cancel(sup_proc *c);
 
 sup_proc *sup_proc_free(sup_proc *c) {
         if (!c)
                 return NULL;
+        spawn_cancel(c);
         if (c->pid > 0) {
                 kill_all(c);
                 sup_reaper_unwatch(c->pid);
@@ -286,6 +307,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 finish_exit(c);
                 break;
         case SUP_PROC_DOWN:
+        case SUP_PROC_SPAWNING:
+        case SUP_PROC_SPAWN_ABORTED:
         case SUP_PROC_START_TIMEOUT:
         case SUP_PROC_ABORTING:
         case SUP_PROC_RUNNING:
@@ -474,6 +497,8 @@ static void deliver_exit(sup_proc *c, sup_proc_state was, const sup_reason *reas
                 c->handler(c, SUP_PROC_OUTCOME_EXITED, reason, true, c->userdata);
                 break;
         case SUP_PROC_DOWN:
+        case SUP_PROC_SPAWNING:
+        case SUP_PROC_SPAWN_ABORTED:
         case SUP_PROC_DRAINING:
         case _SUP_PROC_STATE_MAX:
                 break;
@@ -620,58 +645,65 @@ static int cgroup_prepare(sup_proc *c) {
         return fd;
 }
 
-int sup_proc_start(sup_proc *c) {
-        if (c->state != SUP_PROC_DOWN)
-                return -EBUSY;
+/* ---- starting: the request, then the result ---- */
+
+/* Closes and frees what the start lent the spawner. */
+static void start_release(sup_proc *c) {
+        for (int i = 0; i < 2; i++)
+                if (c->out[i] >= 0) {
+                        close(c->out[i]);
+                        c->out[i] = -1;
+                }
+        if (c->cgroup_fd >= 0) {
+                close(c->cgroup_fd);
+                c->cgroup_fd = -1;
+        }
+        free(c->hold_path);
+        c->hold_path = NULL;
+}
+
+/* Everything the spawn needs, in c->params; it points into c. */
+static int start_prepare(sup_proc *c) {
         int r = open_listen_socket(c);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: listening socket: %m", c->spec->name);
-
-        int out[2];
-        r = sup_output_open(c->env->event, c->spec, c->output_counts, c->env->journal, out);
+        r = sup_output_open(c->env->event, c->spec, c->output_counts, c->env->journal, c->out);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: output: %m", c->spec->name);
 
-        char *hold_path = hold_offer(c);
-        int cgroup_fd = cgroup_prepare(c);
-        sup_spawn_params params = {
-                .cgroup_fd = cgroup_fd,
+        c->hold_path = hold_offer(c);
+        c->cgroup_fd = cgroup_prepare(c);
+        c->params = (sup_spawn_params) {
+                .cgroup_fd = c->cgroup_fd,
                 .cgroup_join = c->cgroup && sup_cgroup_was_killed(c->cgroup),
                 .spec = c->spec,
                 .extra_args = c->extra_args,
                 .listen_fd = c->listen_fd,
-                .hold_path = hold_path,
+                .hold_path = c->hold_path,
                 .runtime_dir = c->env->runtime_dir,
                 .notify_socket = c->env->notify_socket,
-                .output_fd = out[0],
-                .error_fd = out[1],
+                .output_fd = c->out[0],
+                .error_fd = c->out[1],
                 .upgrade = c->pred != NULL,
         };
-        sup_process p;
-        const char *step = NULL;
-        r = sup_spawn(&params, &p, &step);
-        bool offer_hold = hold_path != NULL;
-        free(hold_path);
-        close(out[0]);
-        close(out[1]);
-        if (cgroup_fd >= 0)
-                close(cgroup_fd);
-        if (r < 0) {
-                sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
-                return r;
-        }
+        return 0;
+}
 
-        c->pid = p.pid;
+/* The process p exists: it is watched, its control socket read, its
+ * start timed. A negative errno when it could not be watched (it is
+ * killed and reaped then, DOWN). */
+static int start_watch(sup_proc *c, const sup_process *p, bool offer_hold) {
+        c->pid = p->pid;
         c->program_known = c->spec->exec && c->spec->exec[0] && stat(c->spec->exec[0], &c->program) == 0;
-        sup_output_started(c->output_counts, p.pid);
+        sup_output_started(c->output_counts, p->pid);
         c->speaks_gensup = false;
         c->stop_asked = false;
         set_reported(c, NULL);
         set_state(c, SUP_PROC_STARTING);
 
-        r = sup_reaper_watch(p.pid, on_process_exit, c);
+        int r = sup_reaper_watch(p->pid, on_process_exit, c);
         if (r < 0) {
-                close(p.control_fd);
+                close(p->control_fd);
                 kill_all(c);
                 (void) waitpid(c->pid, NULL, 0);
                 c->pid = 0;
@@ -680,11 +712,11 @@ int sup_proc_start(sup_proc *c) {
         }
 
         /* A child has nothing big to say on its control socket. */
-        r = ipc_conn_new(p.control_fd, CONTROL_MAX_FRAME, &c->control);
+        r = ipc_conn_new(p->control_fd, CONTROL_MAX_FRAME, &c->control);
         if (r < 0)
                 goto fail;
         ipc_conn_set_accept_fds(c->control, offer_hold);
-        r = sd_event_add_io(c->env->event, &c->control_source, p.control_fd, EPOLLIN, on_control, c);
+        r = sd_event_add_io(c->env->event, &c->control_source, p->control_fd, EPOLLIN, on_control, c);
         if (r < 0)
                 goto fail;
 
@@ -700,6 +732,87 @@ fail:
         set_state(c, SUP_PROC_ABORTING);
         kill_all(c);
         return 0;
+}
+
+/* The spawner's answer, from the loop. */
+static void on_spawned(void *userdata, int r, const sup_process *p, const char *step) {
+        sup_proc *c = userdata;
+        bool aborted = c->state == SUP_PROC_SPAWN_ABORTED, offer_hold = c->hold_path != NULL;
+
+        c->spawn = NULL;
+        start_release(c);
+        if (r >= 0)
+                r = start_watch(c, p, offer_hold);
+        else
+                sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
+        if (r < 0) {
+                c->spawn_error = r;
+                set_state(c, SUP_PROC_DOWN);
+                sup_reason reason;
+                (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), &reason);
+                c->handler(c, SUP_PROC_OUTCOME_SPAWN_FAILED, &reason, aborted, c->userdata);
+                sup_reason_done(&reason);
+                return;
+        }
+        c->handler(c, SUP_PROC_OUTCOME_SPAWNED, NULL, false, c->userdata);
+        if (aborted)
+                (void) sup_proc_stop(c);
+}
+
+/* A start in flight whose result nobody will hear (the child is freed):
+ * its process, if there is one, is killed and reaped. */
+static void spawn_cancel(sup_proc *c) {
+        int r;
+        sup_process p;
+
+        if (!c->spawn)
+                return;
+        if (sup_spawner_cancel(c->spawn, &r, &p) && r >= 0) {
+                close(p.control_fd);
+                c->pid = p.pid;
+                kill_all(c);
+                (void) waitpid(p.pid, NULL, 0);
+                c->pid = 0;
+        }
+        c->spawn = NULL;
+        start_release(c);
+        set_state(c, SUP_PROC_DOWN);
+}
+
+/* A hot upgrade's successor starts at once, as before the spawner:
+ * upgrade.c hands it the handoff socket right after. */
+static int start_now(sup_proc *c) {
+        sup_process p;
+        const char *step = NULL;
+        bool offer_hold = c->hold_path != NULL;
+        int r = sup_spawner_run(&c->params, &p, &step);
+        start_release(c);
+        if (r < 0)
+                return sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
+        return start_watch(c, &p, offer_hold);
+}
+
+int sup_proc_start(sup_proc *c) {
+        if (c->state != SUP_PROC_DOWN)
+                return -EBUSY;
+        int r = start_prepare(c);
+        if (r < 0) {
+                start_release(c);
+                return r;
+        }
+        if (c->pred || !sup_spawner_is_open())
+                return start_now(c);
+        r = sup_spawner_submit(&c->params, on_spawned, c, &c->spawn);
+        if (r < 0) {
+                start_release(c);
+                return sup_log_errno(LOG_ERR, r, "%s: spawning: %m", c->spec->name);
+        }
+        set_state(c, SUP_PROC_SPAWNING);
+        return 0;
+}
+
+int sup_proc_spawn_error(const sup_proc *c) {
+        return c->spawn_error;
 }
 
 /* Asks a ready child to stop: an EXIT frame to a libgensup server,
@@ -725,7 +838,12 @@ static void ask_to_stop(sup_proc *c) {
 
 int sup_proc_stop(sup_proc *c) {
         switch (c->state) {
+        case SUP_PROC_SPAWNING:
+                /* No pid yet: killed once the spawner says which. */
+                set_state(c, SUP_PROC_SPAWN_ABORTED);
+                return 0;
         case SUP_PROC_DOWN:
+        case SUP_PROC_SPAWN_ABORTED:
         case SUP_PROC_START_TIMEOUT:
         case SUP_PROC_ABORTING:
         case SUP_PROC_STOPPING_TERM:
@@ -874,6 +992,8 @@ bool sup_proc_is_ready(const sup_proc *c) {
         case SUP_PROC_STOPPING_KILL:
                 return true;
         case SUP_PROC_DOWN:
+        case SUP_PROC_SPAWNING:
+        case SUP_PROC_SPAWN_ABORTED:
         case SUP_PROC_STARTING:
         case SUP_PROC_INIT_FAILED:
         case SUP_PROC_INIT_IGNORED:

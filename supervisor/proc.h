@@ -23,6 +23,8 @@
  * answered. */
 typedef enum sup_proc_state {
         SUP_PROC_DOWN,           /* no process */
+        SUP_PROC_SPAWNING,       /* the spawner thread is starting it; no pid yet */
+        SUP_PROC_SPAWN_ABORTED,  /* stopped while spawning: killed once its pid is known */
         SUP_PROC_STARTING,       /* spawned, not ready yet; start timer */
         SUP_PROC_INIT_FAILED,    /* init answered INIT_FAILED; waits for the exit, shutdown timer */
         SUP_PROC_INIT_IGNORED,   /* init answered IGNORE; the same */
@@ -40,6 +42,9 @@ typedef struct sup_proc sup_proc;
 
 /* How a start or a life ended, as the tree hears of it. */
 typedef enum sup_proc_outcome {
+        SUP_PROC_OUTCOME_SPAWNED,      /* the process exists: sup_proc_pid() says which */
+        SUP_PROC_OUTCOME_SPAWN_FAILED, /* no process was started (exec failed, ...):
+                                        * sup_proc_spawn_error() says why */
         SUP_PROC_OUTCOME_READY,        /* start succeeded */
         SUP_PROC_OUTCOME_START_FAILED, /* exec failed, init failed, died or timed out before ready */
         SUP_PROC_OUTCOME_IGNORED,      /* init returned ignore */
@@ -65,7 +70,8 @@ int sup_proc_new(const sup_proc_env *env, const sup_spec *spec, char *const *ext
                   void *userdata, sup_proc **ret);
 /* Frees the child and closes its held socket. A process still there is
  * killed with its group (its cgroup: killed, and waited for a short
- * while so that it can be removed), and not reaped (gensupd is exiting). */
+ * while so that it can be removed), and not reaped (gensupd is exiting).
+ * A spawn in flight is waited for, and its process killed and reaped. */
 sup_proc *sup_proc_free(sup_proc *c);
 
 /* Closes and unlinks the socket gensupd holds for a child that is DOWN
@@ -79,9 +85,15 @@ void sup_proc_release_socket(sup_proc *c);
 /* Whether gensupd holds a listening socket for the child now. */
 bool sup_proc_holds_socket(const sup_proc *c);
 
-/* DOWN -> STARTING. The handler hears READY, START_FAILED or IGNORED,
- * always later from the loop, never from inside this call. */
+/* DOWN -> SPAWNING: the spawner thread (spawner.h) starts the process
+ * off the loop, when it is open; else, and for a hot upgrade's
+ * successor, DOWN -> STARTING at once. The handler hears SPAWNED (the
+ * pid is known) then READY, START_FAILED or IGNORED; or SPAWN_FAILED.
+ * Always later from the loop, never from inside this call. A negative
+ * return: nothing was started, and the handler hears nothing. */
 int sup_proc_start(sup_proc *c);
+/* Why the last SPAWN_FAILED start failed: a negative errno. */
+int sup_proc_spawn_error(const sup_proc *c);
 /* Stops the process as its spec's shutdown says: EXIT{shutdown} on the
  * control socket (SIGTERM for programs without libgensup), SIGKILL to
  * what its kill_mode names at the deadline (its cgroup: cgroup.kill);

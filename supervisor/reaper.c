@@ -16,6 +16,7 @@
 #endif
 
 #include "reaper.h"
+#include "spawner.h"
 
 typedef struct slot {
         pid_t pid;            /* 0: empty; -1: deleted */
@@ -210,13 +211,16 @@ static int scan(void) {
                         return 0;
                 pid_t pid = si.si_pid;
                 slot *s = find(pid);
+                /* Perhaps a child whose spawn result the loop has not
+                 * taken yet: taken now, it is watched (or was reaped). */
+                if (!s && sup_spawner_claim(pid))
+                        s = find(pid);
                 if (s) {
                         deliver(s, &si);
                         continue;
                 }
                 /* Reap it now: a child nobody watches any more. */
-                (void) waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG);
-                if (reaper.n_unheard > 0)
+                if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG) == 0 && reaper.n_unheard > 0)
                         reaper.n_unheard--;
         }
 }

@@ -179,13 +179,16 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
                         child_fail(report_fd, STEP_RLIMIT);
         if (s->working_directory && chdir(s->working_directory) < 0)
                 child_fail(report_fd, STEP_CHDIR);
+        /* Raw system calls: in a process with threads, glibc's setuid()
+         * and friends signal every thread to change it too, and this child
+         * shares gensupd's memory and thread list until exec. */
         if (pr->cred.change_group) {
-                if (setgroups((size_t) pr->cred.n_groups, pr->cred.groups) < 0)
+                if (syscall(SYS_setgroups, (size_t) pr->cred.n_groups, pr->cred.groups) < 0)
                         child_fail(report_fd, STEP_SETGROUPS);
-                if (setgid(pr->cred.gid) < 0)
+                if (syscall(SYS_setgid, pr->cred.gid) < 0)
                         child_fail(report_fd, STEP_SETGID);
         }
-        if (pr->cred.change_user && setuid(pr->cred.uid) < 0)
+        if (pr->cred.change_user && syscall(SYS_setuid, pr->cred.uid) < 0)
                 child_fail(report_fd, STEP_SETUID);
 
         /* Last, because changing credentials clears the death signal. */
@@ -411,6 +414,8 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         };
         pid_t pid = start_child(&a);
         int saved = errno;
+        if (pid > 0 && p->cloned)
+                p->cloned(pid, p->cloned_userdata);
         /* The child has exec'ed or died: our copies of its ends go, so the
          * report pipe reads end of file after a successful exec. */
         slots_clear();

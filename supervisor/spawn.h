@@ -19,6 +19,10 @@ typedef struct sup_spawn_params {
         int cgroup_fd;                  /* O_DIRECTORY fd on the child's cgroup; -1: none */
         bool cgroup_join;               /* the child moves itself in (cgroup.procs), not clone3 */
         bool upgrade;                   /* a hot upgrade's successor: GENSUP_UPGRADE_FD=control */
+        /* Told the pid as soon as clone returns (before exec's outcome is
+         * read), in the spawning thread; may be NULL (spawner.c). */
+        void (*cloned)(pid_t pid, void *userdata);
+        void *cloned_userdata;
 } sup_spawn_params;
 
 typedef struct sup_process {
@@ -34,7 +38,10 @@ typedef struct sup_process {
  * once exec succeeded, or a negative errno: the exec's own failure
  * (-ENOENT, -EACCES, ...) is reported back through a CLOEXEC pipe, and the
  * child is reaped. *ret_step names the step that failed ("exec",
- * "setuid", ...). */
+ * "setuid", ...). Safe to call from one thread at a time (it stages
+ * the child's fds on a few process-wide slots), from any one thread: the
+ * child changes credentials with raw system calls, never glibc's
+ * process-wide setxid broadcast to the threads it shares memory with. */
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
 
 /* Raises gensupd's own soft RLIMIT_NOFILE to its hard limit (a big tree

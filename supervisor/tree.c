@@ -557,6 +557,21 @@ static sup_start_result start_failure(sup_entry *e, int r) {
         return SUP_START_NO_RESOURCES;
 }
 
+/* No process was started (r < 0): the report's pid is undefined, not the
+ * last one's. *ret_reason is the caller's to sup_reason_done. */
+static void no_process(sup_entry *e, int r, sup_reason *ret_reason) {
+        sup_pidmap_remove(e->owner->pids, e->last_pid, e);
+        e->last_pid = 0;
+        (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), ret_reason);
+        record_exit(e, SUP_EXIT_START_ERROR, ret_reason);
+}
+
+static void note_pid(sup_node *n, sup_entry *e) {
+        e->last_pid = sup_proc_pid(e->proc);
+        if (sup_pidmap_put(n->pids, e->last_pid, e) < 0)
+                sup_log(LOG_CRIT, "%s: out of memory: its READY=1 will not be heard", e->name);
+}
+
 static void op_start(sup_node *n, sup_entry *e, bool solo) {
         e->shortage = 0;
         if (e->spec->type == SUP_SUPERVISOR) {
@@ -593,20 +608,15 @@ static void op_start(sup_node *n, sup_entry *e, bool solo) {
         if (r >= 0)
                 r = sup_proc_start(e->proc);
         if (r < 0) {
-                /* No process was started: the report's pid is undefined,
-                 * not the last one's. */
-                sup_pidmap_remove(n->pids, e->last_pid, e);
-                e->last_pid = 0;
                 sup_reason reason;
-                (void) sup_reason_with_text(IPC_REASON_INIT_FAILED, strerror(-r), &reason);
-                record_exit(e, SUP_EXIT_START_ERROR, &reason);
+                no_process(e, r, &reason);
                 start_result(n, e, start_failure(e, r), &reason);
                 sup_reason_done(&reason);
                 return;
         }
-        e->last_pid = sup_proc_pid(e->proc);
-        if (sup_pidmap_put(n->pids, e->last_pid, e) < 0)
-                sup_log(LOG_CRIT, "%s: out of memory: its READY=1 will not be heard", e->name);
+        /* Spawned at once (no spawner thread), or SPAWNED tells later. */
+        if (sup_proc_pid(e->proc) > 0)
+                note_pid(n, e);
         if (solo)
                 e->solo_start = true;
         else
@@ -1000,12 +1010,35 @@ static void solo_result(sup_node *n, sup_entry *e, sup_start_result result, cons
         node_run(n);
 }
 
+/* A start the spawner thread could not make (SPAWN_FAILED): as a start
+ * that failed at once in op_start, told now. */
+static void spawn_failed(sup_node *n, sup_entry *e, int r) {
+        sup_reason reason;
+        no_process(e, r, &reason);
+        if (e->stopping) {
+                e->solo_start = false;
+                stop_done(n, e, NULL);
+        } else if (e->solo_start) {
+                solo_result(n, e, start_failure(e, r), &reason);
+        } else if (n->awaiting_start == e) {
+                start_result(n, e, start_failure(e, r), &reason);
+                node_run(n);
+        }
+        sup_reason_done(&reason);
+}
+
 static void on_proc(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reason, bool requested,
                     void *userdata) {
         sup_entry *e = userdata;
         sup_node *n = e->owner;
 
         switch (outcome) {
+        case SUP_PROC_OUTCOME_SPAWNED:
+                note_pid(n, e);
+                return;
+        case SUP_PROC_OUTCOME_SPAWN_FAILED:
+                spawn_failed(n, e, sup_proc_spawn_error(p));
+                return;
         case SUP_PROC_OUTCOME_READY:
                 if (n->awaiting_start == e) {
                         tell_event(n, "started", e, NULL);

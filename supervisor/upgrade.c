@@ -120,7 +120,7 @@ static void on_old_exit(sup_proc *p, sup_proc_outcome outcome, const sup_reason 
                         void *userdata) {
         leftover *l = userdata;
         sup_entry *e = l->e;
-        if (outcome == SUP_PROC_OUTCOME_READY)
+        if (outcome == SUP_PROC_OUTCOME_READY || outcome == SUP_PROC_OUTCOME_SPAWNED)
                 return;
         sup_entry_record(e, SUP_EXIT_UPGRADED, l->pid, reason);
         free(l);
@@ -190,6 +190,10 @@ static void on_new(sup_proc *p, sup_proc_outcome outcome, const sup_reason *reas
                 /* Too late: the old one refused or is gone. */
                 (void) sup_proc_stop(p);
                 return;
+        case SUP_PROC_OUTCOME_SPAWNED:
+                /* Not heard: a successor is spawned at once (proc.c). */
+                return;
+        case SUP_PROC_OUTCOME_SPAWN_FAILED:
         case SUP_PROC_OUTCOME_START_FAILED:
         case SUP_PROC_OUTCOME_IGNORED:
         case SUP_PROC_OUTCOME_EXITED:

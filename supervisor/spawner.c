@@ -1,0 +1,286 @@
+/* spawner.c: the spawner thread and its two lists (see spawner.h).
+ *
+ * The loop queues requests; the thread takes them one at a time, runs
+ * sup_spawn() (so only the thread waits for a CLONE_VFORK child's exec)
+ * and posts the result under the lock, then wakes the loop's eventfd. The
+ * loop delivers posted results in order. The pid of the spawn at hand is
+ * posted as soon as clone returns (S.cloned), so that the reaper, finding
+ * a zombie it does not know, can tell whether it may be the child of a
+ * spawn whose result the loop has not taken yet, and wait for it rather
+ * than reap it unheard. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "spawner.h"
+
+struct sup_spawn_req {
+        sup_spawn_req *next;
+        sup_spawn_params params;       /* a copy; what it points at is the submitter's */
+        sup_spawner_done done;
+        void *userdata;
+        /* The result, set by the thread; read under S.lock once posted. */
+        bool posted;
+        int r;
+        sup_process proc;
+        const char *step;
+};
+
+typedef struct req_list {
+        sup_spawn_req *head, *tail;
+} req_list;
+
+static struct {
+        pthread_mutex_t lock;
+        pthread_cond_t wake;           /* the thread: a request, or stop */
+        pthread_cond_t posted;         /* the loop: a result */
+        pthread_t thread;
+        bool running;                  /* a thread was started and not joined */
+        bool stopping;
+        /* under lock: */
+        req_list queue;                /* waiting for the thread */
+        sup_spawn_req *current;        /* the thread's */
+        pid_t cloned;                  /* current's child once clone returned; 0 before */
+        req_list results;              /* posted, not delivered */
+        /* the loop's: */
+        int efd;
+        sd_event_source *source;
+} S = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
+        .posted = PTHREAD_COND_INITIALIZER,
+        .efd = -1,
+};
+
+static void list_push(req_list *l, sup_spawn_req *q) {
+        q->next = NULL;
+        if (l->tail)
+                l->tail->next = q;
+        else
+                l->head = q;
+        l->tail = q;
+}
+
+static sup_spawn_req *list_pop(req_list *l) {
+        sup_spawn_req *q = l->head;
+        if (q) {
+                l->head = q->next;
+                if (!l->head)
+                        l->tail = NULL;
+        }
+        return q;
+}
+
+/* Unlinks q from l; whether it was there. */
+static bool list_remove(req_list *l, sup_spawn_req *q) {
+        sup_spawn_req *prev = NULL;
+        for (sup_spawn_req *i = l->head; i; prev = i, i = i->next) {
+                if (i != q)
+                        continue;
+                if (prev)
+                        prev->next = q->next;
+                else
+                        l->head = q->next;
+                if (l->tail == q)
+                        l->tail = prev;
+                return true;
+        }
+        return false;
+}
+
+/* ---- the thread ---- */
+
+static void on_cloned(pid_t pid, void *userdata) {
+        pthread_mutex_lock(&S.lock);
+        S.cloned = pid;
+        pthread_mutex_unlock(&S.lock);
+}
+
+static void *spawner_main(void *arg) {
+        pthread_mutex_lock(&S.lock);
+        for (;;) {
+                while (!S.queue.head && !S.stopping)
+                        pthread_cond_wait(&S.wake, &S.lock);
+                if (S.stopping)
+                        break;
+                sup_spawn_req *q = list_pop(&S.queue);
+                S.current = q;
+                S.cloned = 0;
+                pthread_mutex_unlock(&S.lock);
+
+                q->r = sup_spawn(&q->params, &q->proc, &q->step);
+
+                pthread_mutex_lock(&S.lock);
+                S.current = NULL;
+                S.cloned = 0;
+                q->posted = true;
+                list_push(&S.results, q);
+                pthread_cond_broadcast(&S.posted);
+                (void) eventfd_write(S.efd, 1);
+        }
+        pthread_mutex_unlock(&S.lock);
+        return NULL;
+}
+
+/* ---- the loop's side ---- */
+
+static void deliver_results(void) {
+        for (;;) {
+                pthread_mutex_lock(&S.lock);
+                sup_spawn_req *q = list_pop(&S.results);
+                pthread_mutex_unlock(&S.lock);
+                if (!q)
+                        return;
+                q->done(q->userdata, q->r, &q->proc, q->step);
+                free(q);
+        }
+}
+
+static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        eventfd_t n;
+        (void) eventfd_read(fd, &n);
+        deliver_results();
+        return 0;
+}
+
+int sup_spawner_open(sd_event *e) {
+        sigset_t all, old;
+
+        if (S.running)
+                return 0;
+        S.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (S.efd < 0)
+                return -errno;
+        int r = sd_event_add_io(e, &S.source, S.efd, EPOLLIN, on_results, NULL);
+        if (r < 0)
+                goto fail;
+        S.stopping = false;
+        /* The loop takes the signals; a child resets its mask anyway. */
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        r = -pthread_create(&S.thread, NULL, spawner_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                goto fail;
+        S.running = true;
+        return 0;
+fail:
+        S.source = sd_event_source_disable_unref(S.source);
+        close(S.efd);
+        S.efd = -1;
+        return r;
+}
+
+bool sup_spawner_is_open(void) {
+        return S.running;
+}
+
+/* A result nobody will take: its process is not wanted. */
+static void drop(sup_spawn_req *q) {
+        if (q->posted && q->r >= 0) {
+                (void) kill(q->proc.pid, SIGKILL);
+                close(q->proc.control_fd);
+        }
+        free(q);
+}
+
+void sup_spawner_close(void) {
+        if (!S.running)
+                return;
+        pthread_mutex_lock(&S.lock);
+        S.stopping = true;
+        pthread_cond_signal(&S.wake);
+        pthread_mutex_unlock(&S.lock);
+        pthread_join(S.thread, NULL);
+        S.running = false;
+        sup_spawn_req *q;
+        while ((q = list_pop(&S.queue)))
+                drop(q);
+        while ((q = list_pop(&S.results)))
+                drop(q);
+        S.source = sd_event_source_disable_unref(S.source);
+        close(S.efd);
+        S.efd = -1;
+}
+
+int sup_spawner_submit(const sup_spawn_params *p, sup_spawner_done done, void *userdata, sup_spawn_req **ret) {
+        if (!S.running)
+                return -ESRCH;
+        sup_spawn_req *q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->params = *p;
+        q->params.cloned = on_cloned;
+        q->done = done;
+        q->userdata = userdata;
+        pthread_mutex_lock(&S.lock);
+        list_push(&S.queue, q);
+        pthread_cond_signal(&S.wake);
+        pthread_mutex_unlock(&S.lock);
+        *ret = q;
+        return 0;
+}
+
+/* Waits for q's result and takes it out of the results (under S.lock). */
+static void await_locked(sup_spawn_req *q) {
+        while (!q->posted)
+                pthread_cond_wait(&S.posted, &S.lock);
+        (void) list_remove(&S.results, q);
+}
+
+bool sup_spawner_cancel(sup_spawn_req *q, int *ret_r, sup_process *ret) {
+        pthread_mutex_lock(&S.lock);
+        if (list_remove(&S.queue, q)) {
+                pthread_mutex_unlock(&S.lock);
+                free(q);
+                return false;
+        }
+        await_locked(q);
+        pthread_mutex_unlock(&S.lock);
+        *ret_r = q->r;
+        if (q->r >= 0)
+                *ret = q->proc;
+        free(q);
+        return true;
+}
+
+int sup_spawner_run(const sup_spawn_params *p, sup_process *ret, const char **ret_step) {
+        sup_spawn_req *q;
+        if (!S.running)
+                return sup_spawn(p, ret, ret_step);
+        int r = sup_spawner_submit(p, NULL, NULL, &q);
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&S.lock);
+        await_locked(q);
+        pthread_mutex_unlock(&S.lock);
+        r = q->r;
+        *ret_step = q->step;
+        if (r >= 0)
+                *ret = q->proc;
+        free(q);
+        return r;
+}
+
+bool sup_spawner_claim(pid_t pid) {
+        bool ours = false;
+
+        if (!S.running)
+                return false;
+        pthread_mutex_lock(&S.lock);
+        /* Its clone has returned if pid is its child: the wait is short. */
+        if (S.current && (S.cloned == 0 || S.cloned == pid)) {
+                sup_spawn_req *q = S.current;
+                while (!q->posted)
+                        pthread_cond_wait(&S.posted, &S.lock);
+        }
+        for (sup_spawn_req *q = S.results.head; q; q = q->next)
+                if (q->r >= 0 && q->proc.pid == pid)
+                        ours = true;
+        pthread_mutex_unlock(&S.lock);
+        deliver_results();
+        return ours;
+}

@@ -1,0 +1,63 @@
+/* spawner.h: children spawned off the event loop, by one thread.
+ *
+ * sup_spawn() clones with CLONE_VM | CLONE_VFORK, which suspends the
+ * calling thread until the child has exec'd: milliseconds on a loaded
+ * machine, during which the loop would serve no exit, READY or ctl
+ * request. The spawner thread makes that call instead; the loop hands it
+ * requests and hears the results on an eventfd it watches.
+ *
+ * Ownership: everything a request's params point at (spec, argv, fds,
+ * strings) belongs to the request until its result is delivered, or
+ * until sup_spawner_cancel() returns: the caller must not free or close
+ * any of it before. The thread touches nothing but the queue and
+ * sup_spawn()'s own state (its fd staging slots, its child stack): no
+ * logging, no sd-event, every signal blocked.
+ *
+ * The thread lives until sup_spawner_close(): a child's PR_SET_PDEATHSIG
+ * fires when the thread that cloned it ends, so close only once the tree
+ * is gone. */
+#ifndef GENSUP_SPAWNER_H
+#define GENSUP_SPAWNER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <systemd/sd-event.h>
+
+#include "spawn.h"
+
+typedef struct sup_spawn_req sup_spawn_req;
+
+/* A spawn's result, from the loop: r and step as sup_spawn() gives them;
+ * p (r >= 0) is the caller's to keep (its control fd too). */
+typedef void (*sup_spawner_done)(void *userdata, int r, const sup_process *p, const char *step);
+
+/* Starts the thread and watches its answers on e. */
+int sup_spawner_open(sd_event *e);
+/* Stops the thread (after the request at hand) and drops what is queued
+ * unheard. Safe when not open. */
+void sup_spawner_close(void);
+bool sup_spawner_is_open(void);
+
+/* Queues a spawn; done is called later from the loop, never from inside
+ * this call. *ret identifies the request for sup_spawner_cancel() until
+ * done is called. */
+int sup_spawner_submit(const sup_spawn_params *p, sup_spawner_done done, void *userdata, sup_spawn_req **ret);
+
+/* Takes req back: done will not be called. false: it had not started,
+ * nothing was spawned. true: it had, and this waited for its result
+ * (ret_r, and ret when *ret_r >= 0: a process the caller now owns). */
+bool sup_spawner_cancel(sup_spawn_req *req, int *ret_r, sup_process *ret);
+
+/* sup_spawn(), synchronously: through the thread when it is open (its
+ * staging slots are its alone), else in the calling thread. */
+int sup_spawner_run(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
+
+/* For the reaper, which found the zombie pid and knows no watcher for it:
+ * delivers the results there are and, if pid may be the child of the
+ * spawn at hand (clone returned, result not posted yet), waits for that
+ * result first. Whether pid was a spawned child (now watched through its
+ * result, or already reaped after a failed exec). */
+bool sup_spawner_claim(pid_t pid);
+
+#endif
