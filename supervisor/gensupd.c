@@ -62,6 +62,10 @@ static void on_notify(void *userdata, pid_t pid, bool ready, const char *status)
         if (!ready || !d->root)
                 return;
         sup_entry *e = sup_tree_find_pid(d->root, pid);
+        /* A child may say READY=1 before the loop has taken its spawn's
+         * result, which tells its pid. */
+        if (!e && sup_spawner_claim(pid))
+                e = sup_tree_find_pid(d->root, pid);
         if (e && sup_entry_proc(e))
                 sup_proc_notify_ready(sup_entry_proc(e));
 }

@@ -743,7 +743,7 @@ static void on_spawned(void *userdata, int r, const sup_process *p, const char *
         start_release(c);
         if (r >= 0)
                 r = start_watch(c, p, offer_hold);
-        else
+        else if (step)
                 sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
         if (r < 0) {
                 c->spawn_error = r;
@@ -762,12 +762,11 @@ static void on_spawned(void *userdata, int r, const sup_process *p, const char *
 /* A start in flight whose result nobody will hear (the child is freed):
  * its process, if there is one, is killed and reaped. */
 static void spawn_cancel(sup_proc *c) {
-        int r;
         sup_process p;
 
         if (!c->spawn)
                 return;
-        if (sup_spawner_cancel(c->spawn, &r, &p) && r >= 0) {
+        if (sup_spawner_cancel(c->spawn, &p)) {
                 close(p.control_fd);
                 c->pid = p.pid;
                 kill_all(c);
@@ -792,22 +791,35 @@ static int start_now(sup_proc *c) {
         return start_watch(c, &p, offer_hold);
 }
 
-int sup_proc_start(sup_proc *c) {
-        if (c->state != SUP_PROC_DOWN)
-                return -EBUSY;
+/* The spawner has room for c's start: what it needs, now. */
+static int spawn_prepare(void *userdata, sup_spawn_params *ret) {
+        sup_proc *c = userdata;
         int r = start_prepare(c);
         if (r < 0) {
                 start_release(c);
                 return r;
         }
-        if (c->pred || !sup_spawner_is_open())
+        *ret = c->params;
+        return 0;
+}
+
+int sup_proc_start(sup_proc *c) {
+        if (c->state != SUP_PROC_DOWN)
+                return -EBUSY;
+        if (c->pred || !sup_spawner_is_open()) {
+                int r = start_prepare(c);
+                if (r < 0) {
+                        start_release(c);
+                        return r;
+                }
                 return start_now(c);
-        r = sup_spawner_submit(&c->params, on_spawned, c, &c->spawn);
-        if (r < 0) {
-                start_release(c);
-                return sup_log_errno(LOG_ERR, r, "%s: spawning: %m", c->spec->name);
         }
         set_state(c, SUP_PROC_SPAWNING);
+        int r = sup_spawner_submit(spawn_prepare, on_spawned, c, &c->spawn);
+        if (r < 0) {
+                set_state(c, SUP_PROC_DOWN);
+                return sup_log_errno(LOG_ERR, r, "%s: spawning: %m", c->spec->name);
+        }
         return 0;
 }
 

@@ -1,6 +1,9 @@
 /* spawner.c: the spawner thread and its two lists (see spawner.h).
  *
- * The loop queues requests; the thread takes them one at a time, runs
+ * The loop keeps requests pending until the thread has room: at most
+ * DEPTH are handed over (prepared: their output pipes, cgroup fd...) at
+ * a time, so that a burst of restarts holds the fds of DEPTH starts, not
+ * of every start queued. The thread takes them one at a time, runs
  * sup_spawn() (so only the thread waits for a CLONE_VFORK child's exec)
  * and posts the result under the lock, then wakes the loop's eventfd. The
  * loop delivers posted results in order. The pid of the spawn at hand is
@@ -17,11 +20,17 @@
 
 #include "spawner.h"
 
+/* Requests handed to the thread at once: the one it spawns, and the
+ * next, prepared while the loop takes a result. */
+#define DEPTH 2
+
 struct sup_spawn_req {
         sup_spawn_req *next;
-        sup_spawn_params params;       /* a copy; what it points at is the submitter's */
+        sup_spawn_params params;       /* what it points at is the submitter's */
+        sup_spawner_prepare prepare;
         sup_spawner_done done;
         void *userdata;
+        bool counted;                  /* handed to the thread: in S.inflight */
         /* The result, set by the thread; read under S.lock once posted. */
         bool posted;
         int r;
@@ -46,6 +55,8 @@ static struct {
         pid_t cloned;                  /* current's child once clone returned; 0 before */
         req_list results;              /* posted, not delivered */
         /* the loop's: */
+        req_list pending;              /* not prepared, not handed over */
+        int inflight;                  /* handed over, not delivered */
         int efd;
         sd_event_source *source;
 } S = {
@@ -127,6 +138,49 @@ static void *spawner_main(void *arg) {
 
 /* ---- the loop's side ---- */
 
+static void hand_over(sup_spawn_req *q) {
+        q->params.cloned = on_cloned;
+        pthread_mutex_lock(&S.lock);
+        list_push(&S.queue, q);
+        pthread_cond_signal(&S.wake);
+        pthread_mutex_unlock(&S.lock);
+}
+
+/* A result the loop makes itself (a failed prepare), told as any other. */
+static void post_here(sup_spawn_req *q, int r) {
+        q->r = r;
+        q->step = NULL;
+        pthread_mutex_lock(&S.lock);
+        q->posted = true;
+        list_push(&S.results, q);
+        pthread_mutex_unlock(&S.lock);
+        (void) eventfd_write(S.efd, 1);
+}
+
+/* Prepares and hands over pending requests while the thread has room. */
+static void pump(void) {
+        sup_spawn_req *q;
+        while (S.inflight < DEPTH && (q = list_pop(&S.pending))) {
+                int r = q->prepare(q->userdata, &q->params);
+                if (r < 0) {
+                        post_here(q, r);
+                        continue;
+                }
+                q->counted = true;
+                S.inflight++;
+                hand_over(q);
+        }
+}
+
+/* q leaves the thread's hands: room for the next. */
+static void uncount(sup_spawn_req *q) {
+        if (q->counted) {
+                q->counted = false;
+                S.inflight--;
+                pump();
+        }
+}
+
 static void deliver_results(void) {
         for (;;) {
                 pthread_mutex_lock(&S.lock);
@@ -134,6 +188,7 @@ static void deliver_results(void) {
                 pthread_mutex_unlock(&S.lock);
                 if (!q)
                         return;
+                uncount(q);
                 q->done(q->userdata, q->r, &q->proc, q->step);
                 free(q);
         }
@@ -197,30 +252,30 @@ void sup_spawner_close(void) {
         pthread_join(S.thread, NULL);
         S.running = false;
         sup_spawn_req *q;
+        while ((q = list_pop(&S.pending)))
+                drop(q);
         while ((q = list_pop(&S.queue)))
                 drop(q);
         while ((q = list_pop(&S.results)))
                 drop(q);
+        S.inflight = 0;
         S.source = sd_event_source_disable_unref(S.source);
         close(S.efd);
         S.efd = -1;
 }
 
-int sup_spawner_submit(const sup_spawn_params *p, sup_spawner_done done, void *userdata, sup_spawn_req **ret) {
+int sup_spawner_submit(sup_spawner_prepare prepare, sup_spawner_done done, void *userdata, sup_spawn_req **ret) {
         if (!S.running)
                 return -ESRCH;
         sup_spawn_req *q = calloc(1, sizeof(*q));
         if (!q)
                 return -ENOMEM;
-        q->params = *p;
-        q->params.cloned = on_cloned;
+        q->prepare = prepare;
         q->done = done;
         q->userdata = userdata;
-        pthread_mutex_lock(&S.lock);
-        list_push(&S.queue, q);
-        pthread_cond_signal(&S.wake);
-        pthread_mutex_unlock(&S.lock);
+        list_push(&S.pending, q);
         *ret = q;
+        pump();
         return 0;
 }
 
@@ -231,33 +286,36 @@ static void await_locked(sup_spawn_req *q) {
         (void) list_remove(&S.results, q);
 }
 
-bool sup_spawner_cancel(sup_spawn_req *q, int *ret_r, sup_process *ret) {
-        pthread_mutex_lock(&S.lock);
-        if (list_remove(&S.queue, q)) {
-                pthread_mutex_unlock(&S.lock);
+bool sup_spawner_cancel(sup_spawn_req *q, sup_process *ret) {
+        if (list_remove(&S.pending, q)) {
                 free(q);
                 return false;
         }
-        await_locked(q);
+        pthread_mutex_lock(&S.lock);
+        bool queued = list_remove(&S.queue, q);
+        if (!queued)
+                await_locked(q);
         pthread_mutex_unlock(&S.lock);
-        *ret_r = q->r;
-        if (q->r >= 0)
+        uncount(q);
+        bool spawned = !queued && q->r >= 0;
+        if (spawned)
                 *ret = q->proc;
         free(q);
-        return true;
+        return spawned;
 }
 
 int sup_spawner_run(const sup_spawn_params *p, sup_process *ret, const char **ret_step) {
         sup_spawn_req *q;
         if (!S.running)
                 return sup_spawn(p, ret, ret_step);
-        int r = sup_spawner_submit(p, NULL, NULL, &q);
-        if (r < 0)
-                return r;
+        if (!(q = calloc(1, sizeof(*q))))
+                return -ENOMEM;
+        q->params = *p;
+        hand_over(q);
         pthread_mutex_lock(&S.lock);
         await_locked(q);
         pthread_mutex_unlock(&S.lock);
-        r = q->r;
+        int r = q->r;
         *ret_step = q->step;
         if (r >= 0)
                 *ret = q->proc;

@@ -28,8 +28,9 @@
 
 typedef struct sup_spawn_req sup_spawn_req;
 
-/* A spawn's result, from the loop: r and step as sup_spawn() gives them;
- * p (r >= 0) is the caller's to keep (its control fd too). */
+/* A spawn's result, from the loop: r and step as sup_spawn() gives them
+ * (step NULL: prepare failed); p (r >= 0) is the caller's to keep (its
+ * control fd too). */
 typedef void (*sup_spawner_done)(void *userdata, int r, const sup_process *p, const char *step);
 
 /* Starts the thread and watches its answers on e. */
@@ -39,15 +40,22 @@ int sup_spawner_open(sd_event *e);
 void sup_spawner_close(void);
 bool sup_spawner_is_open(void);
 
-/* Queues a spawn; done is called later from the loop, never from inside
- * this call. *ret identifies the request for sup_spawner_cancel() until
- * done is called. */
-int sup_spawner_submit(const sup_spawn_params *p, sup_spawner_done done, void *userdata, sup_spawn_req **ret);
+/* Fills in the params of a request (from the loop, once the thread has
+ * room for it): everything they point at stays the caller's, untouched,
+ * until done or sup_spawner_cancel(). A negative errno: done hears it
+ * (step NULL), and nothing was spawned. */
+typedef int (*sup_spawner_prepare)(void *userdata, sup_spawn_params *ret);
 
-/* Takes req back: done will not be called. false: it had not started,
- * nothing was spawned. true: it had, and this waited for its result
- * (ret_r, and ret when *ret_r >= 0: a process the caller now owns). */
-bool sup_spawner_cancel(sup_spawn_req *req, int *ret_r, sup_process *ret);
+/* Queues a spawn; prepare may be called from inside this call, done is
+ * called later from the loop, never from inside it. *ret identifies the
+ * request for sup_spawner_cancel() until done is called. */
+int sup_spawner_submit(sup_spawner_prepare prepare, sup_spawner_done done, void *userdata, sup_spawn_req **ret);
+
+/* Takes req back: done will not be called, and what prepare lent is the
+ * caller's again. Waits for the spawn if the thread has started it.
+ * Whether a process was spawned: it is the caller's then (*ret, its
+ * control fd too), to kill and reap. */
+bool sup_spawner_cancel(sup_spawn_req *req, sup_process *ret);
 
 /* sup_spawn(), synchronously: through the thread when it is open (its
  * staging slots are its alone), else in the calling thread. */
