@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "logwriter.h"
 #include "output.h"
+#include "spawner.h"
 #include "sink.h"
 
 #define LINE_MAX_BYTES 4096    /* a longer line is cut into pieces of this size */
@@ -269,6 +270,10 @@ static int on_readable(sd_event_source *s, int fd, uint32_t revents, void *userd
         reader *r = userdata;
         uint64_t now = sup_mono_usec();
 
+        /* Its process wrote before the loop took its spawn's result,
+         * which tells the pid its lines carry (spawner.h). */
+        if (r->budget->pid == 0)
+                sup_spawner_settle();
         /* Thousands of quiet children cost no line buffers. */
         if (!r->line && !(r->line = malloc(LINE_MAX_BYTES)))
                 return 0;

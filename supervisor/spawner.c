@@ -342,3 +342,16 @@ bool sup_spawner_claim(pid_t pid) {
         deliver_results();
         return ours;
 }
+
+void sup_spawner_settle(void) {
+        if (!S.running)
+                return;
+        pthread_mutex_lock(&S.lock);
+        if (S.current) {
+                sup_spawn_req *q = S.current;
+                while (!q->posted)
+                        pthread_cond_wait(&S.posted, &S.lock);
+        }
+        pthread_mutex_unlock(&S.lock);
+        deliver_results();
+}

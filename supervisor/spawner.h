@@ -68,4 +68,9 @@ int sup_spawner_run(const sup_spawn_params *p, sup_process *ret, const char **re
  * result, or already reaped after a failed exec). */
 bool sup_spawner_claim(pid_t pid);
 
+/* Waits for the spawn at hand, if any, and delivers the results there
+ * are: for output.c, which read a line from a process whose pid it has
+ * not been told (its spawn's result not taken yet). */
+void sup_spawner_settle(void);
+
 #endif
