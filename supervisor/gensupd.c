@@ -85,6 +85,8 @@ static void on_tree_event(void *userdata, const char *kind, const sup_entry *e, 
         sup_daemon *d = userdata;
         if (strcmp(kind, "tree_ready") == 0) {
                 sup_log(LOG_INFO, "supervisor %s: all children started", d->config->root->name);
+                /* From now on starts wait for their spawns off the loop. */
+                sup_spawner_set_async(true);
                 (void) sd_notifyf(0, "READY=1\nSTATUS=running, config %s", d->config->path);
         }
         sup_daemon_event(d, kind, e, reason);

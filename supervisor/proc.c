@@ -3,8 +3,8 @@
  * state names each one, so -Wswitch finds a case nobody handled.
  *
  *   state          event               action / next state
- *   DOWN           start               ask the spawner thread; SPAWNING
- *                                      (no spawner, or a hot upgrade's
+ *   DOWN           start               ask the spawner threads; SPAWNING
+ *                                      (during the boot, or a hot upgrade's
  *                                      successor: spawn now, as below)
  *   SPAWNING       spawned             STARTING (start timer, or READY from
  *                                      the loop for ready = "exec"); SPAWNED
@@ -806,7 +806,7 @@ static int spawn_prepare(void *userdata, sup_spawn_params *ret) {
 int sup_proc_start(sup_proc *c) {
         if (c->state != SUP_PROC_DOWN)
                 return -EBUSY;
-        if (c->pred || !sup_spawner_is_open()) {
+        if (c->pred || !sup_spawner_is_async()) {
                 int r = start_prepare(c);
                 if (r < 0) {
                         start_release(c);

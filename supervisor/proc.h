@@ -85,8 +85,8 @@ void sup_proc_release_socket(sup_proc *c);
 /* Whether gensupd holds a listening socket for the child now. */
 bool sup_proc_holds_socket(const sup_proc *c);
 
-/* DOWN -> SPAWNING: the spawner thread (spawner.h) starts the process
- * off the loop, when it is open; else, and for a hot upgrade's
+/* DOWN -> SPAWNING: the spawner threads (spawner.h) start the process
+ * off the loop, once gensupd has booted; else, and for a hot upgrade's
  * successor, DOWN -> STARTING at once. The handler hears SPAWNED (the
  * pid is known) then READY, START_FAILED or IGNORED; or SPAWN_FAILED.
  * Always later from the loop, never from inside this call. A negative

@@ -215,10 +215,14 @@ static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, i
 
 enum { SLOT_CONTROL, SLOT_REPORT, SLOT_LISTEN, SLOT_OUTPUT, SLOT_ERROR, _SLOT_MAX };
 
-static int slot_fd[_SLOT_MAX] = { -1, -1, -1, -1, -1 };
-static int slot_null = -1;
-static int slot_max = -1;
-static _Alignas(16) char child_stack[256 * 1024];
+/* Each thread that spawns has its own slots and child stack (a child
+ * reads them through its spawning thread's thread pointer, which it
+ * shares until exec). Another thread's child may copy our slots when it
+ * unshares its table: they are CLOEXEC, and gone at its exec. */
+static _Thread_local int slot_fd[_SLOT_MAX] = { -1, -1, -1, -1, -1 };
+static _Thread_local int slot_null = -1;
+static _Thread_local int slot_max = -1;
+static _Thread_local _Alignas(16) char child_stack[256 * 1024];
 
 static int slots_open(void) {
         if (slot_null >= 0)
@@ -352,7 +356,7 @@ static pid_t clone_into_cgroup(child_args *a) {
 #endif
 }
 
-static bool clone3_works = true;   /* until the kernel says otherwise */
+static _Thread_local bool clone3_works = true;   /* until the kernel says otherwise */
 
 static pid_t start_child(child_args *a) {
         a->join_cgroup = false;

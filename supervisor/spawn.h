@@ -38,10 +38,10 @@ typedef struct sup_process {
  * once exec succeeded, or a negative errno: the exec's own failure
  * (-ENOENT, -EACCES, ...) is reported back through a CLOEXEC pipe, and the
  * child is reaped. *ret_step names the step that failed ("exec",
- * "setuid", ...). Safe to call from one thread at a time (it stages
- * the child's fds on a few process-wide slots), from any one thread: the
- * child changes credentials with raw system calls, never glibc's
- * process-wide setxid broadcast to the threads it shares memory with. */
+ * "setuid", ...). Safe to call from several threads at once (each
+ * stages its children's fds on slots of its own): the child changes
+ * credentials with raw system calls, never glibc's process-wide setxid
+ * broadcast to the threads it shares memory with. */
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
 
 /* Raises gensupd's own soft RLIMIT_NOFILE to its hard limit (a big tree

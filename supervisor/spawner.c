@@ -14,15 +14,19 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "spawner.h"
 
-/* Requests handed to the thread at once: the one it spawns, and the
- * next, prepared while the loop takes a result. */
-#define DEPTH 2
+/* Spawner threads: while one waits for its child to exec (most of it
+ * the child waiting for a CPU), another clones the next. */
+#define THREADS 2
+/* Requests handed to the threads at once: one each, and the next,
+ * prepared while the loop takes a result. */
+#define DEPTH (THREADS + 1)
 
 struct sup_spawn_req {
         sup_spawn_req *next;
@@ -46,13 +50,15 @@ static struct {
         pthread_mutex_t lock;
         pthread_cond_t wake;           /* the thread: a request, or stop */
         pthread_cond_t posted;         /* the loop: a result */
-        pthread_t thread;
-        bool running;                  /* a thread was started and not joined */
+        pthread_t thread[THREADS];
+        int n_threads;                 /* started and not joined */
+        bool running;                  /* open */
+        bool async;                    /* starts go through the queue (after the boot) */
         bool stopping;
         /* under lock: */
-        req_list queue;                /* waiting for the thread */
-        sup_spawn_req *current;        /* the thread's */
-        pid_t cloned;                  /* current's child once clone returned; 0 before */
+        req_list queue;                /* waiting for a thread */
+        sup_spawn_req *current[THREADS];   /* each thread's */
+        pid_t cloned[THREADS];         /* current's child once clone returned; 0 before */
         req_list results;              /* posted, not delivered */
         /* the loop's: */
         req_list pending;              /* not prepared, not handed over */
@@ -106,11 +112,12 @@ static bool list_remove(req_list *l, sup_spawn_req *q) {
 
 static void on_cloned(pid_t pid, void *userdata) {
         pthread_mutex_lock(&S.lock);
-        S.cloned = pid;
+        S.cloned[(intptr_t) userdata] = pid;
         pthread_mutex_unlock(&S.lock);
 }
 
 static void *spawner_main(void *arg) {
+        intptr_t i = (intptr_t) arg;
         pthread_mutex_lock(&S.lock);
         for (;;) {
                 while (!S.queue.head && !S.stopping)
@@ -118,15 +125,16 @@ static void *spawner_main(void *arg) {
                 if (S.stopping)
                         break;
                 sup_spawn_req *q = list_pop(&S.queue);
-                S.current = q;
-                S.cloned = 0;
+                S.current[i] = q;
+                S.cloned[i] = 0;
                 pthread_mutex_unlock(&S.lock);
 
+                q->params.cloned_userdata = (void *) i;
                 q->r = sup_spawn(&q->params, &q->proc, &q->step);
 
                 pthread_mutex_lock(&S.lock);
-                S.current = NULL;
-                S.cloned = 0;
+                S.current[i] = NULL;
+                S.cloned[i] = 0;
                 q->posted = true;
                 list_push(&S.results, q);
                 pthread_cond_broadcast(&S.posted);
@@ -144,6 +152,14 @@ static void hand_over(sup_spawn_req *q) {
         list_push(&S.queue, q);
         pthread_cond_signal(&S.wake);
         pthread_mutex_unlock(&S.lock);
+}
+
+/* Waits, under S.lock, for what thread i spawns now. */
+static void await_current_locked(int i) {
+        sup_spawn_req *q = S.current[i];
+        if (q)
+                while (!q->posted)
+                        pthread_cond_wait(&S.posted, &S.lock);
 }
 
 /* A result the loop makes itself (a failed prepare), told as any other. */
@@ -213,15 +229,16 @@ int sup_spawner_open(sd_event *e) {
         if (r < 0)
                 goto fail;
         S.stopping = false;
+        S.running = true;
         /* The loop takes the signals; a child resets its mask anyway. */
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
-        r = -pthread_create(&S.thread, NULL, spawner_main, NULL);
+        for (r = 0; r >= 0 && S.n_threads < THREADS; S.n_threads += r >= 0)
+                r = -pthread_create(&S.thread[S.n_threads], NULL, spawner_main, (void *) (intptr_t) S.n_threads);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        if (r < 0)
-                goto fail;
-        S.running = true;
-        return 0;
+        if (S.n_threads > 0)
+                return 0;
+        S.running = false;
 fail:
         S.source = sd_event_source_disable_unref(S.source);
         close(S.efd);
@@ -231,6 +248,14 @@ fail:
 
 bool sup_spawner_is_open(void) {
         return S.running;
+}
+
+void sup_spawner_set_async(bool async) {
+        S.async = async;
+}
+
+bool sup_spawner_is_async(void) {
+        return S.running && S.async;
 }
 
 /* A result nobody will take: its process is not wanted. */
@@ -247,10 +272,12 @@ void sup_spawner_close(void) {
                 return;
         pthread_mutex_lock(&S.lock);
         S.stopping = true;
-        pthread_cond_signal(&S.wake);
+        pthread_cond_broadcast(&S.wake);
         pthread_mutex_unlock(&S.lock);
-        pthread_join(S.thread, NULL);
-        S.running = false;
+        for (int i = 0; i < S.n_threads; i++)
+                pthread_join(S.thread[i], NULL);
+        S.n_threads = 0;
+        S.running = S.async = false;
         sup_spawn_req *q;
         while ((q = list_pop(&S.pending)))
                 drop(q);
@@ -330,11 +357,9 @@ bool sup_spawner_claim(pid_t pid) {
                 return false;
         pthread_mutex_lock(&S.lock);
         /* Its clone has returned if pid is its child: the wait is short. */
-        if (S.current && (S.cloned == 0 || S.cloned == pid)) {
-                sup_spawn_req *q = S.current;
-                while (!q->posted)
-                        pthread_cond_wait(&S.posted, &S.lock);
-        }
+        for (int i = 0; i < S.n_threads; i++)
+                if (S.current[i] && (S.cloned[i] == 0 || S.cloned[i] == pid))
+                        await_current_locked(i);
         for (sup_spawn_req *q = S.results.head; q; q = q->next)
                 if (q->r >= 0 && q->proc.pid == pid)
                         ours = true;
@@ -347,11 +372,8 @@ void sup_spawner_settle(void) {
         if (!S.running)
                 return;
         pthread_mutex_lock(&S.lock);
-        if (S.current) {
-                sup_spawn_req *q = S.current;
-                while (!q->posted)
-                        pthread_cond_wait(&S.posted, &S.lock);
-        }
+        for (int i = 0; i < S.n_threads; i++)
+                await_current_locked(i);
         pthread_mutex_unlock(&S.lock);
         deliver_results();
 }

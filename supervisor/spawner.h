@@ -1,19 +1,20 @@
-/* spawner.h: children spawned off the event loop, by one thread.
+/* spawner.h: children spawned off the event loop, by two threads.
  *
  * sup_spawn() clones with CLONE_VM | CLONE_VFORK, which suspends the
  * calling thread until the child has exec'd: milliseconds on a loaded
  * machine, during which the loop would serve no exit, READY or ctl
- * request. The spawner thread makes that call instead; the loop hands it
+ * request. Spawner threads make that call instead (two: while one waits
+ * for its child's exec, the other clones the next); the loop hands them
  * requests and hears the results on an eventfd it watches.
  *
  * Ownership: everything a request's params point at (spec, argv, fds,
  * strings) belongs to the request until its result is delivered, or
  * until sup_spawner_cancel() returns: the caller must not free or close
- * any of it before. The thread touches nothing but the queue and
- * sup_spawn()'s own state (its fd staging slots, its child stack): no
- * logging, no sd-event, every signal blocked.
+ * any of it before. The threads touch nothing but the queue and
+ * sup_spawn()'s own state (each its fd staging slots and child stack):
+ * no logging, no sd-event, every signal blocked.
  *
- * The thread lives until sup_spawner_close(): a child's PR_SET_PDEATHSIG
+ * The threads live until sup_spawner_close(): a child's PR_SET_PDEATHSIG
  * fires when the thread that cloned it ends, so close only once the tree
  * is gone. */
 #ifndef GENSUP_SPAWNER_H
@@ -33,12 +34,18 @@ typedef struct sup_spawn_req sup_spawn_req;
  * control fd too). */
 typedef void (*sup_spawner_done)(void *userdata, int r, const sup_process *p, const char *step);
 
-/* Starts the thread and watches its answers on e. */
+/* Starts the threads and watches their answers on e. */
 int sup_spawner_open(sd_event *e);
-/* Stops the thread (after the request at hand) and drops what is queued
- * unheard. Safe when not open. */
+/* Stops the threads (after the requests at hand) and drops what is
+ * queued unheard. Safe when not open. */
 void sup_spawner_close(void);
 bool sup_spawner_is_open(void);
+/* Whether starts are queued (sup_spawner_submit) or made at once through
+ * the threads (sup_spawner_run). gensupd boots its tree the second way,
+ * as it always did: a boot's starts are in order anyway, and the tree is
+ * whole before the first control request is read; then the first. */
+void sup_spawner_set_async(bool async);
+bool sup_spawner_is_async(void);
 
 /* Fills in the params of a request (from the loop, once the thread has
  * room for it): everything they point at stays the caller's, untouched,
