@@ -343,7 +343,9 @@ static pid_t clone3_run(struct clone_args *ca, int (*fn)(void *), void *arg) {
 static pid_t clone_into_cgroup(child_args *a) {
 #ifdef HAVE_CLONE3_ASM
         struct clone_args ca = {
-                .flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_INTO_CGROUP,
+                .flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_INTO_CGROUP |
+                         (a->p->parent_tid ? CLONE_PARENT_SETTID : 0),
+                .parent_tid = (uint64_t) (uintptr_t) a->p->parent_tid,
                 .exit_signal = SIGCHLD,
                 .stack = (uint64_t) (uintptr_t) child_stack,
                 .stack_size = sizeof(child_stack),
@@ -369,11 +371,17 @@ static pid_t start_child(child_args *a) {
         a->join_cgroup = a->p->cgroup_fd >= 0;
         if (!UNDER_VALGRIND)
                 return clone(child_main, child_stack + sizeof(child_stack),
-                             CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, a);
+                             CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD |
+                                     (a->p->parent_tid ? CLONE_PARENT_SETTID : 0),
+                             a, a->p->parent_tid);
         pid_t pid = vfork();
         if (pid == 0)
                 child_main(a);
         return pid;
+}
+
+bool sup_spawn_sets_parent_tid(void) {
+        return !UNDER_VALGRIND;
 }
 
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step) {

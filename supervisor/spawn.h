@@ -23,6 +23,10 @@ typedef struct sup_spawn_params {
          * read), in the spawning thread; may be NULL (spawner.c). */
         void (*cloned)(pid_t pid, void *userdata);
         void *cloned_userdata;
+        /* Where the kernel stores the pid before the child runs
+         * (CLONE_PARENT_SETTID), for other threads to read; may be NULL.
+         * Not under valgrind: sup_spawn_sets_parent_tid(). */
+        pid_t *parent_tid;
 } sup_spawn_params;
 
 typedef struct sup_process {
@@ -43,6 +47,8 @@ typedef struct sup_process {
  * credentials with raw system calls, never glibc's process-wide setxid
  * broadcast to the threads it shares memory with. */
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
+/* Whether params.parent_tid is honoured. */
+bool sup_spawn_sets_parent_tid(void);
 
 /* Raises gensupd's own soft RLIMIT_NOFILE to its hard limit (a big tree
  * holds a few fds per child), and makes children start with the soft

@@ -59,6 +59,8 @@ static struct {
         req_list queue;                /* waiting for a thread */
         sup_spawn_req *current[THREADS];   /* each thread's */
         pid_t cloned[THREADS];         /* current's child once clone returned; 0 before */
+        pid_t tid[THREADS];            /* current's child, stored by the kernel before it
+                                        * runs (CLONE_PARENT_SETTID); read atomically */
         req_list results;              /* posted, not delivered */
         /* the loop's: */
         req_list pending;              /* not prepared, not handed over */
@@ -127,14 +129,17 @@ static void *spawner_main(void *arg) {
                 sup_spawn_req *q = list_pop(&S.queue);
                 S.current[i] = q;
                 S.cloned[i] = 0;
+                __atomic_store_n(&S.tid[i], 0, __ATOMIC_RELEASE);
                 pthread_mutex_unlock(&S.lock);
 
                 q->params.cloned_userdata = (void *) i;
+                q->params.parent_tid = &S.tid[i];
                 q->r = sup_spawn(&q->params, &q->proc, &q->step);
 
                 pthread_mutex_lock(&S.lock);
                 S.current[i] = NULL;
                 S.cloned[i] = 0;
+                __atomic_store_n(&S.tid[i], 0, __ATOMIC_RELEASE);
                 q->posted = true;
                 list_push(&S.results, q);
                 pthread_cond_broadcast(&S.posted);
@@ -356,9 +361,12 @@ bool sup_spawner_claim(pid_t pid) {
         if (!S.running)
                 return false;
         pthread_mutex_lock(&S.lock);
-        /* Its clone has returned if pid is its child: the wait is short. */
+        /* Its clone has returned if pid is its child: the wait is short.
+         * The kernel stores the pid before the child runs; without that
+         * (valgrind), a spawn whose pid is not known yet may be it. */
         for (int i = 0; i < S.n_threads; i++)
-                if (S.current[i] && (S.cloned[i] == 0 || S.cloned[i] == pid))
+                if (S.current[i] && (__atomic_load_n(&S.tid[i], __ATOMIC_ACQUIRE) == pid || S.cloned[i] == pid ||
+                                     (S.cloned[i] == 0 && !sup_spawn_sets_parent_tid())))
                         await_current_locked(i);
         for (sup_spawn_req *q = S.results.head; q; q = q->next)
                 if (q->r >= 0 && q->proc.pid == pid)
@@ -372,8 +380,11 @@ void sup_spawner_settle(void) {
         if (!S.running)
                 return;
         pthread_mutex_lock(&S.lock);
+        /* A spawn whose child does not exist yet is not the writer's. */
         for (int i = 0; i < S.n_threads; i++)
-                await_current_locked(i);
+                if (__atomic_load_n(&S.tid[i], __ATOMIC_ACQUIRE) != 0 || S.cloned[i] != 0 ||
+                    !sup_spawn_sets_parent_tid())
+                        await_current_locked(i);
         pthread_mutex_unlock(&S.lock);
         deliver_results();
 }
