@@ -1016,6 +1016,8 @@ static void spawn_failed(sup_node *n, sup_entry *e, int r) {
         sup_reason reason;
         no_process(e, r, &reason);
         if (e->stopping) {
+                /* Stopped while spawning: the stop is done, as for an exit. */
+                note_went_down(n, e);
                 e->solo_start = false;
                 stop_done(n, e, NULL);
         } else if (e->solo_start) {
