@@ -384,6 +384,10 @@ bool sup_spawn_sets_parent_tid(void) {
         return !UNDER_VALGRIND;
 }
 
+bool sup_spawn_under_valgrind(void) {
+        return UNDER_VALGRIND;
+}
+
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step) {
         int sv[2] = { -1, -1 }, report[2] = { -1, -1 };
         int control_target = p->listen_fd >= 0 ? LISTEN_FD_START + 1 : LISTEN_FD_START;

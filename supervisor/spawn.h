@@ -49,6 +49,9 @@ typedef struct sup_process {
 int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step);
 /* Whether params.parent_tid is honoured. */
 bool sup_spawn_sets_parent_tid(void);
+/* Whether gensupd runs under valgrind (tests), where a spawn is a plain
+ * vfork, which valgrind makes a fork. */
+bool sup_spawn_under_valgrind(void);
 
 /* Raises gensupd's own soft RLIMIT_NOFILE to its hard limit (a big tree
  * holds a few fds per child), and makes children start with the soft

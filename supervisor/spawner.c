@@ -225,7 +225,11 @@ static int on_results(sd_event_source *s, int fd, uint32_t revents, void *userda
 int sup_spawner_open(sd_event *e) {
         sigset_t all, old;
 
-        if (S.running)
+        /* Under valgrind a spawn is a fork, which copies one thread: the
+         * other threads' allocations would be leaks in every child that
+         * fails before exec. Valgrind runs one thread at a time anyway:
+         * there, children are spawned on the loop, as before. */
+        if (S.running || sup_spawn_under_valgrind())
                 return 0;
         S.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (S.efd < 0)

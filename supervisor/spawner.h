@@ -34,7 +34,8 @@ typedef struct sup_spawn_req sup_spawn_req;
  * control fd too). */
 typedef void (*sup_spawner_done)(void *userdata, int r, const sup_process *p, const char *step);
 
-/* Starts the threads and watches their answers on e. */
+/* Starts the threads and watches their answers on e. Under valgrind it
+ * starts none, and spawns stay on the loop (sup_spawner_is_open false). */
 int sup_spawner_open(sd_event *e);
 /* Stops the threads (after the requests at hand) and drops what is
  * queued unheard. Safe when not open. */
