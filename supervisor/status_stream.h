@@ -23,7 +23,7 @@
  * The sampler's thread (cgroup_sampler.h) reads them every
  * SUP_SAMPLER_PERIOD_USEC while status is asked; the loop reads a child's
  * only where the sampler has none this recent. */
-#define SUP_STATUS_USAGE_MAX_AGE_USEC (2000u * 1000u)
+#define SUP_STATUS_USAGE_MAX_AGE_USEC (3000u * 1000u)
 
 /* status [SUP]: the supervisor node n as sup_status_node(n) has it; with
  * head (a JSON object's text, taken), the whole document
