@@ -134,7 +134,8 @@ static table *sweep(int rootfd) {
         closedir(d);
         if (r < 0)
                 return table_free(t);
-        qsort_r(t->v, t->n, sizeof(*t->v), by_name, t->names.data);
+        if (t->n > 1)   /* t->v is NULL when no child has a cgroup */
+                qsort_r(t->v, t->n, sizeof(*t->v), by_name, t->names.data);
         return t;
 }
 
