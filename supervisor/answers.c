@@ -15,6 +15,7 @@
 #include "answer_logs.h"
 #include "answers.h"
 #include "cgroup.h"
+#include "cgroup_sampler.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
@@ -59,19 +60,17 @@ static sup_entry *find_entry(sup_daemon *d, const char *name) {
 /* ---- read commands ---- */
 
 /* gensupd's rss and fds. Counting the fds reads /proc/self/fd, two to
- * four entries per child: the figures are kept as long as the children's
- * cgroup figures are (status_stream.h). */
+ * four entries per child: the sampler's thread does it (cgroup_sampler.h)
+ * and the figures may be as old as the children's cgroup figures
+ * (status_stream.h); read here only until it has some. */
 static void add_self_usage(json_t *daemon) {
-        static json_t *kept;
-        static uint64_t kept_at;
-        uint64_t now = sup_mono_usec();
-        if (!kept || now - kept_at > SUP_STATUS_USAGE_MAX_AGE_USEC) {
-                json_decref(kept);
-                kept = json_object();
-                sup_events_self_usage(kept);
-                kept_at = now;
+        long long fds, rss;
+        if (!sup_cgroup_sampler_self(sup_mono_usec() - SUP_STATUS_USAGE_MAX_AGE_USEC, &fds, &rss)) {
+                sup_events_self_usage(daemon);
+                return;
         }
-        json_object_update(daemon, kept);
+        json_object_set_new(daemon, "rss_bytes", rss >= 0 ? json_integer(rss) : json_null());
+        json_object_set_new(daemon, "fds", fds >= 0 ? json_integer(fds) : json_null());
 }
 
 /* {"gensupd": {pid, uptime_ms, config, runtime_dir, state, version,

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "cgroup_sampler.h"
 #include "clock.h"
 #include "log.h"
 
@@ -28,8 +29,10 @@ struct sup_cgroup {
         char *path;
         char *events;        /* <path>/cgroup.events */
         bool killed;         /* cgroup.kill was written */
+        const char *name;         /* "child-<name>": the last part of path */
         sup_cgroup_usage usage;   /* the last read (sup_cgroup_usage_recent) */
         uint64_t usage_at;        /* CLOCK_MONOTONIC, when; 0: none kept */
+        uint64_t forgot_at;       /* CLOCK_MONOTONIC: figures read before are the previous process's */
         bool no_memory, no_pids;  /* memory.current, pids.current missing (no controller) since the process started */
 };
 
@@ -43,18 +46,7 @@ static struct {
 /* ---- small file helpers ---- */
 
 static int read_text(const char *dir, const char *file, char *buf, size_t size) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof(path), "%s/%s", dir, file);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        ssize_t n = read(fd, buf, size - 1);
-        int saved = errno;
-        close(fd);
-        if (n < 0)
-                return -saved;
-        buf[n] = '\0';
-        return (int) n;
+        return sup_cgroup_file_read(AT_FDCWD, dir, file, buf, size);
 }
 
 static int write_text(const char *dir, const char *file, const char *text) {
@@ -74,11 +66,7 @@ static int64_t keyed_value(const char *dir, const char *file, const char *key) {
         char buf[4096];
         if (read_text(dir, file, buf, sizeof(buf)) < 0)
                 return -1;
-        size_t k = strlen(key);
-        for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-                if (strncmp(line, key, k) == 0 && line[k] == ' ')
-                        return strtoll(line + k + 1, NULL, 10);
-        return -1;
+        return sup_cgroup_keyed(buf, key);
 }
 
 static int populated(const char *dir) {
@@ -87,12 +75,7 @@ static int populated(const char *dir) {
 }
 
 static size_t count_lines(const char *dir, const char *file) {
-        char buf[65536];
-        size_t n = 0;
-        if (read_text(dir, file, buf, sizeof(buf)) > 0)
-                for (char *p = buf; *p; p++)
-                        n += *p == '\n';
-        return n;
+        return sup_cgroup_file_lines(AT_FDCWD, dir, file);
 }
 
 /* Kills what is in dir and waits, watching cgroup.events, until it is
@@ -330,6 +313,7 @@ int sup_cgroup_setup(const char *runtime_dir) {
 }
 
 void sup_cgroup_teardown(void) {
+        sup_cgroup_sampler_stop();
         if (cg.moved_from) {
                 char pid[32];
                 snprintf(pid, sizeof(pid), "%d", (int) getpid());
@@ -405,6 +389,7 @@ int sup_cgroup_new(const char *name, const sup_spec *spec, sup_cgroup **ret) {
                 sup_cgroup_free(c);
                 return r;
         }
+        c->name = strrchr(c->path, '/') + 1;
         set_limits(c, name, spec);
         *ret = c;
         return 0;
@@ -466,38 +451,38 @@ int64_t sup_cgroup_cpu_usec(const sup_cgroup *c) {
 /* sup_cgroup_usage_get, without looking again for the files of a
  * controller found missing (a failed open walks the whole path). */
 static void usage_read(sup_cgroup *c, sup_cgroup_usage *ret) {
-        char buf[64];
-        int r = c->no_memory ? -ENOENT : read_text(c->path, "memory.current", buf, sizeof(buf));
-        c->no_memory = r == -ENOENT;
-        ret->memory_bytes = r > 0 ? strtoll(buf, NULL, 10) : -1;
-        ret->cpu_usec = sup_cgroup_cpu_usec(c);
-        r = c->no_pids ? -ENOENT : read_text(c->path, "pids.current", buf, sizeof(buf));
-        c->no_pids = r == -ENOENT;
-        ret->pids = r > 0 ? strtoll(buf, NULL, 10) : (int64_t) count_lines(c->path, "cgroup.procs");
+        unsigned want = (c->no_memory ? 0 : SUP_USAGE_MEMORY) | (c->no_pids ? 0 : SUP_USAGE_PIDS);
+        unsigned missing = sup_cgroup_usage_read(AT_FDCWD, c->path, want, ret);
+        c->no_memory = c->no_memory || (missing & SUP_USAGE_MEMORY);
+        c->no_pids = c->no_pids || (missing & SUP_USAGE_PIDS);
 }
 
 /* Three or four files per child: at thousands of children, reading them
- * for every status is most of its cost, hence the kept copy. */
+ * for every status is most of its cost, hence the kept copy, and the
+ * sampler's, read off the loop. */
 void sup_cgroup_usage_recent(sup_cgroup *c, uint64_t max_age_usec, sup_cgroup_usage *ret) {
         uint64_t now = sup_mono_usec();
-        if (max_age_usec == 0 || c->usage_at == 0 || now - c->usage_at > max_age_usec) {
-                usage_read(c, &c->usage);
-                c->usage_at = now;
+        uint64_t since = max_age_usec < now ? now - max_age_usec : 0;
+        if (since < c->forgot_at)
+                since = c->forgot_at;
+        if (max_age_usec == 0 || c->usage_at == 0 || c->usage_at < since) {
+                uint64_t at;
+                if (max_age_usec > 0 && sup_cgroup_sampler_get(cg.root, c->name, since, &c->usage, &at))
+                        c->usage_at = at;
+                else {
+                        usage_read(c, &c->usage);
+                        c->usage_at = now;
+                }
         }
         *ret = c->usage;
 }
 
 void sup_cgroup_usage_forget(sup_cgroup *c) {
         c->usage_at = 0;
+        c->forgot_at = sup_mono_usec();
         c->no_memory = c->no_pids = false;
 }
 
 void sup_cgroup_usage_get(const sup_cgroup *c, sup_cgroup_usage *ret) {
-        char buf[64];
-        ret->memory_bytes = read_text(c->path, "memory.current", buf, sizeof(buf)) > 0 ? strtoll(buf, NULL, 10) : -1;
-        ret->cpu_usec = sup_cgroup_cpu_usec(c);
-        if (read_text(c->path, "pids.current", buf, sizeof(buf)) > 0)
-                ret->pids = strtoll(buf, NULL, 10);
-        else
-                ret->pids = (int64_t) count_lines(c->path, "cgroup.procs");
+        (void) sup_cgroup_usage_read(AT_FDCWD, c->path, SUP_USAGE_MEMORY | SUP_USAGE_PIDS, ret);
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cgroup_usage.h"
 #include "spec.h"
 
 /* Finds the hierarchy (/proc/self/mountinfo, /proc/self/cgroup), makes
@@ -64,15 +65,11 @@ uint64_t sup_cgroup_oom_kills(const sup_cgroup *cg);
 /* cpu.stat usage_usec, over the cgroup's life; -1: unknown. */
 int64_t sup_cgroup_cpu_usec(const sup_cgroup *cg);
 
-typedef struct sup_cgroup_usage {
-        int64_t memory_bytes;   /* memory.current; -1: no memory controller */
-        int64_t cpu_usec;       /* cpu.stat usage_usec, over the cgroup's life; -1: unknown */
-        int64_t pids;           /* processes in it now (pids.current, else cgroup.procs); -1: unknown */
-} sup_cgroup_usage;
-
 void sup_cgroup_usage_get(const sup_cgroup *cg, sup_cgroup_usage *ret);
-/* The same, read now when the copy kept from the last read is older than
- * max_age_usec (0: always read). */
+/* The same, at most max_age_usec old (0: read now): the copy kept from
+ * the last read if it is young enough, else the sampler's
+ * (cgroup_sampler.h) if it has one read since, else read now. Figures
+ * read before the last sup_cgroup_usage_forget are never given. */
 void sup_cgroup_usage_recent(sup_cgroup *cg, uint64_t max_age_usec, sup_cgroup_usage *ret);
 /* Drops the kept copy (a new process in the cgroup). */
 void sup_cgroup_usage_forget(sup_cgroup *cg);

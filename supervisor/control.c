@@ -127,6 +127,9 @@ struct sup_control {
         ctl_conn *slice_head, *slice_tail;   /* sliced answers owed, built one at a time, in order */
         bool slice_started;                  /* the head's build has begun: later requests wait for the next */
         sup_strbuf slice_out;                /* the head's answer so far */
+        ctl_conn *sending;                   /* a finished answer's recipients not sent it yet, one a turn */
+        sup_strbuf sent_text;                /* ... that answer */
+        int sent_r;                          /* ... and its result (1, or -errno) */
         sd_event_source *slice_source;       /* builds the next slice: when the loop is idle */
         sd_event_source *slice_post;         /* ... or right after the next other event (on_slice) */
 };
@@ -400,6 +403,9 @@ static void slice_forget(ctl_conn *c) {
                 sup_strbuf_done(&ctl->slice_out);
                 ctl->slice_started = false;
                 slice_arm(ctl);
+        } else if (slice_unlink(&ctl->sending, NULL, c)) {
+                if (!ctl->sending)
+                        sup_strbuf_done(&ctl->sent_text);
         } else if (!(head && slice_unlink(&head->sharers, NULL, c)))
                 slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
         slice_done(c);
@@ -420,6 +426,18 @@ static void slice_send(ctl_conn *c, int r, const char *text) {
                 conn_update(c);
 }
 
+/* Sends the finished answer to the next of its recipients. Each is a
+ * copy of the whole answer (its frame packed, then written): one a turn,
+ * as a slice, so that a status shared by many clients does not hold the
+ * loop for all of their copies at once. */
+static void send_next(sup_control *ctl) {
+        ctl_conn *x = ctl->sending;
+        ctl->sending = x->slice_next;
+        slice_send(x, ctl->sent_r, ctl->sent_text.data);
+        if (!ctl->sending)
+                sup_strbuf_done(&ctl->sent_text);
+}
+
 /* One slice per loop iteration, and never more than one other event
  * between two slices. sd-event dispatches one source per iteration, the
  * highest priority first. The next slice has two sources, both new for
@@ -429,10 +447,16 @@ static void slice_send(ctl_conn *c, int r, const char *text) {
  * short: SUP_STATUS_SLICE_USEC); and a defer source of normal priority
  * for a loop with nothing else to do. (A defer source kept and enabled
  * again stays pending since the iteration it was made in, and would go
- * first every time.) Whichever comes first builds the slice. The text is
+ * first every time.) Whichever comes first builds the slice, or sends a
+ * finished answer to one more of its recipients (send_next). The text is
  * bounded by the largest frame a client takes. */
 static int on_slice(sd_event_source *s, void *userdata) {
         sup_control *ctl = userdata;
+        if (ctl->sending) {
+                send_next(ctl);
+                slice_arm(ctl);
+                return 0;
+        }
         ctl_conn *c = ctl->slice_head;
         if (!c)
                 return 0;
@@ -445,17 +469,16 @@ static int on_slice(sd_event_source *s, void *userdata) {
                 slice_arm(ctl);
                 return 0;
         }
-        /* Whole (or failed): to the builder and those sharing its build. */
+        /* Whole (or failed): to the builder, then those sharing its build. */
         slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
         ctl->slice_started = false;
-        sup_strbuf text = ctl->slice_out;
+        ctl->sent_text = ctl->slice_out;
         ctl->slice_out = (sup_strbuf) { 0 };
-        for (ctl_conn *x = c->sharers, *next; x; x = next) {
-                next = x->slice_next;
-                slice_send(x, r, text.data);
-        }
-        slice_send(c, r, text.data);
-        sup_strbuf_done(&text);
+        ctl->sent_r = r;
+        c->slice_next = c->sharers;
+        c->sharers = NULL;
+        ctl->sending = c;
+        send_next(ctl);
         slice_arm(ctl);
         return 0;
 }
@@ -465,7 +488,7 @@ static int on_slice(sd_event_source *s, void *userdata) {
 static void slice_arm(sup_control *ctl) {
         ctl->slice_source = sd_event_source_disable_unref(ctl->slice_source);
         ctl->slice_post = sd_event_source_disable_unref(ctl->slice_post);
-        if (!ctl->slice_head)
+        if (!ctl->slice_head && !ctl->sending)
                 return;
         if (sd_event_add_defer(ctl->event, &ctl->slice_source, on_slice, ctl) >= 0)
                 (void) sd_event_source_set_enabled(ctl->slice_source, SD_EVENT_ONESHOT);
@@ -1056,6 +1079,7 @@ sup_control *sup_control_free(sup_control *ctl) {
         sd_event_source_disable_unref(ctl->slice_source);
         sd_event_source_disable_unref(ctl->slice_post);
         sup_strbuf_done(&ctl->slice_out);
+        sup_strbuf_done(&ctl->sent_text);
         sd_event_source_disable_unref(ctl->listen_source);
         sd_event_source_disable_unref(ctl->accept_retry);
         noise_tell(ctl, UINT64_MAX);   /* what is held back is told at exit */

@@ -19,10 +19,11 @@
 #define SUP_STATUS_SLICE_USEC 200
 /* How old the cgroup figures (memory_bytes, cpu_us, processes) of a
  * whole-tree status may be: reading them (three or four files, eight
- * system calls per child) is most of a big status's cost. At 9,000
- * children, read every 2 s, they cost ~18% of a CPU on the bench VM
- * whatever the rate of status requests. */
-#define SUP_STATUS_USAGE_MAX_AGE_USEC (2000u * 1000u)
+ * system calls per child) was most of a big status's cost on the loop.
+ * The sampler's thread (cgroup_sampler.h) reads them every
+ * SUP_SAMPLER_PERIOD_USEC while status is asked; the loop reads a child's
+ * only where the sampler has none this recent. */
+#define SUP_STATUS_USAGE_MAX_AGE_USEC (3000u * 1000u)
 
 /* status [SUP]: the supervisor node n as sup_status_node(n) has it; with
  * head (a JSON object's text, taken), the whole document

@@ -593,6 +593,31 @@ START_TEST(test_sliced_answer_takes_turns) {
 }
 END_TEST
 
+/* A shared answer goes to its recipients one a turn (each is a copy of
+ * the whole answer): the builder first, then those sharing it. The
+ * control socket closing while some still wait for theirs frees it all. */
+START_TEST(test_shared_answer_closed_while_sent) {
+        n_slice_steps = n_slices_freed = 0;
+        ipc_conn *a = client(), *b = client(), *c = client();
+        json_t *j = NULL;
+        send_ctl(a, 1, "which-children", ARGV("slices:30"));
+        send_ctl(b, 2, "which-children", ARGV("slices:20"));
+        send_ctl(c, 3, "which-children", ARGV("slices:20"));
+        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 30);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
+        json_decref(j);
+        ck_assert_int_eq(n_slice_steps, 30 + 20);   /* b and c shared one build */
+        ctl = sup_control_free(ctl);
+        ck_assert_int_eq(n_slices_freed, 3);
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+        ipc_conn_free(c);
+}
+END_TEST
+
 START_TEST(test_refused_writes_rate_limited) {
         if (geteuid() != 0)
                 return;   /* only root can become a reader here */
@@ -646,6 +671,7 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_flood_takes_turns);
         tcase_add_test(tc, test_refused_writes_rate_limited);
         tcase_add_test(tc, test_sliced_answer_takes_turns);
+        tcase_add_test(tc, test_shared_answer_closed_while_sent);
         suite_add_tcase(s, tc);
         return s;
 }
