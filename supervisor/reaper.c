@@ -29,9 +29,26 @@ typedef struct slot {
  * started must not keep the scan, and so the loop, from everything else. */
 #define REAPS_PER_TURN 16
 
+/* Orphans (zombies gensupd adopted as a subreaper, watched by nobody)
+ * are looked for at most once per this, plus ORPHAN_SCAN_PER_CHILD_USEC
+ * per watched child: finding them walks every child (waitid P_ALL), and
+ * a SIGCHLD per exit must not make a stop of N children cost N^2. An
+ * orphan's zombie waits that long to be reaped. */
+#define ORPHAN_SCAN_USEC 100000u
+#define ORPHAN_SCAN_PER_CHILD_USEC 10u
+
+/* Descriptors a child costs besides its pidfd (control socket, stdout
+ * and stderr pipes): when fds run short, each new child takes this many
+ * pidfds from the newest children. */
+#define FDS_PER_CHILD 3
+
 static struct {
         sd_event_source *source;
         sd_event_source *more;   /* the scan goes on in the next iteration */
+        sd_event_source *orphans;   /* the next scan for orphans alone */
+        uint64_t orphans_usec;   /* CLOCK_MONOTONIC of the last one */
+        pid_t *order;         /* children given a pidfd, oldest first (stale entries skipped) */
+        size_t n_order, cap_order;
         slot *slots;
         size_t cap;           /* a power of two */
         size_t used;          /* live and deleted slots */
@@ -81,12 +98,16 @@ static int grow(void) {
         return 0;
 }
 
-/* Empties a live slot. */
-static void release(slot *s) {
+static void drop_pidfd(slot *s) {
         if (s->pidfd_source) {
                 s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
                 reaper.n_pidfd--;
         }
+}
+
+/* Empties a live slot. */
+static void release(slot *s) {
+        drop_pidfd(s);
         *s = (slot) { .pid = -1 };
         reaper.live--;
 }
@@ -114,23 +135,80 @@ static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userda
         return 0;
 }
 
-/* A pidfd for pid while fds are plentiful: below three quarters of the
- * limit, so that a tree near the limit keeps room for more children (a
- * child costs three fds without it). -1 otherwise. */
-static int open_pidfd(pid_t pid) {
+/* Descriptors kept free for what is not a pidfd: the next children's
+ * sockets and pipes, gensupctl's connections, log files. */
+static rlim_t reserve(rlim_t limit) {
+        return limit / 32 + 32;
+}
+
+/* A pidfd for pid, or -1. -1 with *ret_short set when its number falls
+ * among the last reserve() of RLIMIT_NOFILE: the kernel gives the lowest
+ * free number, so the descriptors below it are all in use. */
+static int open_pidfd(pid_t pid, bool *ret_short) {
         struct rlimit rl;
         int fd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (fd < 0)
                 return -1;
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t) fd >= rl.rlim_cur / 4 * 3) {
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+            (rlim_t) fd + reserve(rl.rlim_cur) >= rl.rlim_cur) {
                 close(fd);
+                *ret_short = true;
                 return -1;
         }
         return fd;
 }
 
+/* Drops the entries of children that no longer hold a pidfd. */
+static void compact_order(void) {
+        size_t k = 0;
+        for (size_t i = 0; i < reaper.n_order; i++) {
+                slot *s = find(reaper.order[i]);
+                if (s && s->pidfd_source)
+                        reaper.order[k++] = reaper.order[i];
+        }
+        reaper.n_order = k;
+}
+
+static void push_order(pid_t pid) {
+        if (reaper.n_order == reaper.cap_order) {
+                compact_order();
+                if (2 * reaper.n_order >= reaper.cap_order) {
+                        size_t cap = reaper.cap_order ? 2 * reaper.cap_order : 64;
+                        pid_t *v = reallocarray(reaper.order, cap, sizeof(*v));
+                        if (!v)
+                                return;   /* it keeps its pidfd, not spared first */
+                        reaper.order = v;
+                        reaper.cap_order = cap;
+                }
+        }
+        reaper.order[reaper.n_order++] = pid;
+}
+
+static void scan_later(void);
+
+/* Frees n descriptors for the children to come: the newest children
+ * give up their pidfds (a stop, in reverse start order, takes them
+ * first, so the scan they fall to runs while they go and then no more).
+ * A dropped pidfd may have had an exit to tell: the scan looks. */
+static void spare_fds(size_t n) {
+        bool dropped = false;
+        while (n > 0 && reaper.n_order > 0) {
+                slot *s = find(reaper.order[--reaper.n_order]);
+                if (!s || !s->pidfd_source)
+                        continue;
+                drop_pidfd(s);
+                dropped = true;
+                n--;
+        }
+        if (dropped)
+                scan_later();
+}
+
 static void watch_pidfd(slot *s) {
-        int fd = reaper.event ? open_pidfd(s->pid) : -1;
+        bool fds_short = false;
+        int fd = reaper.event ? open_pidfd(s->pid, &fds_short) : -1;
+        if (fds_short)
+                spare_fds(FDS_PER_CHILD);
         if (fd < 0)
                 return;
         if (sd_event_add_io(reaper.event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, (void *) (intptr_t) s->pid) < 0) {
@@ -139,6 +217,7 @@ static void watch_pidfd(slot *s) {
         }
         (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
         reaper.n_pidfd++;
+        push_order(s->pid);
 }
 
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata) {
@@ -187,18 +266,15 @@ static int on_more(sd_event_source *src, void *userdata);
 /* The scan stopped with zombies perhaps left: go on after the other
  * sources have had their turn (a SIGCHLD may not come again). */
 static void scan_later(void) {
-        if (!reaper.more && sd_event_add_defer(reaper.event, &reaper.more, on_more, NULL) < 0)
+        if (!reaper.event || (!reaper.more && sd_event_add_defer(reaper.event, &reaper.more, on_more, NULL) < 0))
                 return;
         (void) sd_event_source_set_priority(reaper.more, SD_EVENT_PRIORITY_IDLE);
         (void) sd_event_source_set_enabled(reaper.more, SD_EVENT_ONESHOT);
 }
 
+/* One SIGCHLD may stand for many exits: takes the zombies there are,
+ * REAPS_PER_TURN at a time, by waitid(P_ALL), which walks every child. */
 static int scan(void) {
-        /* Every child has its pidfd: nothing to look for. */
-        if (reaper.live == reaper.n_pidfd && reaper.n_unheard == 0 && !reaper.adopts)
-                return 0;
-        /* One SIGCHLD may stand for many exits: take the zombies there are,
-         * REAPS_PER_TURN at a time. */
         for (int n = 0;; n++) {
                 if (n == REAPS_PER_TURN) {
                         scan_later();
@@ -221,8 +297,42 @@ static int scan(void) {
         }
 }
 
-static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+static int on_orphans(sd_event_source *src, uint64_t usec, void *userdata) {
+        reaper.orphans_usec = usec;
         return scan();
+}
+
+/* Only orphans can be waiting: scan once the last orphan scan is old
+ * enough (ORPHAN_SCAN_USEC). */
+static void scan_orphans_later(void) {
+        uint64_t now, when;
+        int enabled = SD_EVENT_OFF;
+        if (reaper.orphans && sd_event_source_get_enabled(reaper.orphans, &enabled) >= 0 && enabled != SD_EVENT_OFF)
+                return;
+        if (sd_event_now(reaper.event, CLOCK_MONOTONIC, &now) < 0)
+                return;
+        when = reaper.orphans_usec + ORPHAN_SCAN_USEC + ORPHAN_SCAN_PER_CHILD_USEC * (uint64_t) reaper.live;
+        if (when < now)
+                when = now;
+        if (!reaper.orphans) {
+                if (sd_event_add_time(reaper.event, &reaper.orphans, CLOCK_MONOTONIC, when, 1000, on_orphans, NULL) < 0) {
+                        scan_later();   /* no timer: scan now rather than never */
+                        return;
+                }
+        } else
+                (void) sd_event_source_set_time(reaper.orphans, when);
+        (void) sd_event_source_set_enabled(reaper.orphans, SD_EVENT_ONESHOT);
+}
+
+static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+        /* A watched child without a pidfd, or an unwatched one, is found
+         * by the scan alone: at once. */
+        if (reaper.live > reaper.n_pidfd || reaper.n_unheard > 0)
+                return scan();
+        /* Every watched child tells its exit by its pidfd. */
+        if (reaper.adopts)
+                scan_orphans_later();
+        return 0;
 }
 
 static int on_more(sd_event_source *src, void *userdata) {
@@ -240,6 +350,8 @@ int sup_reaper_open(sd_event *e) {
 void sup_reaper_close(void) {
         reaper.source = sd_event_source_disable_unref(reaper.source);
         reaper.more = sd_event_source_disable_unref(reaper.more);
+        reaper.orphans = sd_event_source_disable_unref(reaper.orphans);
+        free(reaper.order);
         for (size_t i = 0; i < reaper.cap; i++)
                 sd_event_source_disable_unref(reaper.slots[i].pidfd_source);
         free(reaper.slots);
