@@ -15,6 +15,7 @@
 #define P_PIDFD 3
 #endif
 
+#include "pidstack.h"
 #include "reaper.h"
 
 typedef struct slot {
@@ -47,8 +48,8 @@ static struct {
         sd_event_source *more;   /* the scan goes on in the next iteration */
         sd_event_source *orphans;   /* the next scan for orphans alone */
         uint64_t orphans_usec;   /* CLOCK_MONOTONIC of the last one */
-        pid_t *order;         /* children given a pidfd, oldest first (stale entries skipped) */
-        size_t n_order, cap_order;
+        sup_pidstack with_fd;    /* children holding a pidfd, newest on top */
+        sup_pidstack without_fd; /* watched children without one, newest on top */
         slot *slots;
         size_t cap;           /* a power of two */
         size_t used;          /* live and deleted slots */
@@ -58,6 +59,14 @@ static struct {
         bool adopts;          /* orphans are reparented to us: always scan */
         sd_event *event;
 } reaper;
+
+static bool holds_pidfd(pid_t pid, void *userdata);
+static bool lacks_pidfd(pid_t pid, void *userdata);
+
+static void stacks_init(void) {
+        reaper.with_fd.keep = holds_pidfd;
+        reaper.without_fd.keep = lacks_pidfd;
+}
 
 static size_t hash(pid_t pid, size_t cap) {
         return ((uint32_t) pid * 2654435761u) & (cap - 1);
@@ -123,6 +132,8 @@ static void deliver(slot *s, siginfo_t *si) {
         (void) waitid(P_PID, (id_t) pid, si, WEXITED | WNOHANG);
 }
 
+static void give_back_pidfds(void);
+
 static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         pid_t pid = (pid_t) (intptr_t) userdata;
         siginfo_t si;
@@ -132,6 +143,7 @@ static int on_pidfd(sd_event_source *src, int fd, uint32_t revents, void *userda
         slot *s = find(pid);
         if (s)
                 deliver(s, &si);
+        give_back_pidfds();
         return 0;
 }
 
@@ -158,45 +170,50 @@ static int open_pidfd(pid_t pid, bool *ret_short) {
         return fd;
 }
 
-/* Drops the entries of children that no longer hold a pidfd. */
-static void compact_order(void) {
-        size_t k = 0;
-        for (size_t i = 0; i < reaper.n_order; i++) {
-                slot *s = find(reaper.order[i]);
-                if (s && s->pidfd_source)
-                        reaper.order[k++] = reaper.order[i];
-        }
-        reaper.n_order = k;
-}
-
-static void push_order(pid_t pid) {
-        if (reaper.n_order == reaper.cap_order) {
-                compact_order();
-                if (2 * reaper.n_order >= reaper.cap_order) {
-                        size_t cap = reaper.cap_order ? 2 * reaper.cap_order : 64;
-                        pid_t *v = reallocarray(reaper.order, cap, sizeof(*v));
-                        if (!v)
-                                return;   /* it keeps its pidfd, not spared first */
-                        reaper.order = v;
-                        reaper.cap_order = cap;
-                }
-        }
-        reaper.order[reaper.n_order++] = pid;
-}
-
 static void scan_later(void);
+
+static bool holds_pidfd(pid_t pid, void *userdata) {
+        slot *s = find(pid);
+        return s && s->pidfd_source;
+}
+
+static bool lacks_pidfd(pid_t pid, void *userdata) {
+        slot *s = find(pid);
+        return s && !s->pidfd_source;
+}
+
+/* A pidfd for s while the budget allows; false if none (*ret_short:
+ * for want of fds). A child that has exited already is told at once:
+ * its pidfd is readable. */
+static bool attach_pidfd(slot *s, bool *ret_short) {
+        int fd = reaper.event ? open_pidfd(s->pid, ret_short) : -1;
+        if (fd < 0)
+                return false;
+        if (sd_event_add_io(reaper.event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, (void *) (intptr_t) s->pid) < 0) {
+                close(fd);
+                return false;
+        }
+        (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
+        reaper.n_pidfd++;
+        return true;
+}
+
+/* Where a child goes once it has a pidfd or not. Out of memory it is on
+ * neither stack: it keeps what it has. */
+static void file_child(slot *s) {
+        (void) sup_pidstack_push(s->pidfd_source ? &reaper.with_fd : &reaper.without_fd, s->pid);
+}
 
 /* Frees n descriptors for the children to come: the newest children
  * give up their pidfds (a stop, in reverse start order, takes them
- * first, so the scan they fall to runs while they go and then no more).
- * A dropped pidfd may have had an exit to tell: the scan looks. */
+ * first). A dropped pidfd may have had an exit to tell: the scan looks. */
 static void spare_fds(size_t n) {
         bool dropped = false;
-        while (n > 0 && reaper.n_order > 0) {
-                slot *s = find(reaper.order[--reaper.n_order]);
-                if (!s || !s->pidfd_source)
-                        continue;
+        pid_t pid;
+        while (n > 0 && (pid = sup_pidstack_pop(&reaper.with_fd)) > 0) {
+                slot *s = find(pid);
                 drop_pidfd(s);
+                file_child(s);
                 dropped = true;
                 n--;
         }
@@ -204,25 +221,37 @@ static void spare_fds(size_t n) {
                 scan_later();
 }
 
+/* A child gone leaves fds free: the newest children without a pidfd get
+ * one again while the budget allows, so that the scan, O(N) per exit,
+ * ends as soon as the fds allow (in a stop, after a fraction of the
+ * children that had none). */
+static void give_back_pidfds(void) {
+        pid_t pid;
+        for (int n = 0; n <= FDS_PER_CHILD && reaper.live > reaper.n_pidfd; n++) {
+                if ((pid = sup_pidstack_pop(&reaper.without_fd)) == 0)
+                        return;
+                slot *s = find(pid);
+                bool fds_short = false;
+                bool attached = attach_pidfd(s, &fds_short);
+                file_child(s);
+                if (!attached)
+                        return;
+        }
+}
+
 static void watch_pidfd(slot *s) {
         bool fds_short = false;
-        int fd = reaper.event ? open_pidfd(s->pid, &fds_short) : -1;
+        (void) attach_pidfd(s, &fds_short);
+        file_child(s);
         if (fds_short)
                 spare_fds(FDS_PER_CHILD);
-        if (fd < 0)
-                return;
-        if (sd_event_add_io(reaper.event, &s->pidfd_source, fd, EPOLLIN, on_pidfd, (void *) (intptr_t) s->pid) < 0) {
-                close(fd);
-                return;
-        }
-        (void) sd_event_source_set_io_fd_own(s->pidfd_source, true);
-        reaper.n_pidfd++;
-        push_order(s->pid);
 }
 
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata) {
         if (pid <= 0)
                 return -EINVAL;
+        if (!reaper.with_fd.keep)
+                stacks_init();
         if (find(pid))
                 return -EEXIST;
         /* Keep the table at most half full, deleted slots counted. */
@@ -288,6 +317,7 @@ static int scan(void) {
                 slot *s = find(pid);
                 if (s) {
                         deliver(s, &si);
+                        give_back_pidfds();
                         continue;
                 }
                 /* Reap it now: a child nobody watches any more. */
@@ -341,6 +371,7 @@ static int on_more(sd_event_source *src, void *userdata) {
 
 int sup_reaper_open(sd_event *e) {
         reaper.event = e;
+        stacks_init();
         /* Exits have the control socket's priority, not a higher one: a
          * child that exits as fast as it is restarted must not starve
          * gensupctl (sd-event serves equal priorities in turn). */
@@ -351,9 +382,11 @@ void sup_reaper_close(void) {
         reaper.source = sd_event_source_disable_unref(reaper.source);
         reaper.more = sd_event_source_disable_unref(reaper.more);
         reaper.orphans = sd_event_source_disable_unref(reaper.orphans);
-        free(reaper.order);
+        sup_pidstack_done(&reaper.with_fd);
+        sup_pidstack_done(&reaper.without_fd);
         for (size_t i = 0; i < reaper.cap; i++)
                 sd_event_source_disable_unref(reaper.slots[i].pidfd_source);
         free(reaper.slots);
         memset(&reaper, 0, sizeof(reaper));
+        stacks_init();
 }

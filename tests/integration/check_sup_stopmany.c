@@ -37,18 +37,28 @@ static void low_fd_limit(void) {
 }
 
 /* SIGUSR2 makes gensupd log its own figures: how many children it
- * watches by pidfd and how many by the scan. */
-static void assert_both_paths(void) {
+ * watches by pidfd and how many by the scan (the k-th such line). */
+static void path_counts(int k, unsigned *ret_pidfd, unsigned *ret_scan) {
         gsd_signal(D, SIGUSR2);
-        ck_assert_int_eq(gsd_wait_log(D, "(pidfd ", IT_WAIT_MS), 0);
+        for (int64_t end = it_now_ms() + IT_WAIT_MS; gsd_log_count(D, "(pidfd ") < (size_t) k;) {
+                ck_assert_msg(it_now_ms() < end, "no self line %d from SIGUSR2", k);
+                it_nap_ms(10);   /* a bounded poll of the log, not a synchronisation */
+        }
         char *log = gsd_log_text(D);
-        const char *p = strstr(log, "(pidfd ");
-        ck_assert_ptr_nonnull(p);
+        const char *p = log;
+        for (int i = 0; i < k; i++) {
+                p = strstr(i ? p + 1 : p, "(pidfd ");
+                ck_assert_ptr_nonnull(p);
+        }
+        ck_assert_int_eq(sscanf(p, "(pidfd %u, scan %u)", ret_pidfd, ret_scan), 2);
+        free(log);
+}
+
+static void assert_both_paths(void) {
         unsigned by_pidfd = 0, by_scan = 0;
-        ck_assert_int_eq(sscanf(p, "(pidfd %u, scan %u)", &by_pidfd, &by_scan), 2);
+        path_counts(1, &by_pidfd, &by_scan);
         ck_assert_uint_gt(by_pidfd, 0);
         ck_assert_uint_gt(by_scan, 0);
-        free(log);
 }
 
 /* gensupctl --json events --follow into a file, until gensupd ends. */
@@ -168,6 +178,31 @@ START_TEST(stop_many_mixed_shutdown) {
 }
 END_TEST
 
+/* Children that leave free fds: the newest children without a pidfd
+ * get one back, so that fewer are left to the scan than went. */
+START_TEST(pidfds_given_back) {
+        enum { N = 60, GONE = 10 };
+        low_fd_limit();
+        char *path = gsd_sleepers_conf("back.conf", N, "s", "");
+        ck_assert_int_eq(gsd_start(path, &D), 0);
+        free(path);
+        ck_assert_int_eq(gsd_wait_state(D, "s59", "running", IT_WAIT_MS), 0);
+        unsigned pidfd1, scan1, pidfd2, scan2;
+        path_counts(1, &pidfd1, &scan1);
+        ck_assert_uint_eq(pidfd1 + scan1, N);
+        ck_assert_uint_gt(scan1, GONE);
+        char name[16];
+        for (int i = N - 1; i >= N - GONE; i--) {
+                snprintf(name, sizeof(name), "s%d", i);
+                ck_assert_int_eq(gsd_ctl(D, "terminate-child", (const char *[]) { "root", name, NULL }, NULL, NULL), 0);
+        }
+        path_counts(2, &pidfd2, &scan2);
+        ck_assert_uint_eq(pidfd2 + scan2, N - GONE);
+        ck_assert_uint_lt(scan2, scan1 - GONE);
+        ck_assert_uint_gt(pidfd2, pidfd1);
+}
+END_TEST
+
 Suite *sup_stopmany_suite(void) {
         Suite *s = suite_create("sup_stopmany");
         TCase *tc = tcase_create("stopmany");
@@ -175,6 +210,7 @@ Suite *sup_stopmany_suite(void) {
         tcase_set_timeout(tc, 120);
         tcase_add_test(tc, stop_beyond_pidfd_budget);
         tcase_add_test(tc, stop_many_mixed_shutdown);
+        tcase_add_test(tc, pidfds_given_back);
         suite_add_tcase(s, tc);
         return s;
 }
