@@ -6,7 +6,9 @@
  * is read from it alone (waitid P_PIDFD), whatever the size of the tree.
  * When a new child's pidfd would fall in the reserve, the newest
  * children give up theirs, three per new child, so that the tree can
- * still grow to a third of the limit. Children without one are found on
+ * still grow to a third of the limit; when a child ends, the newest
+ * children without a pidfd get one again as far as the reserve allows.
+ * Children without one are found on
  * SIGCHLD by waitid(P_ALL) over every child, as s6-svscan and runsv do;
  * that scan runs on every SIGCHLD only while such children (or unwatched
  * zombies) exist. Orphans (gensupd is a subreaper) are otherwise looked
