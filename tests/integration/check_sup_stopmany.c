@@ -8,6 +8,7 @@
  * well. */
 #include <check.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,17 @@ static void path_counts(int k, unsigned *ret_pidfd, unsigned *ret_scan) {
         free(log);
 }
 
+/* Under valgrind (valgrind-check sets GS_TEST_WRAPPER) gensupd gets no
+ * pidfd at all: every child is found by the scan. */
+static bool no_pidfds(unsigned by_pidfd) {
+        return by_pidfd == 0 && getenv("GS_TEST_WRAPPER");
+}
+
 static void assert_both_paths(void) {
         unsigned by_pidfd = 0, by_scan = 0;
         path_counts(1, &by_pidfd, &by_scan);
-        ck_assert_uint_gt(by_pidfd, 0);
+        if (!no_pidfds(by_pidfd))
+                ck_assert_uint_gt(by_pidfd, 0);
         ck_assert_uint_gt(by_scan, 0);
 }
 
@@ -190,6 +198,10 @@ START_TEST(pidfds_given_back) {
         unsigned pidfd1, scan1, pidfd2, scan2;
         path_counts(1, &pidfd1, &scan1);
         ck_assert_uint_eq(pidfd1 + scan1, N);
+        if (no_pidfds(pidfd1)) {
+                fprintf(stderr, "pidfds_given_back: no pidfds under the wrapper, skipped\n");
+                return;
+        }
         ck_assert_uint_gt(scan1, GONE);
         char name[16];
         for (int i = N - 1; i >= N - GONE; i--) {
