@@ -23,7 +23,7 @@
  * before the SIGTERM and on the zombie), per exit.
  *
  * Raise the fd limit (ulimit -n) and kernel.pid_max as needed for large N:
- * the floor holds no fd per child, gensupd three or four. */
+ * the floor holds no fd per child, gensupd four (gensupd(8)). */
 
 #include <errno.h>
 #include <fcntl.h>

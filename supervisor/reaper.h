@@ -2,11 +2,17 @@
  * budget allows.
  *
  * Each child gets a pidfd while fds are plentiful (the pidfd's number is
- * below three quarters of RLIMIT_NOFILE): its exit is read from it alone
- * (waitid P_PIDFD), whatever the size of the tree. Beyond that, children
- * are found on SIGCHLD by waitid(P_ALL) over every child, as s6-svscan and
- * runsv do, with no fd per child; that scan runs only while such children
- * (or unwatched zombies) exist.
+ * below RLIMIT_NOFILE less a reserve of a 32nd of it plus 32): its exit
+ * is read from it alone (waitid P_PIDFD), whatever the size of the tree.
+ * When a new child's pidfd would fall in the reserve, the newest
+ * children give up theirs, three per new child, so that the tree can
+ * still grow to a third of the limit; when a child ends, the newest
+ * children without a pidfd get one again as far as the reserve allows.
+ * Children without one are found on
+ * SIGCHLD by waitid(P_ALL) over every child, as s6-svscan and runsv do;
+ * that scan runs on every SIGCHLD only while such children (or unwatched
+ * zombies) exist. Orphans (gensupd is a subreaper) are otherwise looked
+ * for by the scan at most every 100 ms plus 10 us per child.
  *
  * The handler runs while the child is still a zombie (WNOWAIT), so its
  * pid, and so its process group id, cannot be reused while the handler
