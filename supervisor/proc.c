@@ -734,6 +734,28 @@ fail:
         return 0;
 }
 
+static int spawn_prepare(void *userdata, sup_spawn_params *ret);
+
+/* A start needs about this many fds at once: its pipes and sockets,
+ * and a spawner thread's staging slots the first time it runs. */
+#define START_FDS 16
+
+/* The fds ran out (r): the newest children give up their pidfds, so that
+ * a start can try again. False when there was none to give up. */
+static bool fds_spared(int r) {
+        return (r == -EMFILE || r == -ENFILE) && sup_reaper_spare_fds(START_FDS) > 0;
+}
+
+/* start_prepare, again once the fds ran out and some could be freed. */
+static int start_prepare_spare(sup_proc *c) {
+        int r = start_prepare(c);
+        if (r < 0 && fds_spared(r)) {
+                start_release(c);
+                r = start_prepare(c);
+        }
+        return r;
+}
+
 /* The spawner's answer, from the loop. */
 static void on_spawned(void *userdata, int r, const sup_process *p, const char *step) {
         sup_proc *c = userdata;
@@ -741,6 +763,8 @@ static void on_spawned(void *userdata, int r, const sup_process *p, const char *
 
         c->spawn = NULL;
         start_release(c);
+        if (r < 0 && !aborted && fds_spared(r) && sup_spawner_submit(spawn_prepare, on_spawned, c, &c->spawn) == 0)
+                return;
         if (r >= 0)
                 r = start_watch(c, p, offer_hold);
         else if (step)
@@ -785,6 +809,8 @@ static int start_now(sup_proc *c) {
         const char *step = NULL;
         bool offer_hold = c->hold_path != NULL;
         int r = sup_spawner_run(&c->params, &p, &step);
+        if (r < 0 && fds_spared(r))
+                r = sup_spawner_run(&c->params, &p, &step);
         start_release(c);
         if (r < 0)
                 return sup_log_errno(LOG_ERR, r, "%s: %s: %m", c->spec->name, step);
@@ -794,7 +820,7 @@ static int start_now(sup_proc *c) {
 /* The spawner has room for c's start: what it needs, now. */
 static int spawn_prepare(void *userdata, sup_spawn_params *ret) {
         sup_proc *c = userdata;
-        int r = start_prepare(c);
+        int r = start_prepare_spare(c);
         if (r < 0) {
                 start_release(c);
                 return r;
@@ -807,7 +833,7 @@ int sup_proc_start(sup_proc *c) {
         if (c->state != SUP_PROC_DOWN)
                 return -EBUSY;
         if (c->pred || !sup_spawner_is_async()) {
-                int r = start_prepare(c);
+                int r = start_prepare_spare(c);
                 if (r < 0) {
                         start_release(c);
                         return r;

@@ -208,18 +208,22 @@ static void file_child(slot *s) {
 /* Frees n descriptors for the children to come: the newest children
  * give up their pidfds (a stop, in reverse start order, takes them
  * first). A dropped pidfd may have had an exit to tell: the scan looks. */
-static void spare_fds(size_t n) {
-        bool dropped = false;
+static size_t spare_fds(size_t n) {
+        size_t dropped = 0;
         pid_t pid;
-        while (n > 0 && (pid = sup_pidstack_pop(&reaper.with_fd)) > 0) {
+        while (dropped < n && (pid = sup_pidstack_pop(&reaper.with_fd)) > 0) {
                 slot *s = find(pid);
                 drop_pidfd(s);
                 file_child(s);
-                dropped = true;
-                n--;
+                dropped++;
         }
-        if (dropped)
+        if (dropped > 0)
                 scan_later();
+        return dropped;
+}
+
+size_t sup_reaper_spare_fds(size_t n) {
+        return spare_fds(n);
 }
 
 /* A child gone leaves fds free: the newest children without a pidfd get

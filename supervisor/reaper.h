@@ -42,6 +42,9 @@ void sup_reaper_unwatch(pid_t pid);
  * (PR_SET_CHILD_SUBREAPER) unless it is PID 1, which is one already. From
  * then on every SIGCHLD reaps the zombies nobody watches. */
 void sup_reaper_adopt_orphans(void);
+/* Frees up to n fds when they ran out (EMFILE): the newest children
+ * give up their pidfds and are found by the scan. Returns how many. */
+size_t sup_reaper_spare_fds(size_t n);
 /* How many children are watched by pidfd, and how many by the scan. */
 void sup_reaper_counts(size_t *ret_pidfd, size_t *ret_scan);
 
