@@ -329,7 +329,9 @@ run_gensupd() {
         [ -n "$fp" ] && stop_pid "$fp" 2
         if [ "$follow" = 1 ]; then
                 # The first pairs may predate the follower: keep acked ones.
-                pairs "$d/stamps" "$d/events" | awk '$3 != "-"' | head -n "$count" > "$d/pairs"
+                # awk stops taking lines itself: a head here would end
+                # the pipeline with SIGPIPE (141) under pipefail.
+                pairs "$d/stamps" "$d/events" | awk -v n="$count" '$3 != "-" && k < n { print; k++ }' > "$d/pairs"
                 awk '{ print $3 }' "$d/pairs" > "$d/x"; add_round "$key" "$d/x"
         else
                 pairs "$d/stamps" /dev/null "$count" > "$d/pairs"
