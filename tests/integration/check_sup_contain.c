@@ -40,20 +40,6 @@ static char *leaky_conf(const char *pids, const char *kill_mode) {
                 kill_mode, pids, pids, pids);
 }
 
-/* Whether gensupd gives children cgroups; prints why not. */
-static bool has_cgroups(gsd *d, const char *test) {
-        json_t *doc = NULL;
-        ck_assert_int_eq(gsd_ctl(d, "status", NULL, &doc, NULL), 0);
-        const char *c = gsd_str(json_object_get(doc, "gensupd"), "containment");
-        bool yes = c && strcmp(c, "cgroup") == 0;
-        if (!yes)
-                fprintf(stderr, "sup_contain: %s skipped: containment is %s, not cgroup (no writable cgroup2 "
-                                "hierarchy here)\n",
-                        test, c ? c : "unknown");
-        json_decref(doc);
-        return yes;
-}
-
 /* The pids the leaky child's helpers wrote: [0] the setsid one, [1] the
  * double-forked one (they write in either order). */
 static void read_pids(const char *path, pid_t out[2]) {
@@ -77,7 +63,7 @@ static bool start_leaky_mode(const char *test, const char *kill_mode, char **ret
         char *conf = leaky_conf(pids, kill_mode);
         ck_assert_int_eq(gsd_start(conf, &D), 0);
         free(conf);
-        if (!has_cgroups(D, test)) {
+        if (!gsd_has_cgroups(D, "sup_contain", test)) {
                 free(pids);
                 return false;
         }
@@ -210,7 +196,7 @@ static bool can_limit(const char *controller, const char *test) {
         gsd *probe = NULL;
         ck_assert_int_eq(gsd_start(conf, &probe), 0);
         free(conf);
-        bool yes = has_cgroups(probe, test) && has_controller(probe, controller, test);
+        bool yes = gsd_has_cgroups(probe, "sup_contain", test) && has_controller(probe, controller, test);
         gsd_signal(probe, SIGTERM);
         int status;
         ck_assert_int_eq(gsd_wait_exit(probe, IT_WAIT_MS, &status), 0);

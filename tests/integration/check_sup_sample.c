@@ -31,20 +31,6 @@ static void teardown(void) {
 #define MIB (1024 * 1024)
 #define GROWTH (24 * MIB)   /* what the hog allocates once told to */
 
-/* Whether gensupd gives children cgroups; prints why not. */
-static bool has_cgroups(const char *test) {
-        json_t *doc = NULL;
-        ck_assert_int_eq(gsd_ctl(D, "status", NULL, &doc, NULL), 0);
-        const char *c = gsd_str(json_object_get(doc, "gensupd"), "containment");
-        bool yes = c && strcmp(c, "cgroup") == 0;
-        if (!yes)
-                fprintf(stderr, "sup_sample: %s skipped: containment is %s, not cgroup (no writable cgroup2 "
-                                "hierarchy here)\n",
-                        test, c ? c : "unknown");
-        json_decref(doc);
-        return yes;
-}
-
 /* gensupd's threads (/proc/PID/task). */
 static int threads_of(pid_t pid) {
         char path[64];
@@ -87,7 +73,7 @@ START_TEST(figures_follow_the_child) {
         ck_assert_int_eq(gsd_start(conf, &D), 0);
         free(conf);
         ck_assert_int_eq(gsd_wait_state(D, "hog", "running", IT_WAIT_MS), 0);
-        if (!has_cgroups("figures_follow_the_child"))
+        if (!gsd_has_cgroups(D, "sup_sample", "figures_follow_the_child"))
                 return;
         json_t *c = gsd_child(D, "hog");
         ck_assert_ptr_nonnull(c);
@@ -168,7 +154,7 @@ START_TEST(children_come_and_go) {
         char last[16];
         snprintf(last, sizeof(last), "s%d", N - 1);
         ck_assert_int_eq(gsd_wait_state(D, last, "running", IT_WAIT_MS), 0);
-        if (!has_cgroups("children_come_and_go"))
+        if (!gsd_has_cgroups(D, "sup_sample", "children_come_and_go"))
                 return;
         for (int round = 0; round < ROUNDS; round++) {
                 char name[16];

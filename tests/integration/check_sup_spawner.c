@@ -75,6 +75,15 @@ static int strays(void) {
         return n;
 }
 
+/* SIGTERM stops gensupd cleanly (exit 0) and no child outlives it. */
+static void stop_leaves_nothing(void) {
+        gsd_signal(D, SIGTERM);
+        int status;
+        ck_assert_int_eq(gsd_wait_exit(D, IT_WAIT_MS, &status), 0);
+        ck_assert(it_exited_with(status, 0));
+        ck_assert_int_eq(strays(), 0);
+}
+
 static long long restarts(const char *name) {
         json_t *c = gsd_child(D, name);
         long long n = gsd_int(c, "restarts");
@@ -130,11 +139,7 @@ START_TEST(crash_at_exec_stopped) {
         ck_assert_str_eq(gsd_str(c2, "state"), "stopped");
         json_decref(c2);
 
-        gsd_signal(D, SIGTERM);
-        int status;
-        ck_assert_int_eq(gsd_wait_exit(D, IT_WAIT_MS, &status), 0);
-        ck_assert(it_exited_with(status, 0));
-        ck_assert_int_eq(strays(), 0);
+        stop_leaves_nothing();
 }
 END_TEST
 
@@ -199,11 +204,7 @@ START_TEST(exit_at_exec_counted_once) {
                 json_decref(c);
                 free(name);
         }
-        gsd_signal(D, SIGTERM);
-        int status;
-        ck_assert_int_eq(gsd_wait_exit(D, IT_WAIT_MS, &status), 0);
-        ck_assert(it_exited_with(status, 0));
-        ck_assert_int_eq(strays(), 0);
+        stop_leaves_nothing();
 }
 END_TEST
 

@@ -212,6 +212,19 @@ json_t *gsd_child(gsd *d, const char *name) {
         return c;
 }
 
+bool gsd_has_cgroups(gsd *d, const char *suite, const char *test) {
+        json_t *doc = NULL;
+        ck_assert_int_eq(gsd_ctl(d, "status", NULL, &doc, NULL), 0);
+        const char *c = gsd_str(json_object_get(doc, "gensupd"), "containment");
+        bool yes = c && strcmp(c, "cgroup") == 0;
+        if (!yes)
+                fprintf(stderr, "%s: %s skipped: containment is %s, not cgroup (no writable cgroup2 "
+                                "hierarchy here)\n",
+                        suite, test, c ? c : "unknown");
+        json_decref(doc);
+        return yes;
+}
+
 const char *gsd_str(json_t *obj, const char *key) {
         return json_string_value(json_object_get(obj, key));
 }

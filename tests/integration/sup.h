@@ -67,6 +67,9 @@ json_t *gsd_tree(gsd *d);
 json_t *gsd_find(json_t *tree, const char *name);
 /* A fresh status of the child (a new reference), or NULL when absent. */
 json_t *gsd_child(gsd *d, const char *name);
+/* Whether gensupd gives children cgroups; prints "SUITE: TEST skipped"
+ * and why when it does not. */
+bool gsd_has_cgroups(gsd *d, const char *suite, const char *test);
 /* A string field of a JSON object, or NULL. */
 const char *gsd_str(json_t *obj, const char *key);
 /* An integer field, or -1 when absent or null. */
