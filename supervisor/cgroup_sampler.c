@@ -19,6 +19,7 @@
 #include "cgroup_sampler.h"
 #include "clock.h"
 #include "events.h"
+#include "spawn.h"
 #include "strbuf.h"
 
 typedef struct sample {
@@ -193,10 +194,15 @@ static void *sampler_main(void *arg) {
 
 /* ---- the loop's side ---- */
 
-/* Starts the thread if it is not running (lock held); -errno. */
+/* Starts the thread if it is not running (lock held); -errno. Not
+ * under valgrind, where gensupd spawns by fork: the thread's stack would
+ * be a leak in every child that fails before exec. There, as when
+ * the thread has no figures, the loop reads them itself. */
 static int start(void) {
         if (S.running)
                 return 0;
+        if (sup_spawn_under_valgrind())
+                return -ENOTSUP;
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
