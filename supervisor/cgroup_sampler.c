@@ -172,6 +172,7 @@ static void wait_until(uint64_t deadline_usec) {
 
 static void *sampler_main(void *arg) {
         int rootfd = -1;
+        (void) pthread_setname_np(pthread_self(), "gensupd-sampler");
         pthread_mutex_lock(&S.lock);
         while (!S.stopping) {
                 uint64_t start = sup_mono_usec();

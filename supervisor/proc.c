@@ -694,6 +694,10 @@ static int start_prepare(sup_proc *c) {
  * killed and reaped then, DOWN). */
 static int start_watch(sup_proc *c, const sup_process *p, bool offer_hold) {
         c->pid = p->pid;
+        /* The process is in its cgroup now: what the sampler read while
+         * it was being spawned (no process yet) is not its figures. */
+        if (c->cgroup)
+                sup_cgroup_usage_forget(c->cgroup);
         c->program_known = c->spec->exec && c->spec->exec[0] && stat(c->spec->exec[0], &c->program) == 0;
         sup_output_started(c->output_counts, p->pid);
         c->speaks_gensup = false;

@@ -120,6 +120,7 @@ static void on_cloned(pid_t pid, void *userdata) {
 
 static void *spawner_main(void *arg) {
         intptr_t i = (intptr_t) arg;
+        (void) pthread_setname_np(pthread_self(), "gensupd-spawner");
         pthread_mutex_lock(&S.lock);
         for (;;) {
                 while (!S.queue.head && !S.stopping)
