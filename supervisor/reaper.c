@@ -208,7 +208,7 @@ static void file_child(slot *s) {
 /* Frees n descriptors for the children to come: the newest children
  * give up their pidfds (a stop, in reverse start order, takes them
  * first). A dropped pidfd may have had an exit to tell: the scan looks. */
-static size_t spare_fds(size_t n) {
+size_t sup_reaper_spare_fds(size_t n) {
         size_t dropped = 0;
         pid_t pid;
         while (dropped < n && (pid = sup_pidstack_pop(&reaper.with_fd)) > 0) {
@@ -222,9 +222,6 @@ static size_t spare_fds(size_t n) {
         return dropped;
 }
 
-size_t sup_reaper_spare_fds(size_t n) {
-        return spare_fds(n);
-}
 
 /* A child gone leaves fds free: the newest children without a pidfd get
  * one again while the budget allows, so that the scan, O(N) per exit,
@@ -249,7 +246,7 @@ static void watch_pidfd(slot *s) {
         (void) attach_pidfd(s, &fds_short);
         file_child(s);
         if (fds_short)
-                spare_fds(FDS_PER_CHILD);
+                sup_reaper_spare_fds(FDS_PER_CHILD);
 }
 
 int sup_reaper_watch(pid_t pid, sup_reaper_handler handler, void *userdata) {
