@@ -1862,10 +1862,12 @@ START_TEST(test_idle_timeout) {
 END_TEST
 
 /* Issue: 64 half-sent frames pinned 1 GB. The input all connections hold
- * together is bounded. */
+ * together is bounded. The frame fits the budget alone (a partial frame
+ * over it would be cut even on its own, gensup(3)): two of them half sent
+ * do not. */
 START_TEST(test_input_budget) {
         srv s = start_srv("budget", ARGS("--max-input", "100000", "--frame-timeout", "0"));
-        size_t plen = 5 + 200000;
+        size_t plen = 5 + 85000;
         uint8_t *payload = malloc(plen);
         memcpy(payload, "echo:", 5);
         memset(payload + 5, 'x', plen - 5);
@@ -1890,7 +1892,7 @@ START_TEST(test_input_budget) {
         ipc_frame *r = NULL;
         ck_assert_int_eq(it_recv(rest, T_MS, &r), 0);
         ck_assert_int_eq(r->kind, GENSUP__KIND__REPLY);
-        ck_assert_uint_eq(r->payload.len, 200000);
+        ck_assert_uint_eq(r->payload.len, 85000);
         ipc_frame_free(r);
         ck_assert_uint_eq(stats(rest).input_closed, 1);
         ipc_conn_free(rest);
