@@ -439,8 +439,18 @@ const char *sup_cgroup_events_path(const sup_cgroup *c) {
         return c->events;
 }
 
-uint64_t sup_cgroup_oom_kills(const sup_cgroup *c) {
-        int64_t v = keyed_value(c->path, "memory.events", "oom_kill");
+uint64_t sup_cgroup_oom_kills(sup_cgroup *c) {
+        char buf[4096];
+        if (c->no_memory)
+                return 0;
+        int r = read_text(c->path, "memory.events", buf, sizeof(buf));
+        if (r < 0) {
+                /* No memory controller: not looked for again until the
+                 * next start (a failed open walks the whole path). */
+                c->no_memory = r == -ENOENT;
+                return 0;
+        }
+        int64_t v = sup_cgroup_keyed(buf, "oom_kill");
         return v > 0 ? (uint64_t) v : 0;
 }
 

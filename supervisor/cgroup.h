@@ -59,8 +59,9 @@ int sup_cgroup_populated(const sup_cgroup *cg);
 /* The cgroup.events file, to watch for the cgroup emptying (IN_MODIFY). */
 const char *sup_cgroup_events_path(const sup_cgroup *cg);
 /* How many times the OOM killer killed in this cgroup (memory.events
- * oom_kill); 0 without the memory controller. */
-uint64_t sup_cgroup_oom_kills(const sup_cgroup *cg);
+ * oom_kill); 0 without the memory controller, which is then not looked
+ * for again until sup_cgroup_usage_forget(). */
+uint64_t sup_cgroup_oom_kills(sup_cgroup *cg);
 
 /* cpu.stat usage_usec, over the cgroup's life; -1: unknown. */
 int64_t sup_cgroup_cpu_usec(const sup_cgroup *cg);
