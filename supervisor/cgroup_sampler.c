@@ -177,7 +177,11 @@ static void *sampler_main(void *arg) {
         while (!S.stopping) {
                 uint64_t start = sup_mono_usec();
                 if (start - S.asked_at > SUP_SAMPLER_IDLE_USEC) {
-                        /* Nobody asked for a while: sleep until asked. */
+                        /* Nobody asked for a while: sleep until asked,
+                         * holding no fd. */
+                        if (rootfd >= 0)
+                                close(rootfd);
+                        rootfd = -1;
                         S.idle = true;
                         pthread_cond_wait(&S.wake, &S.lock);
                         S.idle = false;

@@ -165,10 +165,12 @@ static json_t *ctl(const char *command, const char *arg) {
         return j;
 }
 
-/* The pids of the servers; true when every one runs. */
+/* The pids of the servers; true when every one runs. which-children,
+ * not status: a status starts the cgroup sampler thread, whose files
+ * open and close while it sweeps and would blur the fd counts. */
 static bool server_pids(pid_t pids[]) {
-        json_t *j = ctl("status", NULL);
-        json_t *children = json_object_get(json_object_get(j, "tree"), "children");
+        json_t *j = ctl("which-children", "root");
+        json_t *children = json_object_get(j, "children");
         bool all = json_array_size(children) == n_servers;
         size_t i;
         json_t *c;
