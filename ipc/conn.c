@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ipc.h"
@@ -50,6 +51,15 @@ struct ipc_conn {
         pending_fd *out_fds;
         size_t n_out_fds, cap_out_fds;
 
+        /* A segment of the output written from its owner's memory
+         * (ipc_conn_queue_borrowed): ext_len bytes at ext, of which
+         * ext_done are written, going out after the output buffer's bytes
+         * up to the absolute offset ext_at and before the rest. */
+        const uint8_t *ext;
+        size_t ext_len, ext_done, ext_at;
+        void (*ext_release)(void *token);
+        void *ext_token;
+
         size_t sndbuf;     /* SO_SNDBUF we asked for; 0: the system's default */
         bool blocking;     /* O_NONBLOCK cleared by ipc_conn_read_wait */
         int rcvtimeo_ms;   /* SO_RCVTIMEO as last set; INT_MIN: unknown */
@@ -73,9 +83,12 @@ int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
         return 0;
 }
 
+static void ext_release(ipc_conn *c);
+
 ipc_conn *ipc_conn_free(ipc_conn *c) {
         if (!c)
                 return NULL;
+        ext_release(c);
         free(c->mbuf);
         if (c->fd >= 0)
                 close(c->fd);
@@ -98,7 +111,7 @@ void ipc_conn_shrink(ipc_conn *c) {
                 c->in = NULL;
                 c->in_cap = c->in_start = c->in_end = 0;
         }
-        if (c->out_start == c->out_end && c->n_out_fds == 0) {
+        if (c->out_start == c->out_end && c->n_out_fds == 0 && !c->ext) {
                 free(c->out);
                 c->out = NULL;
                 c->out_base += c->out_start;
@@ -610,7 +623,7 @@ int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
         if (body > c->max_frame)
                 return -EMSGSIZE;
         sndbuf_fit(c, body + VARINT_MAX);
-        if (fd < 0 && simple && f->payload.len >= IPC_DIRECT_MIN && c->out_start == c->out_end && c->n_out_fds == 0) {
+        if (fd < 0 && simple && f->payload.len >= IPC_DIRECT_MIN && ipc_conn_pending(c) == 0 && c->n_out_fds == 0) {
                 int r = send_direct(c, f, body);
                 if (r != 0)
                         return r < 0 ? r : 0;
@@ -673,7 +686,12 @@ static ssize_t send_some(ipc_conn *c, size_t limit, int fd) {
         return n;
 }
 
+static int ext_flush(ipc_conn *c);
+
 int ipc_conn_flush(ipc_conn *c) {
+        int r = ext_flush(c);
+        if (r < 0)
+                return r;
         while (c->out_start < c->out_end) {
                 size_t limit = c->out_end;
                 int fd = -1;
@@ -710,7 +728,7 @@ int ipc_conn_flush(ipc_conn *c) {
 }
 
 size_t ipc_conn_pending(const ipc_conn *c) {
-        return c->out_end - c->out_start;
+        return c->out_end - c->out_start + (c->ext ? c->ext_len - c->ext_done : 0);
 }
 
 int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms) {
@@ -727,4 +745,78 @@ int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms) {
         if (r < 0)
                 return -errno;
         return r == 0 ? 0 : p.revents;
+}
+
+/* ---- output written from its owner's memory ---- */
+
+static void ext_release(ipc_conn *c) {
+        if (!c->ext)
+                return;
+        void (*release)(void *) = c->ext_release;
+        void *token = c->ext_token;
+        c->ext = NULL;
+        c->ext_release = NULL;
+        c->ext_token = NULL;
+        c->ext_len = c->ext_done = 0;
+        if (release)
+                release(token);
+}
+
+/* Writes until the borrowed segment is all out: in one sendmsg the
+ * buffer's bytes before it, what is left of it, and the buffer's bytes
+ * after it up to the next fd's (which goes with its own sendmsg). */
+static int ext_flush(ipc_conn *c) {
+        while (c->ext) {
+                size_t at = c->ext_at - c->out_base, end = c->out_end;
+                if (c->n_out_fds > 0)
+                        end = c->out_fds[0].offset - c->out_base;
+                struct iovec iov[3] = {
+                        { .iov_base = c->out + c->out_start, .iov_len = at - c->out_start },
+                        { .iov_base = (void *) (c->ext + c->ext_done), .iov_len = c->ext_len - c->ext_done },
+                        { .iov_base = c->out + at, .iov_len = end - at },
+                };
+                struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
+                ssize_t n;
+                do
+                        n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                while (n < 0 && errno == EINTR);
+                if (n < 0)
+                        return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : errno == EPIPE ? -ECONNRESET : -errno;
+                size_t k = (size_t) n, before = iov[0].iov_len < k ? iov[0].iov_len : k;
+                c->out_start += before;
+                k -= before;
+                size_t mid = iov[1].iov_len < k ? iov[1].iov_len : k;
+                c->ext_done += mid;
+                c->out_start += k - mid;
+                if (c->ext_done == c->ext_len)
+                        ext_release(c);
+        }
+        return 0;
+}
+
+int ipc_conn_queue_borrowed(ipc_conn *c, const void *head, size_t head_len, const void *data, size_t len,
+                            void (*release)(void *token), void *token) {
+        uint64_t body;
+        int k = ipc_varint_decode(head, head_len, &body);
+        if (k <= 0 || body != head_len - (size_t) k + len)
+                return -EINVAL;
+        if (body > c->max_frame)
+                return -EMSGSIZE;
+        if (c->ext || c->n_out_fds > 0)
+                return -EBUSY;
+        int r = out_reserve(c, head_len);
+        if (r < 0)
+                return r;
+        sndbuf_fit(c, head_len + len);
+        memcpy(c->out + c->out_end, head, head_len);
+        c->out_end += head_len;
+        c->ext_at = c->out_base + c->out_end;
+        c->ext = data;
+        c->ext_len = len;
+        c->ext_done = 0;
+        c->ext_release = release;
+        c->ext_token = token;
+        if (len == 0)
+                ext_release(c);
+        return 0;
 }

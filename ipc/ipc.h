@@ -124,11 +124,22 @@ int ipc_conn_take_fd(ipc_conn *c);
  * queued). Returns 0, -EMSGSIZE, -ENOMEM. */
 int ipc_conn_queue(ipc_conn *c, const ipc_frame *f);
 int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd);
+/* Queues one frame whose last len bytes are not copied: head (copied)
+ * is the frame's wire form up to them, its length prefix included, and
+ * data the rest, written from the caller's memory as the socket takes it.
+ * The caller keeps data as it is until release(token) is called: when
+ * the last of it is written, or when the connection is freed. Frames
+ * queued later go out after it. One such frame at a time, and none while
+ * fds wait to be sent: -EBUSY (queue a copy instead). -EINVAL if head's
+ * length prefix does not say head_len + len bytes, -EMSGSIZE over the
+ * frame limit, -ENOMEM; on failure release is not called. */
+int ipc_conn_queue_borrowed(ipc_conn *c, const void *head, size_t head_len, const void *data, size_t len,
+                            void (*release)(void *token), void *token);
 /* Writes as much of the output buffer as the socket takes. Returns 0 when
  * everything is written, -EAGAIN when some remains (wait for EPOLLOUT),
  * -ECONNRESET (peer gone, EPIPE) or another -errno. */
 int ipc_conn_flush(ipc_conn *c);
-/* Bytes queued but not yet written. */
+/* Bytes queued but not yet written (borrowed ones too). */
 size_t ipc_conn_pending(const ipc_conn *c);
 
 /* Waits (poll) up to timeout_ms (< 0: forever) for the fd to become

@@ -40,6 +40,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "ratelimit.h"
+#include "shared_reply.h"
 
 #define MAX_CONNECTIONS 64   /* readers; root and gensupd's user get as many more */
 #define MAX_CTL_FRAME (1u * 1024u * 1024u)   /* a request; answers may be up to the default 16 MiB */
@@ -128,7 +129,7 @@ struct sup_control {
         bool slice_started;                  /* the head's build has begun: later requests wait for the next */
         sup_strbuf slice_out;                /* the head's answer so far */
         ctl_conn *sending;                   /* a finished answer's recipients not sent it yet, one a turn */
-        sup_strbuf sent_text;                /* ... that answer */
+        sup_shared_text *sent_text;          /* ... that answer, one copy for all of them */
         int sent_r;                          /* ... and its result (1, or -errno) */
         sd_event_source *slice_source;       /* builds the next slice: when the loop is idle */
         sd_event_source *slice_post;         /* ... or right after the next other event (on_slice) */
@@ -405,17 +406,27 @@ static void slice_forget(ctl_conn *c) {
                 slice_arm(ctl);
         } else if (slice_unlink(&ctl->sending, NULL, c)) {
                 if (!ctl->sending)
-                        sup_strbuf_done(&ctl->sent_text);
+                        ctl->sent_text = sup_shared_text_unref(ctl->sent_text);
         } else if (!(head && slice_unlink(&head->sharers, NULL, c)))
                 slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
         slice_done(c);
 }
 
+/* The finished answer to c: its text not copied, unless c cannot take
+ * it so (another borrowed text not written yet, or too large for it:
+ * reply_text then says so). */
+static void reply_shared(ctl_conn *c, uint64_t ref, sup_shared_text *text) {
+        if (sup_shared_reply_queue(c->conn, ref, text) >= 0)
+                conn_flush(c);
+        else
+                reply_text(c, ref, 0, NULL, sup_shared_text_data(text), NULL, 0);
+}
+
 /* Sends the finished answer (or its error) to c. */
-static void slice_send(ctl_conn *c, int r, const char *text) {
+static void slice_send(ctl_conn *c, int r, sup_shared_text *text) {
         c->handling = true;
         if (r > 0)
-                reply_text(c, c->slice_ref, 0, NULL, text, NULL, 0);
+                reply_shared(c, c->slice_ref, text);
         else
                 reply_error(c, c->slice_ref, r, r == -EMSGSIZE ? "answer too large" : NULL);
         slice_done(c);
@@ -426,16 +437,16 @@ static void slice_send(ctl_conn *c, int r, const char *text) {
                 conn_update(c);
 }
 
-/* Sends the finished answer to the next of its recipients. Each is a
- * copy of the whole answer (its frame packed, then written): one a turn,
- * as a slice, so that a status shared by many clients does not hold the
- * loop for all of their copies at once. */
+/* Sends the finished answer to the next of its recipients. They share
+ * its text (shared_reply.h), but each socket's write copies it into the
+ * kernel: one a turn, as a slice, so that a status shared by many clients
+ * does not hold the loop for all of their writes at once. */
 static void send_next(sup_control *ctl) {
         ctl_conn *x = ctl->sending;
         ctl->sending = x->slice_next;
-        slice_send(x, ctl->sent_r, ctl->sent_text.data);
+        slice_send(x, ctl->sent_r, ctl->sent_text);
         if (!ctl->sending)
-                sup_strbuf_done(&ctl->sent_text);
+                ctl->sent_text = sup_shared_text_unref(ctl->sent_text);
 }
 
 /* One slice per loop iteration, and never more than one other event
@@ -472,8 +483,11 @@ static int on_slice(sd_event_source *s, void *userdata) {
         /* Whole (or failed): to the builder, then those sharing its build. */
         slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
         ctl->slice_started = false;
-        ctl->sent_text = ctl->slice_out;
-        ctl->slice_out = (sup_strbuf) { 0 };
+        ctl->sent_text = sup_shared_text_new(&ctl->slice_out);
+        if (!ctl->sent_text) {
+                sup_strbuf_done(&ctl->slice_out);
+                r = -ENOMEM;
+        }
         ctl->sent_r = r;
         c->slice_next = c->sharers;
         c->sharers = NULL;
@@ -1079,7 +1093,7 @@ sup_control *sup_control_free(sup_control *ctl) {
         sd_event_source_disable_unref(ctl->slice_source);
         sd_event_source_disable_unref(ctl->slice_post);
         sup_strbuf_done(&ctl->slice_out);
-        sup_strbuf_done(&ctl->sent_text);
+        ctl->sent_text = sup_shared_text_unref(ctl->sent_text);
         sd_event_source_disable_unref(ctl->listen_source);
         sd_event_source_disable_unref(ctl->accept_retry);
         noise_tell(ctl, UINT64_MAX);   /* what is held back is told at exit */
