@@ -29,6 +29,7 @@ typedef struct sample {
 } sample;
 
 typedef struct table {
+        uint64_t at;            /* CLOCK_MONOTONIC usec: the sweep began */
         sup_strbuf names;       /* NUL-terminated, one after the other */
         sample *v;
         size_t n, cap;
@@ -122,6 +123,7 @@ static table *sweep(int rootfd) {
                         close(fd);
                 return NULL;
         }
+        t->at = sup_mono_usec();
         unsigned want = wanted_files(rootfd);
         int r = 0;
         for (struct dirent *de; r >= 0 && (de = readdir(d));) {
@@ -260,6 +262,14 @@ bool sup_cgroup_sampler_self(uint64_t since, long long *ret_fds, long long *ret_
         }
         pthread_mutex_unlock(&S.lock);
         return found;
+}
+
+bool sup_cgroup_sampler_ready(uint64_t since) {
+        pthread_mutex_lock(&S.lock);
+        ask();
+        bool ready = !S.running || !S.root || (S.cur && S.cur->at >= since);
+        pthread_mutex_unlock(&S.lock);
+        return ready;
 }
 
 void sup_cgroup_sampler_stop(void) {

@@ -131,7 +131,7 @@ struct sup_control {
         ctl_conn *sending;                   /* a finished answer's recipients not sent it yet, one a turn */
         sup_shared_text *sent_text;          /* ... that answer, one copy for all of them */
         int sent_r;                          /* ... and its result (1, or -errno) */
-        sd_event_source *slice_source;       /* builds the next slice: when the loop is idle */
+        sd_event_source *slice_source;       /* builds the next slice: when the loop is idle (a timer while it waits) */
         sd_event_source *slice_post;         /* ... or right after the next other event (on_slice) */
 };
 
@@ -334,6 +334,7 @@ static void on_done(void *token, int r, const char *error, json_t *json) {
  * begun waits for the next one. */
 
 static void slice_arm(sup_control *ctl);
+static void slice_arm_later(sup_control *ctl);
 
 /* Forgets c's sliced answer (sent, or its client gone): its own build
  * state, its request. Its links are the caller's business. */
@@ -476,6 +477,10 @@ static int on_slice(sd_event_source *s, void *userdata) {
         int r = c->slices.next(c->slices.state, &ctl->slice_out);
         if (r == 0 && ctl->slice_out.len > IPC_DEFAULT_MAX_FRAME)
                 r = -EMSGSIZE;
+        if (r == SUP_CONTROL_SLICE_WAIT) {
+                slice_arm_later(ctl);
+                return 0;
+        }
         if (r == 0) {
                 slice_arm(ctl);
                 return 0;
@@ -495,6 +500,20 @@ static int on_slice(sd_event_source *s, void *userdata) {
         send_next(ctl);
         slice_arm(ctl);
         return 0;
+}
+
+static int on_slice_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        return on_slice(s, userdata);
+}
+
+/* The head's build waits (SUP_CONTROL_SLICE_WAIT): its next slice in a
+ * while, from a timer, the loop free meanwhile. */
+static void slice_arm_later(sup_control *ctl) {
+        ctl->slice_source = sd_event_source_disable_unref(ctl->slice_source);
+        ctl->slice_post = sd_event_source_disable_unref(ctl->slice_post);
+        if (sd_event_add_time_relative(ctl->event, &ctl->slice_source, CLOCK_MONOTONIC,
+                                       SUP_CONTROL_SLICE_WAIT_USEC, 0, on_slice_timer, ctl) < 0)
+                slice_arm(ctl);   /* no timer to be had: at once after all */
 }
 
 /* Builds the head's next slice, if any answer is owed: new sources

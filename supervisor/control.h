@@ -43,11 +43,15 @@ typedef void (*sup_control_done)(void *token, int r, const char *error, json_t *
  * that come meanwhile (control.c's on_slice says how), until the answer
  * is whole; then it sends it. next appends the next part of the JSON
  * text to out, a bounded amount of work, and returns 0 (more to come), 1
- * (the text is whole) or -errno (failed: the client is told). free
+ * (the text is whole), SUP_CONTROL_SLICE_WAIT (nothing done: call again
+ * in SUP_CONTROL_SLICE_WAIT_USEC, the loop free meanwhile) or -errno
+ * (failed: the client is told). free
  * releases state; it is called exactly once, also when the client goes
  * away in the middle. Such answers are built one at a time; requests
  * for the same answer (command and arguments) waiting when a build
  * begins share it, and their own next is never called. */
+#define SUP_CONTROL_SLICE_WAIT 2
+#define SUP_CONTROL_SLICE_WAIT_USEC (20u * 1000u)
 typedef struct sup_control_slices {
         int (*next)(void *state, sup_strbuf *out);
         void (*free)(void *state);

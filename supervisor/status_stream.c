@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup_sampler.h"
 #include "clock.h"
 #include "status.h"
 #include "status_stream.h"
@@ -46,6 +47,9 @@ typedef struct stream {
         size_t n_items, cap_items, next;
         level *levels;    /* max depth + 2 of them */
         unsigned max_depth, open;   /* open: the depth of the innermost open array */
+        uint64_t asked_at;          /* CLOCK_MONOTONIC usec */
+        bool figures;               /* the sampler has figures recent enough, or waiting is over */
+        uint64_t max_age;           /* this slice's: the figures at most SUP_STATUS_USAGE_MAX_AGE_USEC older than asked_at */
 } stream;
 
 /* ---- the list of names ---- */
@@ -122,7 +126,7 @@ static sup_entry *find_again(const stream *s, const item *it, const level *lv) {
 static int put_entry(stream *s, const sup_entry *e, bool opens, sup_strbuf *out) {
         if (s->kind == STREAM_WHICH)
                 return sup_status_which_child_text(e, out);
-        return sup_status_child_text(e, opens, SUP_STATUS_USAGE_MAX_AGE_USEC, out);
+        return sup_status_child_text(e, opens, s->max_age, out);
 }
 
 /* Closes the arrays deeper than depth (and the objects around them). */
@@ -155,9 +159,22 @@ static int put_item(stream *s, const item *it, sup_strbuf *out) {
         return put_entry(s, e, opens, out);
 }
 
+/* A status's cgroup figures come from the sampler's sweep: one begun
+ * at most SUP_STATUS_USAGE_MAX_AGE_USEC before the request, waited for
+ * up to SUP_STATUS_SAMPLER_WAIT_USEC. */
+static bool figures_ready(stream *s) {
+        if (s->figures || s->kind != STREAM_STATUS)
+                return true;
+        uint64_t since = s->asked_at > SUP_STATUS_USAGE_MAX_AGE_USEC ? s->asked_at - SUP_STATUS_USAGE_MAX_AGE_USEC : 0;
+        s->figures = sup_cgroup_sampler_ready(since) || sup_mono_usec() - s->asked_at >= SUP_STATUS_SAMPLER_WAIT_USEC;
+        return s->figures;
+}
+
 static int stream_next(void *state, sup_strbuf *out) {
         stream *s = state;
         int r;
+        if (!figures_ready(s))
+                return SUP_CONTROL_SLICE_WAIT;
         if (s->head) {
                 r = sup_strbuf_puts(out, s->head);
                 if (r < 0)
@@ -166,6 +183,7 @@ static int stream_next(void *state, sup_strbuf *out) {
                 s->head = NULL;
         }
         uint64_t t0 = sup_mono_usec();
+        s->max_age = SUP_STATUS_USAGE_MAX_AGE_USEC + (t0 - s->asked_at);
         for (unsigned k = 0; k < SUP_STATUS_SLICE_CHILDREN && s->next < s->n_items; k++) {
                 r = put_item(s, &s->items[s->next++], out);
                 if (r < 0)
@@ -198,6 +216,7 @@ static stream *stream_new(stream_kind kind, sup_node *const *rootp, const sup_no
                 return NULL;
         s->kind = kind;
         s->rootp = rootp;
+        s->asked_at = sup_mono_usec();
         /* The answer's supervisor is the first name: level 0's parent. */
         if (sup_strbuf_append(&s->names, sup_node_name(n), strlen(sup_node_name(n)) + 1) < 0) {
                 free(s);

@@ -17,13 +17,19 @@
  * (it ends at the first child past it). */
 #define SUP_STATUS_SLICE_CHILDREN 64
 #define SUP_STATUS_SLICE_USEC 200
-/* How old the cgroup figures (memory_bytes, cpu_us, processes) of a
- * whole-tree status may be: reading them (three or four files, eight
+/* How much older than the request the cgroup figures (memory_bytes,
+ * cpu_us, processes) of a whole-tree status may be: reading them (three or four files, eight
  * system calls per child) was most of a big status's cost on the loop.
  * The sampler's thread (cgroup_sampler.h) reads them every
  * SUP_SAMPLER_PERIOD_USEC while status is asked; the loop reads a child's
  * only where the sampler has none this recent. */
 #define SUP_STATUS_USAGE_MAX_AGE_USEC (3000u * 1000u)
+/* A status asked while the sampler slept (nobody asked for a while)
+ * waits this long at most for its first sweep, rather than reading
+ * every child's files on the loop itself (at 4,875 children one sweep
+ * is 0.15-0.3 s of CPU: the same on the loop, competing with the
+ * restarted children). Past it, the loop reads what is missing. */
+#define SUP_STATUS_SAMPLER_WAIT_USEC (3000u * 1000u)
 
 /* status [SUP]: the supervisor node n as sup_status_node(n) has it; with
  * head (a JSON object's text, taken), the whole document

@@ -101,9 +101,10 @@ static int fake_reload(void *userdata, const sup_control_request *q, sup_control
 }
 
 /* which-children "slices:N": {"children":[0,1,...,N-1]}, built one number
- * per slice; other requests go to fake_query. */
+ * per slice ("slices:N:W": after W waits); other requests go to
+ * fake_query. */
 typedef struct fake_slices {
-        int next, n;
+        int next, n, wait;
 } fake_slices;
 
 static int n_slice_steps, n_slices_freed;
@@ -112,6 +113,10 @@ static int fake_slice_next(void *state, sup_strbuf *out) {
         fake_slices *s = state;
         char buf[48];
         n_slice_steps++;
+        if (s->wait > 0) {
+                s->wait--;
+                return SUP_CONTROL_SLICE_WAIT;
+        }
         snprintf(buf, sizeof(buf), "%s%s%d", s->next == 0 ? "{\"children\":[" : "", s->next > 0 ? "," : "", s->next);
         ck_assert_int_eq(sup_strbuf_puts(out, buf), 0);
         if (++s->next < s->n)
@@ -130,7 +135,9 @@ static int fake_sliced(void *userdata, const sup_control_request *q, sup_control
                 return 0;
         fake_slices *s = calloc(1, sizeof(*s));
         ck_assert_ptr_nonnull(s);
-        s->n = atoi(q->args[0] + 7);
+        char *end;
+        s->n = (int) strtol(q->args[0] + 7, &end, 10);
+        s->wait = *end == ':' ? atoi(end + 1) : 0;
         *ret = (sup_control_slices) { .next = fake_slice_next, .free = fake_slice_free, .state = s };
         return 1;
 }
@@ -593,6 +600,26 @@ START_TEST(test_sliced_answer_takes_turns) {
 }
 END_TEST
 
+/* A build that waits (the sampler's sweep, for a status) is called
+ * again later, the loop serving others meanwhile. */
+START_TEST(test_sliced_answer_waits) {
+        n_slice_steps = n_slices_freed = 0;
+        ipc_conn *a = client(), *b = client();
+        json_t *j = NULL;
+        send_ctl(a, 1, "which-children", ARGV("slices:5:3"));
+        send_ctl(b, 2, "status", ARGV("w1"));
+        ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
+        json_decref(j);
+        ck_assert_int_eq(n_slice_steps, 5 + 3);
+        ck_assert_int_eq(n_slices_freed, 1);
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+}
+END_TEST
+
 /* A shared answer goes to its recipients one a turn (each is a copy of
  * the whole answer): the builder first, then those sharing it. The
  * control socket closing while some still wait for theirs frees it all. */
@@ -672,6 +699,7 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_refused_writes_rate_limited);
         tcase_add_test(tc, test_sliced_answer_takes_turns);
         tcase_add_test(tc, test_shared_answer_closed_while_sent);
+        tcase_add_test(tc, test_sliced_answer_waits);
         suite_add_tcase(s, tc);
         return s;
 }
