@@ -478,6 +478,9 @@ static int on_slice(sd_event_source *s, void *userdata) {
         if (r == 0 && ctl->slice_out.len > IPC_DEFAULT_MAX_FRAME)
                 r = -EMSGSIZE;
         if (r == SUP_CONTROL_SLICE_WAIT) {
+                /* Nothing built yet: the same requests that come
+                 * meanwhile join it when it does begin. */
+                ctl->slice_started = false;
                 slice_arm_later(ctl);
                 return 0;
         }

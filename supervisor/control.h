@@ -43,8 +43,10 @@ typedef void (*sup_control_done)(void *token, int r, const char *error, json_t *
  * that come meanwhile (control.c's on_slice says how), until the answer
  * is whole; then it sends it. next appends the next part of the JSON
  * text to out, a bounded amount of work, and returns 0 (more to come), 1
- * (the text is whole), SUP_CONTROL_SLICE_WAIT (nothing done: call again
- * in SUP_CONTROL_SLICE_WAIT_USEC, the loop free meanwhile) or -errno
+ * (the text is whole), SUP_CONTROL_SLICE_WAIT (only before the first
+ * part: nothing done, call again in SUP_CONTROL_SLICE_WAIT_USEC, the loop
+ * free meanwhile; the build has not begun, so requests for the same
+ * answer that come meanwhile share it) or -errno
  * (failed: the client is told). free
  * releases state; it is called exactly once, also when the client goes
  * away in the middle. Such answers are built one at a time; requests

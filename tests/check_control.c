@@ -101,22 +101,23 @@ static int fake_reload(void *userdata, const sup_control_request *q, sup_control
 }
 
 /* which-children "slices:N": {"children":[0,1,...,N-1]}, built one number
- * per slice ("slices:N:W": after W waits); other requests go to
- * fake_query. */
+ * per slice ("slices:N:wait": waiting while slices_hold); other requests
+ * go to fake_query. */
 typedef struct fake_slices {
-        int next, n, wait;
+        int next, n;
+        bool wait;
 } fake_slices;
 
-static int n_slice_steps, n_slices_freed;
+static int n_slice_steps, n_slices_freed, n_sliced, n_builds;
+static bool slices_hold;
 
 static int fake_slice_next(void *state, sup_strbuf *out) {
         fake_slices *s = state;
         char buf[48];
-        n_slice_steps++;
-        if (s->wait > 0) {
-                s->wait--;
+        if (s->wait && slices_hold)
                 return SUP_CONTROL_SLICE_WAIT;
-        }
+        n_slice_steps++;
+        n_builds += s->next == 0;
         snprintf(buf, sizeof(buf), "%s%s%d", s->next == 0 ? "{\"children\":[" : "", s->next > 0 ? "," : "", s->next);
         ck_assert_int_eq(sup_strbuf_puts(out, buf), 0);
         if (++s->next < s->n)
@@ -137,7 +138,8 @@ static int fake_sliced(void *userdata, const sup_control_request *q, sup_control
         ck_assert_ptr_nonnull(s);
         char *end;
         s->n = (int) strtol(q->args[0] + 7, &end, 10);
-        s->wait = *end == ':' ? atoi(end + 1) : 0;
+        s->wait = strcmp(end, ":wait") == 0;
+        n_sliced++;
         *ret = (sup_control_slices) { .next = fake_slice_next, .free = fake_slice_free, .state = s };
         return 1;
 }
@@ -601,22 +603,33 @@ START_TEST(test_sliced_answer_takes_turns) {
 END_TEST
 
 /* A build that waits (the sampler's sweep, for a status) is called
- * again later, the loop serving others meanwhile. */
+ * again later, the loop serving others meanwhile; the same request
+ * coming while it waits shares it (it has not begun). */
 START_TEST(test_sliced_answer_waits) {
-        n_slice_steps = n_slices_freed = 0;
-        ipc_conn *a = client(), *b = client();
+        n_slice_steps = n_slices_freed = n_sliced = n_builds = 0;
+        slices_hold = true;
+        ipc_conn *a = client(), *b = client(), *c = client();
         json_t *j = NULL;
-        send_ctl(a, 1, "which-children", ARGV("slices:5:3"));
+        send_ctl(a, 1, "which-children", ARGV("slices:5:wait"));
         send_ctl(b, 2, "status", ARGV("w1"));
         ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
         json_decref(j);
+        ck_assert_int_eq(n_slice_steps, 0);   /* a's waits */
+        send_ctl(c, 3, "which-children", ARGV("slices:5:wait"));
+        RUN_UNTIL(n_sliced == 2);
+        slices_hold = false;
         ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
         ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
         json_decref(j);
-        ck_assert_int_eq(n_slice_steps, 5 + 3);
-        ck_assert_int_eq(n_slices_freed, 1);
+        ck_assert_int_eq(recv_reply(c, 3, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
+        json_decref(j);
+        ck_assert_int_eq(n_builds, 1);   /* one build for both */
+        ck_assert_int_eq(n_slice_steps, 5);
+        ck_assert_int_eq(n_slices_freed, 2);
         ipc_conn_free(a);
         ipc_conn_free(b);
+        ipc_conn_free(c);
 }
 END_TEST
 
