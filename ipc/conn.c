@@ -338,8 +338,12 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
 static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
         size_t at = 0;
         unsigned seen = 0;
+        uint64_t kind = 0, ref = 0, memfd_len = 0;
+        ProtobufCBinaryData payload = { 0, NULL };
 
-        gensup__frame__init(f);
+        /* Decoded into locals and stored at the end: the other fields of
+         * *f are left as they are (ipc_frame_init's, see ipc.h), as a
+         * full init per frame cost more than the decoding. */
         while (at < len) {
                 uint8_t tag = buf[at++];
                 uint64_t v;
@@ -357,36 +361,39 @@ static int simple_decode(const uint8_t *buf, size_t len, ipc_frame *f) {
                 at += (size_t) n;
                 switch (tag) {
                 case 0x08:
-                        if (v == 0 || v > INT32_MAX)
-                                return 0;
-                        f->kind = (Gensup__Kind) v;
+                        kind = v;
                         break;
                 case 0x10:
-                        f->ref = v;
+                        ref = v;
                         break;
                 case 0x70:
-                        f->memfd_len = v;
+                        memfd_len = v;
                         break;
                 default:
                         if (v > len - at)
                                 return 0;
-                        f->payload.len = (size_t) v;
-                        f->payload.data = v > 0 ? (uint8_t *) buf + at : NULL;
+                        payload.len = (size_t) v;
+                        payload.data = v > 0 ? (uint8_t *) buf + at : NULL;
                         at += (size_t) v;
                         break;
                 }
         }
         /* Only the kinds that carry data: a view is never an answer that
          * its reader keeps (SYS_REPLY) or a frame it must copy first. */
-        switch ((int) f->kind) {
+        switch (kind) {
         case GENSUP__KIND__CALL:
         case GENSUP__KIND__CAST:
         case GENSUP__KIND__REPLY:
         case GENSUP__KIND__INFO:
-                return 1;
+                break;
         default:
                 return 0;
         }
+        f->kind = (Gensup__Kind) kind;
+        f->ref = ref;
+        f->payload = payload;
+        f->memfd_len = memfd_len;
+        return 1;
 }
 
 static bool is_simple(const ipc_frame *f) {
@@ -645,6 +652,37 @@ int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd) {
 
 int ipc_conn_queue(ipc_conn *c, const ipc_frame *f) {
         return ipc_conn_queue_fd(c, f, -1);
+}
+
+int ipc_conn_queue_data(ipc_conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len) {
+        ipc_frame f;
+
+        /* Large payloads (a memfd, a direct write) take the general way. */
+        if (len >= IPC_DIRECT_MIN || (c->memfd_min > 0 && len >= c->memfd_min)) {
+                ipc_frame_init(&f, kind, ref);
+                f.payload.data = (uint8_t *) data;
+                f.payload.len = len;
+                return ipc_conn_queue_fd(c, &f, -1);
+        }
+        /* A small one is encoded straight into the output buffer: the
+         * same bytes as simple_encode, without a frame to fill first. */
+        f.kind = kind;
+        f.ref = ref;
+        f.payload.data = (uint8_t *) data;
+        f.payload.len = len;
+        size_t body = simple_size(&f);
+        if (body > c->max_frame)
+                return -EMSGSIZE;
+        int r = out_reserve(c, body + VARINT_MAX);
+        if (r < 0)
+                return r;
+        uint8_t *o = c->out + c->out_end;
+        size_t n = ipc_varint_encode(body, o);
+        n += simple_head(&f, o + n);
+        if (len > 0)
+                memcpy(o + n, data, len);
+        c->out_end += n + len;
+        return 0;
 }
 
 /* Sends out[out_start..limit), with fd attached if fd >= 0. */

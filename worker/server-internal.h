@@ -295,6 +295,8 @@ GS__HIDDEN int gs__conn_queue(gs__conn *c, const ipc_frame *f);
 /* The same, with fd (>= 0) sent along with the frame (the caller keeps
  * its own fd). */
 GS__HIDDEN int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd);
+/* The same for a data frame (REPLY, ...), without an ipc_frame to fill. */
+GS__HIDDEN int gs__conn_queue_data(gs__conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len);
 GS__HIDDEN void gs__conn_update(gs__conn *c);
 GS__HIDDEN void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text);
 GS__HIDDEN gs__conn *gs__conn_find(gs_server *s, uint64_t serial);

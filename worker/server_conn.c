@@ -530,6 +530,15 @@ int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
         return 0;
 }
 
+int gs__conn_queue_data(gs__conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len) {
+        int r = ipc_conn_queue_data(c->ipc, kind, ref, data, len);
+
+        if (r < 0)
+                return r;
+        dirty_link(c->server, c);
+        return 0;
+}
+
 int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd) {
         int r = ipc_conn_queue_fd(c->ipc, f, fd);
 
@@ -586,9 +595,11 @@ static void handle_frame(gs__conn *c, const ipc_frame *f) {
  * has none handleable now, -1 if it was closed. */
 static int conn_process(gs__conn *c, unsigned budget) {
         gs_server *s = c->server;
+        ipc_frame view;
 
+        ipc_frame_init(&view, GENSUP__KIND__KIND_UNSPECIFIED, 0);
         while (budget > 0) {
-                ipc_frame view, *f = NULL;
+                ipc_frame *f = NULL;
 
                 if (s->stopping)
                         return 1;
