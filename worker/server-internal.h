@@ -48,6 +48,12 @@
  * 0.1 µs a frame while a waiting connection still gets its turn after
  * 64 frames of each other one (tens of microseconds). */
 #define GS__BATCH 64
+/* Turns of GS__BATCH frames a connection may take in a row when nothing
+ * else waits (server_conn.c, conn_turns): a loop round, an epoll_wait,
+ * per 64 small casts cost more than the casts. */
+#define GS__BATCH_ALONE 16
+/* ... and while less than this waits to be written to it. */
+#define GS__ALONE_OUT_MAX (64u * 1024u)
 #define GS__HELD_MAX 1024                  /* frames held per connection while suspended */
 #define GS__HELD_BYTES_MAX (4u << 20)      /* frame bytes held per connection while suspended */
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
