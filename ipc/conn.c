@@ -464,11 +464,18 @@ static size_t simple_encode(const ipc_frame *f, uint8_t *out) {
 
 int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
-        size_t header;
+        size_t header = 1;
+        int64_t wire;
 
         if (avail == 0)
                 return 0;
-        int64_t wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
+        /* A small frame's length is one byte: ipc_frame_scan's answer
+         * without the call. */
+        uint8_t b0 = c->in[c->in_start];
+        if (b0 < 0x80 && b0 <= c->max_in && (size_t) b0 < avail)
+                wire = 1 + (int64_t) b0;
+        else
+                wire = ipc_frame_scan(c->in + c->in_start, avail, c->max_in, &header);
 
         if (wire <= 0)
                 return ipc_conn_next(c, ret);
