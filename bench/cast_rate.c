@@ -7,6 +7,9 @@
  * frames' length prefixes.
  *
  *   cast_rate [-r ROUNDS] [-p same|cross|both] [-n CASTS] [-s SIZE]
+ *             [-i raw|gensup|corked|all]
+ *
+ * -i runs one implementation alone (for perf and strace; no ratio then).
  *
  * The clock runs from the first cast until the receiver has taken the
  * last one: the raw receiver answers one byte after the n-th frame, and
@@ -168,9 +171,10 @@ int main(int argc, char **argv) {
         int rounds = bench_rounds(7);
         uint64_t n = 3000000;
         size_t size = 16;
+        unsigned impls = 7; /* bit 0: raw, 1: gensup default, 2: corked */
         int opt;
 
-        while ((opt = getopt(argc, argv, "r:n:s:p:")) != -1) {
+        while ((opt = getopt(argc, argv, "r:n:s:p:i:")) != -1) {
                 switch (opt) {
                 case 'r':
                         rounds = atoi(optarg);
@@ -184,8 +188,17 @@ int main(int argc, char **argv) {
                 case 's':
                         size = strtoul(optarg, NULL, 10);
                         break;
+                case 'i':
+                        impls = strcmp(optarg, "raw") == 0      ? 1
+                                : strcmp(optarg, "gensup") == 0 ? 2
+                                : strcmp(optarg, "corked") == 0 ? 4
+                                                                : 7;
+                        break;
                 default:
-                        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CASTS] [-s SIZE]\n", argv[0]);
+                        fprintf(stderr,
+                                "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CASTS] [-s SIZE] "
+                                "[-i raw|gensup|corked|all]\n",
+                                argv[0]);
                         return 2;
                 }
         }
@@ -209,14 +222,23 @@ int main(int argc, char **argv) {
                         int scpu = p == PLACE_SAME ? cpu[0] : cpu[1];
                         gs_client *c = NULL;
                         uint64_t casts = 0;
-                        raw[p][rd] = run_raw(scpu, size, n);
+                        raw[p][rd] = impls & 1 ? run_raw(scpu, size, n) : 1;
+                        gs[p][rd] = gsc[p][rd] = 1;
+                        if (!(impls & 6)) {
+                                fprintf(stderr, ".");
+                                continue;
+                        }
                         pid_t pid = bench_echo_start(path, scpu, &c);
                         if (rd % 2 == 0) {
-                                gs[p][rd] = run_gensup(c, size, n, false, &casts);
-                                gsc[p][rd] = run_gensup(c, size, n, true, &casts);
+                                if (impls & 2)
+                                        gs[p][rd] = run_gensup(c, size, n, false, &casts);
+                                if (impls & 4)
+                                        gsc[p][rd] = run_gensup(c, size, n, true, &casts);
                         } else {
-                                gsc[p][rd] = run_gensup(c, size, n, true, &casts);
-                                gs[p][rd] = run_gensup(c, size, n, false, &casts);
+                                if (impls & 4)
+                                        gsc[p][rd] = run_gensup(c, size, n, true, &casts);
+                                if (impls & 2)
+                                        gs[p][rd] = run_gensup(c, size, n, false, &casts);
                         }
                         bench_echo_stop(pid, c);
                         fprintf(stderr, ".");

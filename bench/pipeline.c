@@ -3,6 +3,9 @@
  * second, beside a raw pipelined echo of the same payloads.
  *
  *   pipeline [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-w WINDOW] [-s SIZE]
+ *            [-i raw|gensup|both]
+ *
+ * -i runs one implementation alone (for perf and strace; no ratio then).
  *
  * gensup: default settings (no cork): gs_send_request() batches, as
  * gs_call(3) BATCHING says; it sends
@@ -142,9 +145,10 @@ int main(int argc, char **argv) {
         uint64_t n = 1000000;
         unsigned window = 64;
         size_t size = 16;
+        unsigned impls = 3; /* bit 0: raw, bit 1: gensup */
         int opt;
 
-        while ((opt = getopt(argc, argv, "r:n:w:s:p:")) != -1) {
+        while ((opt = getopt(argc, argv, "r:n:w:s:p:i:")) != -1) {
                 switch (opt) {
                 case 'r':
                         rounds = atoi(optarg);
@@ -161,8 +165,14 @@ int main(int argc, char **argv) {
                 case 's':
                         size = strtoul(optarg, NULL, 10);
                         break;
+                case 'i':
+                        impls = strcmp(optarg, "raw") == 0 ? 1 : strcmp(optarg, "gensup") == 0 ? 2 : 3;
+                        break;
                 default:
-                        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-w WINDOW] [-s SIZE]\n", argv[0]);
+                        fprintf(stderr,
+                                "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-w WINDOW] [-s SIZE] "
+                                "[-i raw|gensup|both]\n",
+                                argv[0]);
                         return 2;
                 }
         }
@@ -188,10 +198,13 @@ int main(int argc, char **argv) {
                                 continue;
                         int scpu = p == PLACE_SAME ? cpu[0] : cpu[1];
                         gs_client *c = NULL;
-                        raw[p][rd] = run_raw(scpu, size, n, window);
-                        pid_t pid = bench_echo_start(path, scpu, &c);
-                        gs[p][rd] = run_gensup(c, size, n, window);
-                        bench_echo_stop(pid, c);
+                        raw[p][rd] = impls & 1 ? run_raw(scpu, size, n, window) : 1;
+                        if (impls & 2) {
+                                pid_t pid = bench_echo_start(path, scpu, &c);
+                                gs[p][rd] = run_gensup(c, size, n, window);
+                                bench_echo_stop(pid, c);
+                        } else
+                                gs[p][rd] = 1;
                         fprintf(stderr, ".");
                 }
         fprintf(stderr, "\n");

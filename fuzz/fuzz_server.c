@@ -71,6 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         for (;;) {
                 ipc_frame storage, *v = NULL, *f = NULL;
+                ipc_frame_init(&storage, GENSUP__KIND__KIND_UNSPECIFIED, 0);
                 int rv = ipc_conn_next_view(view, &storage, &v);
                 int rf = ipc_conn_next(full, &f);
                 assert(rv == rf);

@@ -99,7 +99,10 @@ int ipc_conn_next(ipc_conn *c, ipc_frame **ret);
  * into the connection's input buffer, valid until the next
  * ipc_conn_read, ipc_conn_next or ipc_conn_next_view on c; it must not be
  * freed. Any other frame comes as from ipc_conn_next (*ret != storage,
- * owned by the caller). Free with: if (f != storage) ipc_frame_free(f). */
+ * owned by the caller). Free with: if (f != storage) ipc_frame_free(f).
+ * storage must have been set with ipc_frame_init() before its first use:
+ * a view writes only kind, ref, payload and memfd_len into it, so one
+ * storage serves a loop of views without a full init per frame. */
 int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret);
 /* Bytes read but not yet taken as frames (a peer that closes with this
  * non-zero closed mid-frame). */
@@ -135,6 +138,10 @@ int ipc_conn_queue_fd(ipc_conn *c, const ipc_frame *f, int fd);
  * frame limit, -ENOMEM; on failure release is not called. */
 int ipc_conn_queue_borrowed(ipc_conn *c, const void *head, size_t head_len, const void *data, size_t len,
                             void (*release)(void *token), void *token);
+/* As ipc_conn_queue for a frame that carries data (CALL, CAST, REPLY,
+ * INFO: kind, ref and payload only), without filling an ipc_frame: the
+ * per-message path of clients and servers. Same bytes, same results. */
+int ipc_conn_queue_data(ipc_conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len);
 /* Writes as much of the output buffer as the socket takes. Returns 0 when
  * everything is written, -EAGAIN when some remains (wait for EPOLLOUT),
  * -ECONNRESET (peer gone, EPIPE) or another -errno. */

@@ -49,8 +49,29 @@ static void on_exit_flush(void) {
         (void) gs__batch_flush_all(now_ns() + (int64_t) GS__BATCH_EXIT_MS * 1000000, false);
 }
 
+/* This process's pid, asked once per process rather than on every
+ * flush (a getpid(2) per batch); a child of fork(2) asks again. Only a
+ * process that has batched anything uses it, and then register_exit has
+ * hooked the fork. */
+static pid_t self_pid;
+
+static void on_fork_child(void) {
+        __atomic_store_n(&self_pid, 0, __ATOMIC_RELAXED);
+}
+
+static pid_t own_pid(void) {
+        pid_t p = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
+
+        if (p == 0) {
+                p = getpid();
+                __atomic_store_n(&self_pid, p, __ATOMIC_RELAXED);
+        }
+        return p;
+}
+
 static void register_exit(void) {
         (void) atexit(on_exit_flush);
+        (void) pthread_atfork(NULL, NULL, on_fork_child);
 }
 
 void gs__batch_keep(gs__batch *b) {
@@ -113,7 +134,7 @@ int gs__batch_flush_all(int64_t deadline, bool turn) {
          * batch of another thread to that thread's own next turn). */
         if (!__atomic_load_n(&head, __ATOMIC_RELAXED))
                 return 0;
-        gs__batch *todo = take_own(getpid(), turn);
+        gs__batch *todo = take_own(own_pid(), turn);
         int ret = 0;
 
         /* The list is taken first: a flush may link its entry again

@@ -347,8 +347,10 @@ static int read_wait(gs_client *c, int wait_ms) {
                 conn_fail(c, -ECONNRESET);
                 return -ECONNRESET;
         }
+        ipc_frame view;
+        ipc_frame_init(&view, GENSUP__KIND__KIND_UNSPECIFIED, 0);
         for (;;) {
-                ipc_frame view, *f = NULL;
+                ipc_frame *f = NULL;
                 /* Replies are copied straight out of the input buffer into
                  * the caller's gs_buf (no frame allocated); other frames,
                  * such as a SYS_REPLY handed to the caller, are owned. */
@@ -711,14 +713,9 @@ static int wait_answer(gs_client *c, uint64_t ref, bool sys, int timeout_ms, gs_
 }
 
 static int queue_payload(gs_client *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len) {
-        ipc_frame f;
-
         if (len > 0 && !data)
                 return -EINVAL;
-        ipc_frame_init(&f, kind, ref);
-        f.payload.data = (uint8_t *) data;
-        f.payload.len = len;
-        return ipc_conn_queue(c->conn, &f);
+        return ipc_conn_queue_data(c->conn, kind, ref, data, len);
 }
 
 /* Whether c may start a synchronous request now: 0 or why not. */

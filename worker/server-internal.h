@@ -48,6 +48,12 @@
  * 0.1 µs a frame while a waiting connection still gets its turn after
  * 64 frames of each other one (tens of microseconds). */
 #define GS__BATCH 64
+/* Turns of GS__BATCH frames a connection may take in a row when nothing
+ * else waits (server_conn.c, conn_turns): a loop round, an epoll_wait,
+ * per 64 small casts cost more than the casts. */
+#define GS__BATCH_ALONE 16
+/* ... and while less than this waits to be written to it. */
+#define GS__ALONE_OUT_MAX (64u * 1024u)
 #define GS__HELD_MAX 1024                  /* frames held per connection while suspended */
 #define GS__HELD_BYTES_MAX (4u << 20)      /* frame bytes held per connection while suspended */
 #define GS__OUT_HIGH (4u << 20)            /* unread output above which a connection is not read */
@@ -295,6 +301,8 @@ GS__HIDDEN int gs__conn_queue(gs__conn *c, const ipc_frame *f);
 /* The same, with fd (>= 0) sent along with the frame (the caller keeps
  * its own fd). */
 GS__HIDDEN int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd);
+/* The same for a data frame (REPLY, ...), without an ipc_frame to fill. */
+GS__HIDDEN int gs__conn_queue_data(gs__conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len);
 GS__HIDDEN void gs__conn_update(gs__conn *c);
 GS__HIDDEN void gs__send_error(gs__conn *c, uint64_t ref, int code, const char *text);
 GS__HIDDEN gs__conn *gs__conn_find(gs_server *s, uint64_t serial);

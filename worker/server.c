@@ -126,16 +126,12 @@ static bool ret_valid(const gs_ret *r, cb_kind cb) {
 
 static int send_reply(gs_server *s, const gs_from *from, const void *data, size_t len) {
         gs__conn *c = gs__conn_find(s, from->conn);
-        ipc_frame f;
 
         if (!c || c->control)
                 return -ENOTCONN;
         if (!gs__pending_remove(c, from->ref))
                 return -ENOENT;
-        ipc_frame_init(&f, GENSUP__KIND__REPLY, from->ref);
-        f.payload.data = (uint8_t *) data;
-        f.payload.len = data ? len : 0;
-        int r = gs__conn_queue(c, &f);
+        int r = gs__conn_queue_data(c, GENSUP__KIND__REPLY, from->ref, data, data ? len : 0);
         if (r < 0) {
                 /* The caller must not wait for a reply that cannot be sent. */
                 gs__send_error(c, from->ref, -r, r == -EMSGSIZE ? "reply too large" : "reply not sent");

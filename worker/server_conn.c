@@ -363,6 +363,7 @@ static int conn_after_turn(gs__conn *c, bool partial) {
 }
 
 static int conn_process(gs__conn *c, unsigned budget);
+static int conn_turns(gs__conn *c);
 
 /* Reads once. Returns 1 if there may be frames to handle (also at EOF:
  * frames read before it are still handled), 0 if nothing came, -1 if c
@@ -418,7 +419,7 @@ static int on_conn_io(gs__src *src, int fd, uint32_t revents, void *userdata) {
                 s->dispatch(s, GS__EVENT_TURN, NULL, NULL);
 
         s->in_io = true;
-        int r = conn_process(c, GS__BATCH);
+        int r = conn_turns(c);
         if (r >= 0)
                 r = conn_after_turn(c, r == 0) < 0 ? -1 : r;
         if (r > 0)
@@ -530,6 +531,15 @@ int gs__conn_queue(gs__conn *c, const ipc_frame *f) {
         return 0;
 }
 
+int gs__conn_queue_data(gs__conn *c, Gensup__Kind kind, uint64_t ref, const void *data, size_t len) {
+        int r = ipc_conn_queue_data(c->ipc, kind, ref, data, len);
+
+        if (r < 0)
+                return r;
+        dirty_link(c->server, c);
+        return 0;
+}
+
 int gs__conn_queue_fd(gs__conn *c, const ipc_frame *f, int fd) {
         int r = ipc_conn_queue_fd(c->ipc, f, fd);
 
@@ -586,9 +596,11 @@ static void handle_frame(gs__conn *c, const ipc_frame *f) {
  * has none handleable now, -1 if it was closed. */
 static int conn_process(gs__conn *c, unsigned budget) {
         gs_server *s = c->server;
+        ipc_frame view;
 
+        ipc_frame_init(&view, GENSUP__KIND__KIND_UNSPECIFIED, 0);
         while (budget > 0) {
-                ipc_frame view, *f = NULL;
+                ipc_frame *f = NULL;
 
                 if (s->stopping)
                         return 1;
@@ -634,6 +646,25 @@ static int conn_process(gs__conn *c, unsigned budget) {
         return 1;
 }
 
+/* A connection's turn: one batch of its frames, then (while it is the
+ * only one with work, no timer has fired, and its answers are not piling
+ * up) further batches already read, up to GS__BATCH_ALONE in all. A
+ * connection flooding a server alone is served without a loop round per
+ * 64 frames; one with company still gets one batch a turn. Returns as
+ * conn_process. */
+static int conn_turns(gs__conn *c) {
+        gs_server *s = c->server;
+        int r = conn_process(c, GS__BATCH);
+
+        for (unsigned i = 1; r > 0 && i < GS__BATCH_ALONE; i++) {
+                if (c->control || s->ready_head || s->fired_head || s->suspended || s->stopping ||
+                    ipc_conn_pending(c->ipc) >= GS__ALONE_OUT_MAX)
+                        break;
+                r = conn_process(c, GS__BATCH);
+        }
+        return r;
+}
+
 static int on_work(gs__src *src, void *userdata) {
         gs_server *s = userdata;
 
@@ -648,7 +679,7 @@ static int on_work(gs__src *src, void *userdata) {
                 bool was_last = c == last;
 
                 ready_unlink(s, c);
-                int r = conn_process(c, GS__BATCH);
+                int r = conn_turns(c);
                 if (r >= 0)
                         r = conn_after_turn(c, r == 0) < 0 ? -1 : r;
                 if (r > 0)
