@@ -723,8 +723,11 @@ static int wait_answer(gs_client *c, uint64_t ref, bool sys, int timeout_ms, gs_
                         if (r < 0 && !c->wait_done)
                                 break;
                 }
-                /* Never written into once the caller has it back. */
+                /* Never written into once the caller has it back, and
+                 * text again (its NUL) if a payload stopped half read. */
                 ipc_conn_sink_arm(c->conn, 0, NULL, NULL);
+                if (buf && !sys && buf->data)
+                        buf->data[buf->len] = 0;
         }
         if (c->wait_done) {
                 r = c->wait_status;
