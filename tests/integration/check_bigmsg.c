@@ -3,11 +3,17 @@
  * gs_call (whose large answers are read straight into the caller's
  * buffer, ipc_conn_sink_arm), requests pipelined with gs_send_request,
  * casts between them, and a large answer that comes after its call timed
- * out, which must never land in a buffer the caller has back. */
+ * out, which must never land in a buffer the caller has back, also when
+ * it was half read as the call gave up (a fake server in a child). */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "gensup.h"
 #include "it.h"
@@ -152,6 +158,96 @@ START_TEST(test_late_large_answer) {
 }
 END_TEST
 
+/* The fake server: answers the first CALL with the start of a 1 MiB
+ * REPLY, the rest only once the parent says so (a byte on go), then
+ * echoes the next CALL. Exits at once if the parent goes away. */
+static void fake_server(int lfd, int go) {
+        struct pollfd p = { .fd = lfd, .events = POLLIN };
+        ipc_conn *c;
+        ipc_frame *f = NULL, r;
+        char byte;
+
+        /* The listening socket is non-blocking. */
+        if (poll(&p, 1, T_MS) != 1)
+                _exit(1);
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0 || ipc_conn_new(fd, 0, &c) < 0 || it_recv(c, T_MS, &f) < 0)
+                _exit(1);
+        uint8_t *data = malloc(MIB);
+        if (!data)
+                _exit(1);
+        memset(data, 'z', MIB);
+        ipc_frame_init(&r, GENSUP__KIND__REPLY, f->ref);
+        r.payload.data = data;
+        r.payload.len = MIB;
+        size_t n = ipc_frame_wire_size(&r);
+        uint8_t *w = malloc(n);
+        if (!w)
+                _exit(1);
+        ipc_frame_encode(&r, w);
+        ipc_frame_free(f);
+        if (it_send_raw(c, w, 300000) < 0 || read(go, &byte, 1) != 1)
+                _exit(1);
+        if (it_send_raw(c, w + 300000, n - 300000) < 0 || it_recv(c, T_MS, &f) < 0)
+                _exit(1);
+        ipc_frame_init(&r, GENSUP__KIND__REPLY, f->ref);
+        r.payload = f->payload;
+        _exit(it_send(c, &r) < 0 ? 1 : 0);
+}
+
+/* A call that times out while its 1 MiB answer is half read: the
+ * caller's buffer is left a C string, nothing is written into it after
+ * gs_call returned, and the next call gets its own answer. */
+START_TEST(test_timeout_mid_answer) {
+        char *sock = it_strf("%s/fake.sock", it_tmpdir());
+        int go[2], ready[2];
+        char byte;
+        ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+        ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+                /* Listening here: a socket the caller listens on itself
+                 * would be a call to itself (EDEADLK). */
+                close(go[1]);
+                close(ready[0]);
+                int lfd = ipc_listen(sock, 4);
+                if (lfd < 0 || write(ready[1], "r", 1) != 1)
+                        _exit(1);
+                fake_server(lfd, go[0]);
+        }
+        close(go[0]);
+        close(ready[1]);
+        ck_assert_int_eq(read(ready[0], &byte, 1), 1);   /* listening */
+        close(ready[0]);
+
+        gs_client *c;
+        gs_buf mine = GS_BUF_INIT, other = GS_BUF_INIT;
+        ck_assert_int_eq(gs_client_connect(sock, &c), 0);
+        ck_assert_int_eq(gs_buf_set(&mine, "before", 6), 0);
+        /* The rest never comes before the parent says so: a timeout
+         * whatever the machine's speed. */
+        ck_assert_int_eq(gs_call(c, "first", 5, 1000, &mine), -ETIMEDOUT);
+        ck_assert(mine.len == 0 || mine.len == 6);
+        ck_assert_uint_eq(mine.data[mine.len], 0);
+        memset(mine.data, 0xee, mine.cap);
+        ck_assert_int_eq(write(go[1], "g", 1), 1);
+        ck_assert_int_eq(gs_call(c, "second", 6, T_MS, &other), 0);
+        ck_assert_uint_eq(other.len, 6);
+        ck_assert_int_eq(memcmp(other.data, "second", 6), 0);
+        for (size_t i = 0; i < mine.cap; i++)
+                ck_assert_uint_eq(mine.data[i], 0xee);
+
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        close(go[1]);
+        gs_buf_done(&mine);
+        gs_buf_done(&other);
+        gs_client_free(c);
+}
+END_TEST
+
 Suite *bigmsg_suite(void) {
         Suite *s = suite_create("bigmsg");
         TCase *tc = tcase_create("bigmsg");
@@ -160,6 +256,7 @@ Suite *bigmsg_suite(void) {
         tcase_add_test(tc, test_call_sizes);
         tcase_add_test(tc, test_pipeline_and_casts);
         tcase_add_test(tc, test_late_large_answer);
+        tcase_add_test(tc, test_timeout_mid_answer);
         suite_add_tcase(s, tc);
         return s;
 }
