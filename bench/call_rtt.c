@@ -20,10 +20,12 @@
  * Both raw sockets get 4 MiB buffers (SO_SNDBUFFORCE/SO_RCVBUFFORCE when
  * allowed), so a 1 MiB frame goes in one write.
  *
- *   call_rtt [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZES] [-m MIN]
+ *   call_rtt [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZES] [-m MIN] [-g]
  *
  * -m MIN: the gensup client asks for payloads of MIN bytes and more in
  * sealed memfds (gs_client_set_memfd); by default they go inline.
+ * -g: gensup alone, no baselines (to profile it: perf, strace); the
+ * ratios are then nan.
  *
  * Each round, for each placement (client and server on the same CPU, then
  * on two different CPUs) and each size, runs every implementation one
@@ -293,6 +295,7 @@ typedef struct peers {
 } peers;
 
 static size_t memfd_min;   /* -m */
+static bool only_gensup;   /* -g: no baselines (to profile gensup alone) */
 
 static void peers_start(peers *pp, int scpu, const char *path) {
         static const int type[] = { [IMPL_STREAM] = SOCK_STREAM, [IMPL_SEQPKT] = SOCK_SEQPACKET,
@@ -399,7 +402,7 @@ static void print_row(cell *c, int p, size_t size, int rounds) {
 }
 
 static int usage(const char *prog) {
-        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZE,SIZE,...] [-m MEMFD_MIN]\n", prog);
+        fprintf(stderr, "usage: %s [-r ROUNDS] [-p same|cross|both] [-n CALLS] [-s SIZE,SIZE,...] [-m MEMFD_MIN] [-g]\n", prog);
         return 2;
 }
 
@@ -410,7 +413,7 @@ int main(int argc, char **argv) {
         size_t n_sizes = 4;
         int opt;
 
-        while ((opt = getopt(argc, argv, "r:n:s:p:m:")) != -1) {
+        while ((opt = getopt(argc, argv, "r:n:s:p:m:g")) != -1) {
                 switch (opt) {
                 case 'r':
                         rounds = atoi(optarg);
@@ -420,6 +423,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'n':
                         n = atoi(optarg);
+                        break;
+                case 'g':
+                        only_gensup = true;
                         break;
                 case 'm':
                         memfd_min = strtoul(optarg, NULL, 10);
@@ -467,6 +473,10 @@ int main(int argc, char **argv) {
                                 for (int k = 0; k < _IMPL_MAX; k++) {
                                         impl i = (impl) ((k + rd) % _IMPL_MAX);
                                         cell *c = &cells[p][si][i];
+                                        if (only_gensup && i != IMPL_GENSUP) {
+                                                c->med[rd] = c->p99[rd] = NAN;
+                                                continue;
+                                        }
                                         /* sd-memfd costs a memfd per call: a quarter of the calls */
                                         int k_cnt = i == IMPL_SDMEMFD && cnt >= 40 ? cnt / 4 : cnt;
                                         run_one(&pp, i, sizes[si], k_cnt / 10, k_cnt, lat);

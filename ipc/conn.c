@@ -63,6 +63,17 @@ struct ipc_conn {
         size_t sndbuf;     /* SO_SNDBUF we asked for; 0: the system's default */
         bool blocking;     /* O_NONBLOCK cleared by ipc_conn_read_wait */
         int rcvtimeo_ms;   /* SO_RCVTIMEO as last set; INT_MIN: unknown */
+
+        /* A large REPLY read straight into its owner's buffer
+         * (ipc_conn_sink_arm). */
+        uint64_t sink_ref;               /* armed for this ref; 0: not armed */
+        ipc_sink_reserve sink_reserve;
+        void *sink_ud;
+        uint8_t *sink;                   /* the payload's place; NULL: dropped */
+        size_t sink_len, sink_have;      /* payload bytes, and read so far */
+        uint64_t sink_frame_ref;
+        bool sink_active;                /* a payload is being read so */
+        bool sink_ready;                 /* read: next_view hands it out */
 };
 
 int ipc_conn_new(int fd, size_t max_frame, ipc_conn **ret) {
@@ -185,6 +196,9 @@ static void keep_fds(ipc_conn *c, struct msghdr *mh) {
         }
 }
 
+static size_t sink_iov(ipc_conn *c, struct iovec iov[2]);
+static void sink_got(ipc_conn *c, size_t n);
+
 static int conn_recv(ipc_conn *c, int flags) {
         int r = in_reserve(c, READ_CHUNK);
         if (r < 0)
@@ -194,10 +208,11 @@ static int conn_recv(ipc_conn *c, int flags) {
                 struct cmsghdr align;
                 char buf[CMSG_SPACE(sizeof(int) * IPC_MAX_FDS_PER_READ)];
         } control;
-        struct iovec iov = { .iov_base = c->in + c->in_end, .iov_len = c->in_cap - c->in_end };
+        struct iovec iov[2];
+        size_t n_iov = sink_iov(c, iov);
         struct msghdr mh = {
-                .msg_iov = &iov,
-                .msg_iovlen = 1,
+                .msg_iov = iov,
+                .msg_iovlen = n_iov,
                 .msg_control = control.buf,
                 .msg_controllen = sizeof(control.buf),
         };
@@ -219,7 +234,7 @@ static int conn_recv(ipc_conn *c, int flags) {
                 keep_fds(c, &mh);
         if (n == 0)
                 return -ECONNRESET;
-        c->in_end += (size_t) n;
+        sink_got(c, (size_t) n);
         return (int) (n > INT32_MAX ? INT32_MAX : n);
 }
 
@@ -300,10 +315,15 @@ static int memfd_payload(ipc_conn *c, ipc_frame *f, bool owned) {
         return 0;
 }
 
+static int sink_take(ipc_conn *c, ipc_frame *storage, ipc_frame **ret);
+static int sink_take_owned(ipc_conn *c, ipc_frame **ret);
+
 int ipc_conn_next(ipc_conn *c, ipc_frame **ret) {
         size_t avail = c->in_end - c->in_start;
         size_t header;
 
+        if (c->sink_ready)
+                return sink_take_owned(c, ret);
         /* Nothing buffered (c->in may be NULL then: NULL + 0 is undefined). */
         if (avail == 0)
                 return 0;
@@ -480,6 +500,8 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
         size_t header = 1;
         int64_t wire;
 
+        if (c->sink_ready)
+                return sink_take(c, storage, ret);
         if (avail == 0)
                 return 0;
         /* A small frame's length is one byte: ipc_frame_scan's answer
@@ -508,7 +530,7 @@ int ipc_conn_next_view(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
 }
 
 size_t ipc_conn_buffered(const ipc_conn *c) {
-        return c->in_end - c->in_start;
+        return c->in_end - c->in_start + (c->sink_active || c->sink_ready ? c->sink_have : 0);
 }
 
 const uint8_t *ipc_conn_unread(const ipc_conn *c, size_t *ret_len) {
@@ -887,4 +909,152 @@ int ipc_conn_queue_borrowed(ipc_conn *c, const void *head, size_t head_len, cons
         if (len == 0)
                 ext_release(c);
         return 0;
+}
+
+/* ---- a large REPLY read straight into its place (ipc_conn_sink_arm) ----
+ *
+ * A caller waiting for the answer to one call (gs_call) would otherwise
+ * have the answer's payload copied twice: by the kernel into the input
+ * buffer, then out of it into the caller's buffer. Armed, a read takes at
+ * most IPC_SINK_MIN bytes into the input buffer; if they begin the
+ * awaited REPLY and its payload is larger, what came of the payload is
+ * copied to the caller's buffer and the rest is read straight into it.
+ * A read while a payload is read so has two parts: the rest of the
+ * payload, then the input buffer for what follows it. */
+
+void ipc_conn_sink_arm(ipc_conn *c, uint64_t ref, ipc_sink_reserve reserve, void *userdata) {
+        c->sink_ref = reserve ? ref : 0;
+        c->sink_reserve = reserve;
+        c->sink_ud = userdata;
+        if (c->sink_ref != 0)
+                return;
+        /* The owner gave its buffer up: the rest of a payload being read
+         * is read and dropped, and one read but not taken is forgotten
+         * (an answer nobody waits for, as any such answer is). */
+        c->sink = NULL;
+        c->sink_ready = false;
+}
+
+static size_t sink_iov(ipc_conn *c, struct iovec iov[2]) {
+        size_t room = c->in_cap - c->in_end, n = 0;
+
+        if (c->sink_ref != 0 && room > IPC_SINK_MIN)
+                room = IPC_SINK_MIN;
+        if (c->sink_active && c->sink)
+                iov[n++] = (struct iovec) { c->sink + c->sink_have, c->sink_len - c->sink_have };
+        iov[n++] = (struct iovec) { c->in + c->in_end, room };
+        return n;
+}
+
+/* The head of the frame at in_start, when it is a REPLY made of kind,
+ * ref and a payload that ends it (the bytes gensup writes). Returns the
+ * head's length with *ret_ref and *ret_len, or 0. */
+static size_t sink_head(const uint8_t *p, size_t avail, uint64_t body, uint64_t *ret_ref, uint64_t *ret_len) {
+        uint64_t kind, ref = 0, len;
+        size_t at = 1;
+        int n;
+
+        if (avail < 2 || p[0] != 0x08 || (n = ipc_varint_decode(p + at, avail - at, &kind)) <= 0)
+                return 0;
+        at += (size_t) n;
+        if (at < avail && p[at] == 0x10) {
+                at++;
+                if ((n = ipc_varint_decode(p + at, avail - at, &ref)) <= 0)
+                        return 0;
+                at += (size_t) n;
+        }
+        if (at >= avail || p[at] != 0x1a || kind != GENSUP__KIND__REPLY)
+                return 0;
+        at++;
+        if ((n = ipc_varint_decode(p + at, avail - at, &len)) <= 0)
+                return 0;
+        at += (size_t) n;
+        if (at > avail || at > body || len != body - at)
+                return 0;
+        *ret_ref = ref;
+        *ret_len = len;
+        return at;
+}
+
+/* After a read: starts reading the awaited REPLY's payload straight into
+ * the owner's buffer, if the input buffer ends with its beginning. */
+static void sink_try(ipc_conn *c) {
+        size_t avail = c->in_end - c->in_start, header;
+        const uint8_t *p = c->in + c->in_start;
+        uint64_t body, ref, len;
+
+        if (c->sink_ref == 0 || c->sink_active || c->sink_ready || avail == 0)
+                return;
+        /* Complete, bad or over the limit: the usual way tells. */
+        if (ipc_frame_scan(p, avail, c->max_in, &header) != 0)
+                return;
+        int n = ipc_varint_decode(p, avail, &body);
+        if (n <= 0)
+                return;
+        header = (size_t) n;
+        size_t hl = sink_head(p + header, avail - header, body, &ref, &len);
+        if (hl == 0 || ref != c->sink_ref || len <= IPC_SINK_MIN)
+                return;
+        uint8_t *dst = c->sink_reserve(c->sink_ud, (size_t) len);
+        if (!dst)
+                return;
+        size_t have = avail - header - hl;   /* less than len: not complete */
+        memcpy(dst, p + header + hl, have);
+        c->in_start = c->in_end;
+        c->sink = dst;
+        c->sink_len = (size_t) len;
+        c->sink_have = have;
+        c->sink_frame_ref = ref;
+        c->sink_active = true;
+}
+
+/* n bytes came: the payload's first (if one is being read), the rest in
+ * the input buffer. */
+static void sink_got(ipc_conn *c, size_t n) {
+        if (c->sink_active) {
+                size_t k = c->sink_len - c->sink_have;
+                if (k > n)
+                        k = n;
+                c->sink_have += k;
+                n -= k;
+                if (!c->sink) {
+                        /* Dropped: those bytes went to the input buffer. */
+                        c->in_end += k;
+                        c->in_start += k;
+                }
+                if (c->sink_have == c->sink_len) {
+                        c->sink_active = false;
+                        c->sink_ready = c->sink != NULL;
+                }
+        }
+        c->in_end += n;
+        sink_try(c);
+}
+
+static int sink_take(ipc_conn *c, ipc_frame *storage, ipc_frame **ret) {
+        ipc_frame_init(storage, GENSUP__KIND__REPLY, c->sink_frame_ref);
+        storage->payload.data = c->sink;
+        storage->payload.len = c->sink_len;
+        c->sink_ready = false;
+        c->sink = NULL;
+        *ret = storage;
+        return 1;
+}
+
+static int sink_take_owned(ipc_conn *c, ipc_frame **ret) {
+        ipc_frame *f = malloc(sizeof(*f));
+        uint8_t *p = malloc(c->sink_len);
+
+        if (!f || !p) {
+                free(f);
+                free(p);
+                return -ENOMEM;
+        }
+        ipc_frame view;
+        (void) sink_take(c, &view, ret);
+        *f = view;
+        memcpy(p, view.payload.data, view.payload.len);
+        f->payload.data = p;
+        *ret = f;
+        return 1;
 }

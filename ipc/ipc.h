@@ -164,6 +164,20 @@ int ipc_conn_wait(ipc_conn *c, bool for_read, int timeout_ms);
  * said it takes them. */
 void ipc_conn_set_memfd(ipc_conn *c, bool in, size_t out_min);
 
+/* Reading a large answer straight into its final place. While armed
+ * with a ref, a read takes at most IPC_SINK_MIN bytes into the input
+ * buffer, and a REPLY with that ref and a payload over IPC_SINK_MIN, not
+ * yet read whole, has its payload read straight into
+ * reserve(userdata, len) (at least len bytes; NULL: the usual way): one
+ * copy fewer. ipc_conn_next_view then hands it out as a view whose
+ * payload is that buffer (ipc_conn_next as an owned copy). ref 0 (or a
+ * NULL reserve) disarms: a payload still being read is then read and
+ * dropped, never written into the owner's buffer again, and one read but
+ * not yet taken is forgotten. Not with ipc_conn_unread. */
+#define IPC_SINK_MIN (128u * 1024u)
+typedef uint8_t *(*ipc_sink_reserve)(void *userdata, size_t len);
+void ipc_conn_sink_arm(ipc_conn *c, uint64_t ref, ipc_sink_reserve reserve, void *userdata);
+
 /* ---- sealed memfds (memfd.c) ---- */
 
 /* A new memfd holding len bytes of data, sealed against writes, shrink,

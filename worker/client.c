@@ -226,6 +226,31 @@ static int error_code(const ipc_frame *f) {
         return f->code > 0 && f->code < 4096 ? -f->code : -EREMOTEIO;
 }
 
+/* A large reply read straight into the waiter's buffer
+ * (ipc_conn_sink_arm): room for len bytes and the NUL after them. */
+static uint8_t *reply_reserve(void *userdata, size_t len) {
+        gs_buf *b = userdata;
+
+        if (len >= b->cap) {
+                gs_buf_done(b);
+                b->data = malloc(len + 1);
+                if (!b->data)
+                        return NULL;
+                b->cap = len + 1;
+        }
+        b->len = 0;
+        return b->data;
+}
+
+/* The reply's payload into the waiter's buffer, unless it was read there. */
+static int reply_set(gs_buf *b, const ipc_frame *f) {
+        if (f->payload.len == 0 || f->payload.data != b->data)
+                return gs_buf_set(b, f->payload.data, f->payload.len);
+        b->len = f->payload.len;
+        b->data[b->len] = 0;
+        return 0;
+}
+
 /* An answer to a CALL or SYS: for the synchronous waiter, for an
  * outstanding request, or for nobody (dropped). */
 static int dispatch_answer(gs_client *c, ipc_frame **pf) {
@@ -237,7 +262,7 @@ static int dispatch_answer(gs_client *c, ipc_frame **pf) {
                 case GENSUP__KIND__REPLY:
                         if (c->wait_sys)
                                 return -EBADMSG;
-                        st = c->wait_buf ? gs_buf_set(c->wait_buf, f->payload.data, f->payload.len) : 0;
+                        st = c->wait_buf ? reply_set(c->wait_buf, f) : 0;
                         break;
                 case GENSUP__KIND__SYS_REPLY:
                         if (!c->wait_sys)
@@ -693,11 +718,18 @@ static int wait_answer(gs_client *c, uint64_t ref, bool sys, int timeout_ms, gs_
         r = flush_some(c);
         if (r == 0 || r == -EAGAIN) {
                 int64_t deadline = gs__deadline(timeout_ms);
+                if (buf && !sys)
+                        ipc_conn_sink_arm(c->conn, ref, reply_reserve, buf);
                 while (!c->wait_done) {
                         r = pump(c, deadline);
                         if (r < 0 && !c->wait_done)
                                 break;
                 }
+                /* Never written into once the caller has it back, and
+                 * text again (its NUL) if a payload stopped half read. */
+                ipc_conn_sink_arm(c->conn, 0, NULL, NULL);
+                if (buf && !sys && buf->data)
+                        buf->data[buf->len] = 0;
         }
         if (c->wait_done) {
                 r = c->wait_status;
