@@ -189,6 +189,13 @@ static void *sampler_main(void *arg) {
                         S.idle = false;
                         continue;
                 }
+                if (!S.root) {
+                        /* The subtree is named by the first figures asked
+                         * for (sup_cgroup_sampler_get), which wakes us:
+                         * a status right after must not wait a period. */
+                        pthread_cond_wait(&S.wake, &S.lock);
+                        continue;
+                }
                 sweep_and_swap(&rootfd);
                 while (!S.stopping && sup_mono_usec() < start + SUP_SAMPLER_PERIOD_USEC)
                         wait_until(start + SUP_SAMPLER_PERIOD_USEC);
@@ -239,8 +246,8 @@ static void ask(void) {
 bool sup_cgroup_sampler_get(const char *root, const char *name, uint64_t since, sup_cgroup_usage *ret,
                             uint64_t *ret_at) {
         pthread_mutex_lock(&S.lock);
-        if (!S.root && root)
-                S.root = strdup(root);
+        if (!S.root && root && (S.root = strdup(root)) && S.running)
+                pthread_cond_signal(&S.wake);
         ask();
         const sample *s = table_find(S.cur, name);
         bool found = s && s->at >= since;
