@@ -729,8 +729,8 @@ int ipc_conn_queue_data(ipc_conn *c, Gensup__Kind kind, uint64_t ref, const void
                 f.payload.len = len;
                 return ipc_conn_queue_fd(c, &f, -1);
         }
-        /* A small one is encoded straight into the output buffer: the
-         * same bytes as simple_encode, without a frame to fill first. */
+        /* A small one goes straight into the output buffer, the frame
+         * filled only with what simple_encode reads (no ipc_frame_init). */
         f.kind = kind;
         f.ref = ref;
         f.payload.data = (uint8_t *) data;
@@ -743,10 +743,7 @@ int ipc_conn_queue_data(ipc_conn *c, Gensup__Kind kind, uint64_t ref, const void
                 return r;
         uint8_t *o = c->out + c->out_end;
         size_t n = venc(body, o);
-        n += simple_head(&f, o + n);
-        if (len > 0)
-                memcpy(o + n, data, len);
-        c->out_end += n + len;
+        c->out_end += n + simple_encode(&f, o + n);
         return 0;
 }
 

@@ -19,12 +19,6 @@ sup_shared_text *sup_shared_text_new(sup_strbuf *text) {
         return t;
 }
 
-sup_shared_text *sup_shared_text_ref(sup_shared_text *t) {
-        if (t)
-                t->refs++;
-        return t;
-}
-
 sup_shared_text *sup_shared_text_unref(sup_shared_text *t) {
         if (t && --t->refs == 0) {
                 sup_strbuf_done(&t->text);

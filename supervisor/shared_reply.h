@@ -21,7 +21,6 @@ typedef struct sup_shared_text sup_shared_text;
 /* A shared text with one reference, taking text's buffer (text is empty
  * afterwards). NULL on ENOMEM, text then untouched. */
 sup_shared_text *sup_shared_text_new(sup_strbuf *text);
-sup_shared_text *sup_shared_text_ref(sup_shared_text *t);
 /* Drops a reference; the last frees the text. Returns NULL. */
 sup_shared_text *sup_shared_text_unref(sup_shared_text *t);
 const char *sup_shared_text_data(const sup_shared_text *t);

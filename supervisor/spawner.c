@@ -256,10 +256,6 @@ fail:
         return r;
 }
 
-bool sup_spawner_is_open(void) {
-        return S.running;
-}
-
 void sup_spawner_set_async(bool async) {
         S.async = async;
 }

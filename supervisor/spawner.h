@@ -35,12 +35,11 @@ typedef struct sup_spawn_req sup_spawn_req;
 typedef void (*sup_spawner_done)(void *userdata, int r, const sup_process *p, const char *step);
 
 /* Starts the threads and watches their answers on e. Under valgrind it
- * starts none, and spawns stay on the loop (sup_spawner_is_open false). */
+ * starts none, and spawns stay on the loop. */
 int sup_spawner_open(sd_event *e);
 /* Stops the threads (after the requests at hand) and drops what is
  * queued unheard. Safe when not open. */
 void sup_spawner_close(void);
-bool sup_spawner_is_open(void);
 /* Whether starts are queued (sup_spawner_submit) or made at once through
  * the threads (sup_spawner_run). gensupd boots its tree the second way,
  * as it always did: a boot's starts are in order anyway, and the tree is
