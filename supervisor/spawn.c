@@ -24,6 +24,7 @@
 
 #include "child_cred.h"
 #include "child_env.h"
+#include "child_signals.h"
 #include "ipc.h"
 #include "spawn.h"
 #include "strv.h"
@@ -139,14 +140,10 @@ static int move_fd(int fd, int target) {
 static _Noreturn void run_child(const sup_spawn_params *p, const prepared *pr, int control_fd, int control_target, int report_fd,
                       pid_t parent) {
         const sup_spec *s = p->spec;
-        sigset_t all;
 
-        /* sd-event blocked these in gensupd; a child starts clean. */
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        for (int sig = 1; sig < NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        signal(sig, SIG_DFL);
+        /* sd-event blocked signals in gensupd, which ignores SIGPIPE: a
+         * child starts clean. */
+        sup_child_signals_reset();
 
         if (setpgid(0, 0) < 0)
                 child_fail(report_fd, STEP_SETPGID);
@@ -395,6 +392,7 @@ int sup_spawn(const sup_spawn_params *p, sup_process *ret, const char **ret_step
         int r;
 
         *ret_step = "prepare";
+        sup_child_signals_note();
         r = slots_open();
         if (r < 0)
                 return r;
