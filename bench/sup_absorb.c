@@ -24,9 +24,15 @@
  * "started" event read: the new process said READY=1 and gensupd told
  * its followers), control latency (request written -> its answer read),
  * median, p90, p99 and max; the achieved crash rate; gensupd's CPU per
- * second. The settings, interleaved in every round (the order turns
- * round by round): for each RATE, crashes with and without control
- * traffic, and control traffic with no crashes: the two baselines. */
+ * second, and its CPU per restart, its own and its children's (their
+ * whole life: exec, start, exit; gensupd reaps them). The settings,
+ * interleaved in every round (the order turns round by round): for each
+ * RATE, crashes with and without control traffic, and control traffic
+ * with no crashes: the two baselines. Each round also measures the
+ * machine's floor: as many sup_spawn_floor loops as there are CPUs, no
+ * supervisor, each starting PROBE (vfork + exec, READY on a pipe, _exit)
+ * one after the other: the most starts a second the machine makes at
+ * all, against which the absorbed rates are put. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -65,7 +71,7 @@ typedef struct samples {
 typedef struct setting {
         int rate, control;
         samples restart, answer;
-        double kills, seconds, cpu_s;
+        double kills, seconds, cpu_s, child_cpu_s;
         long sent, answered, lost_restarts;
 } setting;
 
@@ -78,6 +84,7 @@ typedef struct kid {
 static const char *build_dir, *probe;
 static int n_children = 100, seconds = 5;
 static char work[4096];
+static double floor_rates[MAX_ROUNDS];   /* starts/s, one per round */
 
 static _Noreturn void die(const char *what) {
         fprintf(stderr, "sup_absorb: %s: %s\n", what, strerror(errno));
@@ -375,6 +382,75 @@ static void kill_loop(ipc_conn *ev, kid *kids, int rate, setting *s) {
         s->seconds += seconds;
 }
 
+/* ---- CPU and the floor ---- */
+
+/* The CPU time (user + system) of pid's reaped children so far: for
+ * gensupd, every child it has reaped. */
+static double children_cpu_s(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        unsigned long long cut = 0, cst = 0;
+        /* After ") ": state (3), fields 4..15, then cutime (16), cstime (17). */
+        if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &cut, &cst) != 2)
+                return 0;
+        return (double) (cut + cst) / (double) sysconf(_SC_CLK_TCK);
+}
+
+/* The machine's floor: one sup_spawn_floor loop per CPU at once, each
+ * starting the probe (READY on fd 3, then _exit) one after the other
+ * for about the setting's length; starts a second, all loops together. */
+static double floor_rate(void) {
+        char cfg[4200], exe[4200];
+        snprintf(cfg, sizeof(cfg), "%s/floor.cfg", work);
+        snprintf(exe, sizeof(exe), "%s/bench/sup_spawn_floor", build_dir);
+        FILE *f = fopen(cfg, "we");
+        if (!f || fprintf(f, "0 exit fd:3 -\n") < 0 || fclose(f) != 0)
+                die(cfg);
+        long n_cpu = sysconf(_SC_NPROCESSORS_ONLN), per = 100L * seconds;
+        if (n_cpu < 1 || n_cpu > 64)
+                n_cpu = 1;
+        char count[32];
+        snprintf(count, sizeof(count), "%ld", per);
+        pid_t pids[64];
+        int64_t t0 = bench_now_ns();
+        fflush(NULL);
+        for (long i = 0; i < n_cpu; i++) {
+                pids[i] = fork();
+                if (pids[i] < 0)
+                        die("fork");
+                if (pids[i] == 0) {
+                        (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                        if (null < 0 || dup2(null, 1) < 0)
+                                _exit(127);
+                        execl(exe, exe, probe, cfg, count, (char *) NULL);
+                        _exit(127);
+                }
+        }
+        bool ok = true;
+        for (long i = 0; i < n_cpu; i++) {
+                int status = 0;
+                while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+                        ;
+                ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        }
+        double wall = (double) (bench_now_ns() - t0) / 1e9;
+        if (!ok) {
+                fprintf(stderr, "sup_absorb: %s failed: no floor\n", exe);
+                return 0;
+        }
+        return (double) (n_cpu * (per + 1)) / wall;
+}
+
 /* ---- one setting, one round ---- */
 
 static void run_setting(setting *s, int round) {
@@ -396,11 +472,12 @@ static void run_setting(setting *s, int round) {
         ipc_conn *ev = follow_events(sock, kids);
         int cfd = -1;
         pid_t cp = s->control > 0 ? start_control(sock, s->control, &cfd) : 0;
-        double c0 = ((double) bench_proc_cpu_ns(g) / 1e9);
+        double c0 = ((double) bench_proc_cpu_ns(g) / 1e9), k0 = children_cpu_s(g);
         kill_loop(ev, kids, s->rate, s);
         if (cp > 0)
                 collect_control(cfd, cp, s);
         s->cpu_s += ((double) bench_proc_cpu_ns(g) / 1e9) - c0;
+        s->child_cpu_s += children_cpu_s(g) - k0;
         ipc_conn_free(ev);
 
         kill(g, SIGTERM);
@@ -433,18 +510,39 @@ static quant quantiles(samples *x) {
         return q;
 }
 
+static double ratio(double a, double b) {
+        return b > 0 ? a / b : 0;
+}
+
 static void print_row(setting *s) {
         quant r = quantiles(&s->restart), a = quantiles(&s->answer);
         char label[64];
         snprintf(label, sizeof(label), "%d crashes/s, %d ctl/s", s->rate, s->control);
-        printf("  %-26s %7.1f %7.2f %5zu %7.2f %7.2f %7.2f %7.1f  %5ld/%-5ld %7.2f %7.2f %7.2f %7.1f  %5.2f\n", label,
-               s->seconds > 0 ? s->kills / s->seconds : 0, 0.0 + (double) s->lost_restarts, s->restart.n, r.med,
+        printf("  %-26s %7.1f %7.2f %5zu %7.2f %7.2f %7.2f %7.1f  %5ld/%-5ld %7.2f %7.2f %7.2f %7.1f  %5.2f %6.3f %6.3f\n",
+               label, s->seconds > 0 ? s->kills / s->seconds : 0, 0.0 + (double) s->lost_restarts, s->restart.n, r.med,
                r.p90, r.p99, r.max, s->answered, s->sent, a.med, a.p90, a.p99, a.max,
-               s->seconds > 0 ? s->cpu_s / s->seconds : 0);
+               s->seconds > 0 ? s->cpu_s / s->seconds : 0, s->kills > 0 ? 1e3 * s->cpu_s / s->kills : 0,
+               s->kills > 0 ? 1e3 * s->child_cpu_s / s->kills : 0);
 }
 
-static double ratio(double a, double b) {
-        return b > 0 ? a / b : 0;
+
+static void print_floor(setting *set, int n_rates, int rounds) {
+        samples f = { 0 };
+        printf("\n  floor (no supervisor, %ld sup_spawn_floor loops at once): starts/s per round:",
+               sysconf(_SC_NPROCESSORS_ONLN));
+        for (int r = 0; r < rounds; r++) {
+                printf(" %.1f", floor_rates[r]);
+                add(&f, floor_rates[r]);
+        }
+        double med = quantiles(&f).med;
+        printf("; median %.1f\n", med);
+        for (int i = 0; i < 2 * n_rates; i++) {
+                setting *s = &set[i];
+                double got = s->seconds > 0 ? s->kills / s->seconds : 0;
+                printf("  %4d crashes/s, %3d ctl/s: absorbed %.1f/s = %.2f of the floor; asked %.2f of it\n",
+                       s->rate, s->control, got, ratio(got, med), ratio(s->rate, med));
+        }
+        free(f.v);
 }
 
 static void print_ratios(setting *set, int n_rates) {
@@ -518,17 +616,22 @@ usage:
         }
         printf("crash absorption: one_for_one, %d children (%s holding, ready = notify), %d rounds x %d s per "
                "setting, interleaved; load before %s\n", n_children, probe, rounds, seconds, load);
-        for (int r = 0; r < rounds; r++)
+        for (int r = 0; r < rounds; r++) {
+                floor_rates[r] = floor_rate();
                 for (int k = 0; k < n_set; k++)
                         run_setting(&set[r % 2 ? n_set - 1 - k : k], r);
+        }
         printf("  (ms; restart = SIGKILL -> the child's next \"started\" event read; control = request written ->"
-               " answer read;\n   lost = kills whose restart was not seen %d s after the run; CPU = gensupd's, s/s)\n",
+               " answer read;\n   lost = kills whose restart was not seen %d s after the run; CPU = gensupd's, s/s;"
+               "\n   ms/kill = gensupd's CPU per kill, and its children's (exec, start, exit), ms)\n",
                DRAIN_MS / 1000);
-        printf("  %-26s %7s %7s %5s %7s %7s %7s %7s  %11s %7s %7s %7s %7s  %5s\n", "setting", "kills/s", "lost",
-               "n", "median", "p90", "p99", "max", "answered", "median", "p90", "p99", "max", "CPU");
+        printf("  %-26s %7s %7s %5s %7s %7s %7s %7s  %11s %7s %7s %7s %7s  %5s %6s %6s\n", "setting", "kills/s",
+               "lost", "n", "median", "p90", "p99", "max", "answered", "median", "p90", "p99", "max", "CPU", "ms/k",
+               "kid/k");
         for (int k = 0; k < n_set; k++)
                 print_row(&set[k]);
         print_ratios(set, n_rates);
+        print_floor(set, n_rates, rounds);
         lf = fopen("/proc/loadavg", "re");
         if (lf) {
                 if (fgets(load, 15, lf))
