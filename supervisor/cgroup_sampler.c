@@ -261,11 +261,17 @@ static void ask(void) {
                 pthread_cond_signal(&S.wake);
 }
 
+/* The subtree, named by the first to ask with it; wakes the thread
+ * waiting for it. Lock held. */
+static void name_root(const char *root) {
+        if (!S.root && root && (S.root = strdup(root)) && S.running)
+                pthread_cond_signal(&S.wake);
+}
+
 bool sup_cgroup_sampler_get(const char *root, const char *name, uint64_t since, sup_cgroup_usage *ret,
                             uint64_t *ret_at) {
         pthread_mutex_lock(&S.lock);
-        if (!S.root && root && (S.root = strdup(root)) && S.running)
-                pthread_cond_signal(&S.wake);
+        name_root(root);
         ask();
         const sample *s = table_find(S.cur, name);
         bool found = s && s->at >= since;
@@ -289,8 +295,9 @@ bool sup_cgroup_sampler_self(uint64_t since, long long *ret_fds, long long *ret_
         return found;
 }
 
-bool sup_cgroup_sampler_ready(uint64_t since) {
+bool sup_cgroup_sampler_ready(const char *root, uint64_t since) {
         pthread_mutex_lock(&S.lock);
+        name_root(root);
         ask();
         bool ready = !S.running || !S.root || (S.swept_at > 0 && S.swept_at >= since);
         pthread_mutex_unlock(&S.lock);

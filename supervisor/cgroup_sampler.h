@@ -45,13 +45,14 @@ bool sup_cgroup_sampler_get(const char *root, const char *name, uint64_t since, 
  * since: true, or false when the sampler has none that recent. Keeps the
  * sampler sweeping (without cgroups too). */
 bool sup_cgroup_sampler_self(uint64_t since, long long *ret_fds, long long *ret_rss);
-/* Whether a sweep begun at or after since is over, to answer from:
- * true, or false while the sampler (woken, started if need be) has yet
- * to finish one. True too when it cannot run (valgrind), has not been
- * asked for a child yet, or its sweep made no table (out of memory: the
- * caller reads the figures itself then). A status waits for this rather
- * than reading every child's files on the loop after the sampler slept. */
-bool sup_cgroup_sampler_ready(uint64_t since);
+/* Whether a sweep of the subtree root (as sup_cgroup_sampler_get's)
+ * begun at or after since is over, to answer from: true, or false while
+ * the sampler (woken, started if need be) has yet to finish one. True
+ * too when it cannot run (valgrind), root is NULL (no cgroups), or its
+ * sweep made no table (out of memory: the caller reads the figures
+ * itself then). A status waits for this rather than reading every
+ * child's files on the loop, the first status too. */
+bool sup_cgroup_sampler_ready(const char *root, uint64_t since);
 /* Stops the thread and waits for it (at most one sweep); frees what it
  * kept. No-op when it never ran. gensupd's exit. */
 void sup_cgroup_sampler_stop(void);

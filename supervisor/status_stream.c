@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "cgroup_sampler.h"
 #include "clock.h"
 #include "status.h"
@@ -165,7 +166,7 @@ static bool figures_ready(stream *s) {
         if (s->figures || s->kind != STREAM_STATUS)
                 return true;
         uint64_t since = s->asked_at > SUP_STATUS_USAGE_MAX_AGE_USEC ? s->asked_at - SUP_STATUS_USAGE_MAX_AGE_USEC : 0;
-        s->figures = sup_cgroup_sampler_ready(since);
+        s->figures = sup_cgroup_sampler_ready(sup_cgroup_root(), since);
         return s->figures;
 }
 
