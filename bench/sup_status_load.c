@@ -20,8 +20,9 @@
  * successor's first stamp ("S" line, CLOCK_MONOTONIC, first thing in its
  * main()), one kill every 50 ms. Prints restart p50/p99 per phase and the
  * status/quiet ratios, status latency, the status rate achieved, and
- * gensupd's CPU per phase, with the load average.
+ * gensupd's CPU per phase (and its sampler thread's), with the load average.
  * GENSUPD=path runs another gensupd (an older build, to compare). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -161,6 +162,34 @@ static long fd_count(pid_t pid) {
         if (p)
                 pclose(p);
         return n;
+}
+
+/* CPU time of gensupd's sampler thread ("gensupd-sampler": it reads the
+ * cgroup figures off the loop), from its schedstat (ns on a CPU, the
+ * first field); 0 while it has not started. */
+static uint64_t sampler_cpu_ns(pid_t pid) {
+        char path[320], comm[64];
+        snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+        DIR *d = opendir(path);
+        uint64_t ns = 0;
+        if (!d)
+                return 0;
+        for (struct dirent *de; (de = readdir(d));) {
+                snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int) pid, de->d_name);
+                FILE *f = de->d_name[0] != '.' ? fopen(path, "re") : NULL;
+                bool named = f && fgets(comm, sizeof(comm), f) && strcmp(comm, "gensupd-sampler\n") == 0;
+                if (f)
+                        fclose(f);
+                snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
+                f = named ? fopen(path, "re") : NULL;
+                unsigned long long run = 0;
+                if (f && fscanf(f, "%llu", &run) == 1)
+                        ns += run;
+                if (f)
+                        fclose(f);
+        }
+        closedir(d);
+        return ns;
 }
 
 /* ---- series ---- */
@@ -362,8 +391,8 @@ static void usage(void) {
         exit(2);
 }
 
-static void report(series rs[2], series *st, double cpu[2], double wall[2], unsigned long skipped,
-                   unsigned long failed, double rate) {
+static void report(series rs[2], series *st, double cpu[2], double sampler[2], double wall[2],
+                   unsigned long skipped, unsigned long failed, double rate) {
         double qm = quantile(&rs[0], 0.5), qp = quantile(&rs[0], 0.99);
         double bm = quantile(&rs[1], 0.5), bp = quantile(&rs[1], 0.99);
         printf("%-28s %8s %10s %10s %10s\n", "restart (kill -> S), ms", "n", "median", "p99", "max");
@@ -375,8 +404,10 @@ static void report(series rs[2], series *st, double cpu[2], double wall[2], unsi
                " %.1f/s achieved of %.0f/s asked (%lu not started: %d already running; %lu failed)\n",
                st->n, quantile(st, 0.5), quantile(st, 0.99), quantile(st, 1.0),
                wall[1] > 0 ? (double) st->n / (wall[1] / 1e9) : 0, rate, skipped, MAX_INFLIGHT, failed);
-        printf("gensupd CPU: quiet %.1f%%, with status traffic %.1f%% of one CPU\n",
-               wall[0] > 0 ? 100 * cpu[0] / wall[0] : 0, wall[1] > 0 ? 100 * cpu[1] / wall[1] : 0);
+        printf("gensupd CPU: quiet %.1f%%, with status traffic %.1f%% of one CPU"
+               " (of which the sampler thread %.1f%%, %.1f%%)\n",
+               wall[0] > 0 ? 100 * cpu[0] / wall[0] : 0, wall[1] > 0 ? 100 * cpu[1] / wall[1] : 0,
+               wall[0] > 0 ? 100 * sampler[0] / wall[0] : 0, wall[1] > 0 ? 100 * sampler[1] / wall[1] : 0);
         FILE *la = fopen("/proc/loadavg", "re");
         char line[128];
         if (la && fgets(line, sizeof(line), la))
@@ -415,7 +446,7 @@ int main(int argc, char **argv) {
         series rs[2], st = { calloc(MAX_SAMPLES, sizeof(uint64_t)), 0 };
         for (int k = 0; k < 2; k++)
                 rs[k] = (series) { calloc(MAX_SAMPLES, sizeof(uint64_t)), 0 };
-        double cpu[2] = { 0, 0 }, wall[2] = { 0, 0 };
+        double cpu[2] = { 0, 0 }, sampler[2] = { 0, 0 }, wall[2] = { 0, 0 };
         unsigned long skipped = 0, failed = 0;
         char out_path[330];
         snprintf(out_path, sizeof(out_path), "%s/status.times", work);
@@ -423,7 +454,7 @@ int main(int argc, char **argv) {
                 for (int k = 0; k < 2; k++) {
                         bool busy = (k + round) % 2;   /* which goes first alternates */
                         pid_t ld = busy ? loader_start(&t, rate, out_path) : 0;
-                        uint64_t c0 = bench_proc_cpu_ns(t.gensupd), w0 = mono_ns();
+                        uint64_t c0 = bench_proc_cpu_ns(t.gensupd), s0 = sampler_cpu_ns(t.gensupd), w0 = mono_ns();
                         for (int i = 0; i < samples; i++) {
                                 uint64_t v, killed = mono_ns();
                                 if (time_restart(&t, &v, &killed) == 0)
@@ -435,6 +466,7 @@ int main(int argc, char **argv) {
                                         nap_ns(killed + KILL_EVERY_NS - now);
                         }
                         cpu[busy] += (double) (bench_proc_cpu_ns(t.gensupd) - c0);
+                        sampler[busy] += (double) (sampler_cpu_ns(t.gensupd) - s0);
                         wall[busy] += (double) (mono_ns() - w0);
                         if (busy)
                                 loader_end(ld, out_path, &st, &skipped, &failed);
@@ -444,7 +476,7 @@ int main(int argc, char **argv) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", work);
         if (system(cmd) != 0)
                 fprintf(stderr, "sup_status_load: could not remove %s\n", work);
-        report(rs, &st, cpu, wall, skipped, failed, rate);
+        report(rs, &st, cpu, sampler, wall, skipped, failed, rate);
         free(st.v);
         for (int k = 0; k < 2; k++)
                 free(rs[k].v);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +44,7 @@ static struct {
         char *root;             /* the subtree (set once, freed after the thread is joined) */
         uint64_t asked_at;      /* the last ask */
         table *cur;             /* the last sweep's */
+        uint64_t swept_at;      /* the last sweep began (0: none yet), whether it made a table or not */
         long long fds, rss;
         uint64_t self_at;       /* 0: none yet */
 } S = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -146,6 +148,7 @@ static table *sweep(int rootfd) {
  * returns with the lock held; drops it meanwhile. */
 static void sweep_and_swap(int *rootfd) {
         const char *root = S.root;
+        uint64_t began = sup_mono_usec();
         pthread_mutex_unlock(&S.lock);
         if (*rootfd < 0 && root)
                 *rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -161,6 +164,7 @@ static void sweep_and_swap(int *rootfd) {
         S.fds = fds;
         S.rss = rss;
         S.self_at = self_at;
+        S.swept_at = began;
         pthread_mutex_unlock(&S.lock);
         table_free(t);
         pthread_mutex_lock(&S.lock);
@@ -172,9 +176,22 @@ static void wait_until(uint64_t deadline_usec) {
         (void) pthread_cond_timedwait(&S.wake, &S.lock, &ts);
 }
 
+/* When the next sweep begins, after the last one began, given that it
+ * took took_usec: every SUP_SAMPLER_PERIOD_USEC, or sooner when sweeps
+ * are slow, so that the next table is in before this one is older than
+ * a status takes (SUP_SAMPLER_MAX_AGE_USEC), were the next sweep to
+ * take twice as long: steady status traffic never waits for a sweep. */
+static uint64_t next_sweep_after(uint64_t took_usec) {
+        uint64_t room = SUP_SAMPLER_MAX_AGE_USEC > 2 * took_usec ? SUP_SAMPLER_MAX_AGE_USEC - 2 * took_usec : 0;
+        return room < SUP_SAMPLER_PERIOD_USEC ? room : SUP_SAMPLER_PERIOD_USEC;
+}
+
 static void *sampler_main(void *arg) {
         int rootfd = -1;
         (void) pthread_setname_np(pthread_self(), "gensupd-sampler");
+        /* Below the loop and the children it restarts: on a busy
+         * machine a sweep waits for a CPU rather than they. */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), SUP_SAMPLER_NICE);
         pthread_mutex_lock(&S.lock);
         while (!S.stopping) {
                 uint64_t start = sup_mono_usec();
@@ -197,8 +214,9 @@ static void *sampler_main(void *arg) {
                         continue;
                 }
                 sweep_and_swap(&rootfd);
-                while (!S.stopping && sup_mono_usec() < start + SUP_SAMPLER_PERIOD_USEC)
-                        wait_until(start + SUP_SAMPLER_PERIOD_USEC);
+                uint64_t next = start + next_sweep_after(sup_mono_usec() - start);
+                while (!S.stopping && sup_mono_usec() < next)
+                        wait_until(next);
         }
         pthread_mutex_unlock(&S.lock);
         if (rootfd >= 0)
@@ -243,11 +261,17 @@ static void ask(void) {
                 pthread_cond_signal(&S.wake);
 }
 
+/* The subtree, named by the first to ask with it; wakes the thread
+ * waiting for it. Lock held. */
+static void name_root(const char *root) {
+        if (!S.root && root && (S.root = strdup(root)) && S.running)
+                pthread_cond_signal(&S.wake);
+}
+
 bool sup_cgroup_sampler_get(const char *root, const char *name, uint64_t since, sup_cgroup_usage *ret,
                             uint64_t *ret_at) {
         pthread_mutex_lock(&S.lock);
-        if (!S.root && root && (S.root = strdup(root)) && S.running)
-                pthread_cond_signal(&S.wake);
+        name_root(root);
         ask();
         const sample *s = table_find(S.cur, name);
         bool found = s && s->at >= since;
@@ -271,10 +295,11 @@ bool sup_cgroup_sampler_self(uint64_t since, long long *ret_fds, long long *ret_
         return found;
 }
 
-bool sup_cgroup_sampler_ready(uint64_t since) {
+bool sup_cgroup_sampler_ready(const char *root, uint64_t since) {
         pthread_mutex_lock(&S.lock);
+        name_root(root);
         ask();
-        bool ready = !S.running || !S.root || (S.cur && S.cur->at >= since);
+        bool ready = !S.running || !S.root || (S.swept_at > 0 && S.swept_at >= since);
         pthread_mutex_unlock(&S.lock);
         return ready;
 }
@@ -294,5 +319,5 @@ void sup_cgroup_sampler_stop(void) {
         free(S.root);
         S.root = NULL;
         S.running = S.idle = false;
-        S.asked_at = S.self_at = 0;
+        S.asked_at = S.self_at = S.swept_at = 0;
 }

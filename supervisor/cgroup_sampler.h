@@ -25,6 +25,13 @@
  * it going; a lone status costs two or three sweeps more, no more. */
 #define SUP_SAMPLER_PERIOD_USEC (2000u * 1000u)
 #define SUP_SAMPLER_IDLE_USEC (5000u * 1000u)
+/* How much older than a status its cgroup figures may be (gensupd(8)):
+ * the sampler begins its next sweep early enough, when sweeps are slow,
+ * that the next table is in before the last one is this old. */
+#define SUP_SAMPLER_MAX_AGE_USEC (3000u * 1000u)
+/* The thread's nice value: a sweep yields a busy CPU to the loop and to
+ * the children it restarts. */
+#define SUP_SAMPLER_NICE 10
 
 /* The figures of the cgroup directory name (a child of root, the
  * subtree's path, which must stay the same for the sampler's life) read
@@ -38,13 +45,14 @@ bool sup_cgroup_sampler_get(const char *root, const char *name, uint64_t since, 
  * since: true, or false when the sampler has none that recent. Keeps the
  * sampler sweeping (without cgroups too). */
 bool sup_cgroup_sampler_self(uint64_t since, long long *ret_fds, long long *ret_rss);
-/* Whether a sweep begun at or after since is in, to answer from: true,
- * or false while the sampler (woken, started if need be) has yet to
- * finish one. True too when it cannot run (valgrind) or has not been
- * asked for a child yet (the caller reads the figures itself then). A
- * status waits for this rather than reading every child's files on the
- * loop after the sampler slept. */
-bool sup_cgroup_sampler_ready(uint64_t since);
+/* Whether a sweep of the subtree root (as sup_cgroup_sampler_get's)
+ * begun at or after since is over, to answer from: true, or false while
+ * the sampler (woken, started if need be) has yet to finish one. True
+ * too when it cannot run (valgrind), root is NULL (no cgroups), or its
+ * sweep made no table (out of memory: the caller reads the figures
+ * itself then). A status waits for this rather than reading every
+ * child's files on the loop, the first status too. */
+bool sup_cgroup_sampler_ready(const char *root, uint64_t since);
 /* Stops the thread and waits for it (at most one sweep); frees what it
  * kept. No-op when it never ran. gensupd's exit. */
 void sup_cgroup_sampler_stop(void);

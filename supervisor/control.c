@@ -127,6 +127,7 @@ struct sup_control {
         size_t events_next, events_n;
         ctl_conn *slice_head, *slice_tail;   /* sliced answers owed, built one at a time, in order */
         bool slice_started;                  /* the head's build has begun: later requests wait for the next */
+        size_t slice_waits;                  /* builds that waited in a row (slice_yield) */
         sup_strbuf slice_out;                /* the head's answer so far */
         ctl_conn *sending;                   /* a finished answer's recipients not sent it yet, one a turn */
         sup_shared_text *sent_text;          /* ... that answer, one copy for all of them */
@@ -450,6 +451,35 @@ static void send_next(sup_control *ctl) {
                 ctl->sent_text = sup_shared_text_unref(ctl->sent_text);
 }
 
+/* The head's build waits (a status, for the sampler's sweep): it goes
+ * behind the builds queued after it, which do not wait for it (nor
+ * for the sampler), and those that joined it go back in the queue after
+ * it (only the head has sharers; it gathers them again when it begins).
+ * Once every build queued has waited in a row, the next try is in a
+ * while (slice_arm_later). A connection has one build queued at most:
+ * its own answers keep their order. */
+static void slice_yield(sup_control *ctl) {
+        ctl_conn *c = ctl->slice_head;
+        size_t queued = 0;
+        for (ctl_conn *x = c; x; x = x->slice_next)
+                queued++;
+        if (queued > 1) {
+                slice_unlink(&ctl->slice_head, &ctl->slice_tail, c);
+                slice_push(ctl, c);
+                for (ctl_conn *w = c->sharers, *next; w; w = next) {
+                        next = w->slice_next;
+                        slice_push(ctl, w);
+                }
+                c->sharers = NULL;
+        }
+        if (++ctl->slice_waits < queued) {
+                slice_arm(ctl);
+                return;
+        }
+        ctl->slice_waits = 0;
+        slice_arm_later(ctl);
+}
+
 /* One slice per loop iteration, and never more than one other event
  * between two slices. sd-event dispatches one source per iteration, the
  * highest priority first. The next slice has two sources, both new for
@@ -481,9 +511,10 @@ static int on_slice(sd_event_source *s, void *userdata) {
                 /* Nothing built yet: the same requests that come
                  * meanwhile join it when it does begin. */
                 ctl->slice_started = false;
-                slice_arm_later(ctl);
+                slice_yield(ctl);
                 return 0;
         }
+        ctl->slice_waits = 0;
         if (r == 0) {
                 slice_arm(ctl);
                 return 0;

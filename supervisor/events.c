@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -38,6 +39,11 @@ long long sup_events_self_rss(void) {
 }
 
 long long sup_events_self_fds(void) {
+        /* Linux 6.2 and later give the count as the directory's size: a
+         * walk of 18,000 entries took 20-30 ms. */
+        struct stat st;
+        if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+                return (long long) st.st_size;
         DIR *dir = opendir("/proc/self/fd");
         long long n = 0;
         struct dirent *de;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "cgroup_sampler.h"
 #include "clock.h"
 #include "status.h"
@@ -48,7 +49,7 @@ typedef struct stream {
         level *levels;    /* max depth + 2 of them */
         unsigned max_depth, open;   /* open: the depth of the innermost open array */
         uint64_t asked_at;          /* CLOCK_MONOTONIC usec */
-        bool figures;               /* the sampler has figures recent enough, or waiting is over */
+        bool figures;               /* the sampler has figures recent enough (or none to wait for) */
         uint64_t max_age;           /* this slice's: the figures at most SUP_STATUS_USAGE_MAX_AGE_USEC older than asked_at */
 } stream;
 
@@ -160,13 +161,12 @@ static int put_item(stream *s, const item *it, sup_strbuf *out) {
 }
 
 /* A status's cgroup figures come from the sampler's sweep: one begun
- * at most SUP_STATUS_USAGE_MAX_AGE_USEC before the request, waited for
- * up to SUP_STATUS_SAMPLER_WAIT_USEC. */
+ * at most SUP_STATUS_USAGE_MAX_AGE_USEC before the request, waited for. */
 static bool figures_ready(stream *s) {
         if (s->figures || s->kind != STREAM_STATUS)
                 return true;
         uint64_t since = s->asked_at > SUP_STATUS_USAGE_MAX_AGE_USEC ? s->asked_at - SUP_STATUS_USAGE_MAX_AGE_USEC : 0;
-        s->figures = sup_cgroup_sampler_ready(since) || sup_mono_usec() - s->asked_at >= SUP_STATUS_SAMPLER_WAIT_USEC;
+        s->figures = sup_cgroup_sampler_ready(sup_cgroup_root(), since);
         return s->figures;
 }
 

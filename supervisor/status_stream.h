@@ -10,6 +10,7 @@
 #ifndef GENSUP_STATUS_STREAM_H
 #define GENSUP_STATUS_STREAM_H
 
+#include "cgroup_sampler.h"
 #include "control.h"
 #include "tree.h"
 
@@ -23,13 +24,13 @@
  * The sampler's thread (cgroup_sampler.h) reads them every
  * SUP_SAMPLER_PERIOD_USEC while status is asked; the loop reads a child's
  * only where the sampler has none this recent. */
-#define SUP_STATUS_USAGE_MAX_AGE_USEC (3000u * 1000u)
+#define SUP_STATUS_USAGE_MAX_AGE_USEC SUP_SAMPLER_MAX_AGE_USEC
 /* A status asked while the sampler slept (nobody asked for a while)
- * waits this long at most for its first sweep, rather than reading
- * every child's files on the loop itself (at 4,875 children one sweep
- * is 0.15-0.3 s of CPU: the same on the loop, competing with the
- * restarted children). Past it, the loop reads what is missing. */
-#define SUP_STATUS_SAMPLER_WAIT_USEC (3000u * 1000u)
+ * waits for its sweep, however long a busy machine makes it, rather than
+ * reading every child's files on the loop itself (at 4,875 children a
+ * sweep is 0.13-0.2 s of CPU: the same on the loop, competing with the
+ * restarted children; falling back to that after 3 s made the loop spend
+ * half its time in cgroup reads on a busy machine). */
 
 /* status [SUP]: the supervisor node n as sup_status_node(n) has it; with
  * head (a JSON object's text, taken), the whole document

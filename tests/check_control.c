@@ -633,6 +633,46 @@ START_TEST(test_sliced_answer_waits) {
 }
 END_TEST
 
+/* Builds that wait (two statuses, for the sampler's sweep) do not hold
+ * up a build queued behind them: it is built and answered while they
+ * wait. One that shares a waiting build may go away meanwhile. Once
+ * they are let go, each is answered whole, those asking the same
+ * sharing one build. */
+START_TEST(test_waiting_build_holds_no_other) {
+        n_slice_steps = n_slices_freed = n_sliced = n_builds = 0;
+        slices_hold = true;
+        ipc_conn *a = client(), *b = client(), *c = client(), *d = client(), *e = client();
+        json_t *j = NULL;
+        send_ctl(a, 1, "which-children", ARGV("slices:5:wait"));
+        send_ctl(c, 3, "which-children", ARGV("slices:6:wait"));
+        send_ctl(d, 4, "which-children", ARGV("slices:5:wait"));
+        send_ctl(e, 5, "which-children", ARGV("slices:5:wait"));
+        RUN_UNTIL(n_sliced == 4);
+        send_ctl(b, 2, "which-children", ARGV("slices:3"));
+        ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 3);
+        json_decref(j);
+        ck_assert_int_eq(n_builds, 1);   /* b's alone: the others still wait */
+        ipc_conn_free(d);                /* gone while its build waits */
+        slices_hold = false;
+        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(e, 5, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
+        json_decref(j);
+        ck_assert_int_eq(recv_reply(c, 3, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 6);
+        json_decref(j);
+        ck_assert_int_eq(n_builds, 3);   /* b's, a's shared by d and e, c's */
+        RUN_UNTIL(n_slices_freed == 5);  /* d's too, its answer undeliverable */
+        ipc_conn_free(a);
+        ipc_conn_free(b);
+        ipc_conn_free(c);
+        ipc_conn_free(e);
+}
+END_TEST
+
 /* A shared answer goes to its recipients one a turn (each is a copy of
  * the whole answer): the builder first, then those sharing it. The
  * control socket closing while some still wait for theirs frees it all. */
@@ -713,6 +753,7 @@ Suite *control_suite(void) {
         tcase_add_test(tc, test_sliced_answer_takes_turns);
         tcase_add_test(tc, test_shared_answer_closed_while_sent);
         tcase_add_test(tc, test_sliced_answer_waits);
+        tcase_add_test(tc, test_waiting_build_holds_no_other);
         suite_add_tcase(s, tc);
         return s;
 }
