@@ -387,22 +387,7 @@ static void kill_loop(ipc_conn *ev, kid *kids, int rate, setting *s) {
 /* The CPU time (user + system) of pid's reaped children so far: for
  * gensupd, every child it has reaped. */
 static double children_cpu_s(pid_t pid) {
-        char path[64], buf[1024];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return 0;
-        ssize_t n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n <= 0)
-                return 0;
-        buf[n] = '\0';
-        char *p = strrchr(buf, ')');
-        unsigned long long cut = 0, cst = 0;
-        /* After ") ": state (3), fields 4..15, then cutime (16), cstime (17). */
-        if (!p || sscanf(p + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &cut, &cst) != 2)
-                return 0;
-        return (double) (cut + cst) / (double) sysconf(_SC_CLK_TCK);
+        return (double) bench_proc_stat_pair(pid, 16) / (double) sysconf(_SC_CLK_TCK);
 }
 
 /* The machine's floor: one sup_spawn_floor loop per CPU at once, each

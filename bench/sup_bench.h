@@ -85,9 +85,9 @@ static inline pid_t bench_gensupd_up(const char *build_dir, const char *conf, co
         return g;
 }
 
-/* The CPU time (user + system) of pid so far, from /proc/pid/stat; 0 if
- * it cannot be read. */
-static inline uint64_t bench_proc_cpu_ns(pid_t pid) {
+/* Fields `field` and the next of /proc/pid/stat (1-based, as proc(5)
+ * counts them, 14 or later), in clock ticks, summed; 0 if unread. */
+static inline unsigned long long bench_proc_stat_pair(pid_t pid, int field) {
         char path[64], buf[1024];
         snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -98,12 +98,23 @@ static inline uint64_t bench_proc_cpu_ns(pid_t pid) {
         if (n <= 0)
                 return 0;
         buf[n] = '\0';
+        /* After ") " comes field 3, the state. */
         char *p = strrchr(buf, ')');
-        unsigned long long ut = 0, st = 0;
-        /* After ") ": state, then fields 4..13, then utime (14), stime (15). */
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        if (!p)
                 return 0;
-        return (ut + st) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));
+        p += 2;
+        for (int f = 3; f < field && p; f++)
+                if ((p = strchr(p, ' ')))
+                        p++;
+        unsigned long long a = 0, b = 0;
+        if (!p || sscanf(p, "%llu %llu", &a, &b) != 2)
+                return 0;
+        return a + b;
+}
+
+/* The CPU time (user + system) of pid so far; 0 if it cannot be read. */
+static inline uint64_t bench_proc_cpu_ns(pid_t pid) {
+        return bench_proc_stat_pair(pid, 14) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));
 }
 
 /* The last "S <ns> <pid>" line of a sup_stamp stamps file: its time and

@@ -69,20 +69,6 @@ static char *churn_conf(void) {
 /* ---- raw requests, several in flight ---- */
 
 
-/* The answer to ref, parsed: it must be whole JSON. */
-static json_t *recv_json(ipc_conn *c, uint64_t ref) {
-        ipc_frame *reply = NULL;
-        ck_assert_int_eq(it_recv(c, IT_WAIT_MS, &reply), 0);
-        ck_assert_int_eq(reply->kind, GENSUP__KIND__CTL_REPLY);
-        ck_assert_uint_eq(reply->ref, ref);
-        ck_assert_msg(reply->ctl_reply->code == 0, "error %d: %s", reply->ctl_reply->code, reply->ctl_reply->error);
-        json_error_t err;
-        json_t *doc = json_loads(reply->ctl_reply->json, 0, &err);
-        ck_assert_msg(doc != NULL, "not JSON: %s (at %d)", err.text, err.position);
-        ipc_frame_free(reply);
-        return doc;
-}
-
 /* ---- what an answer must hold ---- */
 
 /* Counts each name in a status tree (names: index by the s/d/p number,
@@ -204,16 +190,16 @@ START_TEST(answers_whole_while_tree_changes) {
                 churn(round, N);
                 json_t *doc;
                 for (int k = 0; k < 2; k++) {
-                        doc = recv_json(c[k], ref);
+                        doc = gsd_recv_json(c[k], ref);
                         check_status(doc, N, true);
                         json_decref(doc);
                 }
-                doc = recv_json(c[2], ref);
+                doc = gsd_recv_json(c[2], ref);
                 check_status(doc, N, false);
                 json_decref(doc);
                 /* The pool's own status: the pool, its children once each
                  * (or, stopped for a moment, none). */
-                doc = recv_json(c[3], ref);
+                doc = gsd_recv_json(c[3], ref);
                 ck_assert_str_eq(gsd_str(doc, "name"), "pool");
                 seen w = { .s = calloc((size_t) N, sizeof(int)) };
                 count_tree(&w, json_object_get(doc, "children"), N, true);
@@ -261,7 +247,7 @@ START_TEST(client_that_never_reads) {
                 json_decref(doc);
         }
         /* The stuck client's first answer is whole when it does read. */
-        json_t *doc = recv_json(stuck, 1);
+        json_t *doc = gsd_recv_json(stuck, 1);
         ck_assert_uint_eq(json_array_size(json_object_get(json_object_get(doc, "tree"), "children")), (size_t) N);
         json_decref(doc);
         ipc_conn_free(stuck);

@@ -35,20 +35,6 @@ static void add_sleepers(int n) {
         }
 }
 
-/* The answer to ref on c, parsed: a successful reply, whole JSON. */
-static json_t *recv_json(ipc_conn *c, uint64_t ref) {
-        ipc_frame *reply = NULL;
-        ck_assert_int_eq(it_recv(c, IT_WAIT_MS, &reply), 0);
-        ck_assert_int_eq(reply->kind, GENSUP__KIND__CTL_REPLY);
-        ck_assert_uint_eq(reply->ref, ref);
-        ck_assert_msg(reply->ctl_reply->code == 0, "error %d: %s", reply->ctl_reply->code, reply->ctl_reply->error);
-        json_error_t err;
-        json_t *doc = json_loads(reply->ctl_reply->json, 0, &err);
-        ck_assert_msg(doc != NULL, "not JSON: %s (at %d)", err.text, err.position);
-        ipc_frame_free(reply);
-        return doc;
-}
-
 /* Each of s0 .. s(n-1) listed once in children; with figures, each
  * with its cgroup's: CPU time and its one process (a child restarted
  * just now included: its figures are read afresh). */
@@ -121,13 +107,13 @@ START_TEST(statuses_answered_with_every_child) {
                 int victim = (int) (ref * 7) % N;
                 pid_t old = kill_one(victim);
                 ck_assert_int_eq(it_send_ctl(c[2], ref, "status", NULL), 0);
-                json_t *doc = recv_json(c[0], ref);
+                json_t *doc = gsd_recv_json(c[0], ref);
                 check_status(doc, N, false, "status under restarts");
                 json_decref(doc);
-                doc = recv_json(c[1], ref);
+                doc = gsd_recv_json(c[1], ref);
                 check_children(json_object_get(doc, "children"), N, false, "which-children under restarts");
                 json_decref(doc);
-                doc = recv_json(c[2], ref);
+                doc = gsd_recv_json(c[2], ref);
                 check_status(doc, N, false, "status under restarts");
                 json_decref(doc);
                 char name[16];

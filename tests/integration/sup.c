@@ -430,3 +430,16 @@ int gsd_wait_lines(const char *path, size_t n, int timeout_ms) {
                 it_nap_ms(10);
         }
 }
+
+json_t *gsd_recv_json(ipc_conn *c, uint64_t ref) {
+        ipc_frame *reply = NULL;
+        ck_assert_int_eq(it_recv(c, IT_WAIT_MS, &reply), 0);
+        ck_assert_int_eq(reply->kind, GENSUP__KIND__CTL_REPLY);
+        ck_assert_uint_eq(reply->ref, ref);
+        ck_assert_msg(reply->ctl_reply->code == 0, "error %d: %s", reply->ctl_reply->code, reply->ctl_reply->error);
+        json_error_t err;
+        json_t *doc = json_loads(reply->ctl_reply->json, 0, &err);
+        ck_assert_msg(doc != NULL, "not JSON: %s (at %d)", err.text, err.position);
+        ipc_frame_free(reply);
+        return doc;
+}

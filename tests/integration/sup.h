@@ -60,6 +60,11 @@ void gsd_signal(gsd *d, int sig);
  * error text, caller frees; may be NULL), or -errno when no answer came. */
 int gsd_ctl(gsd *d, const char *command, const char *const *args, json_t **ret_json, char **ret_error);
 
+/* The answer to ref read from c, a control connection of the test's own
+ * (it_connect): it must be a successful CTL_REPLY of whole JSON, which
+ * the caller frees. */
+json_t *gsd_recv_json(ipc_conn *c, uint64_t ref);
+
 /* The "tree" of `status` (a new reference), or NULL. */
 json_t *gsd_tree(gsd *d);
 /* The node named name in a tree (borrowed), searching children
