@@ -510,7 +510,6 @@ static void print_row(setting *s) {
                s->kills > 0 ? 1e3 * s->child_cpu_s / s->kills : 0);
 }
 
-
 static void print_floor(setting *set, int n_rates, int rounds) {
         samples f = { 0 };
         printf("\n  floor (no supervisor, %ld sup_spawn_floor loops at once): starts/s per round:",

@@ -112,6 +112,19 @@ static inline unsigned long long bench_proc_stat_pair(pid_t pid, int field) {
         return a + b;
 }
 
+/* The first field of a schedstat file (/proc/PID/schedstat, or a
+ * thread's under /proc/PID/task): its time on a CPU, in ns; -1 if
+ * unread. Read from a zombie too, unlike a parent's times. */
+static inline int64_t bench_schedstat_ns(const char *path) {
+        long long ns = -1;
+        FILE *f = fopen(path, "re");
+        if (f && fscanf(f, "%lld", &ns) != 1)
+                ns = -1;
+        if (f)
+                fclose(f);
+        return ns;
+}
+
 /* The CPU time (user + system) of pid so far; 0 if it cannot be read. */
 static inline uint64_t bench_proc_cpu_ns(pid_t pid) {
         return bench_proc_stat_pair(pid, 14) * (1000000000u / (uint64_t) sysconf(_SC_CLK_TCK));

@@ -175,18 +175,19 @@ static uint64_t sampler_cpu_ns(pid_t pid) {
         if (!d)
                 return 0;
         for (struct dirent *de; (de = readdir(d));) {
+                if (de->d_name[0] == '.')
+                        continue;
                 snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int) pid, de->d_name);
-                FILE *f = de->d_name[0] != '.' ? fopen(path, "re") : NULL;
+                FILE *f = fopen(path, "re");
                 bool named = f && fgets(comm, sizeof(comm), f) && strcmp(comm, "gensupd-sampler\n") == 0;
                 if (f)
                         fclose(f);
+                if (!named)
+                        continue;
                 snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", (int) pid, de->d_name);
-                f = named ? fopen(path, "re") : NULL;
-                unsigned long long run = 0;
-                if (f && fscanf(f, "%llu", &run) == 1)
-                        ns += run;
-                if (f)
-                        fclose(f);
+                int64_t run = bench_schedstat_ns(path);
+                if (run > 0)
+                        ns += (uint64_t) run;
         }
         closedir(d);
         return ns;

@@ -169,12 +169,10 @@ static run run_floor(size_t n, int round) {
 
 static int64_t schedstat_ns(pid_t pid) {
         char path[64];
-        long long ns = 0;
         snprintf(path, sizeof(path), "/proc/%d/schedstat", (int) pid);
-        FILE *f = fopen(path, "re");
-        if (!f || fscanf(f, "%lld", &ns) != 1)
+        int64_t ns = bench_schedstat_ns(path);
+        if (ns < 0)
                 die(path);
-        fclose(f);
         return ns;
 }
 

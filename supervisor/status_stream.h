@@ -25,12 +25,6 @@
  * SUP_SAMPLER_PERIOD_USEC while status is asked; the loop reads a child's
  * only where the sampler has none this recent. */
 #define SUP_STATUS_USAGE_MAX_AGE_USEC SUP_SAMPLER_MAX_AGE_USEC
-/* A status asked while the sampler slept (nobody asked for a while)
- * waits for its sweep, however long a busy machine makes it, rather than
- * reading every child's files on the loop itself (at 4,875 children a
- * sweep is 0.13-0.2 s of CPU: the same on the loop, competing with the
- * restarted children; falling back to that after 3 s made the loop spend
- * half its time in cgroup reads on a busy machine). */
 
 /* status [SUP]: the supervisor node n as sup_status_node(n) has it; with
  * head (a JSON object's text, taken), the whole document

@@ -259,6 +259,14 @@ static int recv_reply(ipc_conn *c, uint64_t ref, char *error, size_t size, json_
         return code;
 }
 
+/* Reads the answer to ref on c: a which-children of n children. */
+static void expect_children(ipc_conn *c, uint64_t ref, size_t n) {
+        json_t *j = NULL;
+        ck_assert_int_eq(recv_reply(c, ref, NULL, 0, &j), 0);
+        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), n);
+        json_decref(j);
+}
+
 /* Runs the loop until cond holds. */
 #define RUN_UNTIL(cond)                                                         \
         do {                                                                    \
@@ -578,15 +586,9 @@ START_TEST(test_sliced_answer_takes_turns) {
         send_ctl(a, 5, "which-children", ARGV("slices:30"));
         send_ctl(b, 6, "which-children", ARGV("slices:20"));
         send_ctl(c, 7, "which-children", ARGV("slices:20"));
-        ck_assert_int_eq(recv_reply(a, 5, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 30);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(b, 6, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(c, 7, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
-        json_decref(j);
+        expect_children(a, 5, 30);
+        expect_children(b, 6, 20);
+        expect_children(c, 7, 20);
         ck_assert_int_eq(n_slice_steps, 30 + 20);
         ck_assert_int_eq(n_slices_freed, 4);
         ipc_conn_free(c);
@@ -618,12 +620,8 @@ START_TEST(test_sliced_answer_waits) {
         send_ctl(c, 3, "which-children", ARGV("slices:5:wait"));
         RUN_UNTIL(n_sliced == 2);
         slices_hold = false;
-        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(c, 3, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
-        json_decref(j);
+        expect_children(a, 1, 5);
+        expect_children(c, 3, 5);
         ck_assert_int_eq(n_builds, 1);   /* one build for both */
         ck_assert_int_eq(n_slice_steps, 5);
         ck_assert_int_eq(n_slices_freed, 2);
@@ -642,28 +640,19 @@ START_TEST(test_waiting_build_holds_no_other) {
         n_slice_steps = n_slices_freed = n_sliced = n_builds = 0;
         slices_hold = true;
         ipc_conn *a = client(), *b = client(), *c = client(), *d = client(), *e = client();
-        json_t *j = NULL;
         send_ctl(a, 1, "which-children", ARGV("slices:5:wait"));
         send_ctl(c, 3, "which-children", ARGV("slices:6:wait"));
         send_ctl(d, 4, "which-children", ARGV("slices:5:wait"));
         send_ctl(e, 5, "which-children", ARGV("slices:5:wait"));
         RUN_UNTIL(n_sliced == 4);
         send_ctl(b, 2, "which-children", ARGV("slices:3"));
-        ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 3);
-        json_decref(j);
+        expect_children(b, 2, 3);
         ck_assert_int_eq(n_builds, 1);   /* b's alone: the others still wait */
         ipc_conn_free(d);                /* gone while its build waits */
         slices_hold = false;
-        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(e, 5, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 5);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(c, 3, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 6);
-        json_decref(j);
+        expect_children(a, 1, 5);
+        expect_children(e, 5, 5);
+        expect_children(c, 3, 6);
         ck_assert_int_eq(n_builds, 3);   /* b's, a's shared by d and e, c's */
         RUN_UNTIL(n_slices_freed == 5);  /* d's too, its answer undeliverable */
         ipc_conn_free(a);
@@ -679,16 +668,11 @@ END_TEST
 START_TEST(test_shared_answer_closed_while_sent) {
         n_slice_steps = n_slices_freed = 0;
         ipc_conn *a = client(), *b = client(), *c = client();
-        json_t *j = NULL;
         send_ctl(a, 1, "which-children", ARGV("slices:30"));
         send_ctl(b, 2, "which-children", ARGV("slices:20"));
         send_ctl(c, 3, "which-children", ARGV("slices:20"));
-        ck_assert_int_eq(recv_reply(a, 1, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 30);
-        json_decref(j);
-        ck_assert_int_eq(recv_reply(b, 2, NULL, 0, &j), 0);
-        ck_assert_uint_eq(json_array_size(json_object_get(j, "children")), 20);
-        json_decref(j);
+        expect_children(a, 1, 30);
+        expect_children(b, 2, 20);
         ck_assert_int_eq(n_slice_steps, 30 + 20);   /* b and c shared one build */
         ctl = sup_control_free(ctl);
         ck_assert_int_eq(n_slices_freed, 3);

@@ -46,18 +46,34 @@ static void assert_clean(pid_t pid) {
 }
 
 /* Signal 32, which glibc keeps for itself (its sigaction() refuses it),
- * ignored with the raw system call, as a caller may hand it over. */
-static void ignore_raw(int sig) {
+ * ignored with the raw system call, as a caller may hand it over, and
+ * put back as it was (restore_raw) once gensupd has it. */
 #ifdef __x86_64__
-        struct {
-                void (*handler)(int);
-                unsigned long flags;
-                void (*restorer)(void);
-                unsigned long long mask;
-        } ign = { .handler = SIG_IGN };
-        ck_assert_int_eq(syscall(SYS_rt_sigaction, sig, &ign, NULL, sizeof(ign.mask)), 0);
-#endif
+typedef struct raw_action {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long long mask;
+} raw_action;
+static raw_action saved;
+
+static void ignore_raw(int sig) {
+        raw_action ign = { .handler = SIG_IGN };
+        ck_assert_int_eq(syscall(SYS_rt_sigaction, sig, &ign, &saved, sizeof(ign.mask)), 0);
 }
+
+static void restore_raw(int sig) {
+        ck_assert_int_eq(syscall(SYS_rt_sigaction, sig, &saved, NULL, sizeof(saved.mask)), 0);
+}
+#else
+static void ignore_raw(int sig) {
+        (void) sig;
+}
+
+static void restore_raw(int sig) {
+        (void) sig;
+}
+#endif
 
 START_TEST(child_dispositions_default) {
         /* gensupd inherits these ignored (it_spawn keeps dispositions). */
@@ -70,6 +86,7 @@ START_TEST(child_dispositions_default) {
         signal(SIGHUP, SIG_DFL);
         signal(SIGTTOU, SIG_DFL);
         signal(SIGALRM, SIG_DFL);
+        restore_raw(32);
         ck_assert_int_eq(r, 0);
         free(path);
 
